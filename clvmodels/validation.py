@@ -6,31 +6,54 @@ affected, an example customer id and what was expected. Nothing here drops or re
 
 from __future__ import annotations
 
+import difflib
+
 import numpy as np
 import pandas as pd
 
-__all__ = ["ValidationError", "check_rfm"]
+__all__ = ["ValidationError", "check_rfm", "check_transactions"]
 
 
 class ValidationError(ValueError):
     """Raised when an input table does not have the shape or values a step needs."""
 
 
-def _fail(column: str, mask: np.ndarray, index: pd.Index, expected: str) -> None:
-    """Raise a ValidationError for the rows flagged in ``mask`` of ``column``."""
+def _fail(
+    column: str,
+    mask: np.ndarray,
+    index: pd.Index | np.ndarray,
+    expected: str,
+    *,
+    example_of: str = "customer",
+    values: np.ndarray | None = None,
+) -> None:
+    """Raise a ValidationError for the rows flagged in ``mask`` of ``column``.
+
+    ``index`` gives the label reported for the first flagged row (a customer id, or a row label
+    when the customer id itself is what is missing) and ``values``, when given, the raw value
+    found there.
+    """
     count = int(np.count_nonzero(mask))
-    example = index[np.flatnonzero(mask)[0]]
+    first = np.flatnonzero(mask)[0]
+    example = f"{example_of} {_plain(index[first])!r}"
+    if values is not None:
+        example += f", value {_plain(values[first])!r}"
     raise ValidationError(
-        f"column {column!r}: {count} row(s) invalid (e.g. customer {example!r}); expected {expected}"
+        f"column {column!r}: {count} row(s) invalid (e.g. {example}); expected {expected}"
     )
+
+
+def _plain(value: object) -> object:
+    """Numpy scalars as Python ones, so messages read ``7`` rather than ``np.int64(7)``."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def check_rfm(
     data: pd.DataFrame,
     *,
     frequency_col: str = "frequency",
-    recency_col: str = "recency",
-    T_col: str = "T",
+    recency_col: str | None = "recency",
+    T_col: str | None = "T",
     monetary_col: str | None = None,
 ) -> None:
     """Check an RFM table (one row per customer) before a model fits or scores it.
@@ -41,7 +64,7 @@ def check_rfm(
         Indexed by customer id, with frequency, recency and T columns (and a monetary column when
         ``monetary_col`` is given).
     frequency_col, recency_col, T_col, monetary_col : str
-        Column names.
+        Column names; ``None`` skips a column (the spend model needs no recency or T).
 
     Raises
     ------
@@ -53,7 +76,7 @@ def check_rfm(
     """
     if not isinstance(data, pd.DataFrame):
         raise ValidationError(f"expected a pandas DataFrame of RFM rows, got {type(data).__name__}")
-    columns = [frequency_col, recency_col, T_col] + ([monetary_col] if monetary_col else [])
+    columns = [c for c in (frequency_col, recency_col, T_col, monetary_col) if c is not None]
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise ValidationError(
@@ -73,14 +96,16 @@ def check_rfm(
         array = series.to_numpy(dtype=float, na_value=np.nan)
         _check(column, ~np.isfinite(array), data.index, "finite numbers (no NaN or inf)")
         values[column] = array
-    frequency, recency, T = values[frequency_col], values[recency_col], values[T_col]
+    frequency = values[frequency_col]
     _check(frequency_col, frequency < 0, data.index, "non-negative repeat-purchase counts")
     _check(frequency_col, frequency != np.round(frequency), data.index, "whole numbers")
-    _check(recency_col, recency < 0, data.index, "recency >= 0")
-    _check(T_col, T <= 0, data.index, "T > 0 (time since the first purchase)")
-    _check(recency_col, recency > T, data.index, f"recency <= {T_col}")
-    _check(recency_col, (frequency == 0) & (recency != 0), data.index,
-           "recency == 0 for customers with frequency 0")
+    if recency_col is not None and T_col is not None:
+        recency, T = values[recency_col], values[T_col]
+        _check(recency_col, recency < 0, data.index, "recency >= 0")
+        _check(T_col, T <= 0, data.index, "T > 0 (time since the first purchase)")
+        _check(recency_col, recency > T, data.index, f"recency <= {T_col}")
+        _check(recency_col, (frequency == 0) & (recency != 0), data.index,
+               "recency == 0 for customers with frequency 0")
     if monetary_col:
         monetary = values[monetary_col]
         _check(monetary_col, monetary < 0, data.index, "non-negative spend")
@@ -88,6 +113,127 @@ def check_rfm(
                "a positive mean spend for customers with repeat purchases")
 
 
-def _check(column: str, mask: np.ndarray, index: pd.Index, expected: str) -> None:
+def check_transactions(
+    transactions: pd.DataFrame,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None = None,
+    date_format: str | None = None,
+) -> pd.Series:
+    """Check a transaction log (one row per purchase) and parse its dates.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per purchase, with a customer id, a date and optionally a spend amount.
+    customer_col, date_col, amount_col : str
+        Column names; ``amount_col`` is only checked when given.
+    date_format : str, optional
+        ``strftime`` layout of the dates when they are strings or numbers (``"%Y%m%d"`` for
+        integers such as ``19970101``). Columns that already hold datetimes are used as they are.
+
+    Returns
+    -------
+    Series
+        The purchase dates as datetime64 values, aligned with ``transactions``, so that callers
+        do not parse them a second time.
+
+    Raises
+    ------
+    ValidationError
+        If the input is not a DataFrame or is empty, a column is missing, a customer id or a date
+        is missing, a date cannot be parsed (or is a number and no ``date_format`` is given), or
+        an amount is missing, not a finite number, or negative.
+    """
+    if not isinstance(transactions, pd.DataFrame):
+        raise ValidationError(
+            f"expected a pandas DataFrame of transactions, got {type(transactions).__name__}"
+        )
+    if len(transactions) == 0:
+        raise ValidationError("the transaction table is empty; expected at least one purchase row")
+    columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
+    _require_columns(transactions, columns)
+    _check(customer_col, transactions[customer_col].isna().to_numpy(), transactions.index,
+           "a customer id on every row", example_of="row")
+    customers = transactions[customer_col].to_numpy()
+    dates = _parse_dates(transactions[date_col], customers, date_format)
+    if amount_col:
+        _check_amounts(transactions[amount_col], customers)
+    return dates
+
+
+def _require_columns(data: pd.DataFrame, columns: list[str]) -> None:
+    """Raise if a column is absent, listing the columns there are and the closest names."""
+    missing = [c for c in columns if c not in data.columns]
+    if not missing:
+        return
+    # Compare case-insensitively so "Date" is offered for "date".
+    by_lower = {str(c).lower(): c for c in data.columns}
+    described = []
+    for name in missing:
+        close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=3, cutoff=0.6)
+        hint = f" (did you mean {' or '.join(repr(by_lower[c]) for c in close)}?)" if close else ""
+        described.append(f"{name!r}{hint}")
+    raise ValidationError(
+        f"missing column(s) {', '.join(described)}; the transactions have "
+        f"{list(data.columns)}. Pass the right names (customer_col=..., date_col=..., "
+        "amount_col=...)."
+    )
+
+
+def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None) -> pd.Series:
+    """Parse a date column, failing on missing or unparseable values."""
+    column = str(raw.name)
+    _check(column, raw.isna().to_numpy(), customers, "a purchase date on every row")
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        return raw
+    values = raw.to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        if date_format is None:
+            # pandas would read 19970101 as nanoseconds since 1970: refuse rather than guess.
+            _fail(column, np.ones(len(raw), dtype=bool), customers,
+                  "dates; numbers need date_format (e.g. date_format='%Y%m%d' for 19970101)",
+                  values=values)
+        raw = raw.astype(str)
+    try:
+        parsed = pd.to_datetime(raw, format=date_format, errors="coerce")
+    except (ValueError, TypeError) as exc:  # e.g. mixed time zones, which coerce does not cover
+        raise ValidationError(f"column {column!r}: dates could not be parsed: {exc}") from exc
+    expected = (
+        f"dates in the format {date_format!r}" if date_format
+        else "dates pandas can parse (pass date_format=... for other layouts)"
+    )
+    _check(column, parsed.isna().to_numpy(), customers, expected, values=values)
+    return parsed
+
+
+def _check_amounts(raw: pd.Series, customers: np.ndarray) -> None:
+    """Fail on missing, non-numeric, non-finite or negative spend amounts."""
+    column = str(raw.name)
+    values = raw.to_numpy()
+    _check(column, raw.isna().to_numpy(), customers, "a spend amount on every row")
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        not_numbers = np.ones(len(raw), dtype=bool)
+    else:
+        not_numbers = pd.to_numeric(raw, errors="coerce").isna().to_numpy()
+    _check(column, not_numbers, customers, f"numbers (the column has dtype {raw.dtype})",
+           values=values)
+    amounts = pd.to_numeric(raw).to_numpy(dtype=float)
+    _check(column, ~np.isfinite(amounts), customers, "finite amounts", values=values)
+    _check(column, amounts < 0, customers,
+           "non-negative amounts (net refunds out of the purchases before summarising)",
+           values=values)
+
+
+def _check(
+    column: str,
+    mask: np.ndarray,
+    index: pd.Index | np.ndarray,
+    expected: str,
+    *,
+    example_of: str = "customer",
+    values: np.ndarray | None = None,
+) -> None:
     if mask.any():
-        _fail(column, mask, index, expected)
+        _fail(column, mask, index, expected, example_of=example_of, values=values)

@@ -1,0 +1,408 @@
+"""What every maximum-likelihood model shares: fitting, standard errors, summaries, save/load.
+
+A model module only defines its parameters and its formulas; see :class:`MLEModel` for the
+hooks it implements.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from clvmodels.validation import ValidationError
+
+FORMAT_NAME = "clvmodels.model"
+FORMAT_VERSION = 1
+
+
+class ConvergenceError(RuntimeError):
+    """Raised when the optimiser cannot find a maximum of the likelihood."""
+
+
+def package_version() -> str:
+    try:
+        return version("clvmodels")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class FitData:
+    """Columns a likelihood reads, already compressed to distinct rows with weights.
+
+    ``columns`` maps a name (``x``, ``t_x``, ``T``, ``m`` ...) to one array per distinct row,
+    ``weights`` counts the customers each row stands for.
+    """
+
+    columns: dict[str, np.ndarray]
+    weights: np.ndarray
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        return self.columns[name]
+
+    @classmethod
+    def compress(cls, columns: dict[str, np.ndarray], weights: np.ndarray) -> FitData:
+        """Merge rows that agree on every column, summing their weights."""
+        frame = pd.DataFrame(columns)
+        frame["_weight"] = weights
+        grouped = frame.groupby(list(columns), sort=False, as_index=False)["_weight"].sum()
+        grouped = grouped[grouped["_weight"] > 0]
+        return cls(
+            {name: grouped[name].to_numpy(dtype=float) for name in columns},
+            grouped["_weight"].to_numpy(dtype=float),
+        )
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.weights)
+
+
+class MLEModel:
+    """Base of the maximum-likelihood models.
+
+    Subclasses set ``param_names`` and implement:
+
+    - ``_fit_columns(data) -> (columns, row_mask)``: the arrays the likelihood reads, from a
+      checked input table, and which rows of the table take part;
+    - ``_log_likelihood(params, fit_data) -> ndarray``: the log-likelihood of each row;
+    - optionally ``_log_likelihood_gradient(params, fit_data) -> ndarray`` of shape
+      (rows, n_params), the derivative with respect to the natural parameters, used by the
+      optimiser when present;
+    - ``_initial_params(fit_data) -> ndarray``: a starting point.
+
+    Parameters
+    ----------
+    penalizer : float, default 0.0
+        Coefficient of an L2 penalty ``penalizer * sum(params ** 2)`` added to the mean negative
+        log-likelihood, as in ``lifetimes``; shrinks parameters on small or degenerate data.
+    """
+
+    param_names: ClassVar[tuple[str, ...]]
+
+    def __init__(self, penalizer: float = 0.0) -> None:
+        self.penalizer = penalizer
+
+    # ----------------------------------------------------------------------------- fitting
+    def fit(
+        self,
+        data: pd.DataFrame,
+        weights: pd.Series | np.ndarray | None = None,
+        initial_params: dict[str, float] | None = None,
+    ) -> Self:
+        """Fit the model by maximum likelihood.
+
+        Parameters
+        ----------
+        data : DataFrame
+            An RFM table as returned by :func:`clvmodels.rfm_summary`, one row per customer.
+        weights : array-like, optional
+            Number of customers each row stands for (e.g. a pre-aggregated table). Whole or
+            fractional, non-negative.
+        initial_params : dict, optional
+            Starting values by parameter name; a data-driven guess by default.
+
+        Returns
+        -------
+        self
+        """
+        if self.penalizer < 0:
+            raise ValueError(f"penalizer must be >= 0, got {self.penalizer}")
+        columns, row_mask = self._fit_columns(data)
+        weights = self._check_weights(data, weights)[row_mask]
+        fit_data = FitData.compress(columns, weights)
+        if fit_data.n_rows == 0:
+            raise ValidationError(f"{type(self).__name__}: no customer rows to fit")
+        start = (
+            self._initial_params(fit_data)
+            if initial_params is None
+            else self._params_from_mapping(initial_params)
+        )
+        params = self._maximise(fit_data, start)
+        self.params_ = pd.Series(params, index=list(self.param_names), name="estimate")
+        log_likelihood = self._log_likelihood(params, fit_data)
+        self.log_likelihood_ = float(np.dot(fit_data.weights, log_likelihood))
+        self.n_customers_ = float(fit_data.weights.sum())
+        self.n_distinct_rows_ = fit_data.n_rows
+        self.time_unit_ = data.attrs.get("time_unit")
+        self.covariance_ = self._covariance(params, fit_data)
+        return self
+
+    @staticmethod
+    def _check_weights(data: pd.DataFrame, weights: Any) -> np.ndarray:
+        if weights is None:
+            return np.ones(len(data))
+        if isinstance(weights, pd.Series) and not weights.index.equals(data.index):
+            weights = weights.reindex(data.index)
+        array = np.asarray(weights, dtype=float)
+        if array.shape != (len(data),):
+            raise ValidationError(
+                f"weights: expected one weight per row ({len(data)}), got shape {array.shape}"
+            )
+        bad = ~np.isfinite(array) | (array < 0)
+        if bad.any():
+            example = data.index[np.flatnonzero(bad)[0]]
+            raise ValidationError(
+                f"weights: {int(bad.sum())} row(s) invalid (e.g. customer {example!r}); "
+                "expected finite, non-negative numbers"
+            )
+        return array
+
+    def _params_from_mapping(self, mapping: dict[str, float]) -> np.ndarray:
+        missing = set(self.param_names) - set(mapping)
+        if missing:
+            raise ValueError(f"parameters missing: {sorted(missing)}; needs {self.param_names}")
+        params = np.array([float(mapping[name]) for name in self.param_names])
+        if not np.all(np.isfinite(params) & (params > 0)):
+            raise ValueError(f"parameters must all be positive and finite, got {mapping}")
+        return params
+
+    def _objective(self, log_params: np.ndarray, fit_data: FitData) -> tuple[float, np.ndarray]:
+        """Mean negative log-likelihood plus penalty, and its gradient, in log-parameters."""
+        params = np.exp(log_params)
+        total_weight = fit_data.weights.sum()
+        with np.errstate(all="ignore"):
+            ll = self._log_likelihood(params, fit_data)
+            penalty = self.penalizer * np.sum(params**2)
+            value = -np.dot(fit_data.weights, ll) / total_weight + penalty
+            gradient_fn = getattr(self, "_log_likelihood_gradient", None)
+            if gradient_fn is None:
+                return value, None
+            grad_natural = -(fit_data.weights @ gradient_fn(params, fit_data)) / total_weight
+            grad_natural += 2.0 * self.penalizer * params
+        # Chain rule for theta = exp(log_theta).
+        return value, grad_natural * params
+
+    def _maximise(self, fit_data: FitData, start: np.ndarray) -> np.ndarray:
+        has_gradient = hasattr(self, "_log_likelihood_gradient")
+
+        def fun(log_params):
+            value, grad = self._objective(log_params, fit_data)
+            if not np.isfinite(value):
+                value = np.inf
+            return (value, grad) if has_gradient else value
+
+        attempts = []
+        x0 = np.log(start)
+        for method in ("L-BFGS-B", "Nelder-Mead"):
+            options = (
+                {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}
+                if method == "L-BFGS-B"
+                else {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14}
+            )
+            result = optimize.minimize(
+                fun,
+                x0,
+                jac=(has_gradient or "3-point") if method == "L-BFGS-B" else None,
+                method=method,
+                options=options,
+            )
+            attempts.append(f"{method}: {result.message} (objective {result.fun:.6g})")
+            if np.isfinite(result.fun) and np.all(np.abs(result.x) < 50) and (
+                result.success or self._is_stationary(result.x, fit_data)
+            ):
+                return np.exp(result.x)
+            if np.isfinite(result.fun) and np.all(np.isfinite(result.x)):
+                x0 = result.x  # restart the next method from where this one got to
+        raise ConvergenceError(
+            f"{type(self).__name__}: the likelihood maximisation did not converge. Tried "
+            + "; ".join(attempts)
+            + f". Started from {dict(zip(self.param_names, start, strict=True))}. Check that "
+            "the data hold enough repeat buyers and consistent time units, try other "
+            "initial_params, or add a small penalizer (e.g. 0.001)."
+        )
+
+    def _is_stationary(self, log_params: np.ndarray, fit_data: FitData) -> bool:
+        """Whether the objective is flat to rounding at a point (L-BFGS-B's ABNORMAL exits)."""
+        gradient = optimize.approx_fprime(
+            log_params, lambda p: self._objective(p, fit_data)[0], 1e-7
+        )
+        return bool(np.all(np.abs(gradient) < 1e-5))
+
+    def _covariance(self, params: np.ndarray, fit_data: FitData) -> pd.DataFrame:
+        """Inverse observed information, from a central-difference Hessian in log-parameters.
+
+        Working in log-parameters keeps the steps well scaled; at the maximum the gradient is
+        zero, so the covariance of the natural parameters is ``J C J`` with ``J = diag(params)``.
+        """
+        log_params = np.log(params)
+        n = len(params)
+        total = fit_data.weights.sum()
+
+        def total_ll(lp):
+            with np.errstate(all="ignore"):
+                p = np.exp(lp)
+                penalty = self.penalizer * np.sum(p**2) * total
+                return np.dot(fit_data.weights, self._log_likelihood(p, fit_data)) - penalty
+
+        h = 1e-4
+        hessian = np.empty((n, n))
+        eye = np.eye(n) * h
+        for i in range(n):
+            for j in range(i, n):
+                hessian[i, j] = hessian[j, i] = (
+                    total_ll(log_params + eye[i] + eye[j])
+                    - total_ll(log_params + eye[i] - eye[j])
+                    - total_ll(log_params - eye[i] + eye[j])
+                    + total_ll(log_params - eye[i] - eye[j])
+                ) / (4 * h * h)
+        try:
+            cov_log = np.linalg.inv(-hessian)
+        except np.linalg.LinAlgError:
+            cov_log = np.full((n, n), np.nan)
+        if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
+            cov_log = np.full((n, n), np.nan)  # information singular: no standard errors
+        jacobian = np.diag(params)
+        names = list(self.param_names)
+        return pd.DataFrame(jacobian @ cov_log @ jacobian, index=names, columns=names)
+
+    # ----------------------------------------------------------------------------- results
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "params_"):
+            raise RuntimeError(
+                f"this {type(self).__name__} is not fitted yet; call fit() or load() first"
+            )
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def aic_(self) -> float:
+        self._check_fitted()
+        return 2 * self.n_params - 2 * self.log_likelihood_
+
+    @property
+    def bic_(self) -> float:
+        self._check_fitted()
+        return self.n_params * np.log(self.n_customers_) - 2 * self.log_likelihood_
+
+    def summary(self, level: float = 0.95) -> pd.DataFrame:
+        """Parameter table: estimate, standard error and a confidence interval.
+
+        The interval is built on the log scale (``exp(log(estimate) +/- z * se / estimate)``),
+        which keeps it inside the positive parameter space; standard errors are NaN when the
+        observed information is singular.
+        """
+        self._check_fitted()
+        estimate = self.params_
+        std_error = pd.Series(np.sqrt(np.diag(self.covariance_)), index=estimate.index)
+        z = stats.norm.ppf(0.5 + level / 2)
+        spread = np.exp(z * std_error / estimate)
+        return pd.DataFrame(
+            {
+                "estimate": estimate,
+                "std_error": std_error,
+                f"lower_{level:.0%}": estimate / spread,
+                f"upper_{level:.0%}": estimate * spread,
+            }
+        )
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "params_"):
+            return f"{type(self).__name__}(penalizer={self.penalizer})"
+        values = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return f"{type(self).__name__}({values}; fitted on {self.n_customers_:,.0f} customers)"
+
+    def set_params_(self, params: dict[str, float], time_unit: str | None = None) -> Self:
+        """Use given parameter values instead of fitting (e.g. published estimates).
+
+        The model then predicts and simulates, but has no likelihood or covariance.
+        """
+        values = self._params_from_mapping(params)
+        self.params_ = pd.Series(values, index=list(self.param_names), name="estimate")
+        self.covariance_ = pd.DataFrame(
+            np.full((self.n_params, self.n_params), np.nan),
+            index=list(self.param_names),
+            columns=list(self.param_names),
+        )
+        self.log_likelihood_ = float("nan")
+        self.n_customers_ = float("nan")
+        self.time_unit_ = time_unit
+        return self
+
+    # ----------------------------------------------------------------------------- save/load
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the fitted model to a small, human-readable JSON file."""
+        self._check_fitted()
+        document = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "model": type(self).__name__,
+            "package_version": package_version(),
+            "settings": {"penalizer": self.penalizer},
+            "params": self.params_.to_dict(),
+            "covariance": self.covariance_.to_numpy().tolist(),
+            "log_likelihood": self.log_likelihood_,
+            "n_customers": self.n_customers_,
+            "time_unit": self.time_unit_,
+        }
+        # NaN is not JSON; store it as null.
+        text = json.dumps(document, indent=2, default=float).replace("NaN", "null")
+        path = Path(path)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Self:
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        ValueError
+            If the file is not a clvmodels model file, holds another model type, or was written
+            by a newer format version than this package reads.
+        """
+        try:
+            document = json.loads(Path(path).read_text())
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"{path}: not a clvmodels model file (invalid JSON: {error})"
+            ) from None
+        if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+            raise ValueError(f"{path}: not a clvmodels model file")
+        if document["format_version"] > FORMAT_VERSION:
+            raise ValueError(
+                f"{path}: written in model format version {document['format_version']} by "
+                f"clvmodels {document.get('package_version')}; this clvmodels "
+                f"({package_version()}) reads versions up to {FORMAT_VERSION}. Upgrade clvmodels."
+            )
+        if document["model"] != cls.__name__:
+            raise ValueError(
+                f"{path}: holds a {document['model']}, not a {cls.__name__}; "
+                f"load it with {document['model']}.load()"
+            )
+        model = cls(**document["settings"])
+        names = list(cls.param_names)
+        model.params_ = pd.Series(
+            [document["params"][n] for n in names], index=names, name="estimate"
+        )
+        covariance = np.array(document["covariance"], dtype=float)  # null -> nan
+        model.covariance_ = pd.DataFrame(covariance, index=names, columns=names)
+        model.log_likelihood_ = _float_or_nan(document["log_likelihood"])
+        model.n_customers_ = _float_or_nan(document["n_customers"])
+        model.time_unit_ = document["time_unit"]
+        return model
+
+
+def _float_or_nan(value: Any) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def check_time_unit(model: MLEModel, data: pd.DataFrame) -> None:
+    """Refuse to score data measured in another time unit than the model was fitted in."""
+    data_unit = data.attrs.get("time_unit")
+    if model.time_unit_ and data_unit and data_unit != model.time_unit_:
+        raise ValidationError(
+            f"time units differ: the {type(model).__name__} was fitted on data in "
+            f"{model.time_unit_!r} but this table is in {data_unit!r}; rebuild the table with "
+            f"rfm_summary(..., time_unit={model.time_unit_!r})"
+        )

@@ -1,0 +1,148 @@
+"""The shared model machinery: fitting conventions, weights, summaries, errors, save/load."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import optimize
+
+from clvmodels import (
+    BetaGeoModel,
+    ConvergenceError,
+    GammaGammaModel,
+    ParetoNBDModel,
+    ValidationError,
+)
+
+ALL_MODELS = [BetaGeoModel, ParetoNBDModel, GammaGammaModel]
+
+
+def _fitted(model_class, request):
+    name = {BetaGeoModel: "fitted_bgnbd", ParetoNBDModel: "fitted_pnbd",
+            GammaGammaModel: "fitted_gg"}[model_class]
+    return request.getfixturevalue(name)
+
+
+@pytest.mark.parametrize("model_class", ALL_MODELS, ids=lambda c: c.__name__)
+def test_fit_returns_self_and_sets_fitted_state(model_class, cdnow):
+    model = model_class()
+    assert model.fit(cdnow) is model
+    assert list(model.params_.index) == list(model_class.param_names)
+    assert model.n_distinct_rows_ <= model.n_customers_
+    assert model.aic_ == pytest.approx(2 * len(model.params_) - 2 * model.log_likelihood_)
+    summary = model.summary(level=0.9)
+    assert list(summary.columns) == ["estimate", "std_error", "lower_90%", "upper_90%"]
+    assert (summary["lower_90%"] < summary["estimate"]).all()
+    assert (summary["estimate"] < summary["upper_90%"]).all()
+    assert np.isfinite(summary["std_error"]).all()
+
+
+@pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel], ids=lambda c: c.__name__)
+def test_weights_equal_repeated_rows(model_class, cdnow):
+    """A table with counts per distinct row fits exactly like the table it stands for."""
+    counts = cdnow.groupby(["frequency", "recency", "T"]).size().rename("count").reset_index()
+    weighted = model_class().fit(counts, weights=counts["count"])
+    plain = model_class().fit(cdnow)
+    np.testing.assert_allclose(weighted.params_, plain.params_, rtol=1e-6)
+    assert weighted.log_likelihood_ == pytest.approx(plain.log_likelihood_, rel=1e-12)
+    assert weighted.n_customers_ == len(cdnow)
+
+
+def test_standard_errors_match_lifetimes_hessian(fitted_bgnbd):
+    """Fader-Hardie-Lee's BG/NBD standard errors are not published; lifetimes reports
+    0.0126, 0.378, 0.186, 0.705 (its own numerical Hessian, 3 significant figures)."""
+    np.testing.assert_allclose(fitted_bgnbd.summary()["std_error"],
+                               [0.0126, 0.378, 0.186, 0.705], rtol=6e-3)
+
+
+def test_penalizer_shrinks(cdnow):
+    plain = BetaGeoModel().fit(cdnow)
+    penalised = BetaGeoModel(penalizer=0.1).fit(cdnow)
+    assert (penalised.params_**2).sum() < (plain.params_**2).sum()
+    with pytest.raises(ValueError, match="penalizer must be >= 0"):
+        BetaGeoModel(penalizer=-1).fit(cdnow)
+
+
+@pytest.mark.parametrize("model_class", ALL_MODELS, ids=lambda c: c.__name__)
+def test_save_load_round_trip(model_class, request, tmp_path):
+    model = _fitted(model_class, request)
+    path = tmp_path / "model.json"
+    model.save(path)
+    document = json.loads(path.read_text())
+    assert document["model"] == model_class.__name__ and document["time_unit"] in ("W", None)
+    loaded = model_class.load(path)
+    pd.testing.assert_series_equal(loaded.params_, model.params_)
+    pd.testing.assert_frame_equal(loaded.covariance_, model.covariance_)
+    assert loaded.log_likelihood_ == model.log_likelihood_
+    assert loaded.time_unit_ == model.time_unit_
+
+
+def test_load_refuses_other_model_type_and_newer_format(fitted_bgnbd, tmp_path):
+    path = tmp_path / "model.json"
+    fitted_bgnbd.save(path)
+    with pytest.raises(ValueError, match="holds a BetaGeoModel, not a ParetoNBDModel"):
+        ParetoNBDModel.load(path)
+    document = json.loads(path.read_text())
+    document["format_version"] = 99
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="format version 99.*Upgrade clvmodels"):
+        BetaGeoModel.load(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="not a clvmodels model file"):
+        BetaGeoModel.load(path)
+
+
+def test_unfitted_model_says_so(cdnow):
+    with pytest.raises(RuntimeError, match="not fitted yet"):
+        BetaGeoModel().expected_purchases(cdnow, 10)
+
+
+def test_bad_prediction_arguments(fitted_bgnbd, cdnow):
+    with pytest.raises(ValidationError, match="t must be finite and >= 0"):
+        fitted_bgnbd.expected_purchases(cdnow, -1)
+    with pytest.raises(ValidationError, match="n must be a whole number"):
+        fitted_bgnbd.probability_of_purchases(cdnow, 1.5, 10)
+    with pytest.raises(ValidationError, match=r"'recency': 58 row\(s\) invalid \(e.g. "
+                       r"customer 59\); expected recency <= T"):
+        fitted_bgnbd.probability_alive(cdnow.assign(recency=lambda d: d["recency"] + 1))
+
+
+def test_predictions_are_indexed_like_the_input(fitted_bgnbd, cdnow):
+    shuffled = cdnow.sample(frac=1.0, random_state=0)
+    result = fitted_bgnbd.expected_purchases(shuffled, 39)
+    assert result.index.equals(shuffled.index)
+    pd.testing.assert_series_equal(result.sort_index(), fitted_bgnbd.expected_purchases(cdnow, 39))
+
+
+@pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel], ids=lambda c: c.__name__)
+def test_no_repeat_buyers_is_a_clear_error(model_class, cdnow):
+    with pytest.raises(ValidationError, match="no customer has a repeat purchase"):
+        model_class().fit(cdnow.assign(frequency=0, recency=0.0))
+
+
+def test_optimiser_failure_says_what_was_tried(cdnow, monkeypatch):
+    def failing_minimize(fun, x0, method, **kwargs):
+        return optimize.OptimizeResult(x=x0, fun=np.nan, success=False, message="stalled")
+
+    monkeypatch.setattr(optimize, "minimize", failing_minimize)
+    with pytest.raises(ConvergenceError, match="Tried L-BFGS-B: stalled.*Nelder-Mead: stalled"
+                       ".*Started from.*penalizer"):
+        BetaGeoModel().fit(cdnow)
+
+
+def test_gamma_gamma_needs_q_above_one_for_the_mean(cdnow):
+    model = GammaGammaModel().set_params_({"p": 1.0, "q": 0.9, "gamma": 1.0})
+    with pytest.raises(ValueError, match="q = 0.9 <= 1"):
+        model.expected_spend(cdnow)
+
+
+def test_gamma_gamma_simulation_recovers_parameters(fitted_gg):
+    rng = np.random.default_rng(5)
+    frequency = pd.Series(rng.integers(1, 20, 100_000))
+    spend = fitted_gg.simulate(frequency, random_state=rng)
+    fitted = GammaGammaModel().fit(pd.DataFrame({"frequency": frequency, "monetary_value": spend}))
+    error = (fitted.params_ - fitted_gg.params_).abs()
+    assert (error <= 4 * fitted.summary()["std_error"]).all()
