@@ -48,6 +48,18 @@ class FitData:
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
 
+    def levels(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """Distinct values of a column and each row's position among them (computed once).
+
+        Lets a likelihood evaluate costly terms that depend on one column only (e.g. log-gamma
+        of the purchase count) once per distinct value instead of once per row.
+        """
+        cache = self.__dict__.setdefault("_levels", {})
+        if name not in cache:
+            codes, values = pd.factorize(self.columns[name])
+            cache[name] = (np.asarray(values, dtype=float), codes)
+        return cache[name]
+
     @classmethod
     def compress(cls, columns: dict[str, np.ndarray], weights: np.ndarray) -> FitData:
         """Merge rows that agree on every column, summing their weights."""
@@ -242,17 +254,28 @@ class MLEModel:
                 penalty = self.penalizer * np.sum(p**2) * total
                 return np.dot(fit_data.weights, self._log_likelihood(p, fit_data)) - penalty
 
-        h = 1e-4
-        hessian = np.empty((n, n))
-        eye = np.eye(n) * h
-        for i in range(n):
-            for j in range(i, n):
-                hessian[i, j] = hessian[j, i] = (
-                    total_ll(log_params + eye[i] + eye[j])
-                    - total_ll(log_params + eye[i] - eye[j])
-                    - total_ll(log_params - eye[i] + eye[j])
-                    + total_ll(log_params - eye[i] - eye[j])
-                ) / (4 * h * h)
+        if hasattr(self, "_log_likelihood_gradient"):
+            # Central differences of the analytic gradient: 2n evaluations instead of ~2n**2.
+            h = 1e-5
+            columns = [
+                self._objective(log_params + step, fit_data)[1]
+                - self._objective(log_params - step, fit_data)[1]
+                for step in np.eye(n) * h
+            ]
+            hessian = -total * np.column_stack(columns) / (2 * h)
+            hessian = 0.5 * (hessian + hessian.T)
+        else:
+            h = 1e-4
+            hessian = np.empty((n, n))
+            eye = np.eye(n) * h
+            for i in range(n):
+                for j in range(i, n):
+                    hessian[i, j] = hessian[j, i] = (
+                        total_ll(log_params + eye[i] + eye[j])
+                        - total_ll(log_params + eye[i] - eye[j])
+                        - total_ll(log_params - eye[i] + eye[j])
+                        + total_ll(log_params - eye[i] - eye[j])
+                    ) / (4 * h * h)
         try:
             cov_log = np.linalg.inv(-hessian)
         except np.linalg.LinAlgError:

@@ -18,24 +18,37 @@ from clvmodels.models._transaction import Params, TransactionModel, _integrate_r
 _A_STEP = 1e-5
 
 
-def _log_likelihood_parts(params, x, t_x, T):
+def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
     """The three log terms of the BG/NBD likelihood, ``LL = c + logaddexp(u, v)``.
 
     ``u`` is the customer still alive at T, ``v`` the customer dropped out right after the last
-    purchase (impossible when x = 0, so ``v = -inf`` there).
+    purchase (impossible when x = 0, so ``v = -inf`` there). ``x_levels`` (distinct x, and each
+    row's index into them) lets the special functions of x run once per distinct count.
     """
     r, alpha, a, b = params
     log_beta_ab = betaln(a, b)
-    c = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
-    u = betaln(a, b + x) - log_beta_ab - (r + x) * np.log(alpha + T)
-    repeat = x > 0
-    x_safe = np.where(repeat, x, 1.0)  # keeps betaln finite on rows where v is masked anyway
-    v = np.where(
-        repeat,
-        betaln(a + 1, b + x_safe - 1) - log_beta_ab - (r + x) * np.log(alpha + t_x),
-        -np.inf,
-    )
+
+    def of_x(values):
+        x_safe = np.where(values > 0, values, 1.0)  # keeps betaln finite where v is masked
+        return (
+            gammaln(r + values) - gammaln(r),
+            betaln(a, b + values) - log_beta_ab,
+            np.where(values > 0, betaln(a + 1, b + x_safe - 1) - log_beta_ab, -np.inf),
+        )
+
+    gamma_part, beta_alive, beta_dropped = _by_levels(of_x, x, x_levels)
+    c = gamma_part + r * np.log(alpha)
+    u = beta_alive - (r + x) * np.log(alpha + T)
+    v = np.where(x > 0, beta_dropped - (r + x) * np.log(alpha + t_x), -np.inf)
     return c, u, v
+
+
+def _by_levels(function, x, x_levels):
+    """``function(x)`` (a tuple of arrays), evaluated on the distinct values when given."""
+    if x_levels is None:
+        return function(x)
+    values, codes = x_levels
+    return tuple(part[codes] for part in function(values))
 
 
 def _first_finite(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -71,32 +84,38 @@ class BetaGeoModel(TransactionModel):
     # ------------------------------------------------------------------------- likelihood
     @staticmethod
     def _log_likelihood(params, fit_data: FitData) -> np.ndarray:
-        c, u, v = _log_likelihood_parts(params, fit_data["x"], fit_data["t_x"], fit_data["T"])
+        c, u, v = _log_likelihood_parts(
+            params, fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.levels("x")
+        )
         return c + np.logaddexp(u, v)
 
     @staticmethod
     def _log_likelihood_gradient(params, fit_data: FitData) -> np.ndarray:
         r, alpha, a, b = params
         x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
-        _, u, v = _log_likelihood_parts(params, x, t_x, T)
+        x_levels = fit_data.levels("x")
+        _, u, v = _log_likelihood_parts(params, x, t_x, T, x_levels)
         total = np.logaddexp(u, v)
         p_u, p_v = np.exp(u - total), np.exp(v - total)  # shares of the two terms
-        x_safe = np.where(x > 0, x, 1.0)
-        psi_abx = digamma(a + b + x)
-        d_r = digamma(r + x) - digamma(r) + np.log(alpha) - (
-            p_u * np.log(alpha + T) + p_v * np.log(alpha + t_x)
+
+        def of_x(values):
+            x_safe = np.where(values > 0, values, 1.0)
+            psi_abx = digamma(a + b + values)
+            return (
+                digamma(r + values) - digamma(r),
+                digamma(a) - psi_abx,
+                digamma(a + 1) - psi_abx,
+                digamma(b + values) - psi_abx,
+                digamma(b + x_safe - 1) - psi_abx,
+            )
+
+        psi_r, psi_a_alive, psi_a_dropped, psi_b_alive, psi_b_dropped = _by_levels(
+            of_x, x, x_levels
         )
+        d_r = psi_r + np.log(alpha) - (p_u * np.log(alpha + T) + p_v * np.log(alpha + t_x))
         d_alpha = r / alpha - (r + x) * (p_u / (alpha + T) + p_v / (alpha + t_x))
-        d_a = (
-            digamma(a + b) - digamma(a)
-            + p_u * (digamma(a) - psi_abx)
-            + p_v * (digamma(a + 1) - psi_abx)
-        )
-        d_b = (
-            digamma(a + b) - digamma(b)
-            + p_u * (digamma(b + x) - psi_abx)
-            + p_v * (digamma(b + x_safe - 1) - psi_abx)
-        )
+        d_a = digamma(a + b) - digamma(a) + p_u * psi_a_alive + p_v * psi_a_dropped
+        d_b = digamma(a + b) - digamma(b) + p_u * psi_b_alive + p_v * psi_b_dropped
         return np.column_stack([d_r, d_alpha, d_a, d_b])
 
     @staticmethod
