@@ -18,7 +18,7 @@ class ValidationError(ValueError):
     """Raised when an input table does not have the shape or values a step needs."""
 
 
-def _fail(
+def _check(
     column: str,
     mask: np.ndarray,
     index: pd.Index | np.ndarray,
@@ -27,12 +27,14 @@ def _fail(
     example_of: str = "customer",
     values: np.ndarray | None = None,
 ) -> None:
-    """Raise a ValidationError for the rows flagged in ``mask`` of ``column``.
+    """Raise a ValidationError if any row is flagged in ``mask`` of ``column``.
 
     ``index`` gives the label reported for the first flagged row (a customer id, or a row label
     when the customer id itself is what is missing) and ``values``, when given, the raw value
     found there.
     """
+    if not mask.any():
+        return
     count = int(np.count_nonzero(mask))
     first = np.flatnonzero(mask)[0]
     example = f"{example_of} {_plain(index[first])!r}"
@@ -86,8 +88,7 @@ def check_rfm(
     if len(data) == 0:
         raise ValidationError("the RFM table is empty; expected at least one customer row")
     duplicated = data.index.duplicated(keep=False)
-    if duplicated.any():
-        _fail("index", duplicated, data.index, "one row per customer id (duplicate ids found)")
+    _check("index", duplicated, data.index, "one row per customer id (duplicate ids found)")
     values = {}
     for column in columns:
         series = data[column]
@@ -192,7 +193,7 @@ def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         if date_format is None:
             # pandas would read 19970101 as nanoseconds since 1970: refuse rather than guess.
-            _fail(column, np.ones(len(raw), dtype=bool), customers,
+            _check(column, np.ones(len(raw), dtype=bool), customers,
                   "dates; numbers need date_format (e.g. date_format='%Y%m%d' for 19970101)",
                   values=values)
         raw = raw.astype(str)
@@ -226,14 +227,3 @@ def _check_amounts(raw: pd.Series, customers: np.ndarray) -> None:
            values=values)
 
 
-def _check(
-    column: str,
-    mask: np.ndarray,
-    index: pd.Index | np.ndarray,
-    expected: str,
-    *,
-    example_of: str = "customer",
-    values: np.ndarray | None = None,
-) -> None:
-    if mask.any():
-        _fail(column, mask, index, expected, example_of=example_of, values=values)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -44,6 +44,9 @@ class FitData:
 
     columns: dict[str, np.ndarray]
     weights: np.ndarray
+    _levels: dict[str, tuple[np.ndarray, np.ndarray]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
@@ -54,11 +57,10 @@ class FitData:
         Lets a likelihood evaluate costly terms that depend on one column only (e.g. log-gamma
         of the purchase count) once per distinct value instead of once per row.
         """
-        cache = self.__dict__.setdefault("_levels", {})
-        if name not in cache:
+        if name not in self._levels:
             codes, values = pd.factorize(self.columns[name])
-            cache[name] = (np.asarray(values, dtype=float), codes)
-        return cache[name]
+            self._levels[name] = (np.asarray(values, dtype=float), codes)
+        return self._levels[name]
 
     @classmethod
     def compress(cls, columns: dict[str, np.ndarray], weights: np.ndarray) -> FitData:
@@ -184,16 +186,20 @@ class MLEModel:
             ll = self._log_likelihood(params, fit_data)
             penalty = self.penalizer * np.sum(params**2)
             value = -np.dot(fit_data.weights, ll) / total_weight + penalty
-            gradient_fn = getattr(self, "_log_likelihood_gradient", None)
-            if gradient_fn is None:
+            if not self._has_gradient:
                 return value, None
-            grad_natural = -(fit_data.weights @ gradient_fn(params, fit_data)) / total_weight
+            gradient = self._log_likelihood_gradient(params, fit_data)
+            grad_natural = -(fit_data.weights @ gradient) / total_weight
             grad_natural += 2.0 * self.penalizer * params
         # Chain rule for theta = exp(log_theta).
         return value, grad_natural * params
 
+    @property
+    def _has_gradient(self) -> bool:
+        return hasattr(self, "_log_likelihood_gradient")
+
     def _maximise(self, fit_data: FitData, start: np.ndarray) -> np.ndarray:
-        has_gradient = hasattr(self, "_log_likelihood_gradient")
+        has_gradient = self._has_gradient
 
         def fun(log_params):
             value, grad = self._objective(log_params, fit_data)
@@ -248,13 +254,7 @@ class MLEModel:
         n = len(params)
         total = fit_data.weights.sum()
 
-        def total_ll(lp):
-            with np.errstate(all="ignore"):
-                p = np.exp(lp)
-                penalty = self.penalizer * np.sum(p**2) * total
-                return np.dot(fit_data.weights, self._log_likelihood(p, fit_data)) - penalty
-
-        if hasattr(self, "_log_likelihood_gradient"):
+        if self._has_gradient:
             # Central differences of the analytic gradient: 2n evaluations instead of ~2n**2.
             h = 1e-5
             columns = [
@@ -265,6 +265,10 @@ class MLEModel:
             hessian = -total * np.column_stack(columns) / (2 * h)
             hessian = 0.5 * (hessian + hessian.T)
         else:
+
+            def total_ll(lp):  # the penalised log-likelihood, summed over customers
+                return -total * self._objective(lp, fit_data)[0]
+
             h = 1e-4
             hessian = np.empty((n, n))
             eye = np.eye(n) * h

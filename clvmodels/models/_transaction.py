@@ -7,8 +7,10 @@ process). So every conditional prediction is
 
     P(alive) * (the new-customer quantity under the updated parameters)
 
-and a model module only defines its likelihood, P(alive), the parameter update, and the
-new-customer formulas (expected purchases, purchase rate and purchase-count distribution).
+Both likelihoods also share a form, ``LL = c + logaddexp(u, v)`` with ``u`` the customer alive
+at T and ``v`` the customer gone since, so that ``P(alive) = exp(u - logaddexp(u, v))``. A model
+module only defines those three terms, the parameter update, and the new-customer formulas
+(expected purchases, purchase rate and purchase-count distribution).
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ class TransactionModel(MLEModel):
     Subclasses implement, with ``params`` the parameter vector and ``updated`` a tuple of
     per-customer parameter arrays (of the same names):
 
-    - ``_log_likelihood(params, fit_data)`` (see :class:`MLEModel`);
-    - ``_log_probability_alive(params, x, t_x, T)``;
+    - ``_log_likelihood_parts(params, x, t_x, T, x_levels=None) -> (c, u, v)``, where
+      ``x_levels`` (distinct x and each row's index into them, see :func:`by_levels`) lets
+      terms of x alone run once per distinct count;
     - ``_updated_params(params, x, T)``: parameters of an alive customer's future;
     - ``_expected_new(updated, t)``, ``_log_rate_new(updated, t)``, ``_pmf_new(updated, n, t)``:
       expected purchases in (0, t], log purchase rate at t, and P(n purchases in (0, t]) of a
@@ -66,6 +69,16 @@ class TransactionModel(MLEModel):
     def _rfm_arrays(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         check_rfm(data)
         return tuple(data[c].to_numpy(dtype=float) for c in self.rfm_columns)
+
+    def _log_likelihood(self, params, fit_data: FitData) -> np.ndarray:
+        c, u, v = self._log_likelihood_parts(
+            params, fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.levels("x")
+        )
+        return c + np.logaddexp(u, v)
+
+    def _log_probability_alive(self, params, x, t_x, T) -> np.ndarray:
+        _, u, v = self._log_likelihood_parts(params, x, t_x, T)
+        return u - np.logaddexp(u, v)
 
     def _initial_params(self, fit_data: FitData) -> np.ndarray:
         # r = 1 and a purchase rate r / alpha equal to the observed one; dropout parameters 1.
@@ -284,6 +297,15 @@ class TransactionModel(MLEModel):
             result["duration_holdout"] = float(holdout)
         result.attrs["time_unit"] = self.time_unit_
         return result
+
+
+def by_levels(function, x, x_levels):
+    """``function(x)`` (a tuple of arrays), evaluated once per distinct value when
+    ``x_levels = (values, codes)`` is given."""
+    if x_levels is None:
+        return function(x)
+    values, codes = x_levels
+    return tuple(part[codes] for part in function(values))
 
 
 def _integrate_rate(

@@ -11,7 +11,12 @@ from scipy.special import betainc, betaln, digamma, gammaln
 
 from clvmodels._numerics import log_hyp2f1
 from clvmodels.models._base import FitData
-from clvmodels.models._transaction import Params, TransactionModel, _integrate_rate
+from clvmodels.models._transaction import (
+    Params,
+    TransactionModel,
+    _integrate_rate,
+    by_levels,
+)
 
 # Near a = 1 the closed form of E[X(t)] is 0/0; the function is smooth in a, so it is evaluated
 # at a +/- _A_STEP and averaged (error O(_A_STEP**2), cancellation O(eps / _A_STEP)).
@@ -36,19 +41,11 @@ def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
             np.where(values > 0, betaln(a + 1, b + x_safe - 1) - log_beta_ab, -np.inf),
         )
 
-    gamma_part, beta_alive, beta_dropped = _by_levels(of_x, x, x_levels)
+    gamma_part, beta_alive, beta_dropped = by_levels(of_x, x, x_levels)
     c = gamma_part + r * np.log(alpha)
     u = beta_alive - (r + x) * np.log(alpha + T)
     v = np.where(x > 0, beta_dropped - (r + x) * np.log(alpha + t_x), -np.inf)
     return c, u, v
-
-
-def _by_levels(function, x, x_levels):
-    """``function(x)`` (a tuple of arrays), evaluated on the distinct values when given."""
-    if x_levels is None:
-        return function(x)
-    values, codes = x_levels
-    return tuple(part[codes] for part in function(values))
 
 
 def _first_finite(first: np.ndarray, second: np.ndarray) -> np.ndarray:
@@ -82,12 +79,7 @@ class BetaGeoModel(TransactionModel):
     param_names = ("r", "alpha", "a", "b")
 
     # ------------------------------------------------------------------------- likelihood
-    @staticmethod
-    def _log_likelihood(params, fit_data: FitData) -> np.ndarray:
-        c, u, v = _log_likelihood_parts(
-            params, fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.levels("x")
-        )
-        return c + np.logaddexp(u, v)
+    _log_likelihood_parts = staticmethod(_log_likelihood_parts)
 
     @staticmethod
     def _log_likelihood_gradient(params, fit_data: FitData) -> np.ndarray:
@@ -109,7 +101,7 @@ class BetaGeoModel(TransactionModel):
                 digamma(b + x_safe - 1) - psi_abx,
             )
 
-        psi_r, psi_a_alive, psi_a_dropped, psi_b_alive, psi_b_dropped = _by_levels(
+        psi_r, psi_a_alive, psi_a_dropped, psi_b_alive, psi_b_dropped = by_levels(
             of_x, x, x_levels
         )
         d_r = psi_r + np.log(alpha) - (p_u * np.log(alpha + T) + p_v * np.log(alpha + t_x))
@@ -117,11 +109,6 @@ class BetaGeoModel(TransactionModel):
         d_a = digamma(a + b) - digamma(a) + p_u * psi_a_alive + p_v * psi_a_dropped
         d_b = digamma(a + b) - digamma(b) + p_u * psi_b_alive + p_v * psi_b_dropped
         return np.column_stack([d_r, d_alpha, d_a, d_b])
-
-    @staticmethod
-    def _log_probability_alive(params, x, t_x, T) -> np.ndarray:
-        _, u, v = _log_likelihood_parts(params, x, t_x, T)
-        return u - np.logaddexp(u, v)
 
     # ------------------------------------------------------------------------- new customers
     @staticmethod

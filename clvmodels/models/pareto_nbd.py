@@ -11,7 +11,7 @@ from scipy.special import exprel, gammaln, hyp2f1
 
 from clvmodels._numerics import log1mexp, log_integral_concave
 from clvmodels.models._base import FitData
-from clvmodels.models._transaction import Params, TransactionModel
+from clvmodels.models._transaction import Params, TransactionModel, by_levels
 
 # A customer's purchase-count integral starts at a tiny fraction of t instead of 0 (where the
 # log integrand of the quadrature in log time is -inf): e**-60 of t leaves out less than
@@ -77,10 +77,11 @@ def _log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T):
     return log_integral_concave(log_f, dlog_f, lo, hi, breakpoints=[bend])
 
 
-def _log_likelihood_parts(params, x, t_x, T):
+def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
     """``LL = c + logaddexp(u, v)``: ``u`` alive at T, ``v`` dropped out in (t_x, T]."""
     r, alpha, s, beta = params
-    c = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+    (log_gamma_x,) = by_levels(lambda values: (gammaln(r + values),), x, x_levels)
+    c = log_gamma_x - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
     u = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
     v = np.log(s) + _log_dropout_integral(r, alpha, s, beta, x, t_x, T)
     return c, u, v
@@ -106,21 +107,13 @@ class ParetoNBDModel(TransactionModel):
     param_names = ("r", "alpha", "s", "beta")
 
     # ------------------------------------------------------------------------- likelihood
-    @staticmethod
-    def _log_likelihood(params, fit_data: FitData) -> np.ndarray:
-        c, u, v = _log_likelihood_parts(params, fit_data["x"], fit_data["t_x"], fit_data["T"])
-        return c + np.logaddexp(u, v)
+    _log_likelihood_parts = staticmethod(_log_likelihood_parts)
 
     def _initial_params(self, fit_data: FitData) -> np.ndarray:
         r, alpha, _, _ = super()._initial_params(fit_data)
         # Mean lifetime s / beta of the order of the observation length.
         beta = float(np.average(fit_data["T"], weights=fit_data.weights))
         return np.array([r, alpha, 1.0, beta])
-
-    @staticmethod
-    def _log_probability_alive(params, x, t_x, T) -> np.ndarray:
-        _, u, v = _log_likelihood_parts(params, x, t_x, T)
-        return u - np.logaddexp(u, v)
 
     # ------------------------------------------------------------------------- new customers
     @staticmethod
