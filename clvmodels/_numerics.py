@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import cache
 
+import mpmath
 import numpy as np
 import scipy.special
 
@@ -113,40 +114,36 @@ def log_integral_concave(
     return integrate_panels(log_f, edges)
 
 
-# Terms of the Gauss series summed at most, on the few elements where SciPy's 2F1 fails.
-_SERIES_MAX_TERMS = 20_000
+def log_hyp2f1_forms(*forms: tuple) -> np.ndarray:
+    """The first finite of equal expressions ``offset + log 2F1(a, b; c; z)``, elementwise.
 
-
-def log_hyp2f1(a, b, c, z) -> np.ndarray:
-    """``log 2F1(a, b; c; z)`` for ``0 <= z < 1``.
-
-    SciPy's ``hyp2f1`` is accurate where it is finite but returns NaN or inf in corners (large
-    ``c`` with z near 1, values beyond the float range). There, for positive a, b, c, the Gauss
-    series is summed in log space: its terms are then all positive, so nothing cancels and
-    values beyond 1e308 are fine. Elsewhere the result is NaN, for the caller to fall back on
-    another form.
+    Each form is a tuple ``(offset, a, b, c, z)`` of broadcastable arrays with ``0 <= z < 1``;
+    they are transformations of one quantity, each stable in other corners. SciPy's ``hyp2f1``
+    is accurate where it is finite but returns NaN or inf in corners the models reach (z near 1
+    with c - a - b near a whole number, large c, values beyond the float range); the elements
+    where every form fails in SciPy are evaluated with mpmath (about 1 ms each). Where that
+    fails too the result is NaN, for the caller to fall back on another route.
     """
-    a, b, c, z = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (a, b, c, z)))
-    value = scipy.special.hyp2f1(a, b, c, z)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        result = np.where(np.isfinite(value) & (value > 0), np.log(value), np.nan)
-    retry = np.isnan(result) & (a > 0) & (b > 0) & (c > 0) & (z >= 0) & (z < 1)
-    if np.any(retry):
-        result[retry] = _log_gauss_series(a[retry], b[retry], c[retry], z[retry])
+    forms = [np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in form)) for form in forms]
+    result = np.full(forms[0][0].shape, np.nan)
+    for offset, a, b, c, z in forms:
+        todo = np.isnan(result)
+        value = scipy.special.hyp2f1(a[todo], b[todo], c[todo], z[todo])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result[todo] = np.where(
+                np.isfinite(value) & (value > 0), offset[todo] + np.log(value), np.nan
+            )
+    for offset, a, b, c, z in forms:
+        todo = np.flatnonzero(np.isnan(result) & (z >= 0) & (z < 1))
+        for i in todo:
+            result.flat[i] = offset.flat[i] + _log_hyp2f1_mpmath(a.flat[i], b.flat[i],
+                                                                 c.flat[i], z.flat[i])
     return result
 
 
-def _log_gauss_series(a, b, c, z) -> np.ndarray:
-    log_term = np.zeros_like(a)
-    log_sum = np.zeros_like(a)
-    log_z = np.log(z)
-    active = np.ones(a.shape, dtype=bool)
-    for k in range(_SERIES_MAX_TERMS):
-        log_term = log_term + np.log((a + k) * (b + k) / ((c + k) * (k + 1.0))) + log_z
-        log_sum = np.where(active, np.logaddexp(log_sum, log_term), log_sum)
-        # Converged once terms are negligible and shrinking (the ratio has passed below 1).
-        shrinking = (a + k) * (b + k) * z < (c + k) * (k + 1.0)
-        active &= ~(shrinking & (log_term < log_sum - _NEGLIGIBLE_NATS))
-        if not active.any():
-            return log_sum
-    return np.where(active, np.nan, log_sum)
+def _log_hyp2f1_mpmath(a: float, b: float, c: float, z: float) -> float:
+    try:
+        value = mpmath.hyp2f1(a, b, c, z)
+    except (mpmath.libmp.NoConvergence, ZeroDivisionError, ValueError):
+        return np.nan
+    return float(mpmath.log(value)) if mpmath.isfinite(value) and value > 0 else np.nan

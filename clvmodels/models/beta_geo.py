@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import betainc, betaln, digamma, gammaln
 
-from clvmodels._numerics import log_hyp2f1
+from clvmodels._numerics import log_hyp2f1_forms
 from clvmodels.models._base import FitData
 from clvmodels.models._transaction import (
     Params,
@@ -18,9 +18,12 @@ from clvmodels.models._transaction import (
     by_levels,
 )
 
-# Near a = 1 the closed form of E[X(t)] is 0/0; the function is smooth in a, so it is evaluated
-# at a +/- _A_STEP and averaged (error O(_A_STEP**2), cancellation O(eps / _A_STEP)).
-_A_STEP = 1e-5
+# Within this distance of a = 1 the closed form of E[X(t)] is 0/0 to rounding: the purchase
+# rate, whose formula has no such point, is integrated instead.
+_A_NEAR_ONE = 1e-4
+# For t below this fraction of alpha, 1 - term cancels (relative error ~ eps * alpha / t): the
+# rate is integrated there too.
+_SHORT_T = 1e-4
 
 
 def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
@@ -46,10 +49,6 @@ def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
     u = beta_alive - (r + x) * np.log(alpha + T)
     v = np.where(x > 0, beta_dropped - (r + x) * np.log(alpha + t_x), -np.inf)
     return c, u, v
-
-
-def _first_finite(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    return np.where(np.isfinite(first), first, second)
 
 
 class BetaGeoModel(TransactionModel):
@@ -124,27 +123,25 @@ class BetaGeoModel(TransactionModel):
         Euler transform ``(1+t/alpha)^(1-a) 2F1(a+b-1-r, a-1; a+b-1; z)``. The transform stays
         finite for the updated parameters of customers with thousands of purchases (r and b
         grow together, so its first argument does not), the published form for large ``a``;
-        each is evaluated in log space and the first finite one used.
+        each is evaluated in log space and the first finite one used. Within ``_A_NEAR_ONE``
+        of a = 1 (0/0 to rounding), for t below ``_SHORT_T * alpha`` (1 - term cancels) and
+        where no form is finite (e.g. a + b = 1, where both have c = 0), the purchase rate is
+        integrated instead.
         """
         r, alpha, a, b = params
         z = t / (alpha + t)
         growth = np.log1p(t / alpha)
 
-        def closed_form(a_):
-            log_term = _first_finite(
-                (1 - a_) * growth + log_hyp2f1(a_ + b - 1 - r, a_ - 1, a_ + b - 1, z),
-                -r * growth + log_hyp2f1(r, b, a_ + b - 1, z),
-            )
-            return (a_ + b - 1) / (a_ - 1) * -np.expm1(log_term)
-
-        near_one = np.abs(a - 1) < _A_STEP
-        if np.any(near_one):
-            averaged = 0.5 * (closed_form(a + _A_STEP) + closed_form(a - _A_STEP))
-            expected = np.where(near_one, averaged, closed_form(np.where(near_one, 2.0, a)))
-        else:
-            expected = closed_form(a)
-        failed = ~np.isfinite(expected)
-        if np.any(failed):  # e.g. a + b = 1 for a customer without repeat purchases
+        log_term = log_hyp2f1_forms(
+            ((1 - a) * growth, a + b - 1 - r, a - 1, a + b - 1, z),
+            (-r * growth, r, b, a + b - 1, z),
+        )
+        with np.errstate(divide="ignore", invalid="ignore"):  # a = 1: handled below
+            expected = (a + b - 1) / (a - 1) * -np.expm1(log_term)
+        failed = (
+            ~np.isfinite(expected) | (np.abs(a - 1) < _A_NEAR_ONE) | (t < _SHORT_T * alpha)
+        )
+        if np.any(failed):
             expected = np.array(expected, dtype=float)
             rows = tuple(np.broadcast_to(v, expected.shape)[failed] for v in (*params, t))
             expected[failed] = _integrate_rate(
@@ -162,9 +159,9 @@ class BetaGeoModel(TransactionModel):
         r, alpha, a, b = params
         z = t / (alpha + t)
         growth = np.log1p(t / alpha)
-        return np.log(r / alpha) + _first_finite(
-            -a * growth + log_hyp2f1(a, a + b - r - 1, a + b, z),
-            -(r + 1) * growth + log_hyp2f1(r + 1, b, a + b, z),
+        return np.log(r / alpha) + log_hyp2f1_forms(
+            (-a * growth, a, a + b - r - 1, a + b, z),
+            (-(r + 1) * growth, r + 1, b, a + b, z),
         )
 
     @staticmethod

@@ -41,11 +41,13 @@ def _log_dropout_integral(r, alpha, s, beta, x, t_x, T):
     with np.errstate(all="ignore"):
         log_f_tx, log_f_T = log_f(t_x), log_f(T)
         result = log_f_tx - np.log(m) + log1mexp(log_f_T - log_f_tx)
-    # Valid when both ends are finite and F(t_x) >= F(T) (I >= 0); t_x == T gives I = 0.
+    # Valid when both ends are finite and F(t_x) >= F(T) (I >= 0). When t_x == T the
+    # interval is empty and I = 0 exactly, whatever F evaluates to.
     valid = np.isfinite(log_f_tx) & np.isfinite(log_f_T) & (log_f_T <= log_f_tx)
-    bad = ~valid & (t_x < T)
+    empty = t_x >= T
+    result = np.where(empty, -np.inf, result)
+    bad = ~valid & ~empty
     if np.any(bad):
-        result = result.copy()
         result[bad] = _log_dropout_integral_quadrature(
             r[bad], alpha[bad], s[bad], beta[bad], x[bad], t_x[bad], T[bad]
         )
