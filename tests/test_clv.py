@@ -105,3 +105,8 @@ def test_mixing_time_units_raises(fitted_bgnbd, fitted_gg, cdnow):
     monthly.attrs["time_unit"] = "M"
     with pytest.raises(ValidationError, match="fitted on data in 'W'.*table is in 'M'"):
         customer_lifetime_value(fitted_bgnbd, fitted_gg, monthly, horizon=12)
+
+
+def test_customer_equity_needs_a_segment(fitted_bgnbd, fitted_gg, cdnow):
+    with pytest.raises(ValueError, match="n_segments must be >= 1, got 0"):
+        customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, n_segments=0)

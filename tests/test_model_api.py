@@ -146,3 +146,39 @@ def test_gamma_gamma_simulation_recovers_parameters(fitted_gg):
     fitted = GammaGammaModel().fit(pd.DataFrame({"frequency": frequency, "monetary_value": spend}))
     error = (fitted.params_ - fitted_gg.params_).abs()
     assert (error <= 4 * fitted.summary()["std_error"]).all()
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.ones(3), r"weights: expected one weight per row \(2357\), got shape \(3,\)"),
+    (np.r_[-1.0, np.ones(2356)], r"weights: 1 row\(s\) invalid \(e.g. customer 1\); expected "
+                                 "finite, non-negative numbers"),
+    (np.zeros(2357), "BetaGeoModel: no customer rows to fit"),
+])
+def test_bad_weights_are_named(cdnow, weights, message):
+    with pytest.raises(ValidationError, match=message):
+        BetaGeoModel().fit(cdnow, weights=weights)
+
+
+def test_bad_parameter_values_are_named(cdnow):
+    with pytest.raises(ValueError, match=r"parameters missing: \['b'\]"):
+        BetaGeoModel().fit(cdnow, initial_params={"r": 1, "alpha": 1, "a": 1})
+    with pytest.raises(ValueError, match="parameters must all be positive and finite"):
+        BetaGeoModel().set_params_({"r": -1, "alpha": 1, "a": 1, "b": 1})
+
+
+def test_load_refuses_json_that_is_not_a_model(tmp_path):
+    path = tmp_path / "other.json"
+    path.write_text('{"format": "something else"}')
+    with pytest.raises(ValueError, match="other.json: not a clvmodels model file$"):
+        BetaGeoModel.load(path)
+
+
+def test_gamma_gamma_without_repeat_buyers_is_a_clear_error(cdnow):
+    with pytest.raises(ValidationError, match="'frequency': no customer has a repeat purchase; "
+                                              "the Gamma-Gamma model needs"):
+        GammaGammaModel().fit(cdnow.assign(frequency=0, recency=0.0, monetary_value=0.0))
+
+
+def test_simulate_refuses_bad_ages(fitted_bgnbd):
+    with pytest.raises(ValueError, match="T must be positive and finite"):
+        fitted_bgnbd.simulate(3, [1.0, 0.0, 2.0])
