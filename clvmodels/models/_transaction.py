@@ -23,7 +23,7 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from clvmodels._numerics import integrate_panels
-from clvmodels.models._base import FitData, MLEModel, check_time_unit
+from clvmodels.models._base import FitData, MLEModel, check_time_unit, first_rows, row_codes
 from clvmodels.validation import ValidationError, check_rfm
 
 Params = tuple[np.ndarray, ...]
@@ -243,10 +243,8 @@ class TransactionModel(MLEModel):
         params = self._param_values
         if np.ndim(t) > 0:
             return quantity(self._updated_params(params, x, T), t)
-        codes = pd.DataFrame({"x": x, "T": T}).groupby(["x", "T"], sort=False).ngroup()
-        codes = codes.to_numpy()
-        first = np.empty(codes.max() + 1, dtype=np.int64)
-        first[codes[::-1]] = np.arange(len(codes))[::-1]  # first row of each distinct pair
+        codes = row_codes([x, T])
+        first = first_rows(codes)
         updated = tuple(
             np.broadcast_to(p, len(first)).astype(float)
             for p in self._updated_params(params, x[first], T[first])

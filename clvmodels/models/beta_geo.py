@@ -7,7 +7,7 @@ they drop out with probability p ~ Beta(a, b).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import betainc, betaln, digamma, gammaln
+from scipy.special import betainc, betaln, digamma, expit, gammaln
 
 from clvmodels._numerics import log_hyp2f1_forms
 from clvmodels.models._base import FitData
@@ -33,11 +33,17 @@ def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
     purchase (impossible when x = 0, so ``v = -inf`` there). ``x_levels`` (distinct x, and each
     row's index into them) lets the special functions of x run once per distinct count.
     """
+    alpha = params[1]
+    return _parts_from_logs(params, x, np.log(alpha + T), np.log(alpha + t_x), x_levels)
+
+
+def _parts_from_logs(params, x, log_T, log_t, x_levels):
+    """:func:`_log_likelihood_parts` given ``log(alpha + T)`` and ``log(alpha + t_x)``."""
     r, alpha, a, b = params
     log_beta_ab = betaln(a, b)
 
     def of_x(values):
-        x_safe = np.where(values > 0, values, 1.0)  # keeps betaln finite where v is masked
+        x_safe = np.where(values > 0, values, 1.0)  # keeps betaln finite where v is -inf
         return (
             gammaln(r + values) - gammaln(r),
             betaln(a, b + values) - log_beta_ab,
@@ -46,8 +52,8 @@ def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
 
     gamma_part, beta_alive, beta_dropped = by_levels(of_x, x, x_levels)
     c = gamma_part + r * np.log(alpha)
-    u = beta_alive - (r + x) * np.log(alpha + T)
-    v = np.where(x > 0, beta_dropped - (r + x) * np.log(alpha + t_x), -np.inf)
+    u = beta_alive - (r + x) * log_T
+    v = beta_dropped - (r + x) * log_t  # -inf for x = 0
     return c, u, v
 
 
@@ -81,33 +87,46 @@ class BetaGeoModel(TransactionModel):
     _log_likelihood_parts = staticmethod(_log_likelihood_parts)
 
     @staticmethod
-    def _log_likelihood_gradient(params, fit_data: FitData) -> np.ndarray:
+    def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
-        x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
-        x_levels = fit_data.levels("x")
-        _, u, v = _log_likelihood_parts(params, x, t_x, T, x_levels)
-        total = np.logaddexp(u, v)
-        p_u, p_v = np.exp(u - total), np.exp(v - total)  # shares of the two terms
-
-        def of_x(values):
-            x_safe = np.where(values > 0, values, 1.0)
-            psi_abx = digamma(a + b + values)
-            return (
-                digamma(r + values) - digamma(r),
-                digamma(a) - psi_abx,
-                digamma(a + 1) - psi_abx,
-                digamma(b + values) - psi_abx,
-                digamma(b + x_safe - 1) - psi_abx,
-            )
-
-        psi_r, psi_a_alive, psi_a_dropped, psi_b_alive, psi_b_dropped = by_levels(
-            of_x, x, x_levels
+        x, t_x, T, weights = fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.weights
+        values, codes = x_levels = fit_data.levels("x")
+        log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
+        c, u, v = _parts_from_logs(params, x, log_T, log_t, x_levels)
+        diff = v - u
+        # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
+        # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
+        dropped = expit(diff)
+        above = diff > 0
+        softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
+        total = weights @ (c + u + softplus)
+        # The gradient of each term of a level of x is weighted by the rows' shares there.
+        w_dropped = weights * dropped
+        w_alive = weights - w_dropped
+        level_weight = np.bincount(codes, weights, len(values))
+        level_alive = np.bincount(codes, w_alive, len(values))
+        level_dropped = level_weight - level_alive
+        n = level_weight.sum()
+        repeat = values > 0
+        x_safe = np.where(repeat, values, 1.0)
+        psi_abx = digamma(a + b + values)
+        d_r = (
+            level_weight @ (digamma(r + values) - digamma(r)) + n * np.log(alpha)
+            - w_alive @ log_T - w_dropped @ log_t
         )
-        d_r = psi_r + np.log(alpha) - (p_u * np.log(alpha + T) + p_v * np.log(alpha + t_x))
-        d_alpha = r / alpha - (r + x) * (p_u / (alpha + T) + p_v / (alpha + t_x))
-        d_a = digamma(a + b) - digamma(a) + p_u * psi_a_alive + p_v * psi_a_dropped
-        d_b = digamma(a + b) - digamma(b) + p_u * psi_b_alive + p_v * psi_b_dropped
-        return np.column_stack([d_r, d_alpha, d_a, d_b])
+        d_alpha = n * r / alpha - ((r + x) * w_alive) @ (1 / (alpha + T)) - (
+            (r + x) * w_dropped) @ (1 / (alpha + t_x))
+        d_a = (
+            n * (digamma(a + b) - digamma(a))
+            + level_alive @ (digamma(a) - psi_abx)
+            + level_dropped @ np.where(repeat, digamma(a + 1) - psi_abx, 0.0)
+        )
+        d_b = (
+            n * (digamma(a + b) - digamma(b))
+            + level_alive @ (digamma(b + values) - psi_abx)
+            + level_dropped @ np.where(repeat, digamma(b + x_safe - 1) - psi_abx, 0.0)
+        )
+        return total, np.array([d_r, d_alpha, d_a, d_b])
 
     # ------------------------------------------------------------------------- new customers
     @staticmethod

@@ -75,7 +75,7 @@ class GammaGammaModel(MLEModel):
         )
 
     @staticmethod
-    def _log_likelihood_gradient(params, fit_data: FitData) -> np.ndarray:
+    def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
         p, q, gamma = params
         x, zbar = fit_data["x"], fit_data["zbar"]
         psi_total = digamma(p * x + q)
@@ -83,7 +83,9 @@ class GammaGammaModel(MLEModel):
         d_p = x * (psi_total - digamma(p * x) + np.log(zbar) + np.log(x) - log_total)
         d_q = psi_total - digamma(q) + np.log(gamma) - log_total
         d_gamma = q / gamma - (p * x + q) / (gamma + x * zbar)
-        return np.column_stack([d_p, d_q, d_gamma])
+        weights = fit_data.weights
+        total = weights @ GammaGammaModel._log_likelihood(params, fit_data)
+        return total, weights @ np.column_stack([d_p, d_q, d_gamma])
 
     def expected_spend(self, data: pd.DataFrame) -> pd.Series:
         """Conditional expected spend per transaction of each customer.
