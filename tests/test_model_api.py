@@ -234,3 +234,16 @@ def test_large_fit_newton_path_agrees_with_the_general_optimiser():
     assert model._subsample_newton(fit_data, model._initial_params(fit_data)) is not None
     general = model._maximise(fit_data, model._initial_params(fit_data))
     np.testing.assert_allclose(fast.params_, general, rtol=1e-6)
+
+
+@pytest.mark.parametrize("key_limit", [2**62, 4])
+def test_row_codes_number_distinct_rows_in_order_of_appearance(key_limit, monkeypatch):
+    """Also when the combined key has to be re-coded to stay small (a low limit forces it)."""
+    from clvmodels.models import _base
+
+    monkeypatch.setattr(_base, "_KEY_LIMIT", key_limit)
+    rng = np.random.default_rng(0)
+    columns = [rng.integers(0, 3, 500).astype(float), rng.integers(0, 4, 500) / 7.0,
+               rng.integers(0, 5, 500) * 1.5]
+    expected = pd.DataFrame(dict(enumerate(columns))).groupby([0, 1, 2], sort=False).ngroup()
+    np.testing.assert_array_equal(_base.row_codes(columns), expected.to_numpy())

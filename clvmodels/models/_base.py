@@ -42,17 +42,26 @@ def package_version() -> str:
         return "unknown"
 
 
+# Row keys combine column codes below this bound (int64 holds up to 2**63 - 1).
+_KEY_LIMIT = 2**62
+
+
 def row_codes(columns: list[np.ndarray]) -> np.ndarray:
     """Code each row by its values in ``columns``: 0, 1, ... in order of first appearance.
 
-    Each column's codes (from a hash table) are combined with the key so far and the result
-    re-coded, so keys stay below rows x distinct values and never overflow.
+    Each column's codes (from a hash table) are combined into one integer key, which is
+    re-coded only when it could otherwise overflow.
     """
     key = np.zeros(len(columns[0]), dtype=np.int64)
+    key_range = 1
     for column in columns:
         codes, values = pd.factorize(column)
-        key, _ = pd.factorize(key * len(values) + codes)
-    return key
+        if key_range * len(values) >= _KEY_LIMIT:
+            key, distinct = pd.factorize(key)
+            key_range = len(distinct)
+        key = key * len(values) + codes
+        key_range *= len(values)
+    return pd.factorize(key)[0]
 
 
 def first_rows(codes: np.ndarray) -> np.ndarray:
@@ -350,6 +359,8 @@ class MLEModel:
                 step = np.linalg.solve(curvature, gradient)
             except np.linalg.LinAlgError:
                 return None
+            if np.max(np.abs(step)) < _NEWTON_TOLERANCE:  # converged: no need to evaluate
+                return np.exp(log_params - step)
             new_value, new_gradient = self._objective(log_params - step, fit_data)
             if not new_value <= value + 1e-12 * abs(value):  # also stops on NaN
                 return None
@@ -359,8 +370,6 @@ class MLEModel:
                 curvature = (curvature - np.outer(change, change) / (change @ step)
                              - np.outer(curvature_step, curvature_step) / (step @ curvature_step))
             log_params, value, gradient = log_params - step, new_value, new_gradient
-            if np.max(np.abs(step)) < _NEWTON_TOLERANCE:
-                return np.exp(log_params)
         return None
 
     # ----------------------------------------------------------------------------- results

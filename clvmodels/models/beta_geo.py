@@ -39,22 +39,26 @@ def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
 
 def _parts_from_logs(params, x, log_T, log_t, x_levels):
     """:func:`_log_likelihood_parts` given ``log(alpha + T)`` and ``log(alpha + t_x)``."""
-    r, alpha, a, b = params
-    log_beta_ab = betaln(a, b)
-
-    def of_x(values):
-        x_safe = np.where(values > 0, values, 1.0)  # keeps betaln finite where v is -inf
-        return (
-            gammaln(r + values) - gammaln(r),
-            betaln(a, b + values) - log_beta_ab,
-            np.where(values > 0, betaln(a + 1, b + x_safe - 1) - log_beta_ab, -np.inf),
-        )
-
-    gamma_part, beta_alive, beta_dropped = by_levels(of_x, x, x_levels)
+    r, alpha = params[:2]
+    gamma_part, beta_alive, beta_dropped = by_levels(
+        lambda values: _level_terms(params, values), x, x_levels
+    )
     c = gamma_part + r * np.log(alpha)
     u = beta_alive - (r + x) * log_T
     v = beta_dropped - (r + x) * log_t  # -inf for x = 0
     return c, u, v
+
+
+def _level_terms(params, x):
+    """The likelihood's terms of x alone: log-gamma and the two log-beta ratios."""
+    r, _, a, b = params
+    log_beta_ab = betaln(a, b)
+    x_safe = np.where(x > 0, x, 1.0)  # keeps betaln finite where the term is -inf anyway
+    return (
+        gammaln(r + x) - gammaln(r),
+        betaln(a, b + x) - log_beta_ab,
+        np.where(x > 0, betaln(a + 1, b + x_safe - 1) - log_beta_ab, -np.inf),
+    )
 
 
 class BetaGeoModel(TransactionModel):
@@ -90,32 +94,40 @@ class BetaGeoModel(TransactionModel):
     def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
         x, t_x, T, weights = fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.weights
-        values, codes = x_levels = fit_data.levels("x")
-        log_T, log_t = np.log(alpha + T), np.log(alpha + t_x)
-        c, u, v = _parts_from_logs(params, x, log_T, log_t, x_levels)
-        diff = v - u
+        values, codes = fit_data.levels("x")
+        gamma_part, beta_alive, beta_dropped = _level_terms(params, values)
+        log_T = np.log(alpha + T)
+        u = beta_alive[codes] - (r + x) * log_T
+        # Only repeat buyers can have dropped out (v = -inf otherwise): the dropped-out term,
+        # the costliest part, is evaluated on their rows alone.
+        rows = np.flatnonzero(x > 0)
+        rx, w = r + x[rows], weights[rows]
+        log_t = np.log(alpha + t_x[rows])
+        diff = beta_dropped[codes[rows]] - rx * log_t - u[rows]
         # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
         # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
         dropped = expit(diff)
         above = diff > 0
         softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
-        total = weights @ (c + u + softplus)
-        # The gradient of each term of a level of x is weighted by the rows' shares there.
-        w_dropped = weights * dropped
-        w_alive = weights - w_dropped
         level_weight = np.bincount(codes, weights, len(values))
-        level_alive = np.bincount(codes, w_alive, len(values))
-        level_dropped = level_weight - level_alive
         n = level_weight.sum()
+        total = level_weight @ gamma_part + n * r * np.log(alpha) + weights @ u + w @ softplus
+        # The gradient of each term of a level of x is weighted by the rows' shares there.
+        w_dropped = w * dropped
+        level_dropped = np.bincount(codes[rows], w_dropped, len(values))
+        level_alive = level_weight - level_dropped
+        inverse_T = 1 / (alpha + T)
         repeat = values > 0
         x_safe = np.where(repeat, values, 1.0)
         psi_abx = digamma(a + b + values)
         d_r = (
             level_weight @ (digamma(r + values) - digamma(r)) + n * np.log(alpha)
-            - w_alive @ log_T - w_dropped @ log_t
+            - weights @ log_T + w_dropped @ (log_T[rows] - log_t)
         )
-        d_alpha = n * r / alpha - ((r + x) * w_alive) @ (1 / (alpha + T)) - (
-            (r + x) * w_dropped) @ (1 / (alpha + t_x))
+        d_alpha = (
+            n * r / alpha - ((r + x) * weights) @ inverse_T
+            + (rx * w_dropped) @ (inverse_T[rows] - 1 / (alpha + t_x[rows]))
+        )
         d_a = (
             n * (digamma(a + b) - digamma(a))
             + level_alive @ (digamma(a) - psi_abx)
