@@ -359,7 +359,10 @@ class MLEModel:
         they converge (the caller then runs the general optimiser).
         """
         sample = fit_data.subsample(_WARM_START_ROWS)
-        log_params = np.log(self._maximise(sample, start))
+        try:
+            log_params = np.log(self._maximise(sample, start))
+        except ConvergenceError:  # the full data may still be fine: leave it to the caller
+            return None
         curvature = self._objective_hessian(log_params, sample)
         value, gradient = self._objective(log_params, fit_data)
         for _ in range(_NEWTON_STEPS):
