@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -79,12 +80,17 @@ class FitData:
 
     columns: dict[str, np.ndarray]
     weights: np.ndarray
-    _levels: dict[str, tuple[np.ndarray, np.ndarray]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __getitem__(self, name: str) -> np.ndarray:
         return self.columns[name]
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        """``compute()``, run once per FitData: for quantities of the data alone that a
+        likelihood would otherwise recompute at every evaluation."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def levels(self, name: str) -> tuple[np.ndarray, np.ndarray]:
         """Distinct values of a column and each row's position among them (computed once).
@@ -92,10 +98,12 @@ class FitData:
         Lets a likelihood evaluate costly terms that depend on one column only (e.g. log-gamma
         of the purchase count) once per distinct value instead of once per row.
         """
-        if name not in self._levels:
+
+        def factorize():
             codes, values = pd.factorize(self.columns[name])
-            self._levels[name] = (np.asarray(values, dtype=float), codes)
-        return self._levels[name]
+            return np.asarray(values, dtype=float), codes
+
+        return self.cached(f"levels:{name}", factorize)
 
     @classmethod
     def compress(cls, columns: dict[str, np.ndarray], weights: np.ndarray) -> FitData:

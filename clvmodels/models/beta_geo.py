@@ -49,6 +49,14 @@ def _parts_from_logs(params, x, log_T, log_t, x_levels):
     return c, u, v
 
 
+def _repeat_buyers(fit_data: FitData):
+    """Rows with x > 0 and their x, t_x, weights and x-level codes; weight per x level."""
+    values, codes = fit_data.levels("x")
+    rows = np.flatnonzero(fit_data["x"] > 0)
+    return (rows, fit_data["x"][rows], fit_data["t_x"][rows], fit_data.weights[rows],
+            codes[rows], np.bincount(codes, fit_data.weights, len(values)))
+
+
 def _level_terms(params, x):
     """The likelihood's terms of x alone: log-gamma and the two log-beta ratios."""
     r, _, a, b = params
@@ -93,28 +101,28 @@ class BetaGeoModel(TransactionModel):
     @staticmethod
     def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
-        x, t_x, T, weights = fit_data["x"], fit_data["t_x"], fit_data["T"], fit_data.weights
+        x, T, weights = fit_data["x"], fit_data["T"], fit_data.weights
         values, codes = fit_data.levels("x")
+        repeat_rows = fit_data.cached("repeat buyers", lambda: _repeat_buyers(fit_data))
+        rows, x_rows, t_x_rows, w, codes_rows, level_weight = repeat_rows
         gamma_part, beta_alive, beta_dropped = _level_terms(params, values)
         log_T = np.log(alpha + T)
         u = beta_alive[codes] - (r + x) * log_T
         # Only repeat buyers can have dropped out (v = -inf otherwise): the dropped-out term,
         # the costliest part, is evaluated on their rows alone.
-        rows = np.flatnonzero(x > 0)
-        rx, w = r + x[rows], weights[rows]
-        log_t = np.log(alpha + t_x[rows])
-        diff = beta_dropped[codes[rows]] - rx * log_t - u[rows]
+        rx = r + x_rows
+        log_t = np.log(alpha + t_x_rows)
+        diff = beta_dropped[codes_rows] - rx * log_t - u[rows]
         # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
         # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
         dropped = expit(diff)
         above = diff > 0
         softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
-        level_weight = np.bincount(codes, weights, len(values))
         n = level_weight.sum()
         total = level_weight @ gamma_part + n * r * np.log(alpha) + weights @ u + w @ softplus
         # The gradient of each term of a level of x is weighted by the rows' shares there.
         w_dropped = w * dropped
-        level_dropped = np.bincount(codes[rows], w_dropped, len(values))
+        level_dropped = np.bincount(codes_rows, w_dropped, len(values))
         level_alive = level_weight - level_dropped
         inverse_T = 1 / (alpha + T)
         repeat = values > 0
@@ -126,7 +134,7 @@ class BetaGeoModel(TransactionModel):
         )
         d_alpha = (
             n * r / alpha - ((r + x) * weights) @ inverse_T
-            + (rx * w_dropped) @ (inverse_T[rows] - 1 / (alpha + t_x[rows]))
+            + (rx * w_dropped) @ (inverse_T[rows] - 1 / (alpha + t_x_rows))
         )
         d_a = (
             n * (digamma(a + b) - digamma(a))
