@@ -14,6 +14,13 @@ Conventions (those of Fader, Hardie & Lee 2005 and of the ``lifetimes`` package)
 * ``monetary_value`` is the mean amount per repeat purchase period; the first period is left out
   (the Gamma-Gamma model describes repeat spend only). It is 0.0 when frequency is 0.
 * Times are continuous in ``time_unit`` (see :data:`TIME_UNITS`), never rounded.
+
+Engines (``engine=``): ``"pandas"`` (default, in memory), ``"duckdb"`` (a DataFrame or a CSV or
+Parquet file read out of core; needs ``clvmodels[fast]``) and ``"spark"`` (a
+``pyspark.sql.DataFrame`` in and out; needs ``clvmodels[spark]``). Every engine counts periods
+from the same integers and converts them to ``time_unit`` with the same floating-point
+operations, so frequency, recency, T and the holdout columns agree exactly; mean spend agrees
+to the rounding of its sum, whose order each engine chooses (see :func:`rfm_summary`).
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ import pandas as pd
 
 from clvmodels.validation import ValidationError, check_transactions
 
-__all__ = ["TIME_UNITS", "calibration_holdout", "rfm_summary"]
+__all__ = ["ENGINES", "TIME_UNITS", "calibration_holdout", "rfm_summary"]
+
+#: The engines of :func:`rfm_summary` and :func:`calibration_holdout`.
+ENGINES = ("pandas", "duckdb", "spark")
 
 #: Length in days of each time unit, by canonical code. Months and years are average calendar
 #: ones (365.25 days a year), so recency and T stay continuous.
@@ -90,18 +100,33 @@ class _PurchaseLog:
 
     def period_of(self, timestamp: pd.Timestamp) -> int:
         """The period holding ``timestamp``, read in the dates' time zone."""
-        if timestamp.tzinfo is not None:
-            if self.tz is None:
-                raise ValueError(
-                    f"{timestamp} has a time zone but the transaction dates do not; pass a "
-                    "naive date"
-                )
-            timestamp = timestamp.tz_convert(self.tz).tz_localize(None)
-        return int(_to_periods(np.array([timestamp.to_datetime64()]), self.resolution)[0])
+        return period_of(timestamp, self.resolution, self.tz)
 
     def in_units(self, periods: np.ndarray | int, unit: str) -> np.ndarray | float:
         """A number of periods expressed in ``unit``."""
-        return periods * TIME_UNITS[self.resolution] / TIME_UNITS[unit]
+        return in_units(periods, self.resolution, unit)
+
+
+def period_of(timestamp: pd.Timestamp, resolution: str, tz: tzinfo | None) -> int:
+    """The period (of ``resolution`` since 1970-01-01) holding ``timestamp``, read in the
+    dates' time zone ``tz``."""
+    if timestamp.tzinfo is not None:
+        if tz is None:
+            raise ValueError(
+                f"{timestamp} has a time zone but the transaction dates do not; pass a "
+                "naive date"
+            )
+        timestamp = timestamp.tz_convert(tz).tz_localize(None)
+    return int(_to_periods(np.array([timestamp.to_datetime64()]), resolution)[0])
+
+
+def in_units(periods: np.ndarray | int, resolution: str, unit: str) -> np.ndarray | float:
+    """A number of periods of ``resolution`` expressed in ``unit``.
+
+    Every engine converts with exactly these two floating-point operations (multiply, then
+    divide) on the same integers, so their recency and T agree to the last bit.
+    """
+    return periods * TIME_UNITS[resolution] / TIME_UNITS[unit]
 
 
 def rfm_summary(
@@ -113,13 +138,16 @@ def rfm_summary(
     time_unit: str = "W",
     date_format: str | None = None,
     resolution: str = "D",
+    engine: str = "pandas",
 ) -> pd.DataFrame:
     """Summarise a transaction log into frequency, recency, T (and monetary value) per customer.
 
     Parameters
     ----------
-    transactions : DataFrame
-        One row per purchase.
+    transactions : DataFrame, path or pyspark.sql.DataFrame
+        One row per purchase: a pandas DataFrame; with ``engine="duckdb"`` also the path of a
+        CSV or Parquet file (or a glob of them), read out of core; with ``engine="spark"`` a
+        ``pyspark.sql.DataFrame``.
     customer_col, date_col : str
         Columns holding the customer id and the purchase date (datetimes, or strings or numbers
         parsed with ``date_format``).
@@ -136,14 +164,22 @@ def rfm_summary(
         ``strftime`` layout of string or numeric dates, e.g. ``"%Y%m%d"`` for 19970101.
     resolution : {"D", "h"}
         Purchases within one calendar day (or hour) count as one.
+    engine : {"pandas", "duckdb", "spark"}
+        Where the summary is computed (see the module docstring). All give the same table:
+        integer columns, recency and T exactly; ``monetary_value`` to within the rounding of
+        the sum of a customer's amounts, which each engine adds in its own order (each within
+        ``(n - 1) * 2**-53`` of the exact sum, relatively, for ``n`` amounts; identical when
+        the sums are exact, e.g. for amounts in multiples of 1/8).
 
     Returns
     -------
-    DataFrame
+    DataFrame or pyspark.sql.DataFrame
         Indexed by customer id (named ``customer_col``, sorted), with ``frequency`` (int64),
         ``recency`` and ``T`` (float, in ``time_unit``) and, with ``amount_col``,
         ``monetary_value``. ``attrs`` holds ``time_unit`` (canonical code), ``observation_end``
-        (Timestamp), ``n_transactions_excluded`` and ``n_customers_excluded``.
+        (Timestamp), ``n_transactions_excluded`` and ``n_customers_excluded``. The Spark engine
+        returns a Spark DataFrame with ``customer_col`` as a column (rows in no particular
+        order) and the same ``attrs`` as a Python attribute.
 
     Raises
     ------
@@ -151,13 +187,19 @@ def rfm_summary(
         If the transactions fail :func:`~clvmodels.validation.check_transactions`, or
         ``observation_end`` is before every purchase.
     ValueError
-        If ``time_unit`` or ``resolution`` is unknown.
+        If ``time_unit``, ``resolution`` or ``engine`` is unknown.
 
     Notes
     -----
     See the module docstring for how periods, recency and T are counted.
     """
     unit = _canonical_time_unit(time_unit)
+    if _check_engine(engine) != "pandas":
+        return _engine_summary(
+            engine, transactions, customer_col=customer_col, date_col=date_col,
+            amount_col=amount_col, date_format=date_format, resolution=resolution, unit=unit,
+            observation_end=observation_end, calibration_end=None,
+        )
     log, end, n_excluded = _read_log(
         transactions, customer_col, date_col, amount_col, date_format, resolution, observation_end
     )
@@ -182,6 +224,7 @@ def calibration_holdout(
     time_unit: str = "W",
     date_format: str | None = None,
     resolution: str = "D",
+    engine: str = "pandas",
 ) -> pd.DataFrame:
     """Split a transaction log into a calibration summary and holdout-period counts.
 
@@ -192,7 +235,7 @@ def calibration_holdout(
 
     Parameters
     ----------
-    transactions, customer_col, date_col, amount_col, time_unit, date_format, resolution
+    transactions, customer_col, date_col, amount_col, time_unit, date_format, resolution, engine
         As for :func:`rfm_summary`.
     calibration_end : date-like
         Last day of the calibration period.
@@ -215,33 +258,33 @@ def calibration_holdout(
     ValidationError
         If the transactions are invalid or nobody buys by ``calibration_end``.
     ValueError
-        If ``calibration_end`` is not before ``observation_end``, or a unit is unknown.
+        If ``calibration_end`` is not before ``observation_end``, or a unit or the engine is
+        unknown.
     """
     unit = _canonical_time_unit(time_unit)
+    if _check_engine(engine) != "pandas":
+        return _engine_summary(
+            engine, transactions, customer_col=customer_col, date_col=date_col,
+            amount_col=amount_col, date_format=date_format, resolution=resolution, unit=unit,
+            observation_end=observation_end, calibration_end=calibration_end,
+        )
     log, end, n_excluded = _read_log(
         transactions, customer_col, date_col, amount_col, date_format, resolution, observation_end
     )
     calibration_ts = _as_timestamp(calibration_end, date_format)
     calibration_period, end_period = log.period_of(calibration_ts), log.period_of(end)
-    if calibration_period >= end_period:
-        raise ValueError(
-            f"calibration_end {calibration_ts} must fall in a period before observation_end {end}"
-        )
+    check_calibration_window(calibration_ts, calibration_period, end, end_period)
     in_calibration = log.period <= calibration_period
     if not in_calibration.any():
-        raise ValidationError(
-            f"column {date_col!r}: no purchase on or before calibration_end {calibration_ts}; "
-            "expected a calibration period that holds at least one purchase"
-        )
+        raise no_calibration_purchase(date_col, calibration_ts)
     summary, cohort = _summarise(log.select(in_calibration), calibration_period, unit, customer_col)
     holdout = log.select(~in_calibration)
     n_customers = len(log.customers)
-    frequency = _count_periods(holdout)[cohort]
-    summary["frequency_holdout"] = frequency.astype(np.int64)
+    spend = None
     if holdout.amount is not None:
         spend = np.bincount(holdout.code, weights=holdout.amount, minlength=n_customers)[cohort]
-        summary["monetary_value_holdout"] = _mean_or_zero(spend, frequency)
-    summary["duration_holdout"] = float(log.in_units(end_period - calibration_period, unit))
+    add_holdout_columns(summary, _count_periods(holdout)[cohort], spend,
+                        end_period - calibration_period, log.resolution, unit)
     summary.attrs.update(
         time_unit=unit,
         calibration_end=calibration_ts,
@@ -250,6 +293,106 @@ def calibration_holdout(
         n_customers_excluded=n_customers - len(summary),
     )
     return summary
+
+
+def check_calibration_window(
+    calibration_ts: pd.Timestamp, calibration_period: int, end: pd.Timestamp, end_period: int
+) -> None:
+    """Refuse a calibration period that does not end before the observation does."""
+    if calibration_period >= end_period:
+        raise ValueError(
+            f"calibration_end {calibration_ts} must fall in a period before observation_end {end}"
+        )
+
+
+def no_calibration_purchase(date_col: str, calibration_ts: pd.Timestamp) -> ValidationError:
+    return ValidationError(
+        f"column {date_col!r}: no purchase on or before calibration_end {calibration_ts}; "
+        "expected a calibration period that holds at least one purchase"
+    )
+
+
+def all_after_end(
+    date_col: str, n_transactions: int, end: pd.Timestamp, first: pd.Timestamp
+) -> ValidationError:
+    return ValidationError(
+        f"column {date_col!r}: all {n_transactions} transactions are after observation_end {end} "
+        f"(the first is on {first}); expected an observation_end on or after the first "
+        "purchase"
+    )
+
+
+def warn_excluded(n_excluded: int, end: pd.Timestamp, n_dropped: int, stacklevel: int) -> None:
+    """Announce the transactions after the observation end (``stacklevel`` from the caller)."""
+    warnings.warn(
+        f"{n_excluded} transaction(s) dated after observation_end {end} were excluded, "
+        f"and with them {n_dropped} customer(s) whose first purchase is later; pass a later "
+        "observation_end to keep them (counts are in the result's attrs)",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def check_resolution(resolution: str) -> str:
+    """The canonical code of a supported purchase-bucketing resolution."""
+    resolution = _canonical_time_unit(resolution)
+    if resolution not in _RESOLUTIONS:
+        raise ValueError(f"unsupported resolution {resolution!r}; expected one of {_RESOLUTIONS}")
+    return resolution
+
+
+def _check_engine(engine: str) -> str:
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {ENGINES}")
+    return engine
+
+
+def _engine_summary(engine: str, transactions: object, **kwargs: object) -> object:
+    """Run :func:`rfm_summary` or :func:`calibration_holdout` (``calibration_end`` given) on the
+    DuckDB or Spark engine, imported only when asked for."""
+    if engine == "duckdb":
+        from clvmodels import _duckdb as module
+    else:
+        from clvmodels import spark as module
+    return module.summarise(transactions, **kwargs)
+
+
+def summary_frame(
+    customers: pd.Index,
+    n_periods: np.ndarray,
+    first: np.ndarray,
+    last: np.ndarray,
+    repeat_spend: np.ndarray | None,
+    end_period: int,
+    resolution: str,
+    unit: str,
+) -> pd.DataFrame:
+    """The summary table from each customer's period count, first and last period and the
+    spend after the first period (``customers`` already named and sorted)."""
+    frequency = (n_periods - 1).astype(np.int64)
+    columns = {
+        "frequency": frequency,
+        "recency": in_units(last - first, resolution, unit),
+        "T": in_units(end_period - first, resolution, unit),
+    }
+    if repeat_spend is not None:
+        columns["monetary_value"] = _mean_or_zero(repeat_spend, frequency)
+    return pd.DataFrame(columns, index=customers)
+
+
+def add_holdout_columns(
+    summary: pd.DataFrame,
+    holdout_periods: np.ndarray,
+    holdout_spend: np.ndarray | None,
+    duration_periods: int,
+    resolution: str,
+    unit: str,
+) -> None:
+    """Add ``frequency_holdout``, ``monetary_value_holdout`` and ``duration_holdout``."""
+    summary["frequency_holdout"] = holdout_periods.astype(np.int64)
+    if holdout_spend is not None:
+        summary["monetary_value_holdout"] = _mean_or_zero(holdout_spend, holdout_periods)
+    summary["duration_holdout"] = float(in_units(duration_periods, resolution, unit))
 
 
 def _read_log(
@@ -265,9 +408,7 @@ def _read_log(
 
     Returns the log, the observation end and how many transactions fell after it (warned about).
     """
-    resolution = _canonical_time_unit(resolution)
-    if resolution not in _RESOLUTIONS:
-        raise ValueError(f"unsupported resolution {resolution!r}; expected one of {_RESOLUTIONS}")
+    resolution = check_resolution(resolution)
     dates = check_transactions(
         transactions, customer_col=customer_col, date_col=date_col, amount_col=amount_col,
         date_format=date_format,
@@ -285,21 +426,11 @@ def _read_log(
     after = periods > log.period_of(end)
     n_excluded = int(np.count_nonzero(after))
     if n_excluded == len(periods):
-        raise ValidationError(
-            f"column {date_col!r}: all {n_excluded} transactions are after observation_end {end} "
-            f"(the first is on {dates.min()}); expected an observation_end on or after the first "
-            "purchase"
-        )
+        raise all_after_end(date_col, n_excluded, end, dates.min())
     if n_excluded:
         log = log.select(~after)
         n_dropped = len(customers) - np.count_nonzero(np.bincount(log.code))
-        warnings.warn(
-            f"{n_excluded} transaction(s) dated after observation_end {end} were excluded, "
-            f"and with them {n_dropped} customer(s) whose first purchase is later; pass a later "
-            "observation_end to keep them (counts are in the result's attrs)",
-            UserWarning,
-            stacklevel=3,
-        )
+        warn_excluded(n_excluded, end, n_dropped, stacklevel=3)
     return log, end, n_excluded
 
 
@@ -317,18 +448,15 @@ def _summarise(
     np.minimum.at(first, log.code, log.period)
     last = np.full(n_customers, np.iinfo(np.int64).min)
     np.maximum.at(last, log.code, log.period)
-    frequency = (count[present] - 1).astype(np.int64)
-    columns = {
-        "frequency": frequency,
-        "recency": log.in_units(last[present] - first[present], unit),
-        "T": log.in_units(end_period - first[present], unit),
-    }
+    spend = None
     if log.amount is not None:
         repeat = np.where(log.period == first[log.code], 0.0, log.amount)
         spend = np.bincount(log.code, weights=repeat, minlength=n_customers)[present]
-        columns["monetary_value"] = _mean_or_zero(spend, frequency)
-    index = log.customers[present].rename(customer_col)
-    return pd.DataFrame(columns, index=index), present
+    summary = summary_frame(
+        log.customers[present].rename(customer_col), count[present], first[present],
+        last[present], spend, end_period, log.resolution, unit,
+    )
+    return summary, present
 
 
 def _count_periods(log: _PurchaseLog) -> np.ndarray:

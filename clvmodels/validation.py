@@ -35,12 +35,31 @@ def _check(
     """
     if not mask.any():
         return
-    count = int(np.count_nonzero(mask))
     first = np.flatnonzero(mask)[0]
-    example = f"{example_of} {_plain(index[first])!r}"
-    if values is not None:
-        example += f", value {_plain(values[first])!r}"
-    raise ValidationError(
+    raise invalid_rows(
+        column, int(np.count_nonzero(mask)), index[first], expected, example_of=example_of,
+        value=_NO_VALUE if values is None else values[first],
+    )
+
+
+_NO_VALUE = object()
+
+
+def invalid_rows(
+    column: str,
+    count: int,
+    label: object,
+    expected: str,
+    *,
+    example_of: str = "customer",
+    value: object = _NO_VALUE,
+) -> ValidationError:
+    """The error for ``count`` invalid rows of ``column``, with one example row's ``label``
+    (and raw ``value``); shared by every engine so that their messages read alike."""
+    example = f"{example_of} {_plain(label)!r}"
+    if value is not _NO_VALUE:
+        example += f", value {_plain(value)!r}"
+    return ValidationError(
         f"column {column!r}: {count} row(s) invalid (e.g. {example}); expected {expected}"
     )
 

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, ClassVar, Self
@@ -27,6 +28,11 @@ _NEWTON_STEPS = 20
 # Converged when a Newton step moves every log-parameter by less than this (relative change
 # 1e-9 of each parameter, far below its standard error).
 _NEWTON_TOLERANCE = 1e-9
+# Likelihoods are evaluated in blocks of this many distinct rows: a block's temporaries stay in
+# the CPU cache instead of streaming through memory, and its dot products stay below the size
+# at which OpenBLAS spreads them over threads (which, on a busy machine, can make a fit ten
+# times slower). The totals and gradients are sums over blocks.
+_BLOCK_ROWS = 8_192
 
 FORMAT_NAME = "clvmodels.model"
 FORMAT_VERSION = 1
@@ -125,6 +131,24 @@ class FitData:
     def n_rows(self) -> int:
         return len(self.weights)
 
+    def blocks(self) -> list[FitData]:
+        """The rows in consecutive blocks of at most ``_BLOCK_ROWS`` (made once, each with its
+        own cache), whose likelihoods add up to this one's."""
+
+        def split():
+            if self.n_rows <= _BLOCK_ROWS:
+                return [self]
+            # Each block has its own levels (at most _BLOCK_ROWS of them), so that terms
+            # computed per level cost no more than per row even when every row is distinct.
+            return [
+                FitData({name: column[start:start + _BLOCK_ROWS]
+                         for name, column in self.columns.items()},
+                        self.weights[start:start + _BLOCK_ROWS])
+                for start in range(0, self.n_rows, _BLOCK_ROWS)
+            ]
+
+        return self.cached("blocks", split)
+
     def subsample(self, n_rows: int, seed: int = 0) -> FitData:
         """A reproducible random subset of ``n_rows`` rows, with their weights."""
         rows = np.sort(np.random.default_rng(seed).choice(self.n_rows, n_rows, replace=False))
@@ -191,14 +215,17 @@ class MLEModel:
             start = self._initial_params(fit_data)
         else:
             start = self._params_from_mapping(initial_params)
-        params = None
+        params = evaluation = None
         if self._has_gradient and fit_data.n_rows > 4 * _WARM_START_ROWS:
-            params = self._subsample_newton(fit_data, start)
+            newton = self._subsample_newton(fit_data, start)
+            if newton is not None:
+                params, evaluation = newton
         if params is None:
             params = self._maximise(fit_data, start)
         self.params_ = pd.Series(params, index=list(self.param_names), name="estimate")
-        # One evaluation at the maximum gives the likelihood and the base of the Hessian.
-        objective, gradient = self._objective(np.log(params), fit_data)
+        # One evaluation at the maximum gives the likelihood and the base of the Hessian (the
+        # Newton steps end with one).
+        objective, gradient = evaluation or self._objective(np.log(params), fit_data)
         penalty = self.penalizer * np.sum(params**2)
         self.log_likelihood_ = float(fit_data.weights.sum() * (penalty - objective))
         self.n_customers_ = float(fit_data.weights.sum())
@@ -241,11 +268,17 @@ class MLEModel:
         params = np.exp(log_params)
         total_weight = fit_data.weights.sum()
         penalty = self.penalizer * np.sum(params**2)
+        blocks = fit_data.blocks()
         with np.errstate(all="ignore"):
             if not self._has_gradient:
-                total = np.dot(fit_data.weights, self._log_likelihood(params, fit_data))
+                total = sum(np.dot(block.weights, self._log_likelihood(params, block))
+                            for block in blocks)
                 return -total / total_weight + penalty, None
-            total, gradient = self._log_likelihood_and_gradient(params, fit_data)
+            total, gradient = 0.0, np.zeros(len(params))
+            for block in blocks:
+                block_total, block_gradient = self._log_likelihood_and_gradient(params, block)
+                total += block_total
+                gradient += block_gradient
             value = -total / total_weight + penalty
             grad_natural = -gradient / total_weight + 2.0 * self.penalizer * params
         # Chain rule for theta = exp(log_theta).
@@ -258,11 +291,11 @@ class MLEModel:
     def _maximise(self, fit_data: FitData, start: np.ndarray) -> np.ndarray:
         has_gradient = self._has_gradient
 
-        def fun(log_params):
+        def fun(log_params, with_gradient=has_gradient):
             value, grad = self._objective(log_params, fit_data)
             if not np.isfinite(value):
                 value = np.inf
-            return (value, grad) if has_gradient else value
+            return (value, grad) if with_gradient else value
 
         attempts = []
         x0 = np.log(start)
@@ -273,7 +306,7 @@ class MLEModel:
                 else {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14}
             )
             result = optimize.minimize(
-                fun,
+                fun if method == "L-BFGS-B" else partial(fun, with_gradient=False),
                 x0,
                 jac=(has_gradient or "3-point") if method == "L-BFGS-B" else None,
                 method=method,
@@ -358,13 +391,16 @@ class MLEModel:
         names = list(self.param_names)
         return pd.DataFrame(jacobian @ cov_log @ jacobian, index=names, columns=names)
 
-    def _subsample_newton(self, fit_data: FitData, start: np.ndarray) -> np.ndarray | None:
+    def _subsample_newton(
+        self, fit_data: FitData, start: np.ndarray
+    ) -> tuple[np.ndarray, tuple[float, np.ndarray]] | None:
         """The maximum for data with very many distinct rows, in few full-data evaluations.
 
         Fits a random subset, then takes Newton steps on the full data starting from the
         subset's Hessian (the mean objectives of the two have nearly the same curvature) with
         BFGS updates, so the steps converge superlinearly from the first. Returns None unless
-        they converge (the caller then runs the general optimiser).
+        they converge (the caller then runs the general optimiser); else the parameters and
+        the objective with its gradient there.
         """
         sample = fit_data.subsample(_WARM_START_ROWS)
         try:
@@ -378,8 +414,9 @@ class MLEModel:
                 step = np.linalg.solve(curvature, gradient)
             except np.linalg.LinAlgError:
                 return None
-            if np.max(np.abs(step)) < _NEWTON_TOLERANCE:  # converged: no need to evaluate
-                return np.exp(log_params - step)
+            if np.max(np.abs(step)) < _NEWTON_TOLERANCE:
+                # Converged: the point last evaluated is within the tolerance of the maximum.
+                return np.exp(log_params), (value, gradient)
             new_value, new_gradient = self._objective(log_params - step, fit_data)
             if not new_value <= value + 1e-12 * abs(value):  # also stops on NaN
                 return None

@@ -6,7 +6,10 @@ they drop out with probability p ~ Beta(a, b).
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
+import pandas as pd
 from scipy.special import betainc, betaln, digamma, expit, gammaln
 
 from clvmodels._numerics import log_hyp2f1_forms
@@ -49,12 +52,37 @@ def _parts_from_logs(params, x, log_T, log_t, x_levels):
     return c, u, v
 
 
-def _repeat_buyers(fit_data: FitData):
-    """Rows with x > 0 and their x, t_x, weights and x-level codes; weight per x level."""
-    values, codes = fit_data.levels("x")
-    rows = np.flatnonzero(fit_data["x"] > 0)
-    return (rows, fit_data["x"][rows], fit_data["t_x"][rows], fit_data.weights[rows],
-            codes[rows], np.bincount(codes, fit_data.weights, len(values)))
+class _FitTerms(NamedTuple):
+    """What the BG/NBD likelihood needs of the data alone, computed once per fit.
+
+    Summaries at a time resolution hold few distinct T and t_x, so the logarithms of
+    alpha + T and alpha + t_x are taken once per distinct value; only the repeat buyers'
+    rows (the dropped-out term) are visited one by one.
+    """
+
+    x: np.ndarray  # the repeat buyers' rows: x, weight and level codes of x, T and t_x
+    weights: np.ndarray
+    x_codes: np.ndarray
+    T_codes: np.ndarray
+    t_x_codes: np.ndarray
+    t_x_values: np.ndarray  # distinct t_x of the repeat buyers
+    level_weight: np.ndarray  # every row's weight summed per level of x ...
+    T_weight: np.ndarray  # ... per level of T
+    T_weighted_x: np.ndarray  # and weight * x per level of T
+
+
+def _fit_terms(fit_data: FitData) -> _FitTerms:
+    x_values, x_codes = fit_data.levels("x")
+    T_values, T_codes = fit_data.levels("T")
+    x, weights = fit_data["x"], fit_data.weights
+    rows = np.flatnonzero(x > 0)
+    t_x_codes, t_x_values = pd.factorize(fit_data["t_x"][rows])
+    return _FitTerms(
+        x[rows], weights[rows], x_codes[rows], T_codes[rows], t_x_codes,
+        np.asarray(t_x_values, dtype=float), np.bincount(x_codes, weights, len(x_values)),
+        np.bincount(T_codes, weights, len(T_values)),
+        np.bincount(T_codes, weights * x, len(T_values)),
+    )
 
 
 def _level_terms(params, x):
@@ -101,40 +129,45 @@ class BetaGeoModel(TransactionModel):
     @staticmethod
     def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
         r, alpha, a, b = params
-        x, T, weights = fit_data["x"], fit_data["T"], fit_data.weights
-        values, codes = fit_data.levels("x")
-        repeat_rows = fit_data.cached("repeat buyers", lambda: _repeat_buyers(fit_data))
-        rows, x_rows, t_x_rows, w, codes_rows, level_weight = repeat_rows
+        values, _ = fit_data.levels("x")
+        T_values, _ = fit_data.levels("T")
+        terms = fit_data.cached("bgnbd terms", lambda: _fit_terms(fit_data))
+        w, codes_rows, level_weight = terms.weights, terms.x_codes, terms.level_weight
         gamma_part, beta_alive, beta_dropped = _level_terms(params, values)
-        log_T = np.log(alpha + T)
-        u = beta_alive[codes] - (r + x) * log_T
+        # log(alpha + T) and its derivative per distinct T, and so the alive term
+        # u = beta_alive - (r + x) log(alpha + T) summed over all rows per level.
+        log_T, inverse_T = np.log(alpha + T_values), 1 / (alpha + T_values)
+        weighted_u = (level_weight @ beta_alive - r * (terms.T_weight @ log_T)
+                      - terms.T_weighted_x @ log_T)
         # Only repeat buyers can have dropped out (v = -inf otherwise): the dropped-out term,
         # the costliest part, is evaluated on their rows alone.
-        rx = r + x_rows
-        log_t = np.log(alpha + t_x_rows)
-        diff = beta_dropped[codes_rows] - rx * log_t - u[rows]
+        rx = r + terms.x
+        log_T_rows = log_T[terms.T_codes]
+        log_t_rows = np.log(alpha + terms.t_x_values)[terms.t_x_codes]
+        gap = beta_dropped - beta_alive  # -inf at x = 0, a level no repeat row has
+        diff = gap[codes_rows] - rx * (log_t_rows - log_T_rows)
         # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
         # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
         dropped = expit(diff)
         above = diff > 0
         softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
         n = level_weight.sum()
-        total = level_weight @ gamma_part + n * r * np.log(alpha) + weights @ u + w @ softplus
+        total = level_weight @ gamma_part + n * r * np.log(alpha) + weighted_u + w @ softplus
         # The gradient of each term of a level of x is weighted by the rows' shares there.
         w_dropped = w * dropped
         level_dropped = np.bincount(codes_rows, w_dropped, len(values))
         level_alive = level_weight - level_dropped
-        inverse_T = 1 / (alpha + T)
         repeat = values > 0
         x_safe = np.where(repeat, values, 1.0)
         psi_abx = digamma(a + b + values)
         d_r = (
             level_weight @ (digamma(r + values) - digamma(r)) + n * np.log(alpha)
-            - weights @ log_T + w_dropped @ (log_T[rows] - log_t)
+            - terms.T_weight @ log_T + w_dropped @ (log_T_rows - log_t_rows)
         )
+        inverse_t = 1 / (alpha + terms.t_x_values)
         d_alpha = (
-            n * r / alpha - ((r + x) * weights) @ inverse_T
-            + (rx * w_dropped) @ (inverse_T[rows] - 1 / (alpha + t_x_rows))
+            n * r / alpha - r * (terms.T_weight @ inverse_T) - terms.T_weighted_x @ inverse_T
+            + (rx * w_dropped) @ (inverse_T[terms.T_codes] - inverse_t[terms.t_x_codes])
         )
         d_a = (
             n * (digamma(a + b) - digamma(a))
@@ -152,7 +185,7 @@ class BetaGeoModel(TransactionModel):
     @staticmethod
     def _updated_params(params, x, T) -> Params:
         r, alpha, a, b = params
-        return r + x, alpha + T, np.full_like(x, a), b + x
+        return r + x, alpha + T, a + np.zeros_like(x), b + x  # broadcasts over draws of a
 
     @staticmethod
     def _expected_new(params: Params, t) -> np.ndarray:

@@ -1,0 +1,176 @@
+"""What the SQL engines (DuckDB, Spark) share: the input checks, in the pandas engine's order and
+words, and the SQL of the per-customer aggregation.
+
+The pandas engine checks a DataFrame row by row (:func:`clvmodels.validation.check_transactions`);
+a SQL engine counts the failing rows of each check in one scan and, for the first check that
+fails, fetches one example row, then raises the same :class:`~clvmodels.validation.ValidationError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clvmodels.validation import ValidationError
+
+#: Layouts of ``strftime`` (pandas, DuckDB) and their Java ``DateTimeFormatter`` spelling (Spark).
+STRFTIME_TO_JAVA = {
+    "%Y": "yyyy", "%m": "MM", "%d": "dd", "%H": "HH", "%M": "mm", "%S": "ss", "%f": "SSSSSS",
+    "%y": "yy", "%b": "MMM", "%B": "MMMM", "%j": "DDD", "%p": "a", "%I": "hh", "%%": "%",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One input check: rows of ``column`` where the SQL ``condition`` holds are invalid.
+
+    ``example_of`` names the label shown for the first such row (``"customer"``: its customer
+    id; ``"row"``: its row number), ``with_value`` whether its raw value is shown too.
+    """
+
+    column: str
+    condition: str
+    expected: str
+    example_of: str = "customer"
+    with_value: bool = True
+
+
+def transaction_checks(
+    customer: str,
+    date: str,
+    amount: str | None,
+    *,
+    customer_col: str,
+    date_col: str,
+    amount_col: str | None,
+    parsed_date: str | None,
+    date_is_number: bool,
+    date_format: str | None,
+    parser: str,
+    amount_number: str | None,
+    amount_is_numeric: bool,
+    amount_type: str,
+    not_finite: str,
+) -> list[Check]:
+    """The checks of :func:`clvmodels.validation.check_transactions`, in its order, as SQL.
+
+    ``customer``, ``date`` and ``amount`` are the quoted column references; ``parsed_date`` the
+    SQL expression of the parsed date (None when the column already holds dates) and
+    ``parser`` what parses strings (named in the message); ``amount_number`` the amount as a
+    double (NULL where it is not a number; None when the column's type cannot hold numbers),
+    ``amount_is_numeric`` whether the column is of a numeric type (its NaN then counts as
+    missing, as in pandas) and ``not_finite`` the engine's SQL test for NaN or infinity, with
+    ``{x}`` for the value.
+    """
+    checks = [
+        Check(customer_col, f"{customer} IS NULL", "a customer id on every row",
+              example_of="row", with_value=False),
+        Check(date_col, f"{date} IS NULL", "a purchase date on every row", with_value=False),
+    ]
+    if date_is_number and date_format is None:
+        checks.append(Check(
+            date_col, "TRUE",
+            "dates; numbers need date_format (e.g. date_format='%Y%m%d' for 19970101)",
+        ))
+    elif parsed_date is not None:
+        expected = (
+            f"dates in the format {date_format!r}" if date_format
+            else f"dates {parser} can parse (pass date_format=... for other layouts)"
+        )
+        checks.append(Check(date_col, f"{parsed_date} IS NULL", expected))
+    if amount is None:
+        return checks
+    missing = f"{amount} IS NULL"
+    if amount_is_numeric:
+        missing += f" OR isnan({amount_number})"
+    checks.append(Check(amount_col, missing, "a spend amount on every row", with_value=False))
+    checks.append(Check(
+        amount_col, "TRUE" if amount_number is None else f"{amount_number} IS NULL",
+        f"numbers (the column has dtype {amount_type})",
+    ))
+    if amount_number is not None:
+        checks.append(Check(amount_col, not_finite.format(x=amount_number), "finite amounts"))
+        checks.append(Check(
+            amount_col, f"{amount_number} < 0",
+            "non-negative amounts (net refunds out of the purchases before summarising)",
+        ))
+    return checks
+
+
+def first_failure(counts: list[int], checks: list[Check]) -> tuple[Check, int] | None:
+    """The first check (in the pandas engine's order) with invalid rows, and their count."""
+    for check, count in zip(checks, counts, strict=True):
+        if count:
+            return check, int(count)
+    return None
+
+
+def empty_table() -> ValidationError:
+    return ValidationError("the transaction table is empty; expected at least one purchase row")
+
+
+def strftime_to_java(date_format: str) -> str:
+    """A ``strftime`` layout in Java's ``DateTimeFormatter`` pattern language (for Spark).
+
+    Literal text is quoted; a directive without a Java equivalent raises ``ValueError``.
+    """
+    pattern, literal, i = [], [], 0
+    while i < len(date_format):
+        if date_format[i] == "%":
+            directive = date_format[i:i + 2]
+            if directive not in STRFTIME_TO_JAVA:
+                raise ValueError(
+                    f"date_format {date_format!r}: the Spark engine cannot translate "
+                    f"{directive!r}; it knows {', '.join(STRFTIME_TO_JAVA)}"
+                )
+            if literal:
+                pattern.append("'" + "".join(literal).replace("'", "''") + "'")
+                literal = []
+            pattern.append(STRFTIME_TO_JAVA[directive])
+            i += 2
+        else:
+            literal.append(date_format[i])
+            i += 1
+    if literal:
+        pattern.append("'" + "".join(literal).replace("'", "''") + "'")
+    return "".join(pattern)
+
+
+def aggregation_sql(source: str, *, period: str, cut: int, end: int, with_amount: bool) -> str:
+    """Per customer, in one query: periods bought in by ``cut`` (count, first, last), periods
+    in (cut, end], rows after ``end``, and the spend after the first period up to ``cut`` and
+    in (cut, end].
+
+    ``source`` has columns ``c`` (customer) and ``a`` (amount), and ``period`` is the SQL of a
+    row's period number (whole days or hours since 1970 in the dates' own calendar). For
+    :func:`~clvmodels.rfm.rfm_summary` ``cut == end``. Spend is summed over the rows (not per
+    period first), as the pandas engine does.
+    """
+    amount = ", a" if with_amount else ""
+    spend_select = (
+        ", coalesce(s.repeat_spend, 0.0) AS repeat_spend, "
+        "coalesce(s.holdout_spend, 0.0) AS holdout_spend" if with_amount else ""
+    )
+    spend_join = f"""
+        LEFT JOIN (
+            SELECT l.c,
+                sum(CASE WHEN l.p > pc.first AND l.p <= {cut} THEN l.a END) AS repeat_spend,
+                sum(CASE WHEN l.p > {cut} THEN l.a END) AS holdout_spend
+            FROM periods l JOIN per_customer pc ON l.c = pc.c
+            WHERE l.p <= {end}
+            GROUP BY l.c
+        ) s ON s.c = pc.c""" if with_amount else ""
+    return f"""
+        WITH periods AS (SELECT c, {period} AS p{amount} FROM {source}),
+        by_period AS (SELECT c, p, count(*) AS n_rows FROM periods GROUP BY c, p),
+        per_customer AS (
+            SELECT c,
+                count(CASE WHEN p <= {cut} THEN 1 END) AS n_periods,
+                min(CASE WHEN p <= {cut} THEN p END) AS first,
+                max(CASE WHEN p <= {cut} THEN p END) AS last,
+                count(CASE WHEN p > {cut} AND p <= {end} THEN 1 END) AS holdout_periods,
+                coalesce(sum(CASE WHEN p > {end} THEN n_rows END), 0) AS n_after
+            FROM by_period GROUP BY c
+        )
+        SELECT pc.c, pc.n_periods, pc.first, pc.last, pc.holdout_periods, pc.n_after{spend_select}
+        FROM per_customer pc{spend_join}
+    """

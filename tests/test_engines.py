@@ -1,0 +1,246 @@
+"""The DuckDB engine of rfm_summary / calibration_holdout gives the pandas engine's results.
+
+What "the same" means: the integer columns, recency, T and duration_holdout come from the same
+integer periods through the same two floating-point operations (see clvmodels.rfm.in_units), so
+they are compared exactly (0 ulp), with the index, dtypes and attrs. Mean spend is a sum of a
+customer's amounts divided by a count; each engine adds the amounts in its own order, and a sum
+of n non-negative terms in any order is within (n - 1) * 2**-53 of the exact sum (relative), so
+two engines differ by at most 2 (n - 1) * 2**-53 relative. It is compared exactly when every
+partial sum is exact (amounts in multiples of 1/8 below 2**40), and otherwise to that bound.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pandas.testing import assert_frame_equal
+
+from clvmodels import ValidationError, calibration_holdout, rfm_summary
+from clvmodels.datasets import load_cdnow_transactions
+
+pytest.importorskip("duckdb")
+
+DAY0 = pd.Timestamp("2020-01-01")
+EXACT_COLUMNS = ["frequency", "recency", "T", "frequency_holdout", "duration_holdout"]
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return function(*args, **kwargs)
+
+
+def assert_same_summary(ours: pd.DataFrame, reference: pd.DataFrame, max_terms: int | None = None):
+    """Equal tables: exactly, or with spend columns to the summation-order bound of
+    ``max_terms`` amounts per customer (see the module docstring)."""
+    assert ours.attrs == reference.attrs
+    if max_terms is None:
+        assert_frame_equal(ours, reference, check_exact=True)
+        return
+    spend = [c for c in reference.columns if c.startswith("monetary_value")]
+    assert_frame_equal(ours.drop(columns=spend), reference.drop(columns=spend), check_exact=True)
+    bound = 2 * max(max_terms - 1, 1) * 2.0**-53
+    for column in spend:
+        np.testing.assert_allclose(ours[column], reference[column], rtol=bound, atol=0)
+
+
+@pytest.fixture(scope="module")
+def cdnow() -> pd.DataFrame:
+    return load_cdnow_transactions()
+
+
+@pytest.fixture(scope="module")
+def cdnow_files(cdnow: pd.DataFrame, tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("cdnow")
+    paths = {"parquet": folder / "cdnow.parquet", "csv": folder / "cdnow.csv"}
+    cdnow.to_parquet(paths["parquet"])
+    cdnow.to_csv(paths["csv"], index=False)
+    return paths
+
+
+def _max_rows_per_customer(log: pd.DataFrame) -> int:
+    return int(log["customer_id"].value_counts().max())
+
+
+@pytest.mark.parametrize("source", ["frame", "parquet", "csv"])
+@pytest.mark.parametrize("options", [
+    {"observation_end": "1997-09-30"},
+    {},
+    {"time_unit": "D", "resolution": "h"},
+    {"time_unit": "M", "observation_end": pd.Timestamp("1998-01-15 13:00")},
+], ids=["published", "default-end", "hours", "months"])
+def test_duckdb_summary_equals_pandas_on_cdnow(cdnow, cdnow_files, source, options):
+    transactions = cdnow if source == "frame" else cdnow_files[source]
+    reference = _quiet(rfm_summary, cdnow, amount_col="amount", **options)
+    ours = _quiet(rfm_summary, transactions, amount_col="amount", engine="duckdb", **options)
+    assert_same_summary(ours, reference, _max_rows_per_customer(cdnow))
+
+
+@pytest.mark.parametrize("source", ["frame", "parquet"])
+def test_duckdb_calibration_holdout_equals_pandas_on_cdnow(cdnow, cdnow_files, source):
+    transactions = cdnow if source == "frame" else cdnow_files[source]
+    options = dict(amount_col="amount", calibration_end="1997-09-30",
+                   observation_end="1998-03-31", time_unit="W")
+    reference = _quiet(calibration_holdout, cdnow, **options)
+    ours = _quiet(calibration_holdout, transactions, engine="duckdb", **options)
+    assert_same_summary(ours, reference, _max_rows_per_customer(cdnow))
+
+
+def test_same_warning_from_every_engine_pointing_at_the_caller(cdnow):
+    messages = []
+    for engine in ("pandas", "duckdb"):
+        with pytest.warns(UserWarning, match="1959 transaction") as record:
+            rfm_summary(cdnow, observation_end="1997-09-30", engine=engine)
+        assert record[0].filename == __file__
+        messages.append(str(record[0].message))
+    assert messages[0] == messages[1]
+
+
+# Logs of customers 0..9 (some as strings), purchases within 400 days either side of
+# 1970-01-01 (periods before it need floor division), amounts in eighths: every sum is exact.
+_rows = st.lists(
+    st.tuples(st.integers(0, 9), st.integers(-400 * 24, 400 * 24), st.integers(0, 8000)),
+    min_size=1, max_size=60,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_rows, resolution=st.sampled_from(["D", "h"]), unit=st.sampled_from(["D", "W", "h"]),
+       end_shift=st.integers(-200, 10), calibration_shift=st.one_of(st.none(), st.integers(1, 300)),
+       string_ids=st.booleans())
+def test_duckdb_equals_pandas_exactly_on_random_logs(rows, resolution, unit, end_shift,
+                                                     calibration_shift, string_ids):
+    customers, hours, eighths = zip(*rows, strict=True)
+    log = pd.DataFrame({
+        "customer_id": [f"c{c}" if string_ids else c for c in customers],
+        "date": pd.Timestamp("1970-01-01") + pd.to_timedelta(np.array(hours) * 37, unit="min"),
+        "amount": np.array(eighths) / 8,
+    })
+    end = log["date"].max() + pd.Timedelta(hours=end_shift)
+    options = dict(amount_col="amount", observation_end=end, resolution=resolution,
+                   time_unit=unit)
+    function = rfm_summary
+    if calibration_shift is not None:
+        function = calibration_holdout
+        options["calibration_end"] = end - pd.Timedelta(hours=calibration_shift)
+    try:
+        reference = _quiet(function, log, **options)
+    except ValueError as error:  # the same refusal from both engines
+        with pytest.raises(type(error), match="^" + _escape(str(error)) + "$"):
+            _quiet(function, log, engine="duckdb", **options)
+        return
+    assert_same_summary(_quiet(function, log, engine="duckdb", **options), reference)
+
+
+def _escape(text: str) -> str:
+    import re
+
+    return re.escape(text)
+
+
+def test_time_zone_aware_dates_use_their_local_calendar():
+    dates = pd.to_datetime(["2021-03-01 23:30", "2021-03-02 00:30", "2021-03-10 12:00"])
+    log = pd.DataFrame({"customer_id": [1, 1, 1],
+                        "date": dates.tz_localize("Europe/Paris"), "amount": [1.0, 2.0, 4.0]})
+    end = pd.Timestamp("2021-03-20", tz="Europe/Paris")
+    reference = rfm_summary(log, amount_col="amount", observation_end=end, time_unit="D")
+    ours = rfm_summary(log, amount_col="amount", observation_end=end, time_unit="D",
+                       engine="duckdb")
+    assert_same_summary(ours, reference)
+    assert ours["frequency"].iloc[0] == 2
+
+
+def test_string_dates_with_a_format_from_a_csv(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("customer,day,spend\na,19970101,1.5\na,19970105,2.25\nb,19970102,3\n")
+    reference = rfm_summary(pd.read_csv(path), "customer", "day", "spend",
+                            date_format="%Y%m%d", observation_end=19970110)
+    ours = rfm_summary(path, "customer", "day", "spend", date_format="%Y%m%d",
+                       observation_end=19970110, engine="duckdb")
+    assert_same_summary(ours, reference)
+
+
+# ----------------------------------------------------------------------------- bad input
+def _log(**columns) -> pd.DataFrame:
+    base = {"customer_id": [1, 2, 3], "date": ["2020-01-01", "2020-01-02", "2020-01-03"],
+            "amount": [1.0, 2.0, 3.0]}
+    base.update(columns)
+    return pd.DataFrame(base)
+
+
+BAD_INPUTS = {
+    "missing customer": (_log(customer_id=[1, None, 3]), {}),
+    "missing date": (_log(date=["2020-01-01", None, "2020-01-03"]), {}),
+    "unparseable date": (_log(date=["2020-01-01", "2020-13-45", "2020-01-03"]),
+                         {"date_format": "%Y-%m-%d"}),
+    "numeric date without format": (_log(date=[20200101, 20200102, 20200103]), {}),
+    "missing amount": (_log(amount=[1.0, np.nan, 3.0]), {}),
+    "non-numeric amount": (_log(amount=["1", "two", "3"]), {}),
+    "infinite amount": (_log(amount=[1.0, np.inf, 3.0]), {}),
+    "negative amount": (_log(amount=[1.0, -2.0, 3.0]), {}),
+    "misspelt column": (_log().rename(columns={"date": "Date"}), {}),
+}
+
+
+@pytest.mark.parametrize("source", ["frame", "parquet", "csv"])
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_gets_the_pandas_engines_error(case, source, tmp_path):
+    if source == "csv" and case in ("numeric date without format", "missing customer"):
+        pytest.skip("a CSV column of numbers with a gap is read as floats, not the same input")
+    log, options = BAD_INPUTS[case]
+    with pytest.raises(ValidationError) as expected:
+        rfm_summary(log, amount_col="amount", **options)
+    transactions = log
+    if source != "frame":
+        transactions = tmp_path / f"log.{source}"
+        if source == "parquet":
+            log.to_parquet(transactions)
+        else:
+            log.to_csv(transactions, index=False)
+    with pytest.raises(ValidationError) as got:
+        rfm_summary(transactions, amount_col="amount", engine="duckdb", **options)
+    message = str(expected.value)
+    if source != "frame":  # a file's column type is the file's (VARCHAR), not pandas' dtype
+        message = message.replace(f"dtype {log['amount'].dtype})", "dtype VARCHAR)")
+    assert str(got.value) == message
+
+
+def test_empty_file_and_unknown_sources(tmp_path):
+    empty = tmp_path / "empty.parquet"
+    _log().iloc[:0].to_parquet(empty)
+    with pytest.raises(ValidationError, match="the transaction table is empty"):
+        rfm_summary(empty, engine="duckdb")
+    with pytest.raises(FileNotFoundError, match="no such transaction file"):
+        rfm_summary(tmp_path / "absent.parquet", engine="duckdb")
+    (tmp_path / "log.xlsx").write_text("")
+    with pytest.raises(ValueError, match=r"expected a \.csv .* or \.parquet file"):
+        rfm_summary(tmp_path / "log.xlsx", engine="duckdb")
+    with pytest.raises(ValidationError, match="engine='duckdb' expected a pandas DataFrame or"):
+        rfm_summary([1, 2, 3], engine="duckdb")
+    with pytest.raises(ValueError, match=r"unknown engine 'polars'; expected one of \('pandas'"):
+        rfm_summary(_log(), engine="polars")
+
+
+def test_string_dates_duckdb_cannot_parse_are_named(tmp_path):
+    path = tmp_path / "log.csv"
+    _log(date=["2020-01-01", "01/02/2020 junk", "2020-01-03"]).to_csv(path, index=False)
+    with pytest.raises(ValidationError, match=r"column 'date': 1 row\(s\) invalid \(e\.g\. "
+                       r"customer 2, value '01/02/2020 junk'\); expected dates DuckDB can parse"):
+        rfm_summary(path, engine="duckdb")
+
+
+def test_window_errors_match(cdnow):
+    for engine in ("pandas", "duckdb"):
+        with pytest.raises(ValueError, match="calibration_end .* before observation_end"):
+            calibration_holdout(cdnow, calibration_end="1998-07-01", engine=engine)
+        with pytest.raises(ValidationError, match="all 6919 transactions are after"):
+            rfm_summary(cdnow, observation_end="1996-01-01", engine=engine)
+        with pytest.raises(ValueError, match="has a time zone but the transaction dates do not"):
+            rfm_summary(cdnow, observation_end=pd.Timestamp("1998-01-01", tz="UTC"),
+                        engine=engine)

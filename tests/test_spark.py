@@ -1,0 +1,196 @@
+"""The Spark integration in local mode: summaries equal the pandas engine's, fitting from the
+distinct rows equals fitting every customer, scoring on the executors equals scoring in pandas.
+
+"Equal" as in tests/test_engines.py: exact (0 ulp) for counts, recency, T and durations; the
+small logs here have amounts in eighths, so every spend sum is exact too and whole tables are
+compared exactly. Runs with the installed pandas (3.x: pyspark warns it is not fully supported;
+these tests exercise createDataFrame, toPandas and mapInPandas with it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.testing import assert_frame_equal, assert_series_equal
+
+from clvmodels import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ParetoNBDModel,
+    ValidationError,
+    calibration_holdout,
+    customer_lifetime_value,
+    rfm_summary,
+)
+from clvmodels._simulate import simulate_transactions
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (extra: spark)")
+
+
+def _java_missing() -> str | None:
+    java = shutil.which("java") or (
+        os.path.join(os.environ["JAVA_HOME"], "bin", "java") if "JAVA_HOME" in os.environ
+        else None
+    )
+    if java is None:
+        return "no Java runtime (java not on PATH and JAVA_HOME unset); Spark needs Java 17+"
+    try:
+        subprocess.run([java, "-version"], capture_output=True, check=True, timeout=30)
+    except (OSError, subprocess.SubprocessError) as error:
+        return f"the Java runtime does not start ({error})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark():
+    reason = _java_missing()
+    if reason:
+        pytest.skip(reason)
+    # Executors' Python workers must be this interpreter (with pandas and pyarrow).
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("clvmodels-tests")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+               .config("spark.default.parallelism", "2")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.session.timeZone", "UTC")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def log() -> pd.DataFrame:
+    """300 customers from the BG/NBD simulator over 200 days (about 1,800 purchases), with
+    Gamma-Gamma spend in eighths (so every sum of amounts is exact)."""
+    log = simulate_transactions(
+        BetaGeoModel().set_params_({"r": 1.0, "alpha": 10.0, "a": 1.0, "b": 4.0}),
+        GammaGammaModel().set_params_({"p": 6.0, "q": 4.0, "gamma": 150.0}), 300,
+        start=pd.Timestamp("2023-01-01"), acquisition_days=60, observation_days=200,
+        rng=np.random.default_rng(7), cents=False,
+    )
+    log["amount"] = np.ceil(log["amount"] * 8) / 8
+    return log
+
+
+def _quiet(function, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return function(*args, **kwargs)
+
+
+def _to_pandas(summary, customer_col="customer_id") -> pd.DataFrame:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
+        table = summary.toPandas()
+    return table.set_index(customer_col).sort_index()
+
+
+@pytest.fixture(scope="module")
+def spark_log(spark, log):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return spark.createDataFrame(log)
+
+
+def test_summary_equals_pandas_exactly(spark_log, log):
+    options = dict(amount_col="amount", observation_end="2023-06-01", time_unit="W")
+    with pytest.warns(UserWarning, match="transaction") as record:
+        summary = rfm_summary(spark_log, engine="spark", **options)
+    assert record[0].filename == __file__
+    with pytest.warns(UserWarning) as reference_record:
+        reference = rfm_summary(log, **options)
+    assert str(record[0].message) == str(reference_record[0].message)
+    assert_frame_equal(_to_pandas(summary), reference, check_exact=True)
+    assert summary.attrs == reference.attrs
+
+
+def test_calibration_holdout_equals_pandas_exactly_in_hours(spark_log, log):
+    options = dict(amount_col="amount", calibration_end="2023-04-15 12:00", time_unit="D",
+                   resolution="h")
+    summary = calibration_holdout(spark_log, engine="spark", **options)
+    reference = calibration_holdout(log, **options)
+    assert_frame_equal(_to_pandas(summary), reference, check_exact=True)
+    assert summary.attrs == reference.attrs
+
+
+def test_string_dates_with_a_format(spark):
+    log = pd.DataFrame({"customer": ["a", "a", "b"], "day": ["01/01/1997", "05/01/1997",
+                                                             "02/01/1997"],
+                        "spend": [1.5, 2.25, 3.0]})
+    options = dict(customer_col="customer", date_col="day", amount_col="spend",
+                   date_format="%d/%m/%Y", time_unit="D")
+    summary = rfm_summary(spark.createDataFrame(log), engine="spark", **options)
+    assert_frame_equal(_to_pandas(summary, "customer"), rfm_summary(log, **options),
+                       check_exact=True)
+
+
+def test_bad_input_gets_the_pandas_engines_error(spark):
+    log = pd.DataFrame({"customer_id": [1, 2, 3], "date": pd.to_datetime(
+        ["2020-01-01", "2020-01-02", "2020-01-03"]), "amount": [1.0, -2.0, 3.0]})
+    with pytest.raises(ValidationError) as expected:
+        rfm_summary(log, amount_col="amount")
+    with pytest.raises(ValidationError) as got:
+        rfm_summary(spark.createDataFrame(log), amount_col="amount", engine="spark")
+    assert str(got.value) == str(expected.value)
+    with pytest.raises(ValidationError, match=r"missing column\(s\) 'Date' \(did you mean 'date'"):
+        rfm_summary(spark.createDataFrame(log), date_col="Date", engine="spark")
+    with pytest.raises(ValidationError, match="expected a pyspark.sql.DataFrame"):
+        rfm_summary(log, engine="spark")
+
+
+@pytest.fixture(scope="module")
+def summaries(spark_log, log):
+    options = dict(amount_col="amount", time_unit="W")
+    return rfm_summary(spark_log, engine="spark", **options), rfm_summary(log, **options)
+
+
+@pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel, GammaGammaModel],
+                         ids=lambda c: c.__name__)
+def test_fit_from_distinct_rows_equals_fit_on_every_customer(summaries, model_class):
+    """Same distinct rows and counts, in another order: the objective differs by summation
+    order only (~1e-16 relative), so the optimiser stops at the same maximum to its tolerance
+    (gtol 1e-10 on the mean objective: ~1e-8 relative in these parameters; 1e-6 allowed)."""
+    from clvmodels import spark as clv_spark
+
+    spark_summary, reference = summaries
+    fitted = clv_spark.fit(model_class(), spark_summary)
+    direct = model_class().fit(reference)
+    np.testing.assert_allclose(fitted.params_, direct.params_, rtol=1e-6)
+    assert fitted.log_likelihood_ == pytest.approx(direct.log_likelihood_, rel=1e-12)
+    assert fitted.n_customers_ == direct.n_customers_
+    assert fitted.time_unit_ == "W"
+    if model_class is GammaGammaModel:
+        assert fitted.n_customers_excluded_ == direct.n_customers_excluded_
+    else:
+        assert fitted.n_distinct_rows_ == direct.n_distinct_rows_ < len(reference)
+
+
+def test_scoring_on_executors_equals_pandas(summaries):
+    from clvmodels import spark as clv_spark
+
+    spark_summary, reference = summaries
+    purchases = BetaGeoModel().fit(reference)
+    spend = GammaGammaModel().fit(reference)
+    scored = clv_spark.score(spark_summary, purchases, spend, horizon=52, discount_rate=0.002)
+    table = _to_pandas(scored)
+    expected = customer_lifetime_value(purchases, spend, reference, horizon=52,
+                                       discount_rate=0.002)
+    # The same code on the same rows: batches only regroup customers.
+    assert_series_equal(table["clv"], expected, check_exact=True)
+    assert_series_equal(table["probability_alive"], purchases.probability_alive(reference),
+                        check_exact=True)
+    only_purchases = _to_pandas(clv_spark.score(spark_summary, purchases, horizon=10))
+    assert_series_equal(only_purchases["expected_purchases"].rename("expected_purchases"),
+                        purchases.expected_purchases(reference, 10), check_exact=True)
+    assert "clv" not in only_purchases
