@@ -1,4 +1,8 @@
-"""Customer lifetime value and customer equity from a purchase-count and a spend model."""
+"""Customer lifetime value and customer equity from a purchase-count and a spend model.
+
+The models may be maximum-likelihood or Bayesian (:mod:`clvmodels.bayes`); with a Bayesian model
+the results carry its posterior: per-customer credible intervals and a posterior of the total.
+"""
 
 from __future__ import annotations
 
@@ -19,18 +23,26 @@ def customer_lifetime_value(
     horizon: float,
     discount_rate: float = 0.0,
     margin: float = 1.0,
-) -> pd.Series:
+    level: float = 0.9,
+    max_draws: int | None = None,
+    return_draws: bool = False,
+) -> pd.Series | pd.DataFrame:
     """Discounted expected value of each customer's purchases over the next ``horizon``.
 
     ``CLV = margin * expected spend per purchase * discounted expected purchases``, where a
     purchase at time t is discounted by ``(1 + discount_rate) ** -t``. The purchase count and the
     spend are independent under the Gamma-Gamma assumptions, so their expectations multiply.
 
+    With a Bayesian model (either or both), each posterior draw of the purchase model is paired
+    with one of the spend model (a maximum-likelihood model stands for every draw with its
+    estimate), so the CLV draws carry both uncertainties; they are summarised per customer in
+    blocks, never holding all draws of all customers unless ``return_draws`` asks for them.
+
     Parameters
     ----------
-    transaction_model : BetaGeoModel or ParetoNBDModel
+    transaction_model : BetaGeoModel, ParetoNBDModel or their Bayesian variants
         Fitted purchase-count model.
-    spend_model : GammaGammaModel
+    spend_model : GammaGammaModel or BayesianGammaGammaModel
         Fitted spend model.
     data : DataFrame
         RFM table with ``frequency``, ``recency``, ``T`` and ``monetary_value``, indexed by
@@ -42,16 +54,41 @@ def customer_lifetime_value(
         Discount rate per time unit (e.g. ``1.10 ** (1 / 52) - 1`` for 10% a year in weeks).
     margin : float, default 1.0
         Share of revenue that is profit.
+    level : float, default 0.9
+        Bayesian models only: mass of the equal-tailed credible interval.
+    max_draws : int, optional
+        Bayesian models only: use at most this many posterior draws.
+    return_draws : bool, default False
+        Bayesian models only: also return the CLV draws (one row per draw, one column per
+        customer; this materialises the whole matrix).
 
     Returns
     -------
-    Series
-        CLV per customer, indexed like ``data``.
+    Series or DataFrame
+        CLV per customer, indexed like ``data``: a Series ``clv`` for maximum-likelihood
+        models; with a Bayesian model a DataFrame with ``mean``, ``lower`` and ``upper`` (or
+        ``(summary, draws)`` with ``return_draws=True``).
     """
+    margin = _check_margin(margin)
+    if _is_bayesian(transaction_model, spend_model):
+        from clvmodels.bayes._clv import posterior_value
+
+        value = posterior_value(
+            transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate,
+            margin=margin, level=level, max_draws=max_draws, keep_draws=return_draws,
+        )
+        frame = value.frame()
+        if return_draws:
+            return frame, value.clv.draws_frame(value.rows, value.index)
+        return frame
     purchases, spend = _value_components(
         transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate
     )
-    return (_check_margin(margin) * spend * purchases).rename("clv")
+    return (margin * spend * purchases).rename("clv")
+
+
+def _is_bayesian(*models) -> bool:
+    return any(getattr(model, "_bayesian", False) for model in models)
 
 
 def _value_components(transaction_model, spend_model, data, *, horizon, discount_rate):
@@ -75,18 +112,28 @@ class CustomerEquity:
     Attributes
     ----------
     total : float
-        Sum of the CLV of every customer.
+        Sum of the CLV of every customer (with a Bayesian model, its posterior mean).
     clv : DataFrame
         Per customer: ``clv``, ``probability_alive``, ``expected_purchases`` (discounted),
-        ``expected_spend`` and ``segment``.
+        ``expected_spend`` and ``segment``. With a Bayesian model ``mean``, ``lower`` and
+        ``upper`` of the CLV replace ``clv``, and the other columns are posterior means.
     segments : DataFrame
         One row per CLV segment (1 = most valuable): ``customers``, ``equity``,
         ``share_of_equity``, ``mean_clv``, ``mean_probability_alive``.
+    total_draws : ndarray or None
+        Bayesian models only: the posterior of the total, one value per draw.
+    total_interval : tuple of float or None
+        Bayesian models only: equal-tailed credible interval of the total, of mass ``level``.
+    level : float or None
+        The mass of the credible intervals.
     """
 
     total: float
     clv: pd.DataFrame
     segments: pd.DataFrame
+    total_draws: np.ndarray | None = None
+    total_interval: tuple[float, float] | None = None
+    level: float | None = None
 
 
 def customer_equity(
@@ -98,6 +145,8 @@ def customer_equity(
     discount_rate: float = 0.0,
     margin: float = 1.0,
     n_segments: int = 10,
+    level: float = 0.9,
+    max_draws: int | None = None,
 ) -> CustomerEquity:
     """Total customer equity and its split by CLV segment (deciles by default).
 
@@ -107,7 +156,9 @@ def customer_equity(
         As in :func:`customer_lifetime_value`.
     n_segments : int, default 10
         Number of equal-sized CLV segments (ranked, so ties split evenly); segment 1 holds the
-        most valuable customers.
+        most valuable customers (by posterior mean CLV with a Bayesian model).
+    level, max_draws
+        Bayesian models only, as in :func:`customer_lifetime_value`.
 
     Returns
     -------
@@ -115,31 +166,58 @@ def customer_equity(
     """
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
+    margin = _check_margin(margin)
+    if _is_bayesian(transaction_model, spend_model):
+        from clvmodels.bayes._clv import posterior_value
+
+        value = posterior_value(
+            transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate,
+            margin=margin, level=level, max_draws=max_draws,
+        )
+        table = _with_segments(value.frame().join(value.parts()), "mean", n_segments)
+        total_draws = value.clv.total_draws
+        lower, upper = np.quantile(total_draws, [(1 - level) / 2, (1 + level) / 2])
+        return CustomerEquity(
+            total=float(total_draws.mean()),
+            clv=table,
+            segments=_segment_table(table, "mean", float(table["mean"].sum())),
+            total_draws=total_draws,
+            total_interval=(float(lower), float(upper)),
+            level=level,
+        )
     purchases, spend = _value_components(
         transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate
     )
-    clv = (_check_margin(margin) * spend * purchases).rename("clv")
-    rank = clv.rank(method="first", ascending=False).to_numpy()
-    n_segments = min(n_segments, len(clv))
-    segment = np.ceil(rank * n_segments / len(clv)).astype(int)
+    clv = (margin * spend * purchases).rename("clv")
     table = pd.DataFrame(
         {
             "clv": clv,
             "probability_alive": transaction_model.probability_alive(data),
             "expected_purchases": purchases,
             "expected_spend": spend,
-            "segment": segment,
         }
     )
     total = float(clv.sum())
+    table = _with_segments(table, "clv", n_segments)
+    return CustomerEquity(total=total, clv=table, segments=_segment_table(table, "clv", total))
+
+
+def _with_segments(table: pd.DataFrame, column: str, n_segments: int) -> pd.DataFrame:
+    """The table with a ``segment`` column: equal-sized ranks of ``column``, 1 the highest."""
+    rank = table[column].rank(method="first", ascending=False).to_numpy()
+    n_segments = min(n_segments, len(table))
+    return table.assign(segment=np.ceil(rank * n_segments / len(table)).astype(int))
+
+
+def _segment_table(table: pd.DataFrame, column: str, total: float) -> pd.DataFrame:
     grouped = table.groupby("segment")
     segments = pd.DataFrame(
         {
             "customers": grouped.size(),
-            "equity": grouped["clv"].sum(),
-            "mean_clv": grouped["clv"].mean(),
+            "equity": grouped[column].sum(),
+            "mean_clv": grouped[column].mean(),
             "mean_probability_alive": grouped["probability_alive"].mean(),
         }
     )
     segments.insert(2, "share_of_equity", segments["equity"] / total if total else np.nan)
-    return CustomerEquity(total=total, clv=table, segments=segments)
+    return segments

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, special
 
-from clvmodels import ValidationError, customer_equity, customer_lifetime_value
+from clvmodels import GammaGammaModel, ValidationError, customer_equity, customer_lifetime_value
 
 
 @pytest.fixture(params=["fitted_bgnbd", "fitted_pnbd"])
@@ -110,3 +110,86 @@ def test_mixing_time_units_raises(fitted_bgnbd, fitted_gg, cdnow):
 def test_customer_equity_needs_a_segment(fitted_bgnbd, fitted_gg, cdnow):
     with pytest.raises(ValueError, match="n_segments must be >= 1, got 0"):
         customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, n_segments=0)
+
+
+# --------------------------------------------------------------------------- Bayesian models
+def _paired_mle_clv(transaction, spend, data, n_draws, **settings) -> np.ndarray:
+    """CLV by the maximum-likelihood route at each pair of posterior draws (the draws the
+    Bayesian route uses: seed 0 for the purchase model, seed 1 for the spend model)."""
+    purchase_draws = transaction.posterior_parameters(n_draws, random_seed=0)
+    spend_draws = spend.posterior_parameters(n_draws, random_seed=1)
+    values = []
+    for (_, purchase), (_, value) in zip(purchase_draws.iterrows(), spend_draws.iterrows(),
+                                         strict=True):
+        mle_purchase = transaction.mle_class().set_params_(purchase.to_dict(), time_unit="W")
+        mle_spend = spend.mle_class().set_params_(value.to_dict())
+        values.append(customer_lifetime_value(mle_purchase, mle_spend, data, **settings))
+    return np.array(values)
+
+
+@pytest.fixture(scope="module")
+def bayes_sample(cdnow):
+    """300 CDNOW customers: many share a row (no repeat purchase, same T)."""
+    return cdnow.iloc[:300]
+
+
+def test_bayesian_clv_carries_both_posteriors(nuts_bgnbd, nuts_gg, bayes_sample):
+    """Per draw, CLV is the maximum-likelihood CLV at that draw's parameters (the discounted
+    integral with 1 quadrature panel instead of 8: 1e-10); the summaries are of those draws."""
+    settings = {"horizon": 52.0, "discount_rate": 0.002, "margin": 0.3}
+    expected = _paired_mle_clv(nuts_bgnbd, nuts_gg, bayes_sample, 30, **settings)
+    summary, draws = customer_lifetime_value(nuts_bgnbd, nuts_gg, bayes_sample, max_draws=30,
+                                             return_draws=True, level=0.8, **settings)
+    assert list(summary.columns) == ["mean", "lower", "upper"]
+    np.testing.assert_allclose(draws.to_numpy(), expected, rtol=1e-10)
+    np.testing.assert_allclose(summary["mean"], expected.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(summary["lower"], np.quantile(expected, 0.1, axis=0), rtol=1e-10)
+    np.testing.assert_allclose(summary["upper"], np.quantile(expected, 0.9, axis=0), rtol=1e-10)
+    # Both uncertainties widen the interval: wider than with either model at a point estimate.
+    spend_fixed = customer_lifetime_value(nuts_bgnbd, GammaGammaModel().set_params_(
+        nuts_gg.params_.to_dict()), bayes_sample, max_draws=30, level=0.8, **settings)
+    width = (summary["upper"] - summary["lower"]).mean()
+    assert width > (spend_fixed["upper"] - spend_fixed["lower"]).mean()
+
+
+def test_mle_and_bayesian_models_mix(fitted_bgnbd, fitted_gg, nuts_gg, bayes_sample):
+    """A maximum-likelihood purchase model stands for every draw with its estimate, so the mean
+    CLV is its discounted purchases times the posterior mean spend."""
+    clv = customer_lifetime_value(fitted_bgnbd, nuts_gg, bayes_sample, horizon=52.0)
+    purchases = fitted_bgnbd.expected_purchases(bayes_sample, 52.0)
+    spend = nuts_gg.expected_spend(bayes_sample)["mean"]
+    np.testing.assert_allclose(clv["mean"], purchases * spend, rtol=1e-12)
+    both_mle = customer_lifetime_value(fitted_bgnbd, fitted_gg, bayes_sample, horizon=52.0)
+    assert isinstance(both_mle, pd.Series) and both_mle.name == "clv"
+
+
+def test_bayesian_customer_equity_has_a_posterior_total(nuts_bgnbd, nuts_gg, bayes_sample):
+    settings = {"horizon": 52.0, "discount_rate": 0.002}
+    equity = customer_equity(nuts_bgnbd, nuts_gg, bayes_sample, max_draws=500, **settings)
+    _, draws = customer_lifetime_value(nuts_bgnbd, nuts_gg, bayes_sample, max_draws=500,
+                                       return_draws=True, **settings)
+    assert equity.total_draws.shape == (500,)
+    np.testing.assert_allclose(equity.total_draws, draws.sum(axis=1), rtol=1e-12)
+    assert equity.total == pytest.approx(equity.total_draws.mean(), rel=1e-12)
+    lower, upper = equity.total_interval
+    assert lower == pytest.approx(np.quantile(equity.total_draws, 0.05), rel=1e-12)
+    assert lower < equity.total < upper and equity.level == 0.9
+    table = equity.clv
+    assert list(table.columns) == ["mean", "lower", "upper", "probability_alive",
+                                   "expected_purchases", "expected_spend", "segment"]
+    np.testing.assert_allclose(table["mean"], draws.mean(axis=0), rtol=1e-12)
+    assert equity.segments["customers"].sum() == len(bayes_sample)
+    assert equity.segments["share_of_equity"].sum() == pytest.approx(1.0, rel=1e-12)
+    assert equity.segments["mean_clv"].is_monotonic_decreasing
+    alive = nuts_bgnbd.probability_alive(bayes_sample, max_draws=500)
+    np.testing.assert_allclose(table["probability_alive"], alive["mean"], rtol=1e-12)
+
+
+def test_bayesian_clv_checks_its_settings(nuts_bgnbd, nuts_gg, cdnow):
+    with pytest.raises(ValueError, match="infinite horizon needs a positive discount_rate"):
+        customer_lifetime_value(nuts_bgnbd, nuts_gg, cdnow, horizon=np.inf)
+    with pytest.raises(ValueError, match="level must be strictly between 0 and 1"):
+        customer_equity(nuts_bgnbd, nuts_gg, cdnow, horizon=52, level=1.5)
+    with pytest.raises(ValidationError, match="monetary_value"):
+        customer_lifetime_value(nuts_bgnbd, nuts_gg, cdnow.drop(columns="monetary_value"),
+                                horizon=52)

@@ -76,8 +76,8 @@ class TransactionModel(MLEModel):
         )
         return c + np.logaddexp(u, v)
 
-    def _log_probability_alive(self, params, x, t_x, T) -> np.ndarray:
-        _, u, v = self._log_likelihood_parts(params, x, t_x, T)
+    def _log_probability_alive(self, params, x, t_x, T, x_levels=None) -> np.ndarray:
+        _, u, v = self._log_likelihood_parts(params, x, t_x, T, x_levels)
         return u - np.logaddexp(u, v)
 
     def _initial_params(self, fit_data: FitData) -> np.ndarray:
@@ -182,6 +182,37 @@ class TransactionModel(MLEModel):
         result = self._expected_new(params, t)
         return float(result) if np.ndim(result) == 0 else result
 
+    def probability_of_purchases_new_customer(self, n: int, t: ArrayLike) -> np.ndarray | float:
+        """Probability that a customer just acquired makes exactly ``n`` repeat purchases in (0, t].
+
+        The unconditional purchase-count distribution (for BG/NBD equation 8 of Fader, Hardie &
+        Lee 2005, for Pareto/NBD by quadrature over the lifetime); summed over customers of ages
+        T it gives the expected histogram of calibration-period repeat purchases.
+
+        Parameters
+        ----------
+        n : int
+            Number of repeat purchases, ``n >= 0``.
+        t : float or array-like
+            Time since acquisition, in the model's time unit.
+
+        Returns
+        -------
+        float or ndarray
+            P(X(t) = n), shaped like ``t``.
+        """
+        self._check_fitted()
+        n = _check_count(n)
+        t = _check_duration(t, "t")
+        params = tuple(np.asarray(v) for v in self._param_values)
+        # Over an empty period nothing is bought (the formulas read 0 * log 0 there). The
+        # quadrature of some models takes one row per element: evaluate on the flat array.
+        flat = t.ravel()
+        positive = flat > 0
+        pmf = self._pmf_new(params, n, np.where(positive, flat, 1.0))
+        result = np.where(positive, pmf, float(n == 0)).reshape(t.shape)
+        return float(result) if np.ndim(result) == 0 else result
+
     def discounted_expected_purchases(
         self, data: pd.DataFrame, *, horizon: float, discount_rate: float = 0.0
     ) -> pd.Series:
@@ -207,18 +238,8 @@ class TransactionModel(MLEModel):
         Series
             Discounted expected purchases per customer, indexed like ``data``.
         """
-        horizon = float(horizon)
-        if not horizon > 0:
-            raise ValueError(f"horizon must be > 0 (in the data's time unit), got {horizon}")
-        discount_rate = float(discount_rate)
-        if not (np.isfinite(discount_rate) and discount_rate >= 0):
-            raise ValueError(f"discount_rate must be a finite number >= 0, got {discount_rate}")
+        horizon, discount_rate = _check_discounting(horizon, discount_rate)
         if discount_rate == 0:
-            if np.isinf(horizon):
-                raise ValueError(
-                    "an infinite horizon needs a positive discount_rate: undiscounted, the "
-                    "expected number of future purchases can be infinite"
-                )
             return self.expected_purchases(data, horizon).rename("discounted_expected_purchases")
         index, x, t_x, T = self._customers(data)
         params = self._param_values
@@ -299,11 +320,15 @@ class TransactionModel(MLEModel):
 
 def by_levels(function, x, x_levels):
     """``function(x)`` (a tuple of arrays), evaluated once per distinct value when
-    ``x_levels = (values, codes)`` is given."""
+    ``x_levels = (values, codes)`` is given.
+
+    The values run along the last axis, so parameters with a leading axis of posterior draws
+    (shape ``(draws, 1)``) give one row of results per draw.
+    """
     if x_levels is None:
         return function(x)
     values, codes = x_levels
-    return tuple(part[codes] for part in function(values))
+    return tuple(part[..., codes] for part in function(values))
 
 
 def _integrate_rate(
@@ -312,12 +337,14 @@ def _integrate_rate(
     scale: np.ndarray,
     horizon: ArrayLike,
     k: float = 0.0,
+    panels: int = _CLV_PANELS,
 ) -> np.ndarray:
     """``integral_0^horizon exp(-k t) exp(log_rate(params, t)) dt`` per row of ``params``.
 
     Composite Gauss-Legendre in u = log(1 + t / scale), where a purchase rate decaying like a
     power of (1 + t / scale) is a smooth exponential; rows are processed in chunks so memory
-    stays bounded for millions of rows.
+    stays bounded for millions of rows. ``panels`` trades accuracy for speed (the Bayesian
+    models, which evaluate the integral once per posterior draw, use fewer).
     """
     n = len(scale)
     horizon = np.broadcast_to(np.asarray(horizon, dtype=float), (n,))
@@ -326,7 +353,7 @@ def _integrate_rate(
     result = np.empty(n)
     for chunk in _chunks(n, _CLV_CHUNK):
         chunk_params = tuple(np.broadcast_to(p, (n,))[chunk] for p in params)
-        edges = np.linspace(0.0, 1.0, _CLV_PANELS + 1)[:, None] * u_max[None, chunk]
+        edges = np.linspace(0.0, 1.0, panels + 1)[:, None] * u_max[None, chunk]
 
         def log_integrand(u, chunk=chunk, chunk_params=chunk_params):
             t = scale[chunk] * np.expm1(u)
@@ -345,6 +372,22 @@ def _check_duration(t: ArrayLike, name: str) -> np.ndarray:
     if not np.all(np.isfinite(array) & (array >= 0)):
         raise ValidationError(f"{name} must be finite and >= 0 (a duration), got {t!r}")
     return array
+
+
+def _check_discounting(horizon: float, discount_rate: float) -> tuple[float, float]:
+    """Checked ``(horizon, discount_rate)`` of a discounted forecast, as floats."""
+    horizon = float(horizon)
+    if not horizon > 0:
+        raise ValueError(f"horizon must be > 0 (in the data's time unit), got {horizon}")
+    discount_rate = float(discount_rate)
+    if not (np.isfinite(discount_rate) and discount_rate >= 0):
+        raise ValueError(f"discount_rate must be a finite number >= 0, got {discount_rate}")
+    if discount_rate == 0 and np.isinf(horizon):
+        raise ValueError(
+            "an infinite horizon needs a positive discount_rate: undiscounted, the "
+            "expected number of future purchases can be infinite"
+        )
+    return horizon, discount_rate
 
 
 def _check_count(n: int) -> int:

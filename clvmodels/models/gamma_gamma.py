@@ -15,6 +15,15 @@ from clvmodels.models._base import FitData, MLEModel
 from clvmodels.validation import ValidationError, check_rfm
 
 
+def _expected_spend(params, x, spend):
+    """Conditional mean spend per transaction given x transactions of mean ``spend``.
+
+    Broadcasts, so parameters with a leading axis of draws give one row per draw.
+    """
+    p, q, gamma = params
+    return p * (gamma + x * spend) / (p * x + q - 1)
+
+
 class GammaGammaModel(MLEModel):
     """Gamma-Gamma spend model fitted by maximum likelihood.
 
@@ -112,7 +121,7 @@ class GammaGammaModel(MLEModel):
                 "parameters; check the monetary values for extreme outliers"
             )
         x, spend = self._spend_arrays(data)
-        expected = p * (gamma + x * spend) / (p * x + q - 1)
+        expected = _expected_spend((p, q, gamma), x, spend)
         return pd.Series(expected, index=data.index, name="expected_spend")
 
     def simulate(

@@ -121,7 +121,7 @@ class ParetoNBDModel(TransactionModel):
     @staticmethod
     def _updated_params(params, x, T) -> Params:
         r, alpha, s, beta = params
-        return r + x, alpha + T, np.full_like(x, s), beta + T
+        return r + x, alpha + T, s + np.zeros_like(x), beta + T  # broadcasts over draws of s
 
     @staticmethod
     def _expected_new(params: Params, t) -> np.ndarray:
