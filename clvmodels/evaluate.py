@@ -1,0 +1,653 @@
+"""Model checking: holdout backtest, period-transaction fit, tracking forecast, model comparison.
+
+The checks follow Fader, Hardie & Lee (2005): a model fitted on a calibration period should
+reproduce the calibration histogram of repeat purchases (:func:`period_transactions`, with a
+chi-square test), predict each customer's holdout purchases (:func:`backtest`) and track the
+cohort's repeat transactions over calendar time (:func:`tracking`). Every function accepts the
+maximum-likelihood models and the Bayesian ones of :mod:`clvmodels.bayes`; for the latter the
+population quantities (histogram, tracking curve, unconditional forecast) are computed per
+posterior draw, on a fixed subsample of at most 400 draws, and summarised by their mean and an
+equal-tailed interval; per-customer predictions are the model's own.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from clvmodels.models import BetaGeoModel, ParetoNBDModel
+from clvmodels.models._base import FitData, check_time_unit
+from clvmodels.models._transaction import TransactionModel
+from clvmodels.rfm import _UNIT_NAMES, TIME_UNITS, _canonical_time_unit, calibration_holdout
+from clvmodels.validation import ValidationError, check_rfm, check_transactions
+
+__all__ = [
+    "Backtest",
+    "backtest",
+    "chi_square_test",
+    "compare_models",
+    "period_transactions",
+    "tracking",
+]
+
+#: Model names accepted by :func:`backtest` in place of an instance.
+MODEL_NAMES: dict[str, type[TransactionModel]] = {
+    "bgnbd": BetaGeoModel,
+    "bg/nbd": BetaGeoModel,
+    "betageo": BetaGeoModel,
+    "pnbd": ParetoNBDModel,
+    "paretonbd": ParetoNBDModel,
+    "pareto/nbd": ParetoNBDModel,
+}
+
+# Cochran's rule for the chi-square approximation: every pooled cell expects at least 5.
+_MIN_EXPECTED_PER_CELL = 5.0
+# Posterior draws used for population-level intervals of Bayesian models (histogram, tracking):
+# enough for stable 5% and 95% quantiles, few enough to keep the closed forms cheap.
+_MAX_DRAWS = 400
+# Rows per call of the purchase-count formulas: the Pareto/NBD quadrature allocates about
+# 1.3 kB per row, so this bounds a call's memory to ~10 MB.
+_CHUNK_ROWS = 8192
+
+
+# ----------------------------------------------------------------------------- model access
+def _is_bayesian(model: Any) -> bool:
+    return hasattr(model, "posterior_parameters")
+
+
+def _check_fitted(model: Any) -> None:
+    if not hasattr(model, "params_"):
+        raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit() first")
+
+
+def _formula_model(model: Any) -> type[TransactionModel]:
+    """The maximum-likelihood class whose closed forms serve ``model`` (itself when MLE).
+
+    A Bayesian model is matched by its parameter names, which are those of its MLE twin.
+    """
+    if isinstance(model, TransactionModel):
+        return type(model)
+    names = tuple(getattr(model, "param_names", ()))
+    for cls in (BetaGeoModel, ParetoNBDModel):
+        if names == cls.param_names:
+            return cls
+    raise TypeError(
+        f"{type(model).__name__} is not a purchase-count model (parameters {names}); expected a "
+        "BG/NBD or Pareto/NBD model, maximum-likelihood or Bayesian"
+    )
+
+
+def _parameter_draws(model: Any, max_draws: int = _MAX_DRAWS) -> np.ndarray:
+    """Parameter vectors, one row each: the estimate of an MLE model, posterior draws else."""
+    cls = _formula_model(model)
+    if _is_bayesian(model):
+        draws = model.posterior_parameters(max_draws=max_draws, random_seed=0)
+        return draws[list(cls.param_names)].to_numpy(dtype=float)
+    _check_fitted(model)
+    return model.params_.to_numpy(dtype=float)[None, :]
+
+
+def _model_time_unit(model: Any) -> str | None:
+    return getattr(model, "time_unit_", None)
+
+
+def _unit_label(model: Any, default: str = "time units") -> str:
+    """The plural name of a model's time unit ("weeks"), for axis labels."""
+    unit = _model_time_unit(model)
+    return f"{_UNIT_NAMES[unit]}s" if unit in _UNIT_NAMES else default
+
+
+def _point(result: pd.Series | pd.DataFrame) -> pd.Series:
+    """The point prediction: an MLE model's Series, or a Bayesian model's posterior mean."""
+    if isinstance(result, pd.DataFrame):
+        return result["mean"]
+    return result
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Equal-tailed interval of mass ``level`` over the first axis."""
+    tail = (1.0 - level) / 2.0
+    return np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
+
+
+def _check_level(level: float) -> float:
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return level
+
+
+def _evaluate_rows(function, draws: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """``function(params, t)`` for every draw and every ``t``, shape (draws, len(t)).
+
+    The formulas are elementwise in their arguments, so draws x times are flattened into rows
+    and evaluated in chunks of bounded memory.
+    """
+    n_draws, n_t = len(draws), len(t)
+    result = np.empty(n_draws * n_t)
+    for start in range(0, len(result), _CHUNK_ROWS):
+        rows = np.arange(start, min(start + _CHUNK_ROWS, len(result)))
+        draw, time = np.divmod(rows, n_t)
+        result[rows] = function(tuple(draws[draw].T), t[time])
+    return result.reshape(n_draws, n_t)
+
+
+# ----------------------------------------------------------------------------- histogram
+def _count_labels(max_frequency: int) -> list[str]:
+    return [str(n) for n in range(max_frequency)] + [f"{max_frequency}+"]
+
+
+def _check_max_frequency(max_frequency: int) -> int:
+    if int(max_frequency) != max_frequency or max_frequency < 1:
+        raise ValueError(f"max_frequency must be a whole number >= 1, got {max_frequency!r}")
+    return int(max_frequency)
+
+
+def _count_probabilities(model: Any, T: np.ndarray, max_frequency: int):
+    """Distinct ages, their number of customers, and per draw and age the probabilities of
+    0, 1, ..., max_frequency - 1 and of max_frequency or more repeat purchases of a customer
+    of that age (shape (draws, ages, max_frequency + 1)); customers sharing T are evaluated once.
+    """
+    cls = _formula_model(model)
+    ages, counts = np.unique(T, return_counts=True)
+    draws = _parameter_draws(model)
+    probabilities = np.empty((len(draws), len(ages), max_frequency + 1))
+    for n in range(max_frequency):
+        probabilities[:, :, n] = _evaluate_rows(
+            lambda params, t, n=n: cls._pmf_new(params, n, t), draws, ages
+        )
+    tail = 1.0 - probabilities[:, :, :max_frequency].sum(axis=2)
+    probabilities[:, :, max_frequency] = np.clip(tail, 0.0, None)  # -1e-16 from rounding
+    return ages, counts, probabilities
+
+
+def _observed_histogram(frequency: np.ndarray, max_frequency: int) -> np.ndarray:
+    capped = np.minimum(frequency.astype(np.int64), max_frequency)
+    return np.bincount(capped, minlength=max_frequency + 1).astype(float)
+
+
+def period_transactions(
+    model: Any, rfm: pd.DataFrame, *, max_frequency: int = 7, level: float = 0.9
+) -> pd.DataFrame:
+    """Observed and expected number of customers by count of repeat purchases in the period.
+
+    The expected count for n repeat purchases is the sum over customers of the probability
+    that a customer of the same age T makes n repeat purchases (the unconditional
+    purchase-count distribution); the last bin holds ``max_frequency`` or more.
+
+    Parameters
+    ----------
+    model : BetaGeoModel, ParetoNBDModel or a Bayesian purchase-count model
+        Fitted model.
+    rfm : DataFrame
+        RFM table (``frequency``, ``recency``, ``T``) of the period the histogram describes.
+    max_frequency : int, default 7
+        Counts from this value up are pooled in the last bin.
+    level : float, default 0.9
+        For Bayesian models: mass of the interval of the expected counts over the posterior.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``frequency`` ("0", "1", ..., "7+"), with ``observed`` and ``expected``
+        customers; for Bayesian models also ``lower`` and ``upper`` of the expected counts.
+    """
+    check_rfm(rfm)
+    check_time_unit(model, rfm)
+    max_frequency = _check_max_frequency(max_frequency)
+    _, counts, probabilities = _count_probabilities(model, rfm["T"].to_numpy(dtype=float),
+                                                   max_frequency)
+    histogram = probabilities.transpose(0, 2, 1) @ counts  # (draws, cells)
+    table = pd.DataFrame(
+        {
+            "observed": _observed_histogram(rfm["frequency"].to_numpy(), max_frequency),
+            "expected": histogram.mean(axis=0),
+        },
+        index=pd.Index(_count_labels(max_frequency), name="frequency"),
+    )
+    if _is_bayesian(model):
+        table["lower"], table["upper"] = _interval(histogram, _check_level(level))
+    return table
+
+
+def chi_square_test(table: pd.DataFrame, n_params: int = 0) -> pd.Series:
+    """Pearson chi-square goodness of fit of an observed vs expected histogram.
+
+    Cells are pooled, from the highest count down, until each expects at least 5 customers
+    (Cochran's rule for the chi-square approximation); the degrees of freedom are the number of
+    pooled cells minus 1 minus the number of estimated parameters.
+
+    Parameters
+    ----------
+    table : DataFrame
+        With ``observed`` and ``expected`` columns, as from :func:`period_transactions`.
+    n_params : int, default 0
+        Number of model parameters estimated from the same data.
+
+    Returns
+    -------
+    Series
+        ``statistic``, ``dof``, ``p_value`` and ``cells`` (the number of cells after pooling).
+        ``p_value`` is NaN, with a warning, when pooling leaves no degrees of freedom.
+    """
+    observed = table["observed"].to_numpy(dtype=float)
+    expected = table["expected"].to_numpy(dtype=float)
+    pooled_observed, pooled_expected = [], []
+    carry_observed = carry_expected = 0.0
+    for o, e in zip(observed[::-1], expected[::-1], strict=True):
+        carry_observed, carry_expected = carry_observed + o, carry_expected + e
+        if carry_expected >= _MIN_EXPECTED_PER_CELL:
+            pooled_observed.append(carry_observed)
+            pooled_expected.append(carry_expected)
+            carry_observed = carry_expected = 0.0
+    if pooled_expected:  # what is left at the low end joins the nearest cell
+        pooled_observed[-1] += carry_observed
+        pooled_expected[-1] += carry_expected
+    else:
+        pooled_observed, pooled_expected = [carry_observed], [carry_expected]
+    pooled_observed, pooled_expected = np.array(pooled_observed), np.array(pooled_expected)
+    statistic = float(np.sum((pooled_observed - pooled_expected) ** 2 / pooled_expected))
+    dof = len(pooled_expected) - 1 - int(n_params)
+    if dof < 1:
+        warnings.warn(
+            f"after pooling cells to at least {_MIN_EXPECTED_PER_CELL:g} expected customers, "
+            f"{len(pooled_expected)} cell(s) remain for {n_params} parameter(s): no degrees of "
+            "freedom for a chi-square test (the p-value is NaN); use more customers",
+            UserWarning,
+            stacklevel=2,
+        )
+        p_value = float("nan")
+    else:
+        p_value = float(stats.chi2.sf(statistic, dof))
+    return pd.Series(
+        {"statistic": statistic, "dof": dof, "p_value": p_value, "cells": len(pooled_expected)},
+        name="chi_square",
+    )
+
+
+# ----------------------------------------------------------------------------- tracking
+def _repeat_purchase_days(
+    transactions: pd.DataFrame, customer_col: str, date_col: str
+) -> tuple[pd.Series, pd.DataFrame]:
+    """First purchase day per customer, and the distinct (customer, day) repeat purchases."""
+    dates = check_transactions(transactions, customer_col=customer_col, date_col=date_col)
+    if getattr(dates.dtype, "tz", None) is not None:  # read days in the dates' own calendar
+        dates = dates.dt.tz_localize(None)
+    days = pd.DataFrame(
+        {"customer": transactions[customer_col].to_numpy(), "day": dates.dt.normalize().to_numpy()}
+    ).drop_duplicates()
+    first = days.groupby("customer")["day"].min()
+    repeat = days[days["day"] > first.reindex(days["customer"]).to_numpy()]
+    return first, repeat
+
+
+def _ages_in_units(days: np.ndarray, unit: str) -> np.ndarray:
+    return days * TIME_UNITS["D"] / TIME_UNITS[unit]
+
+
+def tracking(
+    model: Any,
+    transactions: pd.DataFrame,
+    *,
+    calibration_end: object,
+    observation_end: object = None,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    level: float = 0.9,
+) -> pd.DataFrame:
+    """Weekly and cumulative repeat transactions of the calibration cohort, observed and expected.
+
+    The cohort is every customer whose first purchase is on or before ``calibration_end``.
+    A repeat transaction is a day with a purchase after the customer's first day (as in
+    :func:`~clvmodels.rfm_summary`). The expected cumulative count at the end of a day is the
+    sum over the cohort of the unconditional expected repeat purchases of a new customer,
+    ``E[X(age)]``, at the customer's age then (Fader, Hardie & Lee's tracking forecast): it
+    uses no customer's history beyond the first purchase date.
+
+    Parameters
+    ----------
+    model : BetaGeoModel, ParetoNBDModel or a Bayesian purchase-count model
+        Fitted model, in the time unit in which ages are measured.
+    transactions : DataFrame
+        The transaction log.
+    calibration_end, observation_end : date-like
+        End of the calibration period (defines the cohort) and of the tracked period
+        (default: the last transaction date, or ``calibration_end`` if later). They may be the
+        same day: the calibration period alone is tracked (a log without holdout yet).
+    customer_col, date_col : str
+        Columns of the customer id and the purchase date.
+    level : float, default 0.9
+        For Bayesian models: mass of the posterior interval of the expected counts.
+
+    Returns
+    -------
+    DataFrame
+        One row per week, indexed by the week's last day (``week_end``; weeks run from the
+        cohort's first purchase day, the last one may be shorter), with ``observed`` and
+        ``expected`` repeat transactions in the week and ``cumulative_observed`` and
+        ``cumulative_expected`` to its end; for Bayesian models also ``lower``/``upper`` and
+        ``cumulative_lower``/``cumulative_upper``. ``attrs`` holds ``calibration_end``,
+        ``observation_end``, ``customers`` and ``time_unit``.
+    """
+    unit = _model_time_unit(model)
+    if unit is None:
+        raise ValueError(
+            f"the {type(model).__name__} has no time unit (set_params_ without time_unit?): the "
+            "customers' ages cannot be expressed in it; pass time_unit to set_params_"
+        )
+    unit = _canonical_time_unit(unit)
+    first, repeat = _repeat_purchase_days(transactions, customer_col, date_col)
+    calibration_day = pd.Timestamp(calibration_end).normalize()
+    if observation_end is None:  # the data's end, at least the calibration period
+        last_day = max(first.max(), repeat["day"].max()) if len(repeat) else first.max()
+        end_day = max(last_day, calibration_day)
+    else:
+        end_day = pd.Timestamp(observation_end).normalize()
+    if calibration_day > end_day:
+        raise ValueError(f"calibration_end {calibration_day.date()} must not be after "
+                         f"observation_end {end_day.date()}")
+    cohort = first[first <= calibration_day]
+    if cohort.empty:
+        raise ValidationError(
+            f"column {date_col!r}: nobody buys on or before calibration_end "
+            f"{calibration_day.date()}; expected a calibration period with purchases"
+        )
+    start = cohort.min()
+    n_days = (end_day - start).days + 1
+    week_ends = np.minimum(np.arange(7, n_days + 7, 7), n_days)  # days since start, exclusive
+    repeat = repeat[repeat["customer"].isin(cohort.index) & (repeat["day"] <= end_day)]
+    day_number = (repeat["day"] - start).dt.days.to_numpy()
+    observed = np.bincount(np.searchsorted(week_ends, day_number, side="right"),
+                           minlength=len(week_ends))[: len(week_ends)].astype(float)
+
+    first_day, cohort_size = np.unique((cohort - start).dt.days.to_numpy(), return_counts=True)
+    # Ages are whole days, so E[X(age)] is needed at 0, 1, ..., n_days - 1 days only (per
+    # draw); each week end then gathers its customers' ages (0 for those not yet acquired).
+    cls = _formula_model(model)
+    draws = _parameter_draws(model)
+    by_age = _evaluate_rows(cls._expected_new, draws,
+                            _ages_in_units(np.arange(n_days, dtype=float), unit))
+    cumulative = np.column_stack([
+        by_age[:, np.clip(week_end - 1 - first_day, 0, None)] @ cohort_size
+        for week_end in week_ends
+    ])  # (draws, weeks)
+    weekly = np.diff(cumulative, axis=1, prepend=0.0)
+    index = pd.DatetimeIndex(start + pd.to_timedelta(week_ends - 1, unit="D"), name="week_end")
+    table = pd.DataFrame(
+        {
+            "observed": observed,
+            "expected": weekly.mean(axis=0),
+            "cumulative_observed": np.cumsum(observed),
+            "cumulative_expected": cumulative.mean(axis=0),
+        },
+        index=index,
+    )
+    if _is_bayesian(model):
+        level = _check_level(level)
+        table["lower"], table["upper"] = _interval(weekly, level)
+        table["cumulative_lower"], table["cumulative_upper"] = _interval(cumulative, level)
+    table.attrs.update(calibration_end=calibration_day, observation_end=end_day,
+                       customers=len(cohort), time_unit=unit)
+    return table
+
+
+# ----------------------------------------------------------------------------- backtest
+@dataclass(frozen=True)
+class Backtest:
+    """Result of :func:`backtest`.
+
+    Attributes
+    ----------
+    model
+        The fitted purchase-count model.
+    data : DataFrame
+        Calibration summary and holdout counts per customer (from
+        :func:`~clvmodels.calibration_holdout`).
+    predictions : DataFrame
+        Per customer: ``actual`` holdout repeat purchases, ``predicted`` (conditional expected
+        purchases over the holdout) and, for Bayesian models, ``lower``/``upper`` of the
+        posterior predictive interval of the count.
+    metrics : Series
+        ``customers``, ``mae``, ``rmse``, ``actual_total``, ``predicted_total``, ``bias``
+        (predicted_total / actual_total - 1), ``correlation`` (Pearson, actual vs predicted),
+        ``unconditional_total`` (the tracking forecast of the holdout total, from first purchase
+        dates alone) and, for Bayesian models, ``coverage`` (share of customers whose actual
+        count lies in their interval).
+    period_transactions : DataFrame
+        Calibration histogram of repeat purchases, observed vs expected (see
+        :func:`period_transactions`).
+    chi_square : Series
+        Goodness of fit of that histogram (see :func:`chi_square_test`).
+    """
+
+    model: Any
+    data: pd.DataFrame
+    predictions: pd.DataFrame
+    metrics: pd.Series
+    period_transactions: pd.DataFrame
+    chi_square: pd.Series
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"Backtest({type(self.model).__name__}: {m['customers']:,.0f} customers, holdout "
+            f"actual {m['actual_total']:,.0f} vs predicted {m['predicted_total']:,.1f} "
+            f"(bias {m['bias']:+.1%}), MAE {m['mae']:.3f}, "
+            f"chi-square p {self.chi_square['p_value']:.3g})"
+        )
+
+
+def _model_instance(model: Any) -> Any:
+    if isinstance(model, str):
+        try:
+            return MODEL_NAMES[model.lower()]()
+        except KeyError:
+            raise ValueError(
+                f"unknown model {model!r}; expected one of {sorted(MODEL_NAMES)} or a model "
+                "instance"
+            ) from None
+    try:
+        _formula_model(model)
+    except TypeError:
+        raise TypeError(
+            f"model: expected 'bgnbd', 'pnbd' or a purchase-count model instance (BG/NBD or "
+            f"Pareto/NBD, maximum-likelihood or Bayesian), got {type(model).__name__}"
+        ) from None
+    return model
+
+
+def backtest(
+    transactions: pd.DataFrame,
+    *,
+    calibration_end: object,
+    observation_end: object = None,
+    model: Any = "bgnbd",
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    time_unit: str | None = None,
+    level: float = 0.9,
+    fit_kwargs: Mapping[str, Any] | None = None,
+) -> Backtest:
+    """Fit on a calibration period, predict the holdout, and score the predictions.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        The transaction log.
+    calibration_end, observation_end : date-like
+        Last day of the calibration period and of the holdout (default: the last transaction).
+    model : str or model instance, default "bgnbd"
+        "bgnbd" or "pnbd" (a new maximum-likelihood model), an unfitted instance (fitted here,
+        with ``fit_kwargs``) or a fitted one (used as it is: e.g. published parameters set
+        with ``set_params_``, or a Bayesian fit). Maximum-likelihood and Bayesian models alike.
+    customer_col, date_col : str
+        Columns of the customer id and the purchase date.
+    time_unit : str, optional
+        Unit of recency, T and the holdout length; defaults to a fitted model's unit, else "W".
+    level : float, default 0.9
+        For Bayesian models: mass of the predictive intervals whose coverage is reported.
+    fit_kwargs : mapping, optional
+        Keywords for ``model.fit`` (e.g. ``{"method": "map"}`` for a Bayesian model).
+
+    Returns
+    -------
+    Backtest
+    """
+    level = _check_level(level)
+    model = _model_instance(model)
+    fitted = hasattr(model, "params_")
+    if time_unit is None:
+        time_unit = (_model_time_unit(model) if fitted else None) or "W"
+    data = calibration_holdout(
+        transactions, customer_col, date_col, calibration_end=calibration_end,
+        observation_end=observation_end, time_unit=time_unit,
+    )
+    if not fitted:
+        model.fit(data, **dict(fit_kwargs or {}))
+    duration = float(data["duration_holdout"].iloc[0])
+    actual = data["frequency_holdout"].astype(float).rename("actual")
+    predicted = _point(model.expected_purchases(data, duration)).rename("predicted")
+    predictions = pd.concat([actual, predicted], axis=1)
+    bayesian = _is_bayesian(model)
+    if bayesian:
+        interval = model.predictive_purchases(data, duration, level=level)
+        predictions["lower"] = interval["lower"].to_numpy(dtype=float)
+        predictions["upper"] = interval["upper"].to_numpy(dtype=float)
+
+    error = predictions["predicted"] - predictions["actual"]
+    actual_total, predicted_total = float(actual.sum()), float(predicted.sum())
+    metrics = {
+        "customers": float(len(data)),
+        "mae": float(error.abs().mean()),
+        "rmse": float(np.sqrt(np.mean(error**2))),
+        "actual_total": actual_total,
+        "predicted_total": predicted_total,
+        "bias": predicted_total / actual_total - 1.0 if actual_total else float("nan"),
+        "correlation": float(np.corrcoef(actual, predicted)[0, 1]),
+        "unconditional_total": float(_unconditional_total(model, data["T"], duration).mean()),
+    }
+    if bayesian:
+        inside = (predictions["actual"] >= predictions["lower"]) & (
+            predictions["actual"] <= predictions["upper"]
+        )
+        metrics["coverage"] = float(inside.mean())
+    histogram = period_transactions(model, data, level=level)
+    return Backtest(
+        model=model,
+        data=data,
+        predictions=predictions,
+        metrics=pd.Series(metrics, name="metrics"),
+        period_transactions=histogram,
+        chi_square=chi_square_test(histogram, n_params=len(_formula_model(model).param_names)),
+    )
+
+
+def _unconditional_total(model: Any, T: pd.Series, duration: float) -> np.ndarray:
+    """Expected repeat purchases of the cohort in (T, T + duration] from acquisition alone,
+    per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer."""
+    cls = _formula_model(model)
+    ages, counts = np.unique(T.to_numpy(dtype=float), return_counts=True)
+    draws = _parameter_draws(model)
+    growth = (_evaluate_rows(cls._expected_new, draws, ages + duration)
+              - _evaluate_rows(cls._expected_new, draws, ages))
+    return growth @ counts
+
+
+# ----------------------------------------------------------------------------- comparison
+def _log_likelihood_on(model: Any, data: pd.DataFrame) -> float:
+    """Log-likelihood of ``data`` at the model's point estimate (posterior mean if Bayesian)."""
+    cls = _formula_model(model)
+    scorer = cls()
+    columns, _ = scorer._fit_columns(data)
+    fit_data = FitData.compress(columns, np.ones(len(data)))
+    params = model.params_[list(cls.param_names)].to_numpy(dtype=float)
+    return float(fit_data.weights @ scorer._log_likelihood(params, fit_data))
+
+
+def compare_models(
+    models_or_backtests: Iterable[Any] | Mapping[str, Any], *, data: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """One table comparing purchase-count models: fit criteria and holdout metrics.
+
+    Parameters
+    ----------
+    models_or_backtests : list or dict
+        Fitted models or :class:`Backtest` results (or a mix); a dict gives the row names.
+    data : DataFrame, optional
+        RFM table on which to evaluate the log-likelihood of bare models. Needed for Bayesian
+        models and models with set parameters; a maximum-likelihood fit otherwise reports the
+        likelihood of the data it was fitted on. Backtests use their calibration data.
+
+    Returns
+    -------
+    DataFrame
+        One row per entry: ``n_params``, ``log_likelihood``, ``aic``, ``bic`` (for Bayesian
+        models at the posterior mean) and, for backtests, the holdout metrics (see
+        :class:`Backtest`) and ``chi_square``, ``chi_square_p_value``. Metrics a row does not
+        have (holdout metrics of a bare model, coverage of an MLE model) are NaN.
+    """
+    if isinstance(models_or_backtests, Mapping):
+        items = list(models_or_backtests.items())
+    else:
+        entries = list(models_or_backtests)
+        items = [(_default_name(entry), entry) for entry in entries]
+        names = [name for name, _ in items]
+        items = [(_unique_name(name, names[:i]), entry) for i, (name, entry) in enumerate(items)]
+    if not items:
+        raise ValueError("compare_models needs at least one model or backtest")
+    rows = {}
+    for name, entry in items:
+        rows[name] = _comparison_row(entry, data)
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "model"
+    return table
+
+
+def _default_name(entry: Any) -> str:
+    model = entry.model if isinstance(entry, Backtest) else entry
+    return type(model).__name__
+
+
+def _unique_name(name: str, earlier: list[str]) -> str:
+    count = earlier.count(name)
+    return name if count == 0 else f"{name} ({count + 1})"
+
+
+def _comparison_row(entry: Any, data: pd.DataFrame | None) -> dict[str, float]:
+    model = entry.model if isinstance(entry, Backtest) else entry
+    cls = _formula_model(model)
+    if isinstance(entry, Backtest):
+        table = entry.data
+    elif data is not None:
+        table = data
+    elif isinstance(model, TransactionModel) and np.isfinite(getattr(model, "log_likelihood_",
+                                                                     np.nan)):
+        table = None
+    else:
+        raise ValueError(
+            f"{type(model).__name__} carries no fitted log-likelihood (a Bayesian model, or "
+            "parameters set by hand): pass data= (the RFM table to evaluate it on) or a Backtest"
+        )
+    if table is None:
+        log_likelihood, n_customers = model.log_likelihood_, model.n_customers_
+    else:
+        log_likelihood, n_customers = _log_likelihood_on(model, table), len(table)
+    k = len(cls.param_names)
+    row = {
+        "n_params": float(k),
+        "log_likelihood": log_likelihood,
+        "aic": 2 * k - 2 * log_likelihood,
+        "bic": k * np.log(n_customers) - 2 * log_likelihood,
+    }
+    if isinstance(entry, Backtest):
+        row.update(entry.metrics.drop("customers").to_dict())
+        row.setdefault("coverage", float("nan"))
+        row["chi_square"] = entry.chi_square["statistic"]
+        row["chi_square_p_value"] = entry.chi_square["p_value"]
+    return row
