@@ -27,3 +27,42 @@ def fitted_pnbd(cdnow) -> ParetoNBDModel:
 @pytest.fixture(scope="session")
 def fitted_gg(cdnow) -> GammaGammaModel:
     return GammaGammaModel().fit(cdnow)
+
+
+@pytest.fixture(scope="session")
+def cdnow_holdout_table() -> pd.DataFrame:
+    """CDNOW sample: calibration to 1997-09-30, holdout counts to 1998-06-30 (39 weeks)."""
+    from clvmodels import calibration_holdout, load_cdnow_transactions
+
+    return calibration_holdout(load_cdnow_transactions(), amount_col="amount",
+                               calibration_end="1997-09-30", observation_end="1998-06-30")
+
+
+@pytest.fixture(scope="session")
+def map_bgnbd(cdnow_holdout_table):
+    """Bayesian BG/NBD on ``cdnow_holdout_table`` by the Laplace approximation (200 draws):
+    a posterior of draws without a NUTS run, fitted once for the plotting and evaluation tests."""
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianBetaGeoModel
+
+    return BayesianBetaGeoModel().fit(cdnow_holdout_table, method="map", draws=200, chains=1,
+                                      random_seed=1)
+
+
+@pytest.fixture(scope="session")
+def nuts_bgnbd(cdnow):
+    """Bayesian BG/NBD on the published CDNOW summary with the default sampler and settings
+    (4 chains x 1,000 draws after 1,000 tuning steps), fitted once for the Bayesian tests."""
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianBetaGeoModel
+
+    return BayesianBetaGeoModel().fit(cdnow, random_seed=2026)
+
+
+@pytest.fixture(scope="session")
+def nuts_gg(cdnow):
+    """Bayesian Gamma-Gamma on the published CDNOW summary, default settings."""
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianGammaGammaModel
+
+    return BayesianGammaGammaModel().fit(cdnow, random_seed=2026)

@@ -1,0 +1,557 @@
+"""The files of the batch command line: tables, model directories and atomic writes.
+
+* Tables are CSV (optionally gzip-compressed) or Parquet, chosen by the file name. An RFM table
+  carries its metadata (time unit, observation end, where it came from): in Parquet as schema
+  metadata under the key ``clvmodels``, in CSV as one first line ``# clvmodels {json}``. Score
+  tables are plain CSV (no comment line, for the BI tools that read them).
+* A model directory holds the purchase-count model and the spend model, each in its own save
+  format (JSON for maximum likelihood, netCDF for Bayesian models), and ``manifest.json``:
+  model names, fit settings, time unit, the data they were fitted on, package version and a
+  SHA-256 of each model file, all checked on load.
+* Every output is written to a temporary file (or folder) in its destination folder and then
+  renamed over the destination, so a failed run leaves the previous output as it was.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from clvmodels.models._base import package_version
+from clvmodels.rfm import _canonical_time_unit
+
+# Exit codes, documented in the CLI help and the README.
+EXIT_OK = 0
+EXIT_BUG = 1
+EXIT_USAGE = 2
+EXIT_INPUT = 3
+EXIT_DATA = 4
+EXIT_FIT = 5
+EXIT_OUTPUT = 6
+EXIT_DEPENDENCY = 7
+
+RFM_FORMAT = "clvmodels.rfm"
+MODEL_DIR_FORMAT = "clvmodels.model-directory"
+MODEL_DIR_VERSION = 1
+MANIFEST = "manifest.json"
+_CSV_MARKER = "# clvmodels "
+_METADATA_KEY = b"clvmodels"
+
+#: Transaction-model names of the command line and their classes (MLE, Bayesian).
+TRANSACTION_MODELS = {
+    "bgnbd": ("BetaGeoModel", "BayesianBetaGeoModel"),
+    "pnbd": ("ParetoNBDModel", "BayesianParetoNBDModel"),
+}
+SPEND_MODELS = {"gamma-gamma": ("GammaGammaModel", "BayesianGammaGammaModel")}
+
+
+class BatchError(Exception):
+    """An error the user can act on: reported as one line, with an exit code for schedulers."""
+
+    exit_code = EXIT_BUG
+
+
+class InputFileError(BatchError):
+    """An input file is missing or cannot be read."""
+
+    exit_code = EXIT_INPUT
+
+
+class DataError(BatchError):
+    """An input holds invalid data (bad column, value, date, model file ...)."""
+
+    exit_code = EXIT_DATA
+
+
+class FitError(BatchError):
+    """A model could not be fitted to the data."""
+
+    exit_code = EXIT_FIT
+
+
+class OutputFileError(BatchError):
+    """An output cannot be written."""
+
+    exit_code = EXIT_OUTPUT
+
+
+class DependencyError(BatchError):
+    """An optional dependency the request needs is not installed."""
+
+    exit_code = EXIT_DEPENDENCY
+
+
+@contextmanager
+def caught_user_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect every UserWarning of a block (each time it is raised) into the yielded list,
+    for the caller to show as notes; other warnings are passed on as they were."""
+    user_warnings: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield user_warnings
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            user_warnings.append(warning)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
+
+
+# ----------------------------------------------------------------------------- atomic writes
+def _umask_mode(mode: int) -> int:
+    # mkstemp/mkdtemp create private files; give outputs the usual permissions instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
+def _prepare_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputFileError(f"cannot write {path}: {error.strerror}") from None
+
+
+@contextmanager
+def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename.
+
+    On an exception the temporary file is removed and ``path`` keeps its previous content.
+    """
+    path = Path(path)
+    _prepare_parent(path)
+    if path.is_dir():
+        raise OutputFileError(f"cannot write {path}: it is a directory")
+    try:
+        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise OutputFileError(f"cannot write {path}: {error.strerror}") from None
+    os.close(handle)
+    temporary = Path(name)
+    try:
+        yield temporary
+        os.chmod(temporary, _umask_mode(0o666))
+        os.replace(temporary, path)
+    except BaseException as error:
+        with suppress(FileNotFoundError):
+            temporary.unlink()
+        if isinstance(error, OSError):  # disk full, permissions ...: the user's to fix
+            raise OutputFileError(f"cannot write {path}: {error.strerror or error}") from error
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write a text file atomically."""
+    with atomic_file(path) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path``; on success it takes the place of ``path``.
+
+    An existing ``path`` is replaced only if it is empty or a model directory (it holds a
+    clvmodels manifest), never an unrelated folder. The swap is two renames, so a reader sees
+    the complete old folder or the complete new one (or, for an instant, none).
+    """
+    path = Path(path)
+    _prepare_parent(path)
+    if path.exists():
+        if not path.is_dir():
+            raise OutputFileError(f"cannot write the model directory {path}: it is a file")
+        if any(path.iterdir()) and _read_manifest_format(path) != MODEL_DIR_FORMAT:
+            raise OutputFileError(
+                f"refusing to replace {path}: it is not empty and not a clvmodels model "
+                "directory; choose another output folder"
+            )
+    try:
+        temporary = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    except OSError as error:
+        raise OutputFileError(f"cannot write {path}: {error.strerror}") from None
+    try:
+        yield temporary
+        os.chmod(temporary, _umask_mode(0o777))
+        if path.exists():
+            old = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+            os.rename(path, old)
+            try:
+                os.rename(temporary, path)
+            except BaseException:
+                os.rename(old, path)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(temporary, path)
+    except BaseException as error:
+        shutil.rmtree(temporary, ignore_errors=True)
+        if isinstance(error, OSError):
+            raise OutputFileError(f"cannot write {path}: {error.strerror or error}") from error
+        raise
+
+
+def _read_manifest_format(directory: Path) -> str | None:
+    try:
+        return json.loads((directory / MANIFEST).read_text()).get("format")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+# ----------------------------------------------------------------------------- tables
+def table_kind(path: str | os.PathLike) -> str:
+    """``"csv"`` or ``"parquet"``, from the file name (``.csv``, ``.csv.gz``, ``.parquet``).
+
+    Raises
+    ------
+    ValueError
+        For any other file name.
+    """
+    name = Path(path).name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    raise ValueError(f"{path}: unsupported file type; expected .csv, .csv.gz or .parquet")
+
+
+def require_pyarrow(path: Path) -> Any:
+    """``pyarrow.parquet``, or a DependencyError naming the extra."""
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise DependencyError(
+            f"{path}: Parquet files need pyarrow; install it with pip install \"clvmodels[fast]\" "
+            "or use CSV"
+        ) from None
+    return parquet
+
+
+def require_duckdb() -> None:
+    """Refuse the DuckDB engine, naming the extra, when duckdb is not installed."""
+    try:
+        import duckdb  # noqa: F401
+    except ImportError:
+        raise DependencyError(
+            'the duckdb engine needs duckdb; install it with pip install "clvmodels[fast]"'
+        ) from None
+
+
+def check_readable(path: Path, role: str) -> None:
+    """Fail with an InputFileError unless ``path`` is a readable file."""
+    if not path.exists():
+        raise InputFileError(f"{role} file not found: {path}")
+    if path.is_dir():
+        raise InputFileError(f"{role} file {path} is a directory")
+    if not os.access(path, os.R_OK):
+        raise InputFileError(f"{role} file {path} is not readable (permission denied)")
+
+
+def read_table(
+    path: str | os.PathLike, *, role: str, text_columns: tuple[str, ...] = (),
+    text_id: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read a CSV or Parquet table and its clvmodels metadata (``{}`` when it has none).
+
+    ``text_columns`` of a CSV file are read as text, untouched (ids such as ``00123`` keep
+    their zeros; dates are parsed later, with the user's format), and with ``text_id`` also
+    the customer id column the metadata names (else the first column). ``role`` names the
+    file in messages ("transactions", "RFM").
+    """
+    path = Path(path)
+    check_readable(path, role)
+    try:
+        kind = table_kind(path)
+    except ValueError as error:
+        raise InputFileError(f"{role} {error}") from None
+    if kind == "parquet":
+        parquet = require_pyarrow(path)
+        try:
+            table = parquet.read_table(path)
+        except Exception as error:  # pyarrow raises its own ArrowInvalid, OSError ...
+            raise DataError(f"{role} file {path} is not a readable Parquet file: {error}") from None
+        raw = (table.schema.metadata or {}).get(_METADATA_KEY)
+        frame = table.to_pandas()
+        if not isinstance(frame.index, pd.RangeIndex):  # pandas wrote its index: a column here
+            frame = frame.reset_index()
+        return frame, (json.loads(raw) if raw else {})
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            first = handle.readline()
+        metadata = {}
+        skip = 0
+        if first.startswith(_CSV_MARKER):
+            metadata = json.loads(first[len(_CSV_MARKER):])
+            skip = 1
+        header = pd.read_csv(path, nrows=0, skiprows=skip).columns
+        text = list(text_columns)
+        if text_id and len(header):
+            text.append(metadata.get("customer_col") or header[0])
+        dtypes = {column: str for column in text if column in header}
+        frame = pd.read_csv(path, skiprows=skip, dtype=dtypes)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError,
+            EOFError, gzip.BadGzipFile) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{role} file {path} is not a readable CSV file: {message}") from None
+    return frame, metadata
+
+
+def write_table(
+    frame: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    metadata: dict[str, Any] | None = None,
+    csv_metadata: bool = True,
+) -> None:
+    """Write a table (its index as the first column) atomically as CSV or Parquet.
+
+    ``metadata`` goes into the Parquet schema, and into a first comment line of a CSV file
+    when ``csv_metadata`` is true.
+    """
+    path = Path(path)
+    kind = table_kind(path)
+    flat = frame.reset_index()
+    flat.attrs = {}  # pandas would otherwise try to serialise attrs (Timestamps) itself
+    document = json.dumps(metadata, default=str) if metadata else None
+    with atomic_file(path) as temporary:
+        if kind == "parquet":
+            parquet = require_pyarrow(path)
+            import pyarrow as pa
+
+            table = pa.Table.from_pandas(flat, preserve_index=False)
+            if document:
+                merged = {**(table.schema.metadata or {}), _METADATA_KEY: document.encode()}
+                table = table.replace_schema_metadata(merged)
+            parquet.write_table(table, temporary)
+            return
+        compression = "gzip" if path.name.lower().endswith(".gz") else None
+        opener = gzip.open if compression else open
+        with opener(temporary, "wt", encoding="utf-8", newline="") as handle:
+            if document and csv_metadata:
+                handle.write(f"{_CSV_MARKER}{document}\n")
+            flat.to_csv(handle, index=False)
+
+
+# ----------------------------------------------------------------------------- RFM files
+def rfm_metadata(rfm: pd.DataFrame, **extra: Any) -> dict[str, Any]:
+    """The metadata stored with an RFM table: its ``attrs`` plus ``extra`` (source, columns)."""
+    attrs = rfm.attrs
+    return {
+        "format": RFM_FORMAT,
+        "format_version": 1,
+        "package_version": package_version(),
+        "customer_col": rfm.index.name,
+        "time_unit": attrs.get("time_unit"),
+        "observation_end": _iso(attrs.get("observation_end")),
+        "n_transactions_excluded": attrs.get("n_transactions_excluded"),
+        "n_customers_excluded": attrs.get("n_customers_excluded"),
+        **extra,
+    }
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else pd.Timestamp(value).isoformat()
+
+
+def read_rfm(
+    path: str | os.PathLike, *, time_unit: str | None = None, default_time_unit: str | None = None
+) -> pd.DataFrame:
+    """Read an RFM table written by ``clvmodels summarize`` (or by hand).
+
+    The customer id is the first column (or the one the metadata names). The time unit comes
+    from the metadata; ``time_unit`` (the user's) must agree with it. A table without metadata
+    takes ``time_unit``, else ``default_time_unit`` (that of the models scoring it), else is
+    refused. ``attrs`` gets ``time_unit``, ``observation_end`` and the whole metadata under
+    ``"metadata"``.
+    """
+    path = Path(path)
+    frame, metadata = read_table(path, role="RFM", text_id=True)
+    if metadata and metadata.get("format") != RFM_FORMAT:
+        raise DataError(f"RFM file {path} holds a {metadata.get('format')!r} table, not RFM")
+    if len(frame.columns) == 0:
+        raise DataError(f"RFM file {path} has no columns")
+    customer_col = metadata.get("customer_col") or frame.columns[0]
+    if customer_col not in frame.columns:
+        raise DataError(f"RFM file {path}: customer id column {customer_col!r} is missing")
+    frame = frame.set_index(customer_col)
+    stored_unit = metadata.get("time_unit")
+    unit = _canonical_time_unit(time_unit) if time_unit else None
+    if stored_unit and unit and stored_unit != unit:
+        raise DataError(
+            f"RFM file {path} is in time unit {stored_unit!r}, not {unit!r}; leave out "
+            "--time-unit or summarise the transactions again"
+        )
+    unit = stored_unit or unit or default_time_unit
+    if unit is None:
+        raise DataError(
+            f"RFM file {path} does not say its time unit (it was not written by clvmodels "
+            "summarize); pass --time-unit"
+        )
+    frame.attrs.update(
+        time_unit=unit,
+        observation_end=(
+            pd.Timestamp(metadata["observation_end"]) if metadata.get("observation_end") else None
+        ),
+        metadata=metadata,
+    )
+    return frame
+
+
+# ----------------------------------------------------------------------------- model directories
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model_class(name: str) -> type:
+    """A model class of clvmodels by name; Bayesian ones need the ``bayes`` extra."""
+    import clvmodels
+
+    try:
+        return getattr(clvmodels, name)
+    except ImportError as error:
+        raise DependencyError(
+            f"{name} needs the Bayesian extra: pip install \"clvmodels[bayes]\" ({error})"
+        ) from None
+
+
+@dataclass
+class ModelDirectory:
+    """A fitted purchase-count model and spend model with the manifest describing them.
+
+    Attributes
+    ----------
+    transaction_model, spend_model
+        Fitted models (maximum likelihood or Bayesian).
+    manifest : dict
+        ``transaction_model`` / ``spend_model`` (command-line name, class, file, SHA-256),
+        ``bayesian``, ``time_unit``, ``fit`` (settings), ``data`` (the RFM metadata and file),
+        ``package_version`` and ``created``.
+    """
+
+    transaction_model: Any
+    spend_model: Any
+    manifest: dict[str, Any]
+
+    @property
+    def bayesian(self) -> bool:
+        return bool(self.manifest["bayesian"])
+
+    @property
+    def time_unit(self) -> str:
+        return self.manifest["time_unit"]
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write the models and the manifest into ``directory``, replacing it atomically."""
+        suffix = ".nc" if self.bayesian else ".json"
+        manifest = dict(self.manifest)
+        with atomic_directory(directory) as temporary:
+            for role in ("transaction_model", "spend_model"):
+                file_name = role + suffix
+                getattr(self, role).save(temporary / file_name)
+                manifest[role] = {
+                    **manifest[role], "file": file_name, "sha256": sha256(temporary / file_name)
+                }
+            (temporary / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        self.manifest = manifest
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> ModelDirectory:
+        """Read a model directory, checking its manifest, file hashes and time unit.
+
+        Raises
+        ------
+        InputFileError
+            If the folder or one of its files is missing.
+        DataError
+            If the manifest is of another format or a newer version, a file does not match
+            its hash, or a model file cannot be read.
+        DependencyError
+            If the models are Bayesian and the ``bayes`` extra is not installed.
+        """
+        directory = Path(directory)
+        if not directory.is_dir():
+            what = "is a file" if directory.exists() else "not found"
+            raise InputFileError(f"model directory {what}: {directory}")
+        manifest_path = directory / MANIFEST
+        if not manifest_path.is_file():
+            raise InputFileError(
+                f"{directory} is not a model directory (no {MANIFEST}); create one with "
+                "clvmodels fit RFM -o DIRECTORY"
+            )
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except ValueError as error:
+            raise DataError(f"{manifest_path} is not valid JSON: {error}") from None
+        if not isinstance(manifest, dict) or manifest.get("format") != MODEL_DIR_FORMAT:
+            raise DataError(f"{manifest_path} is not a clvmodels model manifest")
+        if manifest.get("format_version", 0) > MODEL_DIR_VERSION:
+            raise DataError(
+                f"{directory} was written by clvmodels {manifest.get('package_version')} in "
+                f"model-directory format {manifest['format_version']}; this clvmodels "
+                f"({package_version()}) reads up to {MODEL_DIR_VERSION}. Upgrade clvmodels."
+            )
+        models = {}
+        for role in ("transaction_model", "spend_model"):
+            entry = manifest[role]
+            path = directory / entry["file"]
+            if not path.is_file():
+                raise InputFileError(f"model file missing: {path} (listed in {manifest_path})")
+            if sha256(path) != entry["sha256"]:
+                raise DataError(
+                    f"{path} does not match the checksum in {manifest_path}: the file was "
+                    "changed or only partly copied; fit the model again"
+                )
+            model_class = _model_class(entry["class"])
+            try:
+                models[role] = model_class.load(path)
+            except (ValueError, OSError, KeyError) as error:
+                raise DataError(f"cannot read {path}: {error}") from None
+        model_unit = getattr(models["transaction_model"], "time_unit_", None)
+        if model_unit and model_unit != manifest["time_unit"]:
+            raise DataError(
+                f"{directory}: the manifest says time unit {manifest['time_unit']!r} but the "
+                f"transaction model was fitted in {model_unit!r}"
+            )
+        return cls(models["transaction_model"], models["spend_model"], manifest)
+
+
+def new_manifest(
+    *, model: str, spend: str, bayesian: bool, time_unit: str, fit: dict[str, Any],
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """The manifest of a model directory before its files are written."""
+    kind = 1 if bayesian else 0
+    return {
+        "format": MODEL_DIR_FORMAT,
+        "format_version": MODEL_DIR_VERSION,
+        "package_version": package_version(),
+        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
+        "bayesian": bayesian,
+        "time_unit": time_unit,
+        "transaction_model": {"name": model, "class": TRANSACTION_MODELS[model][kind]},
+        "spend_model": {"name": spend, "class": SPEND_MODELS[spend][kind]},
+        "fit": fit,
+        "data": data,
+    }
+
+
+def model_class(name: str, *, bayesian: bool, spend: bool = False) -> type:
+    """The class behind a command-line model name."""
+    table = SPEND_MODELS if spend else TRANSACTION_MODELS
+    return _model_class(table[name][1 if bayesian else 0])

@@ -1,0 +1,209 @@
+"""The customer-equity HTML report: sections, embedded images, values, and a real browser.
+
+One report of the CDNOW sample (calibration to 1997-09-30, holdout to 1998-06-30, with the
+tracking plot) is built per session through the command line in-process; its numbers are
+checked against the Python API. Headless Chromium (Debian's ``chromium``) renders it when
+installed: the test is skipped, saying so, when it is not.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+import subprocess
+
+import numpy as np
+import pytest
+
+import clvmodels
+from clvmodels import _batch
+from clvmodels.__main__ import main
+from clvmodels.report import SECTIONS
+
+CALIBRATION_END, HOLDOUT_END = "1997-09-30", "1998-06-30"
+WEEKLY_RATE = 1.10 ** (7 / 365.25) - 1
+IMAGE = re.compile(r'<figure id="figure-([a-z-]+)"><img src="data:image/png;base64,([^"]+)"')
+FIGURES = ("equity-concentration", "clv-distribution", "period-transactions", "tracking",
+           "calibration-vs-holdout")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _pipeline(directory, log, *, report_args=()):
+    """summarize, fit and report in-process; returns the report's text."""
+    log.to_csv(directory / "transactions.csv", index=False)
+    steps = [
+        ["summarize", directory / "transactions.csv", "-o", directory / "rfm.csv",
+         "--observation-end", CALIBRATION_END],
+        ["fit", directory / "rfm.csv", "-o", directory / "model"],
+        ["report", directory / "model", directory / "rfm.csv", "--horizon", 52,
+         "--discount-rate", 0.1, "-o", directory / "report.html", *report_args],
+    ]
+    for step in steps:
+        assert main([*map(str, step), "--quiet"]) == 0, step
+    return (directory / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def transactions():
+    return clvmodels.load_cdnow_transactions()[["customer_id", "date", "amount"]]
+
+
+@pytest.fixture(scope="session")
+def report(tmp_path_factory, transactions):
+    directory = tmp_path_factory.mktemp("report")
+    text = _pipeline(directory, transactions, report_args=[
+        "--transactions", directory / "transactions.csv", "--holdout", HOLDOUT_END])
+    return directory / "report.html", text
+
+
+@pytest.fixture(scope="session")
+def api(report, transactions):
+    """The same numbers from the Python API, on the RFM file the report was made from (the
+    command line's own files are checked against the API's pipeline in test_cli.py)."""
+    rfm = _batch.read_rfm(report[0].with_name("rfm.csv"))
+    rfm.index = rfm.index.astype(int)
+    bgnbd, spend = clvmodels.BetaGeoModel().fit(rfm), clvmodels.GammaGammaModel().fit(rfm)
+    equity = clvmodels.customer_equity(bgnbd, spend, rfm, horizon=52, discount_rate=WEEKLY_RATE)
+    holdout = clvmodels.calibration_holdout(transactions, calibration_end=CALIBRATION_END,
+                                            time_unit="W")
+    return rfm, bgnbd, equity, holdout
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return struct.unpack(">II", data[16:24])  # IHDR width, height
+
+
+def test_report_has_every_section_in_order(report):
+    _, text = report
+    positions = [text.find(f'<section id="{section}">') for section in SECTIONS]
+    assert all(p > 0 for p in positions), dict(zip(SECTIONS, positions, strict=True))
+    assert positions == sorted(positions)
+    assert '<section id="notes">' not in text  # nothing went wrong on the way
+
+
+def test_report_embeds_every_plot_as_png(report):
+    _, text = report
+    images = dict(IMAGE.findall(text))
+    assert sorted(images) == sorted(FIGURES)
+    for name, data in images.items():
+        width, height = _png_size(base64.b64decode(data, validate=True))
+        assert width >= 600 and height >= 400, (name, width, height)
+
+
+def test_report_is_self_contained(report):
+    _, text = report
+    assert not re.search(r"https?://", text)
+    assert not re.search(r"<(script|link|iframe|object|embed)\b", text, re.IGNORECASE)
+    sources = re.findall(r'(?:src|href)\s*=\s*"([^"]*)"', text)
+    assert sources and all(source.startswith("data:image/png;base64,") for source in sources)
+
+
+def test_headline_and_tables_match_the_api(report, api):
+    _, text = report
+    rfm, bgnbd, equity, holdout = api
+    headline = text[text.index('<section id="headline">'):text.index('<section id="segments">')]
+    assert f"${equity.total:,.0f}" in headline
+    assert f"${equity.total / len(rfm):,.2f}" in headline
+    assert f"{len(rfm):,}" in headline
+    segments = text[text.index('<section id="segments">'):text.index('<section id="top-')]
+    for row in equity.segments.itertuples():
+        assert f"${row.equity:,.0f}" in segments
+    top = text[text.index('<section id="top-customers">'):text.index('<section id="diagn')]
+    best = equity.clv["clv"].sort_values(ascending=False)
+    rows = re.findall(r'<tr><td class="text">([^<]+)</td><td>([^<]+)</td>', top)
+    assert [int(c) for c, _ in rows] == list(best.index[:20])
+    assert rows[0][1] == f"${best.iloc[0]:,.2f}"
+    parameters = text[text.index('<section id="parameters">'):text.index('<section id="sett')]
+    for name, value in bgnbd.params_.items():
+        assert f'<td class="text">{name}</td><td>{value:,.4g}</td>' in parameters
+
+
+def test_holdout_metrics_match_the_data(report, api):
+    _, text = report
+    _, bgnbd, _, holdout = api
+    actual = holdout["frequency_holdout"].sum()
+    predicted = bgnbd.expected_purchases(holdout, holdout["duration_holdout"].iloc[0]).sum()
+    assert "Holdout: 1997-09-30 to 1998-06-30 (39 weeks)" in text
+    assert f"<td>{actual:,.0f}</td>" in text and f"<td>{predicted:,.1f}</td>" in text
+    assert np.isclose(actual, 1882)  # Fader, Hardie & Lee (2005): 1,882 holdout purchases
+
+
+def test_settings_record_the_run(report):
+    _, text = report
+    settings = text[text.index('<section id="settings">'):]
+    for expected in ("1997-01-01 to 1997-09-30", "next 52 weeks", "10.00% a year",
+                     "BetaGeoModel", "GammaGammaModel", f">{clvmodels.__version__}<",
+                     "1997-09-30 to 1998-06-30"):
+        assert expected in settings, expected
+
+
+def test_report_without_transactions_says_what_is_missing(tmp_path, transactions):
+    text = _pipeline(tmp_path, transactions)
+    images = dict(IMAGE.findall(text))
+    assert sorted(images) == ["clv-distribution", "equity-concentration", "period-transactions"]
+    assert "No tracking plot: pass --transactions" in text
+
+
+def test_customer_ids_are_escaped(tmp_path, transactions):
+    log = transactions.copy()
+    log["customer_id"] = "<b>" + log["customer_id"].astype(str) + "</b>&"
+    text = _pipeline(tmp_path, log)
+    top = text[text.index('<section id="top-customers">'):text.index('<section id="diagn')]
+    assert "<b>" not in top and "&lt;b&gt;" in top and "&lt;/b&gt;&amp;" in top
+
+
+# ----------------------------------------------------------------------------- the browser
+# Added to a copy of the report: lists every image with its decoded size, so the DOM Chromium
+# dumps says whether each embedded PNG really rendered.
+_PROBE = """<script>
+document.body.insertAdjacentHTML("beforeend", "<pre id='probe'>" +
+  Array.from(document.images).map(i => i.closest("figure").id + " " + i.complete + " " +
+    i.naturalWidth + "x" + i.naturalHeight).join(";") + "</pre>");
+</script>"""
+
+
+def _chromium(*args, timeout=120):
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed (Debian: apt-get install chromium; "
+                    ".ci/run installs it when apt-get is available)")
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--hide-scrollbars", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_chromium_renders_every_image(report, tmp_path):
+    _, text = report
+    probe = tmp_path / "probe.html"
+    probe.write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+    result = _chromium("--virtual-time-budget=5000", "--dump-dom", probe.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    found = re.search(r"<pre id=\"probe\">([^<]*)</pre>", result.stdout)
+    assert found, result.stdout[-2000:]
+    rendered = dict(entry.split(" ", 1) for entry in found.group(1).split(";"))
+    assert sorted(rendered) == sorted(f"figure-{name}" for name in FIGURES)
+    for name, state in rendered.items():
+        complete, size = state.split()
+        width, height = map(int, size.split("x"))
+        assert complete == "true" and width >= 600 and height >= 400, (name, state)
+
+
+def test_chromium_screenshot(report, tmp_path):
+    """A full-page screenshot (kept beside the report for a person to look at)."""
+    path, _ = report
+    screenshot = path.with_name("report.png")
+    result = _chromium("--window-size=1280,6000", f"--screenshot={screenshot}", path.as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    width, height = _png_size(screenshot.read_bytes())
+    assert (width, height) == (1280, 6000)
+    # A blank page compresses to a few kilobytes; text and five plots do not.
+    assert screenshot.stat().st_size > 200_000
+
+
+def test_tracking_plot_of_the_calibration_period_alone(tmp_path, transactions):
+    """A log that ends at the observation end (no holdout yet) still gets its tracking plot."""
+    log = transactions[transactions["date"] <= CALIBRATION_END]
+    text = _pipeline(tmp_path, log, report_args=["--transactions", tmp_path / "transactions.csv"])
+    assert 'id="figure-tracking"' in text and "Holdout:" not in text
