@@ -119,3 +119,15 @@ def test_bgnbd_expected_purchases_at_a_equal_one():
 
         integral, _ = integrate.quad(rate, 0, t, epsabs=0, epsrel=1e-13)
         assert model.expected_purchases_new_customer(t) == pytest.approx(integral, rel=1e-8)
+
+
+@pytest.mark.parametrize("model_class", MODELS, ids=lambda c: c.__name__)
+def test_nothing_is_bought_over_an_empty_period(model_class, cdnow):
+    # t = 0 reads 0 * log 0 in the negative-binomial term; it must give P(0) = 1, not NaN (to
+    # rounding: P(alive) * 1 + (1 - P(alive)) may land one ulp below 1).
+    model = _model(model_class)
+    for n, expected in ((0, 1.0), (1, 0.0), (3, 0.0)):
+        np.testing.assert_allclose(
+            model.probability_of_purchases(cdnow, n, 0.0), expected, rtol=0, atol=4e-16
+        )
+        assert model.probability_of_purchases_new_customer(n, 0.0) == expected

@@ -205,12 +205,8 @@ class TransactionModel(MLEModel):
         n = _check_count(n)
         t = _check_duration(t, "t")
         params = tuple(np.asarray(v) for v in self._param_values)
-        # Over an empty period nothing is bought (the formulas read 0 * log 0 there). The
-        # quadrature of some models takes one row per element: evaluate on the flat array.
-        flat = t.ravel()
-        positive = flat > 0
-        pmf = self._pmf_new(params, n, np.where(positive, flat, 1.0))
-        result = np.where(positive, pmf, float(n == 0)).reshape(t.shape)
+        # The quadrature of some models takes one row per element: evaluate on the flat array.
+        result = self._pmf_new(params, n, t.ravel()).reshape(t.shape)
         return float(result) if np.ndim(result) == 0 else result
 
     def discounted_expected_purchases(

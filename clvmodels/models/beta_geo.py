@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, betaln, digamma, expit, gammaln
+from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy
 
 from clvmodels._numerics import log_hyp2f1_forms
 from clvmodels.models._base import FitData
@@ -243,10 +243,11 @@ class BetaGeoModel(TransactionModel):
         log_beta_ab = betaln(a, b)
         q = t / (alpha + t)
         with np.errstate(divide="ignore"):
+            # xlogy: over an empty period (q = 0) no purchase is certain, 0 * log 0 = 0.
             log_alive_nb = (
                 betaln(a, b + n) - log_beta_ab
                 + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
-                + r * np.log1p(-q) + n * np.log(q)
+                + r * np.log1p(-q) + xlogy(n, q)
             )
         if n == 0:
             return np.exp(log_alive_nb)

@@ -7,7 +7,7 @@ exponential with rate mu ~ Gamma(s, beta).
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import exprel, gammaln, hyp2f1
+from scipy.special import exprel, gammaln, hyp2f1, xlogy
 
 from clvmodels._numerics import log1mexp, log_integral_concave
 from clvmodels.models._base import FitData
@@ -147,7 +147,7 @@ class ParetoNBDModel(TransactionModel):
 
         def log_nb(tau):  # log P(n purchases in (0, tau]) at rate ~ Gamma(r, alpha)
             with np.errstate(divide="ignore", invalid="ignore"):
-                return log_nb_constant - (r + n) * np.log(alpha + tau) + n * np.log(tau)
+                return log_nb_constant - (r + n) * np.log(alpha + tau) + xlogy(n, tau)
 
         log_alive = s * (np.log(beta) - np.log(beta + t)) + log_nb(t)
         log_density_constant = np.log(s) + s * np.log(beta)
