@@ -137,17 +137,17 @@ def test_cdnow_posterior_agrees_with_the_published_mle(request, fixture):
 
 
 def test_map_laplace_matches_nuts_on_cdnow(nuts_bgnbd, cdnow):
-    """The Laplace approximation in log-parameters: r and alpha (near log-normal posteriors)
-    within 0.25 posterior sd of NUTS; a and b, whose posteriors are skewed even in logs, within
-    0.75 sd (the Gaussian is centred on the mode of log a, log b, not on the mean: the measured
-    gap is ~0.5 sd); sds within 30%."""
+    """The Laplace approximation in log-parameters, centred on the mode of the log-parameter
+    density: means within 0.25 posterior sd of NUTS (measured 0.04-0.10 sd; a Gaussian cannot
+    follow the skew a and b keep even in logs, and each mean carries ~0.03 sd of Monte Carlo
+    error), r and alpha, near log-normal, within 0.15 sd; sds within 20% (measured 0.88-1.04)."""
     approx = BayesianBetaGeoModel().fit(cdnow, method="map", draws=2000, chains=2, random_seed=3)
     nuts = nuts_bgnbd.posterior_parameters()
     laplace = approx.posterior_parameters()
     assert len(laplace) == 4000 and approx.idata.posterior.attrs["sampler"] == "laplace"
     gap = abs(laplace.mean() - nuts.mean()) / nuts.std()
-    assert gap[["r", "alpha"]].max() <= 0.25 and gap.max() <= 0.75, gap
-    np.testing.assert_allclose(laplace.std(), nuts.std(), rtol=0.3)
+    assert gap[["r", "alpha"]].max() <= 0.15 and gap.max() <= 0.25, gap
+    np.testing.assert_allclose(laplace.std(), nuts.std(), rtol=0.2)
 
 
 def test_convergence_problems_warn_with_the_parameter_and_value():
