@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clvmodels.models._base import is_bayesian
 from clvmodels.models._transaction import TransactionModel
 from clvmodels.models.gamma_gamma import GammaGammaModel
 
@@ -70,7 +71,7 @@ def customer_lifetime_value(
         ``(summary, draws)`` with ``return_draws=True``).
     """
     margin = _check_margin(margin)
-    if _is_bayesian(transaction_model, spend_model):
+    if is_bayesian(transaction_model) or is_bayesian(spend_model):
         from clvmodels.bayes._clv import posterior_value
 
         value = posterior_value(
@@ -85,10 +86,6 @@ def customer_lifetime_value(
         transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate
     )
     return (margin * spend * purchases).rename("clv")
-
-
-def _is_bayesian(*models) -> bool:
-    return any(getattr(model, "_bayesian", False) for model in models)
 
 
 def _value_components(transaction_model, spend_model, data, *, horizon, discount_rate):
@@ -167,7 +164,7 @@ def customer_equity(
     if n_segments < 1:
         raise ValueError(f"n_segments must be >= 1, got {n_segments}")
     margin = _check_margin(margin)
-    if _is_bayesian(transaction_model, spend_model):
+    if is_bayesian(transaction_model) or is_bayesian(spend_model):
         from clvmodels.bayes._clv import posterior_value
 
         value = posterior_value(

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import stats
 
 from clvmodels.models import BetaGeoModel, ParetoNBDModel
-from clvmodels.models._base import FitData, check_time_unit
+from clvmodels.models._base import FitData, check_time_unit, is_bayesian
 from clvmodels.models._transaction import TransactionModel
 from clvmodels.rfm import _UNIT_NAMES, TIME_UNITS, _canonical_time_unit, calibration_holdout
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
@@ -57,26 +57,18 @@ _CHUNK_ROWS = 8192
 
 
 # ----------------------------------------------------------------------------- model access
-def _is_bayesian(model: Any) -> bool:
-    return hasattr(model, "posterior_parameters")
-
-
 def _check_fitted(model: Any) -> None:
     if not hasattr(model, "params_"):
         raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit() first")
 
 
 def _formula_model(model: Any) -> type[TransactionModel]:
-    """The maximum-likelihood class whose closed forms serve ``model`` (itself when MLE).
-
-    A Bayesian model is matched by its parameter names, which are those of its MLE twin.
-    """
-    if isinstance(model, TransactionModel):
-        return type(model)
+    """The maximum-likelihood class whose closed forms serve ``model`` (itself when MLE, its
+    ``mle_class`` when Bayesian)."""
+    cls = model.mle_class if is_bayesian(model) else type(model)
+    if issubclass(cls, TransactionModel):
+        return cls
     names = tuple(getattr(model, "param_names", ()))
-    for cls in (BetaGeoModel, ParetoNBDModel):
-        if names == cls.param_names:
-            return cls
     raise TypeError(
         f"{type(model).__name__} is not a purchase-count model (parameters {names}); expected a "
         "BG/NBD or Pareto/NBD model, maximum-likelihood or Bayesian"
@@ -86,7 +78,7 @@ def _formula_model(model: Any) -> type[TransactionModel]:
 def _parameter_draws(model: Any, max_draws: int = _MAX_DRAWS) -> np.ndarray:
     """Parameter vectors, one row each: the estimate of an MLE model, posterior draws else."""
     cls = _formula_model(model)
-    if _is_bayesian(model):
+    if is_bayesian(model):
         draws = model.posterior_parameters(max_draws=max_draws, random_seed=0)
         return draws[list(cls.param_names)].to_numpy(dtype=float)
     _check_fitted(model)
@@ -211,7 +203,7 @@ def period_transactions(
         },
         index=pd.Index(_count_labels(max_frequency), name="frequency"),
     )
-    if _is_bayesian(model):
+    if is_bayesian(model):
         table["lower"], table["upper"] = _interval(histogram, _check_level(level))
     return table
 
@@ -388,7 +380,7 @@ def tracking(
         },
         index=index,
     )
-    if _is_bayesian(model):
+    if is_bayesian(model):
         level = _check_level(level)
         table["lower"], table["upper"] = _interval(weekly, level)
         table["cumulative_lower"], table["cumulative_upper"] = _interval(cumulative, level)
@@ -514,7 +506,7 @@ def backtest(
     actual = data["frequency_holdout"].astype(float).rename("actual")
     predicted = _point(model.expected_purchases(data, duration)).rename("predicted")
     predictions = pd.concat([actual, predicted], axis=1)
-    bayesian = _is_bayesian(model)
+    bayesian = is_bayesian(model)
     if bayesian:
         interval = model.predictive_purchases(data, duration, level=level)
         predictions["lower"] = interval["lower"].to_numpy(dtype=float)

@@ -35,7 +35,6 @@ from clvmodels.evaluate import (
     _count_labels,
     _count_probabilities,
     _formula_model,
-    _is_bayesian,
     _model_time_unit,
     _observed_histogram,
     _point,
@@ -43,7 +42,7 @@ from clvmodels.evaluate import (
     period_transactions,
     tracking,
 )
-from clvmodels.models._base import check_time_unit
+from clvmodels.models._base import check_time_unit, is_bayesian
 from clvmodels.validation import ValidationError, check_rfm
 
 __all__ = [
@@ -69,7 +68,7 @@ def _axes(ax: Axes | None) -> Axes:
 
 
 def _require_bayesian(model: Any, alternative: str) -> None:
-    if not _is_bayesian(model):
+    if not is_bayesian(model):
         raise TypeError(
             f"{type(model).__name__} has no posterior: this plot needs a Bayesian model "
             f"(e.g. clvmodels.BayesianBetaGeoModel); for maximum-likelihood fits use {alternative}"
@@ -181,7 +180,7 @@ def _predictive_histograms(model: Any, T: np.ndarray, max_frequency: int, seed: 
 
 def _model_name(model: Any) -> str:
     names = {"BetaGeoModel": "BG/NBD", "ParetoNBDModel": "Pareto/NBD"}
-    return names.get(_formula_model(model).__name__) + (" Bayesian" if _is_bayesian(model) else "")
+    return names.get(_formula_model(model).__name__) + (" Bayesian" if is_bayesian(model) else "")
 
 
 # ----------------------------------------------------------------------------- holdout

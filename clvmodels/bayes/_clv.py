@@ -14,13 +14,9 @@ import pandas as pd
 from clvmodels.bayes._posterior import DistinctRows, Summary, check_level, summarise
 from clvmodels.bayes._transaction import discounted_future, future_values, log_alive_values
 from clvmodels.bayes.gamma_gamma import spend_values
-from clvmodels.models._base import check_time_unit, first_rows, row_codes
+from clvmodels.models._base import check_time_unit, first_rows, is_bayesian, row_codes
 from clvmodels.models._transaction import _check_discounting
 from clvmodels.models.gamma_gamma import GammaGammaModel
-
-
-def is_bayesian(model) -> bool:
-    return getattr(model, "_bayesian", False)
 
 
 @dataclass

@@ -562,6 +562,11 @@ def _float_or_nan(value: Any) -> float:
     return float("nan") if value is None else float(value)
 
 
+def is_bayesian(model: object) -> bool:
+    """Whether ``model`` is one of the Bayesian models of :mod:`clvmodels.bayes`."""
+    return getattr(model, "_bayesian", False)
+
+
 def check_time_unit(model: MLEModel, data: pd.DataFrame) -> None:
     """Refuse to score data measured in another time unit than the model was fitted in."""
     data_unit = data.attrs.get("time_unit")
