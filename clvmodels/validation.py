@@ -106,8 +106,9 @@ def check_rfm(
         )
     if len(data) == 0:
         raise ValidationError("the RFM table is empty; expected at least one customer row")
-    duplicated = data.index.duplicated(keep=False)
-    _check("index", duplicated, data.index, "one row per customer id (duplicate ids found)")
+    if not data.index.is_unique:  # (cached by pandas; which ids repeat costs more)
+        _check("index", data.index.duplicated(keep=False), data.index,
+               "one row per customer id (duplicate ids found)")
     values = {}
     for column in columns:
         series = data[column]

@@ -237,27 +237,65 @@ def test_large_fit_newton_path_agrees_with_the_general_optimiser():
 
 
 @pytest.mark.parametrize("key_limit", [2**62, 4])
-def test_row_codes_number_distinct_rows_in_order_of_appearance(key_limit, monkeypatch):
-    """Also when the combined key has to be re-coded to stay small (a low limit forces it)."""
+@pytest.mark.parametrize("span_limit", [2**31, 2])
+def test_row_codes_number_distinct_rows_in_order_of_appearance(key_limit, span_limit,
+                                                               monkeypatch):
+    """Also when the combined key has to be re-coded to stay small (a low limit forces it),
+    and whether whole-number columns are coded by offset or (a low span limit) by hashing."""
     from clvmodels.models import _base
 
     monkeypatch.setattr(_base, "_KEY_LIMIT", key_limit)
+    monkeypatch.setattr(_base, "_SPAN_LIMIT", span_limit)
     rng = np.random.default_rng(0)
     columns = [rng.integers(0, 3, 500).astype(float), rng.integers(0, 4, 500) / 7.0,
-               rng.integers(0, 5, 500) * 1.5]
-    expected = pd.DataFrame(dict(enumerate(columns))).groupby([0, 1, 2], sort=False).ngroup()
+               rng.integers(0, 5, 500) * 1.5, rng.integers(-9, 9, 500)]
+    expected = pd.DataFrame(dict(enumerate(columns))).groupby([0, 1, 2, 3], sort=False).ngroup()
     np.testing.assert_array_equal(_base.row_codes(columns), expected.to_numpy())
 
 
 @pytest.mark.parametrize("model_fixture", ["fitted_bgnbd", "fitted_gg"])
-def test_gradient_hessian_matches_second_differences(model_fixture, request, cdnow, monkeypatch):
-    """Two routes to the observed information: forward differences of the analytic gradient
-    (used) and central second differences of the likelihood alone (each ~1e-6 relative)."""
+def test_hessian_routes_agree(model_fixture, request, cdnow, monkeypatch):
+    """The observed information by every route a model has: its analytic Hessian (BG/NBD),
+    forward differences of its analytic gradient, and central second differences of the
+    likelihood alone (the differences each ~1e-6 relative)."""
     model = request.getfixturevalue(model_fixture)
     columns, mask = model._fit_columns(cdnow)
     fit_data = FitData.compress(columns, np.ones(int(mask.sum())))
     log_params = np.log(model.params_.to_numpy())
-    from_gradient = model._objective_hessian(log_params, fit_data)
-    monkeypatch.setattr(type(model), "_has_gradient", property(lambda self: False))
-    from_values = model._objective_hessian(log_params, fit_data)
-    np.testing.assert_allclose(from_gradient, from_values, rtol=2e-5, atol=1e-7)
+    routes = [model._objective_hessian(log_params, fit_data)]
+    for route in ("_has_hessian", "_has_gradient"):
+        monkeypatch.setattr(type(model), route, property(lambda self: False))
+        routes.append(model._objective_hessian(log_params, fit_data))
+    for hessian in routes[1:]:
+        np.testing.assert_allclose(routes[0], hessian, rtol=2e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("params", [
+    [0.243, 4.414, 0.793, 2.426],  # CDNOW
+    [2.0, 0.5, 5.0, 0.3],  # fast buyers, b < 1
+    [0.05, 50.0, 0.2, 20.0],  # rare buyers, rare dropout
+])
+def test_bgnbd_analytic_hessian_matches_differences_of_its_gradient(params, cdnow):
+    """Each column of the analytic Hessian against central differences of the analytic
+    gradient (itself checked against the likelihood elsewhere). With a relative step h = 1e-5
+    the truncation error is ~h**2 ~ 1e-10 and rounding ~eps / h ~ 1e-11 of the gradient's
+    scale, so 1e-7 relative (to each entry or the column's largest) is ample."""
+    model = BetaGeoModel()
+    columns, mask = model._fit_columns(cdnow)
+    fit_data = FitData.compress(columns, np.ones(int(mask.sum())))
+    params = np.array(params)
+    total, gradient, hessian = model._log_likelihood_gradient_hessian(params, fit_data)
+    assert total == pytest.approx(np.dot(fit_data.weights, model._log_likelihood(params, fit_data)),
+                                  rel=1e-12)
+    np.testing.assert_allclose(gradient, model._log_likelihood_and_gradient(params, fit_data)[1],
+                               rtol=1e-14)
+    np.testing.assert_array_equal(hessian, hessian.T)
+    h = 1e-5
+    for column, step in enumerate(np.eye(4) * params * h):
+        difference = (model._log_likelihood_and_gradient(params + step, fit_data)[1]
+                      - model._log_likelihood_and_gradient(params - step, fit_data)[1])
+        expected = difference / (2 * step[column])
+        scale = np.max(np.abs(expected))
+        np.testing.assert_allclose(hessian[:, column], expected, rtol=1e-7, atol=1e-7 * scale)
+
+

@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy
+from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy, zeta
 
 from clvmodels._numerics import log_hyp2f1_forms
 from clvmodels.models._base import FitData
@@ -97,6 +97,127 @@ def _level_terms(params, x):
     )
 
 
+def _trigamma(x):
+    # The Hurwitz zeta ufunc: scipy's polygamma(1, x) computes the same with Python overhead.
+    return zeta(2, x)
+
+
+def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
+    """The weighted total log-likelihood, its gradient and (if ``hessian``) its Hessian with
+    respect to (r, alpha, a, b), in one pass.
+
+    Per row ``LL = G(x) + r log(alpha) + U + softplus(D)`` with ``D = V - U`` (``U`` alive at T,
+    ``V`` dropped out after the last purchase, :func:`_log_likelihood_parts`). With
+    ``p = expit(D)`` the share of the dropped-out term, the gradient is
+    ``G' + (1 - p) U' + p V'`` and the Hessian ``G'' + (1 - p) U'' + p V'' + p (1 - p) D' D'^T``;
+    ``D' = (log(alpha+T) - log(alpha+t_x), (r+x) (1/(alpha+T) - 1/(alpha+t_x)), 1/a,
+    -1/(b+x-1))``. Returns ``(total, gradient, hessian or None)``.
+    """
+    r, alpha, a, b = params
+    values, _ = fit_data.levels("x")
+    T_values, _ = fit_data.levels("T")
+    terms = fit_data.cached("bgnbd terms", lambda: _fit_terms(fit_data))
+    w, codes_rows, level_weight = terms.weights, terms.x_codes, terms.level_weight
+    gamma_part, beta_alive, beta_dropped = _level_terms(params, values)
+    # log(alpha + T) and its derivative per distinct T, and so the alive term
+    # u = beta_alive - (r + x) log(alpha + T) summed over all rows per level.
+    log_T, inverse_T = np.log(alpha + T_values), 1 / (alpha + T_values)
+    weighted_u = (level_weight @ beta_alive - r * (terms.T_weight @ log_T)
+                  - terms.T_weighted_x @ log_T)
+    # Only repeat buyers can have dropped out (v = -inf otherwise): the dropped-out term,
+    # the costliest part, is evaluated on their rows alone.
+    rx = r + terms.x
+    log_T_rows = log_T[terms.T_codes]
+    log_t_rows = np.log(alpha + terms.t_x_values)[terms.t_x_codes]
+    gap = beta_dropped - beta_alive  # -inf at x = 0, a level no repeat row has
+    diff = gap[codes_rows] - rx * (log_t_rows - log_T_rows)
+    # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
+    # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
+    dropped = expit(diff)
+    above = diff > 0
+    softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
+    n = level_weight.sum()
+    total = level_weight @ gamma_part + n * r * np.log(alpha) + weighted_u + w @ softplus
+    # The gradient of each term of a level of x is weighted by the rows' shares there.
+    w_dropped = w * dropped
+    level_dropped = np.bincount(codes_rows, w_dropped, len(values))
+    level_alive = level_weight - level_dropped
+    repeat = values > 0
+    x_safe = np.where(repeat, values, 1.0)
+    psi_abx = digamma(a + b + values)
+    d_log_rows = log_T_rows - log_t_rows  # dD/dr
+    d_r = (
+        level_weight @ (digamma(r + values) - digamma(r)) + n * np.log(alpha)
+        - terms.T_weight @ log_T + w_dropped @ d_log_rows
+    )
+    inverse_t = 1 / (alpha + terms.t_x_values)
+    inverse_T_rows, inverse_t_rows = inverse_T[terms.T_codes], inverse_t[terms.t_x_codes]
+    d_alpha = (
+        n * r / alpha - r * (terms.T_weight @ inverse_T) - terms.T_weighted_x @ inverse_T
+        + (rx * w_dropped) @ (inverse_T_rows - inverse_t_rows)
+    )
+    d_a = (
+        n * (digamma(a + b) - digamma(a))
+        + level_alive @ (digamma(a) - psi_abx)
+        + level_dropped @ np.where(repeat, digamma(a + 1) - psi_abx, 0.0)
+    )
+    d_b = (
+        n * (digamma(a + b) - digamma(b))
+        + level_alive @ (digamma(b + values) - psi_abx)
+        + level_dropped @ np.where(repeat, digamma(b + x_safe - 1) - psi_abx, 0.0)
+    )
+    gradient = np.array([d_r, d_alpha, d_a, d_b])
+    if not hessian:
+        return total, gradient, None
+
+    # Curvature of the mixture: p (1 - p) D' D'^T, with D'_a = 1/a for every repeat row and
+    # D'_b = -1/(b + x - 1) per level of x.
+    spread = w_dropped * (1.0 - dropped)
+    d_alpha_rows = rx * (inverse_T_rows - inverse_t_rows)  # dD/dalpha
+    level_spread = np.bincount(codes_rows, spread, len(values))
+    level_spread_r = np.bincount(codes_rows, spread * d_log_rows, len(values))
+    level_spread_alpha = np.bincount(codes_rows, spread * d_alpha_rows, len(values))
+    d_b_levels = np.where(repeat, -1.0 / (b + x_safe - 1), 0.0)
+    mixture = np.empty((4, 4))
+    mixture[0, 0] = spread @ d_log_rows**2
+    mixture[0, 1] = spread @ (d_log_rows * d_alpha_rows)
+    mixture[1, 1] = spread @ d_alpha_rows**2
+    mixture[0, 2] = level_spread_r.sum() / a
+    mixture[1, 2] = level_spread_alpha.sum() / a
+    mixture[2, 2] = level_spread.sum() / a**2
+    mixture[0, 3] = level_spread_r @ d_b_levels
+    mixture[1, 3] = level_spread_alpha @ d_b_levels
+    mixture[2, 3] = (level_spread @ d_b_levels) / a
+    mixture[3, 3] = level_spread @ d_b_levels**2
+    # Second derivatives of the terms themselves, (1 - p) U'' + p V'' for the dropout part.
+    trigamma_ab, trigamma_abx = _trigamma(a + b), _trigamma(a + b + values)
+    h_rr = level_weight @ (_trigamma(r + values) - _trigamma(r))
+    h_r_alpha = (n / alpha - terms.T_weight @ inverse_T
+                 + w_dropped @ (inverse_T_rows - inverse_t_rows))
+    h_alpha_alpha = (
+        -n * r / alpha**2 + r * (terms.T_weight @ inverse_T**2)
+        + terms.T_weighted_x @ inverse_T**2
+        + (rx * w_dropped) @ (inverse_t_rows**2 - inverse_T_rows**2)
+    )
+    common_ab = n * trigamma_ab - level_weight @ trigamma_abx  # in both U'' and V''
+    h_aa = common_ab + level_dropped @ np.where(
+        repeat, _trigamma(a + 1) - _trigamma(a), 0.0)
+    h_ab = common_ab
+    h_bb = (
+        common_ab - n * _trigamma(b)
+        + level_alive @ _trigamma(b + values)
+        + level_dropped @ np.where(repeat, _trigamma(b + x_safe - 1), 0.0)
+    )
+    terms_hessian = np.array([
+        [h_rr, h_r_alpha, 0.0, 0.0],
+        [h_r_alpha, h_alpha_alpha, 0.0, 0.0],
+        [0.0, 0.0, h_aa, h_ab],
+        [0.0, 0.0, h_ab, h_bb],
+    ])
+    upper = np.triu(mixture)
+    return total, gradient, terms_hessian + upper + np.triu(upper, 1).T
+
+
 class BetaGeoModel(TransactionModel):
     """BG/NBD model fitted by maximum likelihood.
 
@@ -128,58 +249,13 @@ class BetaGeoModel(TransactionModel):
 
     @staticmethod
     def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
-        r, alpha, a, b = params
-        values, _ = fit_data.levels("x")
-        T_values, _ = fit_data.levels("T")
-        terms = fit_data.cached("bgnbd terms", lambda: _fit_terms(fit_data))
-        w, codes_rows, level_weight = terms.weights, terms.x_codes, terms.level_weight
-        gamma_part, beta_alive, beta_dropped = _level_terms(params, values)
-        # log(alpha + T) and its derivative per distinct T, and so the alive term
-        # u = beta_alive - (r + x) log(alpha + T) summed over all rows per level.
-        log_T, inverse_T = np.log(alpha + T_values), 1 / (alpha + T_values)
-        weighted_u = (level_weight @ beta_alive - r * (terms.T_weight @ log_T)
-                      - terms.T_weighted_x @ log_T)
-        # Only repeat buyers can have dropped out (v = -inf otherwise): the dropped-out term,
-        # the costliest part, is evaluated on their rows alone.
-        rx = r + terms.x
-        log_T_rows = log_T[terms.T_codes]
-        log_t_rows = np.log(alpha + terms.t_x_values)[terms.t_x_codes]
-        gap = beta_dropped - beta_alive  # -inf at x = 0, a level no repeat row has
-        diff = gap[codes_rows] - rx * (log_t_rows - log_T_rows)
-        # Share of the dropped-out term; log(1 + e**diff) from the larger share, which is
-        # exact (and cheaper than logaddexp): it is -log(1 - p) below 0 and diff - log(p) above.
-        dropped = expit(diff)
-        above = diff > 0
-        softplus = np.where(above, diff, 0.0) - np.log(np.where(above, dropped, 1.0 - dropped))
-        n = level_weight.sum()
-        total = level_weight @ gamma_part + n * r * np.log(alpha) + weighted_u + w @ softplus
-        # The gradient of each term of a level of x is weighted by the rows' shares there.
-        w_dropped = w * dropped
-        level_dropped = np.bincount(codes_rows, w_dropped, len(values))
-        level_alive = level_weight - level_dropped
-        repeat = values > 0
-        x_safe = np.where(repeat, values, 1.0)
-        psi_abx = digamma(a + b + values)
-        d_r = (
-            level_weight @ (digamma(r + values) - digamma(r)) + n * np.log(alpha)
-            - terms.T_weight @ log_T + w_dropped @ (log_T_rows - log_t_rows)
-        )
-        inverse_t = 1 / (alpha + terms.t_x_values)
-        d_alpha = (
-            n * r / alpha - r * (terms.T_weight @ inverse_T) - terms.T_weighted_x @ inverse_T
-            + (rx * w_dropped) @ (inverse_T[terms.T_codes] - inverse_t[terms.t_x_codes])
-        )
-        d_a = (
-            n * (digamma(a + b) - digamma(a))
-            + level_alive @ (digamma(a) - psi_abx)
-            + level_dropped @ np.where(repeat, digamma(a + 1) - psi_abx, 0.0)
-        )
-        d_b = (
-            n * (digamma(a + b) - digamma(b))
-            + level_alive @ (digamma(b + values) - psi_abx)
-            + level_dropped @ np.where(repeat, digamma(b + x_safe - 1) - psi_abx, 0.0)
-        )
-        return total, np.array([d_r, d_alpha, d_a, d_b])
+        return _log_likelihood_derivatives(params, fit_data, hessian=False)[:2]
+
+    @staticmethod
+    def _log_likelihood_gradient_hessian(
+        params, fit_data: FitData
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        return _log_likelihood_derivatives(params, fit_data, hessian=True)
 
     # ------------------------------------------------------------------------- new customers
     @staticmethod
