@@ -270,17 +270,20 @@ def test_hessian_routes_agree(model_fixture, request, cdnow, monkeypatch):
         np.testing.assert_allclose(routes[0], hessian, rtol=2e-5, atol=1e-7)
 
 
-@pytest.mark.parametrize("params", [
-    [0.243, 4.414, 0.793, 2.426],  # CDNOW
-    [2.0, 0.5, 5.0, 0.3],  # fast buyers, b < 1
-    [0.05, 50.0, 0.2, 20.0],  # rare buyers, rare dropout
-])
-def test_bgnbd_analytic_hessian_matches_differences_of_its_gradient(params, cdnow):
-    """Each column of the analytic Hessian against central differences of the analytic
+@pytest.mark.parametrize(("model_class", "params"), [
+    (BetaGeoModel, [0.243, 4.414, 0.793, 2.426]),  # CDNOW
+    (BetaGeoModel, [2.0, 0.5, 5.0, 0.3]),  # fast buyers, b < 1
+    (BetaGeoModel, [0.05, 50.0, 0.2, 20.0]),  # rare buyers, rare dropout
+    (GammaGammaModel, [6.25, 3.74, 15.44]),  # CDNOW
+    (GammaGammaModel, [0.5, 20.0, 1.0]),  # skewed spend, homogeneous customers
+    (GammaGammaModel, [50.0, 1.5, 300.0]),  # near-constant spend, heavy-tailed customers
+], ids=lambda value: getattr(value, "__name__", ""))
+def test_analytic_hessian_matches_differences_of_the_gradient(model_class, params, cdnow):
+    """Each column of a model's analytic Hessian against central differences of its analytic
     gradient (itself checked against the likelihood elsewhere). With a relative step h = 1e-5
     the truncation error is ~h**2 ~ 1e-10 and rounding ~eps / h ~ 1e-11 of the gradient's
     scale, so 1e-7 relative (to each entry or the column's largest) is ample."""
-    model = BetaGeoModel()
+    model = model_class()
     columns, mask = model._fit_columns(cdnow)
     fit_data = FitData.compress(columns, np.ones(int(mask.sum())))
     params = np.array(params)
@@ -291,7 +294,7 @@ def test_bgnbd_analytic_hessian_matches_differences_of_its_gradient(params, cdno
                                rtol=1e-14)
     np.testing.assert_array_equal(hessian, hessian.T)
     h = 1e-5
-    for column, step in enumerate(np.eye(4) * params * h):
+    for column, step in enumerate(np.eye(len(params)) * params * h):
         difference = (model._log_likelihood_and_gradient(params + step, fit_data)[1]
                       - model._log_likelihood_and_gradient(params - step, fit_data)[1])
         expected = difference / (2 * step[column])

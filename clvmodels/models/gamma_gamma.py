@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.special import digamma, gammaln
+from scipy.special import digamma, gammaln, zeta
 
 from clvmodels.models._base import FitData, MLEModel
 from clvmodels.validation import ValidationError, check_rfm
@@ -22,6 +22,51 @@ def _expected_spend(params, x, spend):
     """
     p, q, gamma = params
     return p * (gamma + x * spend) / (p * x + q - 1)
+
+
+def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
+    """The weighted total log-likelihood, its gradient and (if ``hessian``) its Hessian with
+    respect to (p, q, gamma), in one pass; ``(total, gradient, hessian or None)``.
+
+    Per row ``LL = lnG(px+q) - lnG(px) - lnG(q) + q ln(gamma) + px ln(x zbar) - ln(zbar)
+    - (px+q) ln(gamma + x zbar)``. The gamma-function terms depend on x alone, so they are
+    evaluated once per distinct x (there are few) and weighted by the rows there.
+    """
+    p, q, gamma = params
+    x, w = fit_data["x"], fit_data.weights
+    values, codes = fit_data.levels("x")
+    log_x_zbar, log_zbar, x_zbar, level_x_weight = fit_data.cached("gg terms", lambda: (
+        np.log(x * fit_data["zbar"]), np.log(fit_data["zbar"]), x * fit_data["zbar"],
+        np.bincount(codes, w * x, len(values))))
+    level_weight = fit_data.cached("gg level weight",
+                                   lambda: np.bincount(codes, w, len(values)))
+    level_px = p * values
+    log_total = np.log(gamma + x_zbar)
+    n = w.sum()
+    total = (level_weight @ (gammaln(level_px + q) - gammaln(level_px))
+             + w @ (p * x * (log_x_zbar - log_total) - q * log_total - log_zbar)
+             + n * (q * np.log(gamma) - gammaln(q)))
+    psi_total = digamma(level_px + q)
+    inverse_total = 1 / (gamma + x_zbar)
+    w_log_total = w @ log_total
+    gradient = np.array([
+        level_x_weight @ (psi_total - digamma(level_px)) + (w * x) @ (log_x_zbar - log_total),
+        level_weight @ psi_total - w_log_total + n * (np.log(gamma) - digamma(q)),
+        n * q / gamma - (w * (p * x + q)) @ inverse_total,
+    ])
+    if not hessian:
+        return total, gradient, None
+    trigamma_total = zeta(2, level_px + q)  # trigamma, as a fast ufunc
+    h_pq = level_x_weight @ trigamma_total
+    h_p_gamma = -((w * x) @ inverse_total)
+    h_q_gamma = n / gamma - w @ inverse_total
+    curvature = np.array([
+        [(level_x_weight * values) @ (trigamma_total - zeta(2, level_px)), h_pq, h_p_gamma],
+        [h_pq, level_weight @ trigamma_total - n * zeta(2, q), h_q_gamma],
+        [h_p_gamma, h_q_gamma,
+         -n * q / gamma**2 + (w * (p * x + q)) @ inverse_total**2],
+    ])
+    return total, gradient, curvature
 
 
 class GammaGammaModel(MLEModel):
@@ -85,16 +130,13 @@ class GammaGammaModel(MLEModel):
 
     @staticmethod
     def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
-        p, q, gamma = params
-        x, zbar = fit_data["x"], fit_data["zbar"]
-        psi_total = digamma(p * x + q)
-        log_total = np.log(gamma + x * zbar)
-        d_p = x * (psi_total - digamma(p * x) + np.log(zbar) + np.log(x) - log_total)
-        d_q = psi_total - digamma(q) + np.log(gamma) - log_total
-        d_gamma = q / gamma - (p * x + q) / (gamma + x * zbar)
-        weights = fit_data.weights
-        total = weights @ GammaGammaModel._log_likelihood(params, fit_data)
-        return total, weights @ np.column_stack([d_p, d_q, d_gamma])
+        return _log_likelihood_derivatives(params, fit_data, hessian=False)[:2]
+
+    @staticmethod
+    def _log_likelihood_gradient_hessian(
+        params, fit_data: FitData
+    ) -> tuple[float, np.ndarray, np.ndarray]:
+        return _log_likelihood_derivatives(params, fit_data, hessian=True)
 
     def expected_spend(self, data: pd.DataFrame) -> pd.Series:
         """Conditional expected spend per transaction of each customer.
