@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Self
 
@@ -47,17 +48,14 @@ def log_normal(median: float) -> pm.Distribution:
     return pm.LogNormal.dist(mu=np.log(median), sigma=PRIOR_SIGMA)
 
 
-def betaln(a, b):
-    return pt.gammaln(a) + pt.gammaln(b) - pt.gammaln(a + b)
-
-
 class BayesianModel:
     """Base of the Bayesian models.
 
     Subclasses set ``mle_class`` (the maximum-likelihood twin whose input checks, compression
     and prediction formulas they share) and implement ``_default_priors(fit_data)`` (a dict of
     unnamed PyMC distributions by parameter name) and ``_log_likelihood_rows(params,
-    fit_data)`` (the PyTensor log-likelihood of each distinct row).
+    fit_data)`` (the PyTensor log-likelihood of each distinct row), or ``_log_likelihood``
+    (the weighted total directly, e.g. as a compiled Op with its own gradient).
 
     Parameters
     ----------
@@ -109,9 +107,12 @@ class BayesianModel:
             params = {
                 name: model.register_rv(priors[name], name) for name in self.param_names
             }
-            rows = self._log_likelihood_rows(params, fit_data)
-            pm.Potential("log_likelihood", pt.dot(fit_data.weights, rows))
+            pm.Potential("log_likelihood", self._log_likelihood(params, fit_data))
         return model
+
+    def _log_likelihood(self, params: dict, fit_data: FitData) -> pt.TensorVariable:
+        """The weighted total log-likelihood: the rows' log-likelihoods times their weights."""
+        return pt.dot(fit_data.weights, self._log_likelihood_rows(params, fit_data))
 
     def _prior_description(self, fit_data: FitData) -> str:
         priors = {**self._default_priors(fit_data), **self.priors}
@@ -178,7 +179,8 @@ class BayesianModel:
         if method == "map":
             idata = self._laplace(model, draws, chains, seed, timings)
         elif sampler == "nutpie":
-            idata = self._sample_nutpie(model, draws, tune, chains, seed, progressbar, timings)
+            idata = self._sample_nutpie(model, fit_data, draws, tune, chains, seed, progressbar,
+                                        timings)
         else:
             start = time.perf_counter()
             idata = pm.sample(
@@ -211,14 +213,20 @@ class BayesianModel:
             self._check_convergence()
         return self
 
-    def _sample_nutpie(self, model, draws, tune, chains, seed, progressbar, timings):
+    def _compile_nutpie(self, model: pm.Model, fit_data: FitData) -> Any:
+        """nutpie's compiled form of the model (a subclass may build a faster one)."""
         import nutpie
 
-        start = time.perf_counter()
         with warnings.catch_warnings():
             # Ops without a compiled form (the Pareto/NBD integral) run in object mode, by design.
             warnings.filterwarnings("ignore", "Numba will use object mode", UserWarning)
-            compiled = nutpie.compile_pymc_model(model)
+            return nutpie.compile_pymc_model(model)
+
+    def _sample_nutpie(self, model, fit_data, draws, tune, chains, seed, progressbar, timings):
+        import nutpie
+
+        start = time.perf_counter()
+        compiled = self._compile_nutpie(model, fit_data)
         timings["compile_seconds"] = time.perf_counter() - start
         start = time.perf_counter()
         idata = nutpie.sample(
@@ -237,9 +245,7 @@ class BayesianModel:
         sits elsewhere (for BG/NBD's skewed a and b, half a posterior sd away), so its point only
         starts the search.
 
-        The Hessian is taken by central differences of the analytic gradient (step 1e-5 in
-        log-parameters: error ~1e-10 relative, far below what an approximation needs), which
-        works for likelihoods whose gradient has no derivative of its own.
+        See :func:`gaussian_at_mode` for the mode and the Hessian.
         """
         start = time.perf_counter()
         value_vars = model.value_vars
@@ -253,27 +259,12 @@ class BayesianModel:
             return {v.name: part.reshape(shape)
                     for v, part, shape in zip(value_vars, parts, shapes, strict=True)}
 
-        def gradient_at(vector):
-            return gradient(as_point(vector))
-
-        found = optimize.minimize(
-            lambda vector: -float(log_density(as_point(vector))),
-            np.concatenate([np.ravel(point[v.name]) for v in value_vars]),
-            jac=lambda vector: -gradient_at(vector),
-            method="BFGS",
-            options={"gtol": 1e-8},
-        )
-        mode = found.x
-
-        step = 1e-5
-        hessian = np.column_stack([
-            (gradient_at(mode + e) - gradient_at(mode - e)) / (2 * step)
-            for e in np.eye(len(mode)) * step
-        ])
-        precision = -(hessian + hessian.T) / 2
         try:
-            covariance = np.linalg.inv(precision)
-            np.linalg.cholesky(covariance)
+            mode, covariance = gaussian_at_mode(
+                lambda vector: (float(log_density(as_point(vector))),
+                                gradient(as_point(vector))),
+                np.concatenate([np.ravel(point[v.name]) for v in value_vars]),
+            )
         except np.linalg.LinAlgError:
             raise ValidationError(
                 f"{type(self).__name__}: the posterior mode has a singular or non-negative "
@@ -437,12 +428,44 @@ class BayesianModel:
         return model
 
 
+def gaussian_at_mode(
+    value_and_gradient: Callable[[np.ndarray], tuple[float, np.ndarray]], start: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mode of a log density and the inverse of its negative Hessian there.
+
+    The mode is found by BFGS from ``start`` (gradient tolerance 1e-8). The Hessian is taken
+    by central differences of the analytic gradient (step 1e-5: error ~1e-10 relative, far
+    below what a Gaussian approximation or a preconditioner needs), which works for
+    likelihoods whose gradient has no derivative of its own.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        When the curvature at the mode is singular or not negative definite.
+    """
+    found = optimize.minimize(
+        lambda vector: tuple(-np.asarray(v) for v in value_and_gradient(vector)),
+        start, jac=True, method="BFGS", options={"gtol": 1e-8},
+    )
+    mode = found.x
+    step = 1e-5
+    hessian = np.column_stack([
+        (value_and_gradient(mode + e)[1] - value_and_gradient(mode - e)[1]) / (2 * step)
+        for e in np.eye(len(mode)) * step
+    ])
+    covariance = np.linalg.inv(-(hessian + hessian.T) / 2)
+    np.linalg.cholesky(covariance)  # raises unless positive definite
+    return mode, covariance
+
+
 def _describe(distribution) -> str:
     """``LogNormal(-1.2, 2)`` for an unnamed PyMC distribution: its name and parameters."""
     node = distribution.owner
     name = type(node.op).__name__.removesuffix("RV")
     try:
-        values = [np.asarray(value.eval()).tolist() for value in node.op.dist_params(node)]
+        # Constant folding runs the Ops in Python: eval() would compile C code, ~1 s a fit.
+        values = [np.asarray(value).tolist()
+                  for value in pm.pytensorf.constant_fold(node.op.dist_params(node))]
     except Exception:  # symbolic parameters: name the distribution only
         return f"{name}(...)"
     shown = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values)
