@@ -333,7 +333,7 @@ class MLEModel:
             if not hessian:
                 return value, gradient
             hess_natural = -sums[2] / total_weight + 2.0 * self.penalizer * np.eye(len(params))
-        return value, gradient, params[:, None] * hess_natural * params + np.diag(gradient)
+            return value, gradient, params[:, None] * hess_natural * params + np.diag(gradient)
 
     @property
     def _has_gradient(self) -> bool:
