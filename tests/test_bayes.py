@@ -155,7 +155,7 @@ def test_bgnbd_log_density_is_the_same_in_every_backend(cdnow):
     for params in BGNBD_POINTS:
         point = {f"{name}_log__": np.log(value) for name, value in params.items()}
         theta = np.array(list(point.values()))
-        native = _bgnbd_nutpie.log_density(theta, compiled.user_data)
+        native = _bgnbd_kernel.log_density(theta, compiled.user_data)
         for mode in ("FAST_RUN", "NUMBA"):
             logp = pymc_model.compile_logp(mode=mode)(point)
             dlogp = pymc_model.compile_dlogp(mode=mode)(point)
@@ -177,8 +177,8 @@ def test_bgnbd_native_callbacks_sample_whitened_coordinates(cdnow):
     compiled = _bgnbd_nutpie.compile_model(model._pymc_model(fit_data), fit_data,
                                            model.param_names)
     packed = compiled.user_data
-    centre, factor, header = (_bgnbd_nutpie._CENTRE, _bgnbd_nutpie._FACTOR,
-                              _bgnbd_nutpie._HEADER)
+    centre, factor, header = (_bgnbd_kernel.CENTRE, _bgnbd_kernel.FACTOR,
+                              _bgnbd_kernel.HEADER)
     mode, factor = packed[centre:factor], packed[factor:header].reshape(4, 4)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
     logp_callback, expand_callback = (compiled.compiled_logp_func.ctypes,
@@ -193,7 +193,7 @@ def test_bgnbd_native_callbacks_sample_whitened_coordinates(cdnow):
         code = logp_callback(4, pointer(z), pointer(gradient), pointer(value), user_data)
         assert code == 0
         theta = mode + factor @ z
-        expected_value, expected_gradient = _bgnbd_nutpie.log_density(theta, packed)
+        expected_value, expected_gradient = _bgnbd_kernel.log_density(theta, packed)
         assert value[0] == pytest.approx(expected_value, rel=1e-12)
         np.testing.assert_allclose(gradient, factor.T @ expected_gradient, rtol=1e-12,
                                    atol=1e-12 * np.abs(expected_gradient).max())
@@ -205,7 +205,7 @@ def test_bgnbd_native_callbacks_sample_whitened_coordinates(cdnow):
     far = np.array([-1e6, 0.0, 0.0, 0.0])
     assert logp_callback(4, pointer(far), pointer(gradient), pointer(value), user_data) in (3, 4)
     # At the mode of the log-parameters the gradient vanishes (BFGS tolerance 1e-8).
-    assert np.abs(_bgnbd_nutpie.log_density(mode, packed)[1]).max() < 1e-6
+    assert np.abs(_bgnbd_kernel.log_density(mode, packed)[1]).max() < 1e-6
 
 
 def test_bgnbd_native_route_only_for_log_normal_priors(cdnow):

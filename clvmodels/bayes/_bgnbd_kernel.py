@@ -4,9 +4,14 @@ The mathematics of :meth:`clvmodels.BetaGeoModel._log_likelihood_and_gradient` (
 sufficient statistics, the dropped-out term visited only on the repeat buyers' rows), written
 as a numba kernel compiled once and cached on disk. The Op returns the value and the gradient
 together, so a sampler asking for both runs the kernel once. nutpie calls the kernel from the
-callbacks of :mod:`clvmodels.bayes._bgnbd_nutpie` (default priors) or from the PyMC graph
-compiled by PyTensor's numba backend (the Op's numba implementation, other priors); PyMC's
-sampler and optimisers call it through ``perform``.
+callbacks at the end of this module (default priors; :mod:`clvmodels.bayes._bgnbd_nutpie`
+builds the nutpie model around them) or from the PyMC graph compiled by PyTensor's numba
+backend (the Op's numba implementation, other priors); PyMC's sampler and optimisers call it
+through ``perform``.
+
+Every function numba compiles for the BG/NBD posterior lives in this one file: numba's disk
+cache notices edits to the file that defines a cached function, not to the files of the
+functions it calls, so a callback elsewhere could go on running an old kernel.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from clvmodels.models._base import FitData
 from clvmodels.models.beta_geo import _fit_terms
 
 # IEEE arithmetic (x / 0 = inf, 0 / 0 = nan) rather than Python's ZeroDivisionError, in every
-# compiled function here and in _bgnbd_nutpie: an exception cannot leave nutpie's C callback
+# compiled function here: an exception cannot leave nutpie's C callback
 # (the sampler would read an unset value), a non-finite one is rejected as a divergence.
 compiled = functools.partial(numba.njit, cache=True, error_model="numpy")
 
@@ -197,3 +202,113 @@ def log_likelihood(params: dict, fit_data: FitData) -> pt.TensorVariable:
     """
     r, alpha, a, b = (params[name] for name in ("r", "alpha", "a", "b"))
     return BetaGeoLogLikelihood()(r, alpha, a, b, *kernel_data(fit_data))[0]
+
+
+# ----------------------------------------------------------------------------- nutpie callbacks
+# The native nutpie model's C callbacks (see clvmodels.bayes._bgnbd_nutpie.compile_model).
+N_PARAMS = 4
+# The data array begins with the sizes of the x, T, t_x levels and of the repeat rows, the
+# priors' means and sds of the log-parameters, and the whitening: a centre and a Cholesky
+# factor (row-major) of the log-parameters (_bgnbd_nutpie.packed_data builds it).
+PRIORS = 4
+CENTRE = PRIORS + 2 * N_PARAMS
+FACTOR = CENTRE + N_PARAMS
+HEADER = FACTOR + N_PARAMS * N_PARAMS
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+_LOGP_SIGNATURE = numba.types.int64(
+    numba.types.uint64, numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double), numba.types.CPointer(numba.types.double),
+    numba.types.voidptr,
+)
+_EXPAND_SIGNATURE = numba.types.int64(
+    numba.types.uint64, numba.types.uint64, numba.types.CPointer(numba.types.double),
+    numba.types.CPointer(numba.types.double), numba.types.voidptr,
+)
+
+
+@compiled
+def _part_sizes(header):
+    """The lengths of the kernel's arrays in the packed data, in :func:`kernel_data`'s order."""
+    n_x, n_T, n_t, n_rows = int(header[0]), int(header[1]), int(header[2]), int(header[3])
+    return (n_x, n_x, n_T, n_T, n_T, n_t, n_rows, n_rows, n_rows, n_rows, n_rows)
+
+
+@compiled
+def _unpack(packed):
+    parts = []
+    start = HEADER
+    for size in _part_sizes(packed):
+        parts.append(packed[start:start + size])
+        start += size
+    return parts
+
+
+@compiled
+def _unwhiten(z, packed):
+    """The log-parameters at whitened coordinates z: centre + factor @ z."""
+    factor = packed[FACTOR:HEADER].reshape((N_PARAMS, N_PARAMS))
+    return packed[CENTRE:FACTOR] + factor @ z, factor
+
+
+@compiled
+def log_density(theta, packed):
+    """log posterior density (up to a constant) of the log-parameters and its gradient."""
+    mu, sigma = packed[PRIORS:PRIORS + N_PARAMS], packed[PRIORS + N_PARAMS:CENTRE]
+    d = _unpack(packed)
+    params = np.exp(theta)
+    total, gradient = value_and_gradient(params[0], params[1], params[2], params[3], d[0],
+                                         d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9],
+                                         d[10])
+    # Chain rule to log-parameters; a log-normal prior is a normal density of the log.
+    gradient = gradient * params
+    for i in range(N_PARAMS):
+        z = (theta[i] - mu[i]) / sigma[i]
+        total -= 0.5 * z * z + math.log(sigma[i]) + _LOG_SQRT_2PI
+        gradient[i] -= z / sigma[i]
+    return total, gradient
+
+
+def _logp_callback(dim, theta_, out_, logp_, user_data_):
+    """nutpie's log-density callback: 0 on success, 3 or 4 for a non-finite gradient or value
+    (nutpie's codes), -1 for a wrong dimension."""
+    if dim != N_PARAMS:
+        return -1
+    size = HEADER
+    for part in _part_sizes(numba.carray(user_data_, (HEADER,), np.float64)):
+        size += part
+    packed = numba.carray(user_data_, (size,), np.float64)
+    theta, factor = _unwhiten(numba.carray(theta_, (N_PARAMS,)), packed)
+    out = numba.carray(out_, (N_PARAMS,))
+    total, gradient = log_density(theta, packed)
+    logp_[0] = total
+    # The gradient in whitened coordinates: factor.T @ (gradient in log-parameters).
+    gradient = factor.T @ gradient
+    for i in range(N_PARAMS):
+        out[i] = gradient[i]
+    if not np.all(np.isfinite(gradient)):
+        return 3
+    if not np.isfinite(total):
+        return 4
+    return 0
+
+
+def _expand_callback(dim, expanded, theta_, out_, user_data_):
+    """The draw to store: the log-parameters, then the parameters (nutpie's PyMC layout)."""
+    if dim != N_PARAMS or expanded != 2 * N_PARAMS:
+        return -1
+    packed = numba.carray(user_data_, (HEADER,), np.float64)
+    theta, _ = _unwhiten(numba.carray(theta_, (N_PARAMS,)), packed)
+    out = numba.carray(out_, (2 * N_PARAMS,))
+    for i in range(N_PARAMS):
+        out[i] = theta[i]
+        out[N_PARAMS + i] = math.exp(theta[i])
+    return 0
+
+
+@functools.cache
+def compiled_callbacks():
+    """The two callbacks as C functions: compiled at the first fit, not at import (from
+    numba's disk cache after the first fit on the machine)."""
+    return (numba.cfunc(_LOGP_SIGNATURE, cache=True, error_model="numpy")(_logp_callback),
+            numba.cfunc(_EXPAND_SIGNATURE, cache=True, error_model="numpy")(_expand_callback))
