@@ -103,6 +103,19 @@ def first_rows(codes: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)
 
 
+def derivative_hooks(derivatives: Callable) -> tuple[staticmethod, staticmethod]:
+    """A model's two likelihood-derivative hooks (see :class:`MLEModel`) from one function
+    ``derivatives(params, fit_data, hessian) -> (total, gradient, hessian or None)``."""
+
+    def and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
+        return derivatives(params, fit_data, hessian=False)[:2]
+
+    def gradient_hessian(params, fit_data: FitData) -> tuple[float, np.ndarray, np.ndarray]:
+        return derivatives(params, fit_data, hessian=True)
+
+    return staticmethod(and_gradient), staticmethod(gradient_hessian)
+
+
 @dataclass(frozen=True)
 class FitData:
     """Columns a likelihood reads, already compressed to distinct rows with weights.

@@ -13,7 +13,7 @@ import pandas as pd
 from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy, zeta
 
 from clvmodels._numerics import log_hyp2f1_forms
-from clvmodels.models._base import FitData
+from clvmodels.models._base import FitData, derivative_hooks
 from clvmodels.models._transaction import (
     Params,
     TransactionModel,
@@ -247,15 +247,8 @@ class BetaGeoModel(TransactionModel):
     # ------------------------------------------------------------------------- likelihood
     _log_likelihood_parts = staticmethod(_log_likelihood_parts)
 
-    @staticmethod
-    def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
-        return _log_likelihood_derivatives(params, fit_data, hessian=False)[:2]
-
-    @staticmethod
-    def _log_likelihood_gradient_hessian(
-        params, fit_data: FitData
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        return _log_likelihood_derivatives(params, fit_data, hessian=True)
+    _log_likelihood_and_gradient, _log_likelihood_gradient_hessian = derivative_hooks(
+        _log_likelihood_derivatives)
 
     # ------------------------------------------------------------------------- new customers
     @staticmethod

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, gammaln, zeta
 
-from clvmodels.models._base import FitData, MLEModel
+from clvmodels.models._base import FitData, MLEModel, derivative_hooks
 from clvmodels.validation import ValidationError, check_rfm
 
 
@@ -128,15 +128,8 @@ class GammaGammaModel(MLEModel):
             - (px + q) * np.log(gamma + x * zbar)
         )
 
-    @staticmethod
-    def _log_likelihood_and_gradient(params, fit_data: FitData) -> tuple[float, np.ndarray]:
-        return _log_likelihood_derivatives(params, fit_data, hessian=False)[:2]
-
-    @staticmethod
-    def _log_likelihood_gradient_hessian(
-        params, fit_data: FitData
-    ) -> tuple[float, np.ndarray, np.ndarray]:
-        return _log_likelihood_derivatives(params, fit_data, hessian=True)
+    _log_likelihood_and_gradient, _log_likelihood_gradient_hessian = derivative_hooks(
+        _log_likelihood_derivatives)
 
     def expected_spend(self, data: pd.DataFrame) -> pd.Series:
         """Conditional expected spend per transaction of each customer.
