@@ -65,7 +65,6 @@ def packed_data(fit_data: FitData, priors: np.ndarray, centre: np.ndarray,
                            factor.ravel(), *(np.asarray(array, dtype=float) for array in data)])
 
 
-
 def compile_model(model: pm.Model, fit_data: FitData,
                   names: tuple[str, ...]) -> CompiledPyMCModel | None:
     """A nutpie model of the BG/NBD posterior from the cached callbacks, or ``None`` when the

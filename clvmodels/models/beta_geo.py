@@ -152,9 +152,10 @@ def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
     )
     inverse_t = 1 / (alpha + terms.t_x_values)
     inverse_T_rows, inverse_t_rows = inverse_T[terms.T_codes], inverse_t[terms.t_x_codes]
+    inverse_gap_rows = inverse_T_rows - inverse_t_rows
     d_alpha = (
         n * r / alpha - r * (terms.T_weight @ inverse_T) - terms.T_weighted_x @ inverse_T
-        + (rx * w_dropped) @ (inverse_T_rows - inverse_t_rows)
+        + (rx * w_dropped) @ inverse_gap_rows
     )
     d_a = (
         n * (digamma(a + b) - digamma(a))
@@ -173,7 +174,7 @@ def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
     # Curvature of the mixture: p (1 - p) D' D'^T, with D'_a = 1/a for every repeat row and
     # D'_b = -1/(b + x - 1) per level of x.
     spread = w_dropped * (1.0 - dropped)
-    d_alpha_rows = rx * (inverse_T_rows - inverse_t_rows)  # dD/dalpha
+    d_alpha_rows = rx * inverse_gap_rows  # dD/dalpha
     level_spread = np.bincount(codes_rows, spread, len(values))
     level_spread_r = np.bincount(codes_rows, spread * d_log_rows, len(values))
     level_spread_alpha = np.bincount(codes_rows, spread * d_alpha_rows, len(values))
@@ -192,8 +193,7 @@ def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
     # Second derivatives of the terms themselves, (1 - p) U'' + p V'' for the dropout part.
     trigamma_ab, trigamma_abx = _trigamma(a + b), _trigamma(a + b + values)
     h_rr = level_weight @ (_trigamma(r + values) - _trigamma(r))
-    h_r_alpha = (n / alpha - terms.T_weight @ inverse_T
-                 + w_dropped @ (inverse_T_rows - inverse_t_rows))
+    h_r_alpha = n / alpha - terms.T_weight @ inverse_T + w_dropped @ inverse_gap_rows
     h_alpha_alpha = (
         -n * r / alpha**2 + r * (terms.T_weight @ inverse_T**2)
         + terms.T_weighted_x @ inverse_T**2

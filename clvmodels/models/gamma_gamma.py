@@ -35,11 +35,10 @@ def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
     p, q, gamma = params
     x, w = fit_data["x"], fit_data.weights
     values, codes = fit_data.levels("x")
-    log_x_zbar, log_zbar, x_zbar, level_x_weight = fit_data.cached("gg terms", lambda: (
-        np.log(x * fit_data["zbar"]), np.log(fit_data["zbar"]), x * fit_data["zbar"],
-        np.bincount(codes, w * x, len(values))))
-    level_weight = fit_data.cached("gg level weight",
-                                   lambda: np.bincount(codes, w, len(values)))
+    log_x_zbar, log_zbar, x_zbar, w_x, level_weight, level_x_weight = fit_data.cached(
+        "gg terms", lambda: (
+            np.log(x * fit_data["zbar"]), np.log(fit_data["zbar"]), x * fit_data["zbar"], w * x,
+            np.bincount(codes, w, len(values)), np.bincount(codes, w * x, len(values))))
     level_px = p * values
     log_total = np.log(gamma + x_zbar)
     n = w.sum()
@@ -48,23 +47,23 @@ def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
              + n * (q * np.log(gamma) - gammaln(q)))
     psi_total = digamma(level_px + q)
     inverse_total = 1 / (gamma + x_zbar)
-    w_log_total = w @ log_total
+    w_total_shape = p * w_x + q * w  # weight * (p x + q)
     gradient = np.array([
-        level_x_weight @ (psi_total - digamma(level_px)) + (w * x) @ (log_x_zbar - log_total),
-        level_weight @ psi_total - w_log_total + n * (np.log(gamma) - digamma(q)),
-        n * q / gamma - (w * (p * x + q)) @ inverse_total,
+        level_x_weight @ (psi_total - digamma(level_px)) + w_x @ (log_x_zbar - log_total),
+        level_weight @ psi_total - w @ log_total + n * (np.log(gamma) - digamma(q)),
+        n * q / gamma - w_total_shape @ inverse_total,
     ])
     if not hessian:
         return total, gradient, None
     trigamma_total = zeta(2, level_px + q)  # trigamma, as a fast ufunc
     h_pq = level_x_weight @ trigamma_total
-    h_p_gamma = -((w * x) @ inverse_total)
+    h_p_gamma = -(w_x @ inverse_total)
     h_q_gamma = n / gamma - w @ inverse_total
     curvature = np.array([
         [(level_x_weight * values) @ (trigamma_total - zeta(2, level_px)), h_pq, h_p_gamma],
         [h_pq, level_weight @ trigamma_total - n * zeta(2, q), h_q_gamma],
         [h_p_gamma, h_q_gamma,
-         -n * q / gamma**2 + (w * (p * x + q)) @ inverse_total**2],
+         -n * q / gamma**2 + w_total_shape @ inverse_total**2],
     ])
     return total, gradient, curvature
 
