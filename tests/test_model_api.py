@@ -302,3 +302,25 @@ def test_analytic_hessian_matches_differences_of_the_gradient(model_class, param
         np.testing.assert_allclose(hessian[:, column], expected, rtol=1e-7, atol=1e-7 * scale)
 
 
+
+
+def test_fit_runs_the_optimiser_with_one_blas_thread(cdnow, monkeypatch):
+    """numpy's and scipy's OpenBLAS thread pools contend on every optimiser step, so fit()
+    limits BLAS to one thread while it optimises, and gives the limits back afterwards."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen = []
+    optimise = BetaGeoModel._optimise
+
+    def recording(self, fit_data, start):
+        seen.extend(blas_threads())
+        return optimise(self, fit_data, start)
+
+    monkeypatch.setattr(BetaGeoModel, "_optimise", recording)
+    BetaGeoModel().fit(cdnow)
+    assert seen and set(seen) == {1}
+    assert blas_threads() == before
