@@ -1,15 +1,19 @@
 """The files of the batch command line: tables, model directories and atomic writes.
 
-* Tables are CSV (optionally gzip-compressed) or Parquet, chosen by the file name. An RFM table
-  carries its metadata (time unit, observation end, where it came from): in Parquet as schema
-  metadata under the key ``clvmodels``, in CSV as one first line ``# clvmodels {json}``. Score
-  tables are plain CSV (no comment line, for the BI tools that read them).
-* A model directory holds the purchase-count model and the spend model, each in its own save
-  format (JSON for maximum likelihood, netCDF for Bayesian models), and ``manifest.json``:
-  model names, fit settings, time unit, the data they were fitted on, package version and a
-  SHA-256 of each model file, all checked on load.
+* Tables are CSV (optionally gzip-compressed) or Parquet, chosen by the file name, and plain:
+  ``pd.read_csv`` / ``pd.read_parquet`` read them as they are. An RFM table carries its metadata
+  (time unit, observation end, where it came from): in Parquet as schema metadata under the key
+  ``clvmodels``, beside a CSV file in a sidecar ``<file>.json`` (``rfm.csv`` ->
+  ``rfm.csv.json``) that records the SHA-256 of the table it describes, so a table changed or
+  copied without its sidecar is noticed on reading. CSV files of earlier versions, whose first
+  line is ``# clvmodels {json}``, are still read. Score tables are plain CSV (no sidecar).
+* A model directory holds the purchase-count model and the spend model (none with
+  ``--spend none``), each in its own save format (JSON for maximum likelihood, netCDF for
+  Bayesian models), and ``manifest.json``: model names, fit settings, time unit, the data they
+  were fitted on, package version and a SHA-256 of each model file, all checked on load.
 * Every output is written to a temporary file (or folder) in its destination folder and then
-  renamed over the destination, so a failed run leaves the previous output as it was.
+  renamed over the destination, so a failed run leaves the previous output as it was; a CSV
+  table and its sidecar are replaced together (if one cannot be, neither is).
 """
 
 from __future__ import annotations
@@ -45,10 +49,14 @@ EXIT_DEPENDENCY = 7
 
 RFM_FORMAT = "clvmodels.rfm"
 MODEL_DIR_FORMAT = "clvmodels.model-directory"
-MODEL_DIR_VERSION = 1
+#: The newest model-directory format this version reads. Format 2 allows a directory without a
+#: spend model (``--spend none``); directories with one are still written as format 1, which
+#: every earlier version reads.
+MODEL_DIR_VERSION = 2
 MANIFEST = "manifest.json"
-_CSV_MARKER = "# clvmodels "
+_LEGACY_CSV_MARKER = "# clvmodels "  # the metadata line of CSV files before the sidecars
 _METADATA_KEY = b"clvmodels"
+_SIDECAR_TABLE_KEY = "table"  # the sidecar's record of the table it describes
 
 #: Transaction-model names of the command line and their classes (MLE, Bayesian).
 TRANSACTION_MODELS = {
@@ -56,6 +64,10 @@ TRANSACTION_MODELS = {
     "pnbd": ("ParetoNBDModel", "BayesianParetoNBDModel"),
 }
 SPEND_MODELS = {"gamma-gamma": ("GammaGammaModel", "BayesianGammaGammaModel")}
+#: The ``--spend`` value of a counts-only fit (no spend model, no value columns).
+NO_SPEND_MODEL = "none"
+SPEND_CHOICES = (*SPEND_MODELS, NO_SPEND_MODEL)
+MODEL_ROLES = ("transaction_model", "spend_model")
 
 
 class BatchError(Exception):
@@ -131,26 +143,73 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
 
     On an exception the temporary file is removed and ``path`` keeps its previous content.
     """
-    path = Path(path)
-    _prepare_parent(path)
-    if path.is_dir():
-        raise OutputFileError(f"cannot write {path}: it is a directory")
-    try:
-        handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise OutputFileError(f"cannot write {path}: {error.strerror}") from None
-    os.close(handle)
-    temporary = Path(name)
-    try:
+    with atomic_files(path) as (temporary,):
         yield temporary
-        os.chmod(temporary, _umask_mode(0o666))
-        os.replace(temporary, path)
+
+
+@contextmanager
+def atomic_files(*paths: str | os.PathLike) -> Iterator[list[Path]]:
+    """Yield a temporary path beside each of ``paths``; on success they replace ``paths``
+    together.
+
+    If writing a temporary file or replacing one of the files fails, the files already
+    replaced get their previous content back (or are removed if they did not exist), so either
+    every file is new or every file is as it was. (A crash of the machine between two renames
+    can still leave a mix; the RFM sidecar records its table's SHA-256 to catch that.)
+    """
+    targets = [Path(path) for path in paths]
+    temporaries: list[Path] = []
+    backups: list[Path] = []  # the previous content of targets about to be replaced
+    replaced: dict[Path, Path | None] = {}  # target replaced -> its previous content
+    try:
+        for path in targets:
+            _prepare_parent(path)
+            if path.is_dir():
+                raise OutputFileError(f"cannot write {path}: it is a directory")
+            handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                            suffix=".tmp")
+            os.close(handle)
+            temporaries.append(Path(name))
+        yield temporaries
+        for path, temporary in zip(targets, temporaries, strict=True):
+            os.chmod(temporary, _umask_mode(0o666))
+            # One file is replaced in one rename; of several, each keeps its old content
+            # aside (a hard link: no copy) until all are replaced.
+            backup = _keep_aside(path) if len(targets) > 1 else None
+            if backup is not None:
+                backups.append(backup)
+            os.replace(temporary, path)
+            replaced[path] = backup
     except BaseException as error:
-        with suppress(FileNotFoundError):
-            temporary.unlink()
+        for path, backup in replaced.items():
+            with suppress(OSError):
+                if backup is not None:
+                    os.replace(backup, path)
+                else:
+                    path.unlink(missing_ok=True)
+        for temporary in temporaries:
+            with suppress(FileNotFoundError):
+                temporary.unlink()
         if isinstance(error, OSError):  # disk full, permissions ...: the user's to fix
-            raise OutputFileError(f"cannot write {path}: {error.strerror or error}") from error
+            failed = " and ".join(map(str, targets))
+            raise OutputFileError(f"cannot write {failed}: {error.strerror or error}") from error
         raise
+    finally:
+        for backup in backups:
+            with suppress(OSError):
+                backup.unlink(missing_ok=True)
+
+
+def _keep_aside(path: Path) -> Path | None:
+    """A second name for the current content of ``path`` (None if there is none)."""
+    if not path.exists():
+        return None
+    backup = path.with_name(f".{path.name}.{uuid.uuid4().hex}.old")
+    try:
+        os.link(path, backup)
+    except OSError:  # a file system without hard links
+        shutil.copy2(path, backup)
+    return backup
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
@@ -258,16 +317,29 @@ def check_readable(path: Path, role: str) -> None:
         raise InputFileError(f"{role} file {path} is not readable (permission denied)")
 
 
+def sidecar_path(path: str | os.PathLike) -> Path:
+    """The metadata file beside a CSV table: ``rfm.csv`` -> ``rfm.csv.json``."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
 def read_table(
     path: str | os.PathLike, *, role: str, text_columns: tuple[str, ...] = (),
-    text_id: bool = False,
+    text_id: bool = False, metadata: bool = True,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV or Parquet table and its clvmodels metadata (``{}`` when it has none).
 
     ``text_columns`` of a CSV file are read as text, untouched (ids such as ``00123`` keep
     their zeros; dates are parsed later, with the user's format), and with ``text_id`` also
     the customer id column the metadata names (else the first column). ``role`` names the
-    file in messages ("transactions", "RFM").
+    file in messages ("transactions", "RFM"). The metadata of a CSV file is its sidecar
+    (:func:`sidecar_path`, read only with ``metadata``), else the first line of a file written
+    by an earlier version.
+
+    Raises
+    ------
+    DataError
+        If the file cannot be parsed, or its sidecar is unreadable or describes another table.
     """
     path = Path(path)
     check_readable(path, role)
@@ -283,29 +355,52 @@ def read_table(
             raise DataError(f"{role} file {path} is not a readable Parquet file: {error}") from None
         raw = (table.schema.metadata or {}).get(_METADATA_KEY)
         frame = table.to_pandas()
+        frame.attrs = {}  # pandas' own copy of attrs, if any: the clvmodels key is the record
         if not isinstance(frame.index, pd.RangeIndex):  # pandas wrote its index: a column here
             frame = frame.reset_index()
         return frame, (json.loads(raw) if raw else {})
+    sidecar = sidecar_path(path)
+    found = _read_sidecar(sidecar, path, role) if metadata and sidecar.exists() else {}
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding="utf-8") as handle:
             first = handle.readline()
-        metadata = {}
         skip = 0
-        if first.startswith(_CSV_MARKER):
-            metadata = json.loads(first[len(_CSV_MARKER):])
+        if first.startswith(_LEGACY_CSV_MARKER):
             skip = 1
+            if not found:
+                found = json.loads(first[len(_LEGACY_CSV_MARKER):])
         header = pd.read_csv(path, nrows=0, skiprows=skip).columns
         text = list(text_columns)
         if text_id and len(header):
-            text.append(metadata.get("customer_col") or header[0])
+            text.append(found.get("customer_col") or header[0])
         dtypes = {column: str for column in text if column in header}
         frame = pd.read_csv(path, skiprows=skip, dtype=dtypes)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError,
             EOFError, gzip.BadGzipFile) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{role} file {path} is not a readable CSV file: {message}") from None
-    return frame, metadata
+    return frame, found
+
+
+def _read_sidecar(sidecar: Path, table_path: Path, role: str) -> dict[str, Any]:
+    """The metadata in ``sidecar``, checked to describe the table file as it is now."""
+    try:
+        document = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DataError(f"{role} metadata file {sidecar} is not readable JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get(_SIDECAR_TABLE_KEY), dict):
+        raise DataError(f"{sidecar} is not a clvmodels metadata file (it should describe "
+                        f"{table_path.name}); move it away to read {table_path} without it")
+    described = document.pop(_SIDECAR_TABLE_KEY)
+    if described.get("sha256") != sha256(table_path):
+        raise DataError(
+            f"{role} file {table_path} does not match its metadata file {sidecar}, which was "
+            "written for other content (the table was changed or replaced, or a write was cut "
+            f"short); write both again with clvmodels summarize, or delete {sidecar.name} to "
+            "read the table without metadata (then pass --time-unit)"
+        )
+    return document
 
 
 def write_table(
@@ -317,34 +412,50 @@ def write_table(
 ) -> None:
     """Write a table (its index as the first column) atomically as CSV or Parquet.
 
-    ``metadata`` goes into the Parquet schema, and into a first comment line of a CSV file
-    when ``csv_metadata`` is true.
+    ``metadata`` (JSON-safe) goes into the Parquet schema, and, when ``csv_metadata`` is true,
+    into the sidecar of a CSV file (:func:`sidecar_path`) with the SHA-256 of the table; the
+    two are replaced together. The CSV file itself stays a plain table.
     """
     path = Path(path)
     kind = table_kind(path)
     flat = frame.reset_index()
-    flat.attrs = {}  # pandas would otherwise try to serialise attrs (Timestamps) itself
-    document = json.dumps(metadata, default=str) if metadata else None
-    with atomic_file(path) as temporary:
-        if kind == "parquet":
-            parquet = require_pyarrow(path)
-            import pyarrow as pa
+    flat.attrs = {}  # the metadata argument is the record; pandas would store attrs itself
+    document = json.dumps(metadata) if metadata else None
+    if kind == "parquet":
+        parquet = require_pyarrow(path)
+        import pyarrow as pa
 
-            table = pa.Table.from_pandas(flat, preserve_index=False)
-            if document:
-                merged = {**(table.schema.metadata or {}), _METADATA_KEY: document.encode()}
-                table = table.replace_schema_metadata(merged)
+        table = pa.Table.from_pandas(flat, preserve_index=False)
+        if document:
+            merged = {**(table.schema.metadata or {}), _METADATA_KEY: document.encode()}
+            table = table.replace_schema_metadata(merged)
+        with atomic_file(path) as temporary:
             parquet.write_table(table, temporary)
-            return
-        compression = "gzip" if path.name.lower().endswith(".gz") else None
-        opener = gzip.open if compression else open
-        with opener(temporary, "wt", encoding="utf-8", newline="") as handle:
-            if document and csv_metadata:
-                handle.write(f"{_CSV_MARKER}{document}\n")
-            flat.to_csv(handle, index=False)
+        return
+    if not (document and csv_metadata):
+        with atomic_file(path) as temporary:
+            _write_csv(flat, temporary, path)
+        return
+    with atomic_files(path, sidecar_path(path)) as (temporary, sidecar):
+        _write_csv(flat, temporary, path)
+        described = {_SIDECAR_TABLE_KEY: {"file": path.name, "sha256": sha256(temporary)}}
+        sidecar.write_text(json.dumps({**metadata, **described}, indent=2) + "\n",
+                           encoding="utf-8")
+
+
+def _write_csv(flat: pd.DataFrame, temporary: Path, path: Path) -> None:
+    """``flat`` as CSV into ``temporary``, gzip-compressed if ``path`` ends in ``.gz``."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(temporary, "wt", encoding="utf-8", newline="") as handle:
+        flat.to_csv(handle, index=False)
 
 
 # ----------------------------------------------------------------------------- RFM files
+#: The ``attrs`` of :func:`~clvmodels.rfm_summary` an RFM file records (and gives back).
+RFM_ATTRS = ("time_unit", "observation_end", "n_transactions", "n_transactions_excluded",
+             "n_customers_excluded")
+
+
 def rfm_metadata(rfm: pd.DataFrame, **extra: Any) -> dict[str, Any]:
     """The metadata stored with an RFM table: its ``attrs`` plus ``extra`` (source, columns)."""
     attrs = rfm.attrs
@@ -353,10 +464,8 @@ def rfm_metadata(rfm: pd.DataFrame, **extra: Any) -> dict[str, Any]:
         "format_version": 1,
         "package_version": package_version(),
         "customer_col": rfm.index.name,
-        "time_unit": attrs.get("time_unit"),
+        **{name: attrs.get(name) for name in RFM_ATTRS},
         "observation_end": _iso(attrs.get("observation_end")),
-        "n_transactions_excluded": attrs.get("n_transactions_excluded"),
-        "n_customers_excluded": attrs.get("n_customers_excluded"),
         **extra,
     }
 
@@ -373,8 +482,9 @@ def read_rfm(
     The customer id is the first column (or the one the metadata names). The time unit comes
     from the metadata; ``time_unit`` (the user's) must agree with it. A table without metadata
     takes ``time_unit``, else ``default_time_unit`` (that of the models scoring it), else is
-    refused. ``attrs`` gets ``time_unit``, ``observation_end`` and the whole metadata under
-    ``"metadata"``.
+    refused. ``attrs`` gets those of :func:`~clvmodels.rfm_summary` that the metadata records
+    (:data:`RFM_ATTRS`: ``time_unit``; ``observation_end`` as an ISO string, or None) and the
+    whole metadata under ``"metadata"``, all JSON-safe.
     """
     path = Path(path)
     frame, metadata = read_table(path, role="RFM", text_id=True)
@@ -399,13 +509,9 @@ def read_rfm(
             f"RFM file {path} does not say its time unit (it was not written by clvmodels "
             "summarize); pass --time-unit"
         )
-    frame.attrs.update(
-        time_unit=unit,
-        observation_end=(
-            pd.Timestamp(metadata["observation_end"]) if metadata.get("observation_end") else None
-        ),
-        metadata=metadata,
-    )
+    recorded = {name: metadata[name] for name in RFM_ATTRS if metadata.get(name) is not None}
+    frame.attrs.update(recorded, time_unit=unit,
+                       observation_end=_iso(metadata.get("observation_end")), metadata=metadata)
     return frame
 
 
@@ -437,15 +543,16 @@ class ModelDirectory:
     Attributes
     ----------
     transaction_model, spend_model
-        Fitted models (maximum likelihood or Bayesian).
+        Fitted models (maximum likelihood or Bayesian); ``spend_model`` is None for a
+        counts-only fit (``--spend none``).
     manifest : dict
-        ``transaction_model`` / ``spend_model`` (command-line name, class, file, SHA-256),
-        ``bayesian``, ``time_unit``, ``fit`` (settings), ``data`` (the RFM metadata and file),
-        ``package_version`` and ``created``.
+        ``transaction_model`` / ``spend_model`` (command-line name, class, file, SHA-256;
+        ``spend_model`` null without one), ``bayesian``, ``time_unit``, ``fit`` (settings),
+        ``data`` (the RFM metadata and file), ``package_version`` and ``created``.
     """
 
     transaction_model: Any
-    spend_model: Any
+    spend_model: Any | None
     manifest: dict[str, Any]
 
     @property
@@ -461,7 +568,10 @@ class ModelDirectory:
         suffix = ".nc" if self.bayesian else ".json"
         manifest = dict(self.manifest)
         with atomic_directory(directory) as temporary:
-            for role in ("transaction_model", "spend_model"):
+            for role in MODEL_ROLES:
+                if getattr(self, role) is None:  # counts only: no spend model, no file
+                    manifest[role] = None
+                    continue
                 file_name = role + suffix
                 getattr(self, role).save(temporary / file_name)
                 manifest[role] = {
@@ -480,7 +590,8 @@ class ModelDirectory:
             If the folder or one of its files is missing.
         DataError
             If the manifest is of another format or a newer version, a file does not match
-            its hash, or a model file cannot be read.
+            its hash, a model file cannot be read, or a directory whose manifest lists no
+            spend model holds a spend model file (or says it was fitted with one).
         DependencyError
             If the models are Bayesian and the ``bayes`` extra is not installed.
         """
@@ -506,9 +617,14 @@ class ModelDirectory:
                 f"model-directory format {manifest['format_version']}; this clvmodels "
                 f"({package_version()}) reads up to {MODEL_DIR_VERSION}. Upgrade clvmodels."
             )
-        models = {}
-        for role in ("transaction_model", "spend_model"):
-            entry = manifest[role]
+        models = {"spend_model": None}
+        for role in MODEL_ROLES:
+            entry = manifest.get(role)
+            if entry is None and role == "spend_model":
+                _check_no_spend_model(directory, manifest)
+                continue
+            if not isinstance(entry, dict):
+                raise DataError(f"{manifest_path} does not describe the {role.replace('_', ' ')}")
             path = directory / entry["file"]
             if not path.is_file():
                 raise InputFileError(f"model file missing: {path} (listed in {manifest_path})")
@@ -531,21 +647,41 @@ class ModelDirectory:
         return cls(models["transaction_model"], models["spend_model"], manifest)
 
 
+def _check_no_spend_model(directory: Path, manifest: dict[str, Any]) -> None:
+    """A manifest without a spend model must say so consistently and stand alone."""
+    fitted_with = manifest.get("fit", {}).get("spend", NO_SPEND_MODEL)
+    if fitted_with != NO_SPEND_MODEL:
+        raise DataError(
+            f"{directory / MANIFEST} lists no spend model but says the models were fitted with "
+            f"--spend {fitted_with}; the manifest was changed: fit the models again"
+        )
+    stray = sorted(p.name for p in directory.glob("spend_model.*"))
+    if stray:
+        raise DataError(
+            f"{directory} holds {stray[0]} but its {MANIFEST} lists no spend model (fitted with "
+            "--spend none): the directory was changed after clvmodels fit wrote it; fit the "
+            "models again"
+        )
+
+
 def new_manifest(
     *, model: str, spend: str, bayesian: bool, time_unit: str, fit: dict[str, Any],
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    """The manifest of a model directory before its files are written."""
+    """The manifest of a model directory before its files are written (``spend`` may be
+    :data:`NO_SPEND_MODEL`: then ``spend_model`` is null)."""
     kind = 1 if bayesian else 0
+    counts_only = spend == NO_SPEND_MODEL
     return {
         "format": MODEL_DIR_FORMAT,
-        "format_version": MODEL_DIR_VERSION,
+        # Format 1 readers expect a spend model: only a directory without one needs format 2.
+        "format_version": 2 if counts_only else 1,
         "package_version": package_version(),
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "bayesian": bayesian,
         "time_unit": time_unit,
         "transaction_model": {"name": model, "class": TRANSACTION_MODELS[model][kind]},
-        "spend_model": {"name": spend, "class": SPEND_MODELS[spend][kind]},
+        "spend_model": None if counts_only else {"name": spend, "class": SPEND_MODELS[spend][kind]},
         "fit": fit,
         "data": data,
     }

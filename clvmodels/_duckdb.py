@@ -24,6 +24,7 @@ from clvmodels.rfm import (
     check_resolution,
     no_calibration_purchase,
     period_of,
+    summary_attrs,
     summary_frame,
     warn_excluded,
 )
@@ -130,20 +131,17 @@ def _summarise(connection, transactions, *, customer_col, date_col, amount_col, 
         _values(columns["repeat_spend"])[cohort] if with_amount else None,
         cut, resolution, unit,
     )
-    attrs = {"time_unit": unit}
     if calibration_end is not None:
         add_holdout_columns(
             summary, _values(columns["holdout_periods"])[cohort],
             _values(columns["holdout_spend"])[cohort] if with_amount else None,
             end_period - cut, resolution, unit,
         )
-        attrs["calibration_end"] = calibration_ts
-    summary.attrs.update(
-        attrs,
-        observation_end=end,
+    summary.attrs.update(summary_attrs(
+        unit, end, calibration_end=calibration_ts, n_transactions=n_rows - n_excluded,
         n_transactions_excluded=n_excluded,
         n_customers_excluded=n_customers - int(np.count_nonzero(cohort)),
-    )
+    ))
     return summary
 
 

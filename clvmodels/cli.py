@@ -23,7 +23,6 @@ import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -43,6 +42,7 @@ from rich.progress import (
 from rich.table import Table
 
 from clvmodels import _batch
+from clvmodels import _presentation as present
 from clvmodels._batch import (
     BatchError,
     DataError,
@@ -100,23 +100,9 @@ def _options(
     """Customer lifetime value from transaction logs: summarize, fit, predict, report."""
 
 
-class TransactionModelName(StrEnum):
-    bgnbd = "bgnbd"
-    pnbd = "pnbd"
-
-
-class SpendModelName(StrEnum):
-    gamma_gamma = "gamma-gamma"
-
-
-class Engine(StrEnum):
-    pandas = "pandas"
-    duckdb = "duckdb"
-
-
-class BayesMethod(StrEnum):
-    nuts = "nuts"
-    map = "map"
+_command = present.command(app)
+ENGINES = ("pandas", "duckdb")
+BAYES_METHODS = ("nuts", "map")
 
 
 # ----------------------------------------------------------------------------- console output
@@ -308,8 +294,10 @@ def summarize_transactions(
         )
     if isinstance(log, Path):  # the log never was in memory: its first day from the ages T
         days = rfm["T"].max() * TIME_UNITS[rfm.attrs["time_unit"]]
-        first = rfm.attrs["observation_end"].normalize() - pd.Timedelta(days=round(days))
-        described = {"n_rows": None, "first_date": first.isoformat(), "last_date": None}
+        end_day = pd.Timestamp(rfm.attrs["observation_end"]).normalize()
+        first = end_day - pd.Timedelta(days=round(days))
+        n_rows = rfm.attrs["n_transactions"] + rfm.attrs["n_transactions_excluded"]
+        described = {"n_rows": n_rows, "first_date": first.isoformat(), "last_date": None}
     else:
         dates = log[settings.date_col]
         described = {"n_rows": len(log), "first_date": dates.min().isoformat(),
@@ -329,12 +317,15 @@ def summarize_transactions(
     return rfm
 
 
-def check_rfm_columns(rfm: pd.DataFrame, source: str) -> None:
-    """The columns fit/predict/report need, named in command-line terms."""
-    missing = [column for column in RFM_COLUMNS if column not in rfm.columns]
+def check_rfm_columns(rfm: pd.DataFrame, source: str, *, spend: bool = True) -> None:
+    """The columns fit/predict/report need (``monetary_value`` only with a spend model),
+    named in command-line terms."""
+    needed = RFM_COLUMNS if spend else RFM_COLUMNS[:-1]
+    missing = [column for column in needed if column not in rfm.columns]
     if missing:
         hint = (
-            " (summarize with --amount-col naming the spend column)"
+            " (summarize with --amount-col naming the spend column, or fit with --spend none "
+            "for purchase counts only)"
             if missing == ["monetary_value"] else ""
         )
         raise DataError(
@@ -359,13 +350,12 @@ class FitSettings:
     def check(self, hint: Callable[[str], str]) -> None:
         """Refuse values the models would refuse, before any work (``hint`` names the option
         or config key of a field)."""
-        allowed = {"model": _batch.TRANSACTION_MODELS, "spend": _batch.SPEND_MODELS,
-                   "method": ("nuts", "map")}
+        allowed = {"model": _batch.TRANSACTION_MODELS, "spend": _batch.SPEND_CHOICES,
+                   "method": BAYES_METHODS}
         for name, values in allowed.items():
             if getattr(self, name) not in values:
-                raise typer.BadParameter(
-                    f"{getattr(self, name)!r} is not one of {', '.join(map(repr, values))}",
-                    param_hint=hint(name))
+                raise typer.BadParameter(present.not_one_of(getattr(self, name), values),
+                                         param_hint=hint(name))
         for name, least in (("penalizer", 0), ("draws", 1), ("tune", 0), ("chains", 1)):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= least):
@@ -387,11 +377,14 @@ class FitSettings:
 def fit_models(
     rfm: pd.DataFrame, settings: FitSettings, source: str, reporter: Reporter
 ) -> ModelDirectory:
-    """Fit the purchase-count and spend models to an RFM table."""
-    check_rfm_columns(rfm, source)
+    """Fit the purchase-count and spend models (no spend model with ``--spend none``) to an
+    RFM table."""
+    counts_only = settings.spend == _batch.NO_SPEND_MODEL
+    check_rfm_columns(rfm, source, spend=not counts_only)
     models = []
     fit_warnings: list[str] = []
-    for name, spend in ((settings.model, False), (settings.spend, True)):
+    to_fit = [(settings.model, False)] + ([] if counts_only else [(settings.spend, True)])
+    for name, spend in to_fit:
         model_class = _batch.model_class(name, bayesian=settings.bayesian, spend=spend)
         if settings.bayesian:
             model = model_class()
@@ -413,7 +406,7 @@ def fit_models(
         time_unit=rfm.attrs["time_unit"], fit={**settings.as_dict(), "warnings": fit_warnings},
         data={**rfm.attrs.get("metadata", {}), "rfm_path": source, "n_customers": len(rfm)},
     )
-    return ModelDirectory(models[0], models[1], manifest)
+    return ModelDirectory(models[0], None if counts_only else models[1], manifest)
 
 
 def load_models(path: Path, reporter: Reporter) -> ModelDirectory:
@@ -425,9 +418,11 @@ def load_models(path: Path, reporter: Reporter) -> ModelDirectory:
 
 
 def load_rfm(
-    path: Path, models: ModelDirectory | None = None, time_unit: str | None = None
+    path: Path, models: ModelDirectory | None = None, time_unit: str | None = None,
+    spend: bool = True,
 ) -> pd.DataFrame:
-    """Read an RFM table for fit/predict/report, checking it against the models' time unit."""
+    """Read an RFM table for fit/predict/report, checking it against the models' time unit
+    (``monetary_value`` is needed when ``spend`` or the models have a spend model)."""
     with _user_errors(f"reading {path}"):
         rfm = _batch.read_rfm(path, time_unit=time_unit,
                               default_time_unit=models.time_unit if models else None)
@@ -436,7 +431,9 @@ def load_rfm(
             f"the models were fitted in time unit {models.time_unit!r} but RFM file {path} is "
             f"in {rfm.attrs['time_unit']!r}; summarize with --time-unit {models.time_unit}"
         )
-    check_rfm_columns(rfm, str(path))
+    if models is not None:
+        spend = models.spend_model is not None
+    check_rfm_columns(rfm, str(path), spend=spend)
     return rfm
 
 
@@ -484,10 +481,11 @@ class ValueSettings:
 
 @dataclass
 class Scores:
-    """Per-customer predictions and the customer equity they add up to."""
+    """Per-customer predictions and the customer equity they add up to (None without a
+    spend model)."""
 
     table: pd.DataFrame
-    equity: Any  # clvmodels.CustomerEquity
+    equity: Any | None  # clvmodels.CustomerEquity
     settings: dict[str, Any] = field(default_factory=dict)
 
 
@@ -502,27 +500,34 @@ def _prediction_columns(name: str, result: pd.Series | pd.DataFrame) -> dict[str
 def score_customers(
     models: ModelDirectory, rfm: pd.DataFrame, settings: ValueSettings, reporter: Reporter
 ) -> Scores:
-    """Expected purchases, P(alive), expected spend, CLV and CLV segment of every customer."""
+    """Expected purchases, P(alive), expected spend, CLV and CLV segment of every customer
+    (P(alive) and purchases alone when the models have no spend model)."""
     transaction_model, spend_model = models.transaction_model, models.spend_model
+    counts_only = spend_model is None
+    if counts_only and settings.margin != 1.0:
+        reporter.note("the margin is not used: the models have no spend model")
     rate = settings.discount_rate_per_unit(models.time_unit)
     interval = {"level": settings.level} if models.bayesian else {}
-    n_parts = 5 if math.isfinite(settings.horizon) else 4
+    n_parts = (5 if math.isfinite(settings.horizon) else 4) - 2 * counts_only
     label = f"Scoring {len(rfm):,} customers"
     with reporter.step(label, total=n_parts) as advance, _user_errors("scoring"):
-        equity = customer_equity(
-            transaction_model, spend_model, rfm, horizon=settings.horizon, discount_rate=rate,
-            margin=settings.margin, **interval,
-        )
-        advance()
-        clv = equity.clv
-        if models.bayesian:
+        equity = clv = None
+        if not counts_only:
+            equity = customer_equity(
+                transaction_model, spend_model, rfm, horizon=settings.horizon,
+                discount_rate=rate, margin=settings.margin, **interval,
+            )
+            advance()
+            clv = equity.clv
+        if models.bayesian or counts_only:
             predictions = {
                 "probability_alive": lambda: transaction_model.probability_alive(rfm, **interval),
                 "discounted_expected_purchases":
                     lambda: transaction_model.discounted_expected_purchases(
                         rfm, horizon=settings.horizon, discount_rate=rate, **interval),
-                "expected_spend": lambda: spend_model.expected_spend(rfm, **interval),
             }
+            if not counts_only:
+                predictions["expected_spend"] = lambda: spend_model.expected_spend(rfm, **interval)
         else:  # customer_equity has them already
             predictions = {
                 "probability_alive": lambda: clv["probability_alive"],
@@ -537,11 +542,12 @@ def score_customers(
             if name in predictions:
                 columns |= _prediction_columns(name, predictions[name]())
                 advance()
-        if models.bayesian:
-            columns |= _prediction_columns("clv", clv[["mean", "lower", "upper"]])
-        else:
-            columns["clv"] = clv["clv"]
-        columns["segment"] = clv["segment"]
+        if not counts_only:  # the value columns and CLV deciles
+            if models.bayesian:
+                columns |= _prediction_columns("clv", clv[["mean", "lower", "upper"]])
+            else:
+                columns["clv"] = clv["clv"]
+            columns["segment"] = clv["segment"]
     table = pd.DataFrame(columns, index=rfm.index)
     return Scores(table, equity, settings.as_dict(models.time_unit))
 
@@ -549,39 +555,23 @@ def score_customers(
 def write_scores(scores: Scores, path: Path, models: ModelDirectory, rfm_path: str) -> None:
     metadata = {"format": "clvmodels.scores", "package_version": package_version(),
                 "model": models.manifest["transaction_model"]["class"],
-                "spend_model": models.manifest["spend_model"]["class"],
+                "spend_model": (models.manifest["spend_model"] or {}).get("class"),
                 "rfm_path": rfm_path, **scores.settings}
     _batch.write_table(scores.table, path, metadata=metadata, csv_metadata=False)
 
 
-def print_equity(scores: Scores, reporter: Reporter, time_unit: str) -> None:
+def print_equity(scores: Scores, reporter: Reporter) -> None:
+    """The customer equity (revenue or profit, as the margin says) and its table by CLV decile;
+    expected purchases instead without a spend model."""
     equity, settings = scores.equity, scores.settings
-    n = len(scores.table)
-    unit = _unit_name(time_unit)
-    horizon = (
-        "lifetime" if math.isinf(settings["horizon"])
-        else f"next {settings['horizon']:g} {unit}s"
-    )
-    line = (f"Customer equity, {horizon}, {settings['discount_rate_per_year']:.0%}/year discount: "
-            f"${equity.total:,.0f} (${equity.total / n:,.2f} per customer, {n:,} customers)")
+    if equity is None:
+        reporter.line(present.purchases_headline(settings, scores.table))
+        return
     interval = getattr(equity, "total_interval", None)
-    if interval is not None:
-        low, high = interval
-        line += f"; {settings['level']:.0%} interval ${low:,.0f} to ${high:,.0f}"
-    reporter.line(line)
-    segments = equity.segments
-    shown = pd.DataFrame({
-        "customers": segments["customers"],
-        "equity": segments["equity"],
-        "share": segments["share_of_equity"].map("{:.1%}".format),
-        "mean CLV": segments["mean_clv"],
-        "P(alive)": segments["mean_probability_alive"],
-    }).rename_axis("decile")
-    reporter.table(shown, "Equity by CLV decile (1 = most valuable)")
-
-
-def _unit_name(time_unit: str) -> str:
-    return {"h": "hour", "D": "day", "W": "week", "M": "month", "Y": "year"}[time_unit]
+    reporter.line(present.equity_headline(settings, float(equity.total), len(scores.table),
+                                          None if interval is None else tuple(interval)))
+    reporter.table(present.decile_table(equity.segments),
+                   "Equity by CLV decile (1 = most valuable)")
 
 
 def write_report(
@@ -663,7 +653,7 @@ RfmFile = Annotated[Path, typer.Argument(help="RFM table (.csv or .parquet) from
 
 
 # ----------------------------------------------------------------------------- commands
-@app.command()
+@_command
 def summarize(
     transactions: Annotated[Path, typer.Argument(help="Transaction log, .csv(.gz) or .parquet.")],
     output: Annotated[Path, typer.Option("--output", "-o", callback=_table_path,
@@ -680,9 +670,10 @@ def summarize(
         help="Last day of the observation (default: the last purchase); later purchases are "
         "left out with a note.")] = None,
     time_unit: TimeUnit = "W",
-    engine: Annotated[Engine, typer.Option(
+    engine: Annotated[str, typer.Option(
+        callback=present.choice(*ENGINES), metavar=present.choice_metavar(*ENGINES),
         help="pandas (in memory) or duckdb (reads the file out of core; clvmodels[fast]).")
-    ] = Engine.pandas,
+    ] = "pandas",
     quiet: Quiet = False,
 ) -> None:
     """Summarize a transaction log into one RFM row per customer."""
@@ -690,7 +681,7 @@ def summarize(
     settings = SummarizeSettings(
         customer_col=customer_col, date_col=date_col,
         amount_col=None if no_amount else amount_col, date_format=date_format,
-        observation_end=observation_end, time_unit=time_unit, engine=engine.value,
+        observation_end=observation_end, time_unit=time_unit, engine=engine,
     )
     _parse_date(observation_end, "--observation-end", date_format)
     rfm, _ = _summarize_file(transactions, settings, reporter)
@@ -709,39 +700,42 @@ def _summarize_file(
             return summarize_transactions(path, settings, reporter), None
     with reporter.step(f"Reading {path}"):
         log = read_transactions(path, settings)
-    with reporter.step(f"Summarizing {len(log):,} transactions"):
+    # Not "N transactions": those after the observation end are left out (see _print_rfm).
+    window = f" up to {settings.observation_end}" if settings.observation_end else ""
+    with reporter.step(f"Summarizing the transactions{window}"):
         return summarize_transactions(log, settings, reporter), log
 
 
 def _print_rfm(rfm: pd.DataFrame, reporter: Reporter, output: Path) -> None:
     meta = rfm.attrs["metadata"]
-    unit = _unit_name(rfm.attrs["time_unit"])
     repeat = (rfm["frequency"] > 0).mean()
-    n_rows = meta["transactions"]["n_rows"]
     reporter.line(
-        f"{len(rfm):,} customers from "
-        f"{'the' if n_rows is None else f'{n_rows:,}'} transactions, "
+        f"{len(rfm):,} customers from {present.transactions_used(meta)}, "
         f"{meta['transactions']['first_date'][:10]} to {meta['observation_end'][:10]} "
-        f"(in {unit}s; {repeat:.0%} repeat buyers) -> {output}"
+        f"(in {present.unit_plural(rfm.attrs['time_unit'])}; {repeat:.0%} repeat buyers) "
+        f"-> {output}"
     )
 
 
-@app.command()
+@_command
 def fit(
     rfm: RfmFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
-    model: Annotated[TransactionModelName, typer.Option(
-        "--model", "-m", help="Purchase-count model: BG/NBD or Pareto/NBD.")
-    ] = TransactionModelName.bgnbd,
-    spend: Annotated[SpendModelName, typer.Option(help="Spend model.")] = (
-        SpendModelName.gamma_gamma
-    ),
+    model: Annotated[str, typer.Option(
+        "--model", "-m", callback=present.choice(*_batch.TRANSACTION_MODELS),
+        metavar=present.choice_metavar(*_batch.TRANSACTION_MODELS),
+        help="Purchase-count model: BG/NBD or Pareto/NBD.")] = "bgnbd",
+    spend: Annotated[str, typer.Option(
+        callback=present.choice(*_batch.SPEND_CHOICES),
+        metavar=present.choice_metavar(*_batch.SPEND_CHOICES),
+        help="Spend model; none: purchase counts only (an RFM file without monetary_value; "
+        "predict then writes no value columns).")] = "gamma-gamma",
     bayesian: Annotated[bool, typer.Option(
         "--bayesian", help="Fit the Bayesian variants (needs clvmodels[bayes]).")] = False,
     penalizer: Annotated[float, typer.Option(help="L2 penalty (maximum likelihood).")] = 0.0,
-    method: Annotated[BayesMethod, typer.Option(help="Bayesian: nuts (sampling) or map.")] = (
-        BayesMethod.nuts
-    ),
+    method: Annotated[str, typer.Option(
+        callback=present.choice(*BAYES_METHODS), metavar=present.choice_metavar(*BAYES_METHODS),
+        help="Bayesian: nuts (sampling) or map.")] = "nuts",
     draws: Annotated[int, typer.Option(min=1, help="Bayesian: draws per chain.")] = 1000,
     tune: Annotated[int, typer.Option(min=0, help="Bayesian: tuning steps per chain.")] = 1000,
     chains: Annotated[int, typer.Option(min=1, help="Bayesian: chains.")] = 4,
@@ -753,11 +747,12 @@ def fit(
     """Fit a purchase-count model and a spend model; write them to a model directory."""
     reporter = Reporter(quiet)
     settings = FitSettings(
-        model=model.value, spend=spend.value, bayesian=bayesian, penalizer=penalizer,
-        method=method.value, draws=draws, tune=tune, chains=chains, seed=seed,
+        model=model, spend=spend, bayesian=bayesian, penalizer=penalizer,
+        method=method, draws=draws, tune=tune, chains=chains, seed=seed,
     )
     settings.check(lambda name: f"--{name}")
-    table = load_rfm(rfm, time_unit=_time_unit(time_unit) if time_unit else None)
+    table = load_rfm(rfm, time_unit=_time_unit(time_unit) if time_unit else None,
+                     spend=spend != _batch.NO_SPEND_MODEL)
     models = fit_models(table, settings, str(rfm), reporter)
     _save_models(models, output, reporter)
     _print_parameters(models, reporter)
@@ -769,8 +764,10 @@ def _save_models(models: ModelDirectory, output: Path, reporter: Reporter) -> No
 
 
 def _print_parameters(models: ModelDirectory, reporter: Reporter) -> None:
-    for role in ("transaction_model", "spend_model"):
+    for role in _batch.MODEL_ROLES:
         model = getattr(models, role)
+        if model is None:  # --spend none
+            continue
         title = f"{type(model).__name__} parameters"
         likelihood = getattr(model, "log_likelihood_", None)
         if likelihood is not None and not math.isnan(likelihood):
@@ -781,7 +778,7 @@ def _print_parameters(models: ModelDirectory, reporter: Reporter) -> None:
         reporter.table(summary[shown], title)
 
 
-@app.command()
+@_command
 def predict(
     model: ModelDir,
     rfm: RfmFile,
@@ -802,10 +799,10 @@ def predict(
     scores = score_customers(models, table, settings, reporter)
     with reporter.step(f"Writing {output}"):
         write_scores(scores, output, models, str(rfm))
-    print_equity(scores, reporter, models.time_unit)
+    print_equity(scores, reporter)
 
 
-@app.command()
+@_command
 def report(
     model: ModelDir,
     rfm: RfmFile,
@@ -849,12 +846,12 @@ def report(
 
 def _check_holdout_end(holdout_end: pd.Timestamp | None, rfm: pd.DataFrame, option: str) -> None:
     """A holdout has to end after the observation end of the RFM table."""
-    calibration_end = rfm.attrs.get("observation_end")
     if holdout_end is None:
         return
-    if calibration_end is None:
+    if rfm.attrs.get("observation_end") is None:
         raise DataError("the RFM file does not record its observation end (write it with "
                         f"clvmodels summarize), so {option} has no start")
+    calibration_end = pd.Timestamp(rfm.attrs["observation_end"])  # an ISO string in attrs
     if holdout_end.normalize() <= calibration_end.normalize():
         raise typer.BadParameter(
             f"{holdout_end:%Y-%m-%d} is not after the RFM's observation end "
@@ -872,7 +869,8 @@ def _transaction_columns(rfm: pd.DataFrame) -> dict[str, Any]:
 _CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
     "data": {
         "transactions": (str, _REQUIRED), "customer_col": (str, "customer_id"),
-        "date_col": (str, "date"), "amount_col": (str, "amount"), "date_format": (str, None),
+        # amount_col defaults to "amount", or to none (counts only) with [model] spend = "none"
+        "date_col": (str, "date"), "amount_col": (str, None), "date_format": (str, None),
         "observation_end": (str, None), "time_unit": (str, "W"), "engine": (str, "pandas"),
     },
     "model": {
@@ -956,13 +954,16 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     _html_path(paths["report"])
     fit_settings = FitSettings(**fit_config)
     fit_settings.check(lambda key: f"[model] {key}")
-    if data["engine"] not in tuple(Engine):
-        raise typer.BadParameter(f"{data['engine']!r} is not one of 'pandas', 'duckdb'",
+    if data["engine"] not in ENGINES:
+        raise typer.BadParameter(present.not_one_of(data["engine"], ENGINES),
                                  param_hint="[data] engine")
+    amount_col = data["amount_col"]
+    if amount_col is None and fit_settings.spend != _batch.NO_SPEND_MODEL:
+        amount_col = "amount"
     settings = SummarizeSettings(
-        **{key: data[key] for key in ("customer_col", "date_col", "amount_col", "date_format",
+        **{key: data[key] for key in ("customer_col", "date_col", "date_format",
                                       "observation_end", "engine")},
-        time_unit=_time_unit(data["time_unit"]),
+        amount_col=amount_col, time_unit=_time_unit(data["time_unit"]),
     )
     _parse_date(data["observation_end"], "observation_end", data["date_format"])
     holdout_end = _parse_date(config["report"]["holdout_end"], "holdout_end", data["date_format"])
@@ -978,7 +979,7 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     scores = score_customers(models, rfm, values, reporter)
     with reporter.step(f"Writing {paths['scores']}"):
         write_scores(scores, paths["scores"], models, str(paths["rfm"]))
-    print_equity(scores, reporter, models.time_unit)
+    print_equity(scores, reporter)
     if log is None:  # summarised out of core; the report's plots need it in memory
         with reporter.step(f"Reading {transactions_path} for the report"):
             log = read_transactions(transactions_path, settings)
@@ -987,7 +988,7 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     return paths
 
 
-@app.command()
+@_command
 def run(
     config: Annotated[Path, typer.Argument(help="TOML config file (see clvmodels demo).")],
     quiet: Quiet = False,
@@ -1014,14 +1015,14 @@ time_unit = "W"
 
 [model]
 model = "bgnbd"                     # or "pnbd"
-spend = "gamma-gamma"
+spend = "gamma-gamma"               # or "none": purchase counts only (no amount column)
 bayesian = false                    # true: PyMC (needs clvmodels[bayes]); method, draws, ...
 
 [predict]
 # horizon in time units (weeks); the discount rate is per year
 horizon = {horizon}
 discount_rate = 0.10
-margin = 1.0
+margin = 1.0                        # share of revenue that is profit (1.0: equity is revenue)
 
 [report]
 holdout_end = "1998-06-30"          # compare the forecast with the later purchases
@@ -1036,12 +1037,13 @@ report = "report.html"
 """
 
 
-@app.command()
+@_command
 def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the demo's files.")] = (
         Path("clvmodels-demo")
     ),
-    horizon: Annotated[float, typer.Option(help="Weeks to value (default 52).")] = 52.0,
+    # An int default, so that --help shows 52, not 52.0.
+    horizon: Annotated[float, typer.Option(help="Weeks to value.")] = 52,
     quiet: Quiet = False,
 ) -> None:
     """Run the whole pipeline on the bundled CDNOW sample (writes a config you can rerun)."""

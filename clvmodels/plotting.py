@@ -26,7 +26,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.ticker import MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, PercentFormatter
 
 from clvmodels.clv import CustomerEquity
 from clvmodels.evaluate import (
@@ -454,6 +454,14 @@ def _value_label(currency: str | None) -> str:
     return f"CLV per customer ({currency})" if currency else "CLV per customer (spend units)"
 
 
+def _amount_tick(value: float, prefix: str) -> str:
+    """An axis amount with the currency sign: ``$1,000``, ``$2.5``, ``-$10``, ``$0.01``."""
+    sign = "-" if value < 0 else ""
+    size = abs(value)
+    digits = f"{size:.2g}" if 0 < size < 1 else f"{size:,.2f}".rstrip("0").rstrip(".")
+    return f"{sign}{prefix}{digits}"
+
+
 def plot_clv_distribution(
     clv: CustomerEquity | pd.Series | pd.DataFrame, *, bins: int = 40,
     currency: str | None = None, ax: Axes | None = None,
@@ -471,7 +479,8 @@ def plot_clv_distribution(
         ``clv`` column (or ``mean``, the posterior mean of a Bayesian CLV).
     bins : int, default 40
     currency : str, optional
-        Unit of the amounts for the axis label (e.g. "$").
+        Unit of the amounts for the axis label and tick labels (e.g. "$": ticks read $10,
+        $100, $1,000).
 
     Returns
     -------
@@ -500,6 +509,9 @@ def plot_clv_distribution(
                 "in the first bin")
     if log_scale and non_positive:
         ax.plot([], [], " ", label=f"{non_positive:,} with CLV <= 0 not shown")
+    # Amounts on the axis, not powers of ten: $10, $100, $1,000 (log) or $0, $50, ... (linear).
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _amount_tick(value, prefix)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(_value_label(currency) + (", log scale" if log_scale else ""))
     ax.set_ylabel("Customers")
     ax.set_title(f"CLV distribution ({len(values):,} customers)")
@@ -513,7 +525,9 @@ def plot_equity_concentration(
     """Share of customer equity held by the most valuable share of customers (a Lorenz curve).
 
     Customers are ranked by CLV, most valuable first; the diagonal is equity spread evenly. The
-    shares held by the top 10% and 20% are marked.
+    shares held by the top 10% and 20% are marked on the curve and read out in the legend,
+    which sits below the diagonal, where neither the curve (always above it) nor the guide
+    lines (left of 20%) can run through its text.
 
     Returns
     -------
@@ -528,12 +542,11 @@ def plot_equity_concentration(
     ax = _axes(ax)
     ax.plot(customer_share, equity_share, color=MODEL_COLOR, label="customers ranked by CLV")
     ax.plot([0, 100], [0, 100], color="grey", linestyle=":", label="equal shares")
-    for top in (10, 20):
+    for top, style, marker in ((10, "--", "o"), (20, "-.", "s")):
         share = float(np.interp(top, customer_share, equity_share))
         ax.plot([top, top, 0], [0, share, share], color=OBSERVED_COLOR, linewidth=0.8,
-                linestyle="--")
-        ax.annotate(f"top {top}% hold {share:.0f}%", xy=(top, share), xytext=(6, -12),
-                    textcoords="offset points", fontsize="small")
+                linestyle=style, marker=marker, markevery=[1], markersize=4,
+                label=f"top {top}% of customers hold {share:.0f}%")
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 100 * max(1.0, equity_share.max() / 100) + 1)
     ax.xaxis.set_major_formatter(PercentFormatter())

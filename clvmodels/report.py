@@ -1,11 +1,14 @@
 """The customer-equity report: one self-contained HTML file (``clvmodels report``).
 
 Sections: the customer-equity headline (total, per customer, and its posterior interval for a
-Bayesian model), equity by CLV decile with the concentration and distribution plots, the top
-customers, model fit diagnostics (calibration histogram, tracking plot when the transaction
-log is given, holdout comparison when a holdout end is given), the parameter tables and the
-settings used. Plots are embedded as base64 PNG and the styles inline, so the file opens
-offline and has no external reference.
+Bayesian model; whether it is revenue or profit at the margin), equity by CLV decile with the
+concentration and distribution plots, the top customers, model fit diagnostics (calibration
+histogram, tracking plot when the transaction log is given, holdout comparison when a holdout
+end is given), the parameter tables and the settings used. Models without a spend model
+(``fit --spend none``) have no customer equity: the headline then shows the expected purchases
+and the mean probability of being active, the decile section is left out and the top
+customers are those with the most expected purchases. Plots are embedded as base64 PNG and the
+styles inline, so the file opens offline and has no external reference.
 """
 
 from __future__ import annotations
@@ -24,7 +27,21 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clvmodels import evaluate, plotting
-from clvmodels._batch import caught_user_warnings
+from clvmodels._batch import MODEL_ROLES, caught_user_warnings
+from clvmodels._presentation import (
+    ROLE_LABELS,
+    UNIT_NAMES,
+    decile_table,
+    equity_basis,
+    fit_settings_text,
+    horizon_text,
+    model_label,
+    money,
+    parameter_columns,
+    percent,
+    transactions_used,
+    unit_plural,
+)
 from clvmodels.models._base import package_version
 
 if TYPE_CHECKING:
@@ -36,7 +53,6 @@ __all__ = ["SECTIONS", "build_report"]
 #: Section ids, in order; the tests look for each.
 SECTIONS = ("headline", "segments", "top-customers", "diagnostics", "parameters", "settings")
 
-_UNITS = {"h": "hour", "D": "day", "W": "week", "M": "month", "Y": "year"}
 _DPI = 110
 
 _PAGE = Template("""<!DOCTYPE html>
@@ -106,7 +122,8 @@ def build_report(
     top : int, default 20
         Rows of the top-customers table.
     progress : callable, optional
-        Called after each of the ``len(SECTIONS)`` sections.
+        Called after each of the ``len(SECTIONS)`` sections (also those left out: the decile
+        section without a spend model).
     """
     notes: list[str] = []
     sections = [
@@ -123,7 +140,7 @@ def build_report(
             parts.append(section())
             if progress is not None:
                 progress()
-    body = "\n".join(parts)
+    body = "\n".join(part for part in parts if part)
     notes += [f"When the models were fitted: {message}"
               for message in models.manifest.get("fit", {}).get("warnings", [])]
     notes = list(dict.fromkeys(notes + [str(warning.message) for warning in caught]))
@@ -132,7 +149,7 @@ def build_report(
         body += f'\n<section id="notes"><h2>Notes</h2><ul class="note">{items}</ul></section>'
     end = _date(rfm.attrs.get("observation_end"))
     return _PAGE.substitute(
-        title="Customer equity report",
+        title="Customer equity report" if scores.equity is not None else "Purchases report",
         subtitle=html.escape(
             f"{len(rfm):,} customers observed to {end}; "
             f"{_model_label(models)}"
@@ -148,51 +165,82 @@ def _section(section_id: str, title: str, content: str) -> str:
     return f'<section id="{section_id}">\n<h2>{html.escape(title)}</h2>\n{content}\n</section>'
 
 
+def _card(value: str, label: str, extra: str = "") -> str:
+    return (f'<div class="card"><div class="value">{html.escape(value)}</div>'
+            f'<div class="label">{html.escape(label)}</div>{extra}</div>')
+
+
 def _headline(models: ModelDirectory, rfm: pd.DataFrame, scores: Scores) -> str:
     equity, settings = scores.equity, scores.settings
+    if equity is None:
+        return _purchases_headline(models, scores)
     n = len(scores.table)
     total = float(equity.total)
     interval = getattr(equity, "total_interval", None)
     level = settings["level"]
-
-    def card(value: str, label: str, extra: str = "") -> str:
-        return (f'<div class="card"><div class="value">{html.escape(value)}</div>'
-                f'<div class="label">{html.escape(label)}</div>{extra}</div>')
+    horizon = horizon_text(settings["horizon"], settings["time_unit"])
 
     total_extra = per_customer_extra = ""
     if interval is not None:
         low, high = (float(v) for v in interval)
         total_extra = (f'<div class="interval">{level:.0%} interval '
-                       f"{_money(low)} to {_money(high)}</div>")
+                       f"{money(low)} to {money(high)}</div>")
         per_customer_extra = (f'<div class="interval">{level:.0%} interval '
-                              f"{_money(low / n, 2)} to {_money(high / n, 2)}</div>")
+                              f"{money(low / n, 2)} to {money(high / n, 2)}</div>")
     alive = scores.table["probability_alive"].mean()
     purchases = scores.table.get("expected_purchases")
     cards = [
-        card(_money(total), f"customer equity, {_horizon(settings)}", total_extra),
-        card(_money(total / n, 2), "per customer", per_customer_extra),
-        card(f"{n:,}", "customers"),
-        card(f"{alive:.0%}", "mean probability of being active"),
+        _card(money(total), f"customer equity, {horizon} ({equity_basis(settings['margin'])})",
+              total_extra),
+        _card(money(total / n, 2), "per customer", per_customer_extra),
+        _card(f"{n:,}", "customers"),
+        _card(f"{alive:.0%}", "mean probability of being active"),
     ]
     if purchases is not None:
-        cards.append(card(f"{purchases.sum():,.0f}", f"expected purchases, {_horizon(settings)}"))
+        cards.append(_card(f"{purchases.sum():,.0f}", f"expected purchases, {horizon}"))
+    basis = ("revenue, not profit (margin 100%; a margin below 100% values profit)"
+             if settings["margin"] == 1.0 else f"profit at a {percent(settings['margin'])} margin")
     text = (
-        f"<p>Discounted at {settings['discount_rate_per_year']:.1%} a year, margin "
-        f"{settings['margin']:.0%}, valued with {html.escape(_model_label(models))}.</p>"
+        f"<p>Customer equity as {html.escape(basis)}, discounted at "
+        f"{settings['discount_rate_per_year']:.1%} a year, valued with "
+        f"{html.escape(_model_label(models))}.</p>"
     )
     return _section("headline", "Customer equity", f'<div class="headline">{"".join(cards)}'
                     f"</div>\n{text}")
 
 
+def _purchases_headline(models: ModelDirectory, scores: Scores) -> str:
+    """Without a spend model: expected purchases and P(alive) instead of customer equity."""
+    table, settings = scores.table, scores.settings
+    n = len(table)
+    horizon = horizon_text(settings["horizon"], settings["time_unit"])
+    if "expected_purchases" in table:
+        purchases, label = table["expected_purchases"], f"expected purchases, {horizon}"
+    else:  # over the remaining lifetime only the discounted count is finite
+        purchases = table["discounted_expected_purchases"]
+        label = (f"discounted expected purchases ({settings['discount_rate_per_year']:.1%} a "
+                 f"year), {horizon}")
+    alive = table["probability_alive"]
+    cards = [
+        _card(f"{purchases.sum():,.0f}", label),
+        _card(f"{purchases.sum() / n:,.2f}", "per customer"),
+        _card(f"{n:,}", "customers"),
+        _card(f"{alive.mean():.0%}", "mean probability of being active"),
+        _card(f"{(alive >= 0.5).mean():.0%}", "customers more likely active than not"),
+    ]
+    transaction = model_label(models.manifest, "transaction_model")
+    text = (f"<p>Purchase counts from the {html.escape(transaction)} model. There is no spend "
+            "model (fitted with --spend none), so this report has no customer equity, CLV or "
+            "deciles: summarize with an amount column and fit with --spend gamma-gamma to add "
+            "them.</p>")
+    return _section("headline", "Expected purchases",
+                    f'<div class="headline">{"".join(cards)}</div>\n{text}')
+
+
 def _segments(scores: Scores) -> str:
-    segments = scores.equity.segments.copy()
-    table = pd.DataFrame({
-        "customers": segments["customers"].map("{:,}".format),
-        "equity": segments["equity"].map(_money),
-        "share of equity": segments["share_of_equity"].map("{:.1%}".format),
-        "mean CLV": segments["mean_clv"].map(lambda v: _money(v, 2)),
-        "mean P(alive)": segments["mean_probability_alive"].map("{:.2f}".format),
-    }, index=segments.index.rename("decile"))
+    if scores.equity is None:
+        return ""  # CLV deciles need a spend model
+    table = decile_table(scores.equity.segments)
     clv = scores.table["clv"]
     figures = [
         _figure("equity-concentration",
@@ -210,26 +258,48 @@ def _segments(scores: Scores) -> str:
 
 
 def _top_customers(rfm: pd.DataFrame, scores: Scores, top: int) -> str:
-    table = scores.table.sort_values("clv", ascending=False).head(top)
-    history = rfm.loc[table.index, ["frequency", "recency", "T", "monetary_value"]]
+    by_value = scores.equity is not None
+    if by_value:
+        rank = "clv"
+    else:
+        rank = ("expected_purchases" if "expected_purchases" in scores.table
+                else "discounted_expected_purchases")
+    table = scores.table.sort_values(rank, ascending=False).head(top)
+    units = unit_plural(scores.settings["time_unit"])
+    history = rfm.loc[table.index]
     shown = pd.DataFrame(index=table.index)
-    shown["CLV"] = table["clv"].map(lambda v: _money(v, 2))
-    if "clv_lower" in table:
-        shown["CLV interval"] = [f"{_money(lo, 2)} to {_money(hi, 2)}"
-                                 for lo, hi in zip(table["clv_lower"], table["clv_upper"],
-                                                   strict=True)]
+    if by_value:
+        shown["CLV"] = table["clv"].map(lambda v: money(v, 2))
+        if "clv_lower" in table:
+            shown["CLV interval"] = [f"{money(lo, 2)} to {money(hi, 2)}"
+                                     for lo, hi in zip(table["clv_lower"], table["clv_upper"],
+                                                       strict=True)]
     shown["P(alive)"] = table["probability_alive"].map("{:.2f}".format)
     if "expected_purchases" in table:
         shown["expected purchases"] = table["expected_purchases"].map("{:.2f}".format)
-    shown["expected spend"] = table["expected_spend"].map(lambda v: _money(v, 2))
+    if not by_value and (rank != "expected_purchases"
+                         or scores.settings["discount_rate_per_year"] > 0):
+        shown["discounted expected purchases"] = (
+            table["discounted_expected_purchases"].map("{:.2f}".format))
+    if by_value:
+        shown["expected spend"] = table["expected_spend"].map(lambda v: money(v, 2))
     shown["repeat purchases"] = history["frequency"].map("{:,}".format)
-    shown["recency"] = history["recency"].map("{:.1f}".format)
-    shown["age (T)"] = history["T"].map("{:.1f}".format)
-    shown["mean repeat spend"] = history["monetary_value"].map(lambda v: _money(v, 2))
-    share = table["clv"].sum() / scores.equity.total if scores.equity.total else float("nan")
-    content = (f"<p>The {len(table):,} most valuable customers hold {share:.1%} of the equity. "
-               "Recency and age in the model's time unit.</p>" + _html_table(shown))
-    return _section("top-customers", f"Top {len(table):,} customers", content)
+    shown[f"recency ({units})"] = history["recency"].map("{:.1f}".format)
+    shown[f"age T ({units})"] = history["T"].map("{:.1f}".format)
+    if by_value:
+        shown["mean repeat spend"] = history["monetary_value"].map(lambda v: money(v, 2))
+        total = scores.equity.total
+        share = table["clv"].sum() / total if total else float("nan")
+        summary = f"The {len(table):,} most valuable customers hold {share:.1%} of the equity. "
+        title = f"Top {len(table):,} customers"
+    else:
+        share = table[rank].sum() / scores.table[rank].sum()
+        summary = (f"The {len(table):,} customers with the most expected purchases account for "
+                   f"{share:.1%} of them. ")
+        title = f"Top {len(table):,} customers by expected purchases"
+    content = (f"<p>{summary}Recency: time from the first to the last purchase; age T: time "
+               "since the first purchase, both to the observation end.</p>" + _html_table(shown))
+    return _section("top-customers", title, content)
 
 
 def _diagnostics(
@@ -253,7 +323,9 @@ def _diagnostics(
             "posterior-predictive",
             lambda ax: plotting.plot_posterior_predictive_check(model, rfm, level=level, ax=ax),
             "Posterior predictive check of the calibration histogram."))
-    calibration_end = rfm.attrs.get("observation_end")
+    calibration_end = rfm.attrs.get("observation_end")  # an ISO string in attrs
+    if calibration_end is not None:
+        calibration_end = pd.Timestamp(calibration_end)
     if transactions is None:
         parts.append('<p class="muted">No tracking plot: pass --transactions (the transaction '
                      "log) to add it.</p>")
@@ -308,18 +380,22 @@ def _holdout_metrics(result: Any, start: pd.Timestamp, end: pd.Timestamp, unit: 
     if "coverage" in metrics:
         rows["interval coverage"] = f"{metrics['coverage']:.1%}"
     table = pd.DataFrame({"value": rows}).rename_axis("holdout metric")
-    return (f"<h3>Holdout: {_date(start)} to {_date(end)} ({duration:.3g} {_UNITS[unit]}s)</h3>"
+    return (f"<h3>Holdout: {_date(start)} to {_date(end)} ({duration:.3g} {unit_plural(unit)})</h3>"
             "<p>Predicted: each customer's expected purchases given the calibration history, "
             "summed.</p>" + _html_table(table))
 
 
 def _parameters(models: ModelDirectory) -> str:
     parts = []
-    for role in ("transaction_model", "spend_model"):
+    for role in MODEL_ROLES:
         model = getattr(models, role)
+        if model is None:  # --spend none
+            continue
         summary = model.summary()
-        parts.append(f"<h3>{html.escape(type(model).__name__)}</h3>")
-        parts.append(_html_table(summary))
+        summary = summary.rename(columns=parameter_columns(summary.columns))
+        heading = f"{model_label(models.manifest, role)}: {ROLE_LABELS[role]}"
+        parts.append(f"<h3>{html.escape(heading)}</h3>")
+        parts.append(_html_table(summary.rename_axis("parameter")))
         facts = []
         for label, attribute in (("log-likelihood", "log_likelihood_"), ("AIC", "aic_"),
                                  ("BIC", "bic_"), ("customers", "n_customers_")):
@@ -338,25 +414,28 @@ def _settings(
     metadata = rfm.attrs.get("metadata", {})
     log = metadata.get("transactions", {})
     settings = scores.settings
-    unit = _UNITS[models.time_unit]
-    fit = models.manifest.get("fit", {})
+    unit = UNIT_NAMES[models.time_unit]
+    manifest = models.manifest
     rows = {
         "data range": (f"{_date(log.get('first_date'))} to "
                        f"{_date(rfm.attrs.get('observation_end'))}"),
         "transactions file": log.get("path", "unknown"),
-        "transactions summarised": (f"{log['n_rows']:,}" if log.get("n_rows") is not None
-                                    else "not counted"),
+        "transactions summarised": (transactions_used(metadata) if metadata
+                                    else "not recorded"),
         "customers": f"{len(rfm):,}",
         "time unit": f"{unit} ({models.time_unit})",
         "horizon": _horizon(settings),
         "discount rate": (f"{settings['discount_rate_per_year']:.2%} a year "
                           f"({settings['discount_rate_per_time_unit']:.4%} a {unit})"),
-        "margin": f"{settings['margin']:.0%}",
-        "purchase-count model": models.manifest["transaction_model"]["class"],
-        "spend model": models.manifest["spend_model"]["class"],
-        "fit settings": ", ".join(f"{k}={v}" for k, v in fit.items() if k != "warnings"),
-        "models fitted": f"{models.manifest.get('created', 'unknown')} with clvmodels "
-                         f"{models.manifest.get('package_version', 'unknown')}",
+        "margin": (f"{percent(settings['margin'])} (customer equity is "
+                   f"{'revenue' if settings['margin'] == 1.0 else 'profit'})"
+                   if scores.equity is not None else "not used (no spend model)"),
+        "purchase-count model": _class_label(manifest, "transaction_model"),
+        "spend model": (_class_label(manifest, "spend_model")
+                        if manifest.get("spend_model") else "none (fitted with --spend none)"),
+        "estimation": fit_settings_text(manifest.get("fit", {})),
+        "models fitted": f"{_timestamp_text(manifest.get('created'))} with clvmodels "
+                         f"{manifest.get('package_version', 'unknown')}",
         "holdout": (f"{_date(rfm.attrs.get('observation_end'))} to {_date(holdout_end)}"
                     if holdout_end is not None else "none"),
         "package version": package_version(),
@@ -365,6 +444,20 @@ def _settings(
         rows["interval level"] = f"{settings['level']:.0%}"
     table = pd.DataFrame({"value": rows}).rename_axis("setting")
     return _section("settings", "Settings", _html_table(table, text=True))
+
+
+def _class_label(manifest: dict[str, Any], role: str) -> str:
+    """``BG/NBD (BetaGeoModel)``: the name a reader knows and the class that computed it."""
+    return f"{model_label(manifest, role)} ({manifest[role]['class']})"
+
+
+def _timestamp_text(value: str | None) -> str:
+    """``2026-01-31 12:00 UTC`` from the manifest's ISO timestamp."""
+    if not value:
+        return "unknown"
+    stamp = pd.Timestamp(value)
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -406,23 +499,17 @@ def _number(value: Any) -> str:
     return str(value)
 
 
-def _money(value: float, decimals: int = 0) -> str:
-    return f"-${-value:,.{decimals}f}" if value < 0 else f"${value:,.{decimals}f}"
-
-
 def _date(value: Any) -> str:
     return "unknown" if value is None else pd.Timestamp(value).strftime("%Y-%m-%d")
 
 
 def _horizon(settings: dict[str, Any]) -> str:
-    if math.isinf(settings["horizon"]):
-        return "remaining lifetime"
-    return f"next {settings['horizon']:g} {_UNITS[settings['time_unit']]}s"
+    return horizon_text(settings["horizon"], settings["time_unit"])
 
 
 def _model_label(models: ModelDirectory) -> str:
-    kind = "Bayesian " if models.bayesian else ""
-    names = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "gamma-gamma": "Gamma-Gamma"}
-    transaction = names[models.manifest["transaction_model"]["name"]]
-    spend = names[models.manifest["spend_model"]["name"]]
-    return f"{kind}{transaction} and {spend} models"
+    transaction = model_label(models.manifest, "transaction_model")
+    if models.spend_model is None:
+        return f"the {transaction} model (no spend model)"
+    spend = model_label(models.manifest, "spend_model").removeprefix("Bayesian ")
+    return f"{transaction} and {spend} models"

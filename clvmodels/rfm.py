@@ -176,10 +176,14 @@ def rfm_summary(
     DataFrame or pyspark.sql.DataFrame
         Indexed by customer id (named ``customer_col``, sorted), with ``frequency`` (int64),
         ``recency`` and ``T`` (float, in ``time_unit``) and, with ``amount_col``,
-        ``monetary_value``. ``attrs`` holds ``time_unit`` (canonical code), ``observation_end``
-        (Timestamp), ``n_transactions_excluded`` and ``n_customers_excluded``. The Spark engine
-        returns a Spark DataFrame with ``customer_col`` as a column (rows in no particular
-        order) and the same ``attrs`` as a Python attribute.
+        ``monetary_value``. ``attrs`` holds JSON-safe values (so that ``to_parquet`` and
+        ``json.dumps`` take them; see :func:`summary_attrs`): ``time_unit`` (canonical code),
+        ``observation_end`` (ISO string, ``pd.Timestamp(...)`` reads it back),
+        ``n_transactions`` (transaction rows summarised, those up to the observation end),
+        ``n_transactions_excluded`` (rows after it) and ``n_customers_excluded`` (customers
+        with no purchase up to it). The Spark engine returns a Spark DataFrame with
+        ``customer_col`` as a column (rows in no particular order) and the same ``attrs`` as a
+        Python attribute.
 
     Raises
     ------
@@ -204,12 +208,10 @@ def rfm_summary(
         transactions, customer_col, date_col, amount_col, date_format, resolution, observation_end
     )
     summary, _ = _summarise(log, log.period_of(end), unit, customer_col)
-    summary.attrs.update(
-        time_unit=unit,
-        observation_end=end,
-        n_transactions_excluded=n_excluded,
+    summary.attrs.update(summary_attrs(
+        unit, end, n_transactions=len(log.code), n_transactions_excluded=n_excluded,
         n_customers_excluded=len(log.customers) - len(summary),
-    )
+    ))
     return summary
 
 
@@ -249,9 +251,11 @@ def calibration_holdout(
         ``frequency_holdout`` (purchase periods in (calibration_end, observation_end]),
         ``monetary_value_holdout`` (mean amount per holdout purchase period, 0.0 if none; only
         with ``amount_col``) and ``duration_holdout`` (length of the holdout period in
-        ``time_unit``). ``attrs`` holds ``time_unit``, ``calibration_end``,
-        ``observation_end``, ``n_transactions_excluded`` (after ``observation_end``) and
-        ``n_customers_excluded`` (no purchase by ``calibration_end``).
+        ``time_unit``). ``attrs`` holds, JSON-safe (see :func:`summary_attrs`), ``time_unit``,
+        ``calibration_end`` and ``observation_end`` (ISO strings), ``n_transactions`` (rows up
+        to ``observation_end``, calibration and holdout), ``n_transactions_excluded`` (rows
+        after ``observation_end``) and ``n_customers_excluded`` (no purchase by
+        ``calibration_end``).
 
     Raises
     ------
@@ -285,14 +289,39 @@ def calibration_holdout(
         spend = np.bincount(holdout.code, weights=holdout.amount, minlength=n_customers)[cohort]
     add_holdout_columns(summary, _count_periods(holdout)[cohort], spend,
                         end_period - calibration_period, log.resolution, unit)
-    summary.attrs.update(
-        time_unit=unit,
-        calibration_end=calibration_ts,
-        observation_end=end,
-        n_transactions_excluded=n_excluded,
-        n_customers_excluded=n_customers - len(summary),
-    )
+    summary.attrs.update(summary_attrs(
+        unit, end, calibration_end=calibration_ts, n_transactions=len(log.code),
+        n_transactions_excluded=n_excluded, n_customers_excluded=n_customers - len(summary),
+    ))
     return summary
+
+
+def summary_attrs(
+    unit: str,
+    observation_end: pd.Timestamp,
+    *,
+    calibration_end: pd.Timestamp | None = None,
+    n_transactions: int,
+    n_transactions_excluded: int,
+    n_customers_excluded: int,
+) -> dict[str, str | int]:
+    """The ``attrs`` of a summary, the same on every engine and JSON-safe (plain str and int:
+    pandas writes attrs into Parquet files as JSON, and the CLI into its RFM metadata).
+
+    Dates are ISO 8601 strings (``Timestamp.isoformat()``, with the offset of a time-zone-aware
+    date), which ``pd.Timestamp`` reads back to the same instant. ``calibration_end`` is only
+    present for :func:`calibration_holdout`.
+    """
+    attrs: dict[str, str | int] = {"time_unit": unit}
+    if calibration_end is not None:
+        attrs["calibration_end"] = pd.Timestamp(calibration_end).isoformat()
+    attrs.update(
+        observation_end=pd.Timestamp(observation_end).isoformat(),
+        n_transactions=int(n_transactions),
+        n_transactions_excluded=int(n_transactions_excluded),
+        n_customers_excluded=int(n_customers_excluded),
+    )
+    return attrs
 
 
 def check_calibration_window(

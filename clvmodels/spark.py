@@ -41,6 +41,7 @@ from clvmodels.rfm import (
     check_resolution,
     no_calibration_purchase,
     period_of,
+    summary_attrs,
     warn_excluded,
 )
 from clvmodels.validation import ValidationError, _require_columns, invalid_rows
@@ -134,12 +135,10 @@ def summarise(
         *_summary_columns(customer_col, cut, end_period, resolution, unit, with_amount,
                           holdout=calibration_end is not None)
     )
-    attrs = {"time_unit": unit}
-    if calibration_end is not None:
-        attrs["calibration_end"] = calibration_ts
-    attrs.update(observation_end=end, n_transactions_excluded=n_excluded,
-                 n_customers_excluded=n_customers - n_cohort)
-    summary.attrs = attrs
+    summary.attrs = summary_attrs(
+        unit, end, calibration_end=calibration_ts, n_transactions=n_rows - n_excluded,
+        n_transactions_excluded=n_excluded, n_customers_excluded=n_customers - n_cohort,
+    )
     return summary
 
 

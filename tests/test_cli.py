@@ -115,11 +115,17 @@ def read_scores(path):
 # ----------------------------------------------------------------------------- the chain
 def test_summarize_matches_rfm_summary(chain, api_rfm):
     d, results = chain
-    assert "2,357 customers from 6,919 transactions" in results["summarize"].stdout
+    # What was summarised and what was left out (6,919 rows in the log, 1,959 after the end).
+    assert ("2,357 customers from 4,960 transactions (1,959 after the observation end "
+            "1997-09-30 left out), 1997-01-01 to 1997-09-30") in results["summarize"].stdout
     assert "1959 transaction(s) dated after observation_end" in results["summarize"].stderr
+    assert "Summarizing the transactions up to 1997-09-30" in results["summarize"].stderr
+    assert "6,919" not in results["summarize"].stderr
     rfm = _batch.read_rfm(d / "rfm.csv")
     assert rfm.attrs["time_unit"] == "W"
-    assert rfm.attrs["observation_end"] == pd.Timestamp(CALIBRATION_END)
+    assert rfm.attrs["observation_end"] == "1997-09-30T00:00:00"  # JSON-safe, as rfm_summary's
+    for name in ("n_transactions", "n_transactions_excluded", "n_customers_excluded"):
+        assert rfm.attrs[name] == api_rfm.attrs[name]
     assert list(rfm.columns) == ["frequency", "recency", "T", "monetary_value"]
     rfm.index = rfm.index.astype(int)
     rfm = rfm.sort_index()
@@ -177,11 +183,31 @@ def test_predict_scores_match_api(chain, file_models, api_rfm, api_models):
     expected.index = expected.index.astype(int)
     pd.testing.assert_frame_equal(scores, expected.sort_index(), check_exact=False,
                                   rtol=CSV_RTOL, check_names=False)
-    assert f"${equity.total:,.0f}" in results["predict"].stdout
+    # The headline says what the equity is: profit at the margin given (--margin 0.3).
+    assert (f"Customer equity (profit at a 30% margin), next 52 weeks, 10%/year discount: "
+            f"${equity.total:,.0f} (${equity.total / len(rfm):,.2f} per customer, 2,357 "
+            "customers)") in results["predict"].stdout
+    # The decile table: money with its sign, one precision per column.
+    printed = _table_rows(results["predict"].stdout)
+    for decile, row in equity.segments.iterrows():
+        assert printed[str(decile)] == [f"{int(row['customers']):,}", f"${row['equity']:,.0f}",
+                                        f"{row['share_of_equity']:.1%}",
+                                        f"${row['mean_clv']:,.2f}",
+                                        f"{row['mean_probability_alive']:.2f}"]
     # And the API's in-memory pipeline from the transaction log.
     pipeline = clvmodels.customer_equity(*api_models, api_rfm, horizon=52,
                                          discount_rate=WEEKLY_RATE, margin=0.3)
     np.testing.assert_allclose(scores["clv"], pipeline.clv["clv"], rtol=PIPELINE_RTOL)
+
+
+def _table_rows(stdout: str) -> dict[str, list[str]]:
+    """The body rows of the tables rich printed, by their first cell."""
+    rows = {}
+    for line in stdout.splitlines():
+        if "│" in line:
+            cells = [cell.strip() for cell in line.split("│")]
+            rows[cells[0]] = cells[1:]
+    return rows
 
 
 def test_report_is_written(chain):
@@ -238,7 +264,7 @@ scores = "scores.csv"
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out"
     assert sorted(p.name for p in out.iterdir()) == ["model", "report.html", "rfm.csv",
-                                                     "scores.csv"]
+                                                     "rfm.csv.json", "scores.csv"]
     pd.testing.assert_frame_equal(read_scores(out / "scores.csv"), read_scores(d / "scores.csv"))
     text = (out / "report.html").read_text()
     assert 'id="figure-tracking"' in text  # the log extends past the observation end
@@ -565,6 +591,14 @@ def test_bayesian_report_shows_the_equity_interval(bayes_chain):
     for figure in ("posterior-predictive", "holdout-intervals", "tracking"):
         assert f'id="figure-{figure}"' in text
     assert "interval coverage" in text
+    # ArviZ's column names and the fit settings in words (MAP: 2 chains x 100 draws, seed 7).
+    parameters = text[text.index('<section id="parameters">'):text.index('<section id="sett')]
+    assert "<h3>Bayesian BG/NBD: purchase counts</h3>" in parameters
+    for header in ("posterior mean", "posterior sd", "94% HDI, lower bound",
+                   "94% HDI, upper bound", "R-hat"):
+        assert f"<th>{header}</th>" in parameters, header
+    assert "hdi_3%" not in parameters and "r_hat" not in parameters
+    assert "Bayesian, MAP with a Laplace approximation: 2 x 100 draws, seed 7" in text
 
 
 def test_rfm_from_elsewhere_fits_with_time_unit(chain, tmp_path, capsys):
@@ -625,4 +659,7 @@ def test_duckdb_engine_summarizes_like_pandas(chain, tmp_path):
         np.testing.assert_allclose(duck[column], reference[column], rtol=1e-13)
     described = duck.attrs["metadata"]["transactions"]
     assert described["engine"] == "duckdb"
+    # Out of core, the rows are counted too: those used and those after the observation end.
+    assert (duck.attrs["n_transactions"], duck.attrs["n_transactions_excluded"]) == (4960, 1959)
+    assert described["n_rows"] == 6919
     assert described["first_date"].startswith("1997-01-01")  # from the ages, exactly

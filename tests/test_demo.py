@@ -19,12 +19,14 @@ def test_demo_prints_published_parameters_and_equity(tmp_path, capsys):
     # Fader, Hardie & Lee (2005): r 0.243, alpha 4.414, a 0.793, b 2.426.
     for published in ("r │ 0.2426", "alpha │ 4.414", "a │ 0.7929", "b │ 2.426"):
         assert published in out
-    assert "Customer equity, next 52 weeks, 10%/year discount: $" in out
+    # At the demo's margin of 100% the equity is revenue, and the line says so.
+    assert ("Customer equity (revenue: margin 100%), next 52 weeks, 10%/year discount: $"
+            in out)
     output = tmp_path / "output"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clvmodels.toml", "output",
                                                           "transactions.csv"]
     assert sorted(p.name for p in output.iterdir()) == ["model", "report.html", "rfm.csv",
-                                                        "scores.csv"]
+                                                        "rfm.csv.json", "scores.csv"]
     # The headline equals the Python API's customer equity with the same settings.
     log = clvmodels.load_cdnow_transactions()
     with pytest.warns(UserWarning, match="1959 transaction"):
@@ -34,6 +36,11 @@ def test_demo_prints_published_parameters_and_equity(tmp_path, capsys):
         horizon=52, discount_rate=1.10 ** (7 / 365.25) - 1,
     )
     assert f"${equity.total:,.0f} (${equity.total / 2357:,.2f} per customer" in out
+    # The decile table: every amount with its sign, in one precision per column.
+    top = equity.segments.loc[1]
+    assert (f"1 │ {int(top['customers']):,} │ ${top['equity']:,.0f} │ "
+            f"{top['share_of_equity']:.1%} │ ${top['mean_clv']:,.2f} │ "
+            f"{top['mean_probability_alive']:.2f}") in out
     scores = pd.read_csv(output / "scores.csv", index_col="customer_id")
     # Fitted from the CSV files (rows in another order, values an ulp apart), the optimiser
     # stops within ~1e-6 of the API's estimates (see tests/test_cli.py, PIPELINE_RTOL).

@@ -142,7 +142,7 @@ def test_backtest_fits_an_unfitted_instance(transactions):
     result = backtest(transactions, calibration_end=CALIBRATION_END, model=model)
     assert result.model is model and hasattr(model, "params_")
     # observation_end defaults to the last transaction: 1998-06-30 for CDNOW.
-    assert result.data.attrs["observation_end"] == pd.Timestamp(OBSERVATION_END)
+    assert pd.Timestamp(result.data.attrs["observation_end"]) == pd.Timestamp(OBSERVATION_END)
 
 
 def test_backtest_rejects_bad_arguments(transactions):

@@ -221,7 +221,9 @@ def test_equity_concentration(equity):
                                100 * clv.iloc[:top].sum() / clv.sum(), rtol=1e-12)
     assert ax.get_xlabel() == "Share of customers, most valuable first (%)"
     assert ax.get_ylabel() == "Share of customer equity (%)"
-    assert any(t.get_text().startswith("top 20% hold") for t in ax.texts)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    share = 100 * clv.iloc[:top].sum() / clv.sum()  # the top 20%: `top` whole customers here
+    assert f"top 20% of customers hold {share:.0f}%" in labels
     with pytest.raises(ValidationError, match="positive total"):
         P.plot_equity_concentration(pd.Series([0.0, 0.0]))
 

@@ -15,10 +15,14 @@ import struct
 import subprocess
 
 import numpy as np
+import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 import clvmodels
-from clvmodels import _batch
+from clvmodels import _batch, plotting
 from clvmodels.__main__ import main
 from clvmodels.report import SECTIONS
 
@@ -138,6 +142,95 @@ def test_settings_record_the_run(report):
                      "BetaGeoModel", "GammaGammaModel", f">{clvmodels.__version__}<",
                      "1997-09-30 to 1998-06-30"):
         assert expected in settings, expected
+
+
+def _section_of(text, section):
+    start = text.index(f'<section id="{section}">')
+    return text[start:text.index("</section>", start)]
+
+
+def test_headline_says_whether_equity_is_revenue_or_profit(report):
+    _, text = report
+    headline = _section_of(text, "headline")
+    assert "customer equity, next 52 weeks (revenue: margin 100%)" in headline
+    assert "Customer equity as revenue, not profit (margin 100%" in headline
+
+
+def test_tables_read_as_text_not_code(report):
+    """Readable headers and model names; settings in words, not a Python repr; units."""
+    _, text = report
+    parameters = _section_of(text, "parameters")
+    for code in ("std_error", "lower_95%", "upper_95%", "BetaGeoModel", "GammaGammaModel"):
+        assert code not in parameters, code
+    assert "<h3>BG/NBD: purchase counts</h3>" in parameters
+    assert "<h3>Gamma-Gamma: spend per purchase</h3>" in parameters
+    assert ('<th class="text">parameter</th><th>estimate</th><th>standard error</th>'
+            "<th>lower 95% bound</th><th>upper 95% bound</th>") in parameters
+    settings = _section_of(text, "settings")
+    assert "model=bgnbd" not in settings and "bayesian=False" not in settings
+    assert '<td class="text">estimation</td><td class="text">maximum likelihood, no penalty' in (
+        settings)
+    assert "BG/NBD (BetaGeoModel)" in settings and "Gamma-Gamma (GammaGammaModel)" in settings
+    assert re.search(r"<td class=\"text\">models fitted</td><td class=\"text\">"
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC with clvmodels", settings)
+    top = _section_of(text, "top-customers")
+    assert "<th>recency (weeks)</th><th>age T (weeks)</th>" in top
+
+
+def test_settings_count_the_transactions_used_and_left_out(report, transactions):
+    _, text = report
+    after = int((transactions["date"] > CALIBRATION_END).sum())
+    used = len(transactions) - after
+    assert (used, after) == (4960, 1959)
+    assert (f'<td class="text">transactions summarised</td><td class="text">{used:,} '
+            f"transactions ({after:,} after the observation end {CALIBRATION_END} left out)"
+            ) in _section_of(text, "settings")
+
+
+def _drawn(draw):
+    figure = Figure(figsize=(6.4, 4.0), layout="constrained")  # as the report draws it
+    FigureCanvasAgg(figure)
+    ax = draw(figure.add_subplot())
+    figure.canvas.draw()
+    return figure, ax
+
+
+def test_concentration_labels_cross_no_line(api):
+    """No label of the concentration plot lies on a line of it (a guide line ran through
+    the "top 10%" label): every point of every line, densely sampled in display coordinates,
+    is outside every text's box."""
+    _, _, equity, _ = api
+    figure, ax = _drawn(lambda ax: plotting.plot_equity_concentration(equity, ax=ax))
+    renderer = figure.canvas.get_renderer()
+    texts = [*ax.texts, *ax.get_legend().get_texts()]
+    assert any(t.get_text().startswith("top 10% of customers hold") for t in texts)
+    boxes = [t.get_window_extent(renderer) for t in texts if t.get_text()]
+    lines = [line for line in ax.get_lines() if isinstance(line, Line2D)]
+    assert len(lines) == 4  # the curve, the diagonal and the two guides
+    for line in lines:
+        points = ax.transData.transform(line.get_xydata())
+        for start, end in zip(points[:-1], points[1:], strict=True):
+            for share in np.linspace(0, 1, 200):
+                x, y = start + share * (end - start)
+                for box in boxes:
+                    assert not (box.x0 <= x <= box.x1 and box.y0 <= y <= box.y1), (
+                        line.get_label(), box)
+
+
+def test_clv_histogram_ticks_are_amounts(api):
+    _, _, equity, _ = api
+    _, ax = _drawn(lambda ax: plotting.plot_clv_distribution(equity, currency="$", ax=ax))
+    assert ax.get_xscale() == "log"
+    low, high = ax.get_xlim()
+    shown = [(label.get_position()[0], label.get_text()) for label in ax.get_xticklabels()
+             if low <= label.get_position()[0] <= high]
+    assert shown == [(10.0, "$10"), (100.0, "$100"), (1000.0, "$1,000")]
+    assert all(not label.get_text() for label in ax.get_xticklabels(minor=True))
+    # A linear axis (values within two decades) gets the sign too.
+    _, ax = _drawn(lambda ax: plotting.plot_clv_distribution(
+        pd.Series([10.0, 12.0, 20.0]), currency="$", ax=ax))
+    labels = [label.get_text() for label in ax.get_xticklabels() if label.get_text()]
+    assert labels and all(label.startswith("$") for label in labels), labels
 
 
 def test_report_without_transactions_says_what_is_missing(tmp_path, transactions):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import numpy as np
@@ -60,7 +61,8 @@ def test_reproduces_published_cdnow_summary(cdnow: pd.DataFrame) -> None:
                                atol=0.005 + 1e-9)
     assert summary.attrs == {
         "time_unit": "W",
-        "observation_end": pd.Timestamp(CDNOW_CALIBRATION_END),
+        "observation_end": "1997-09-30T00:00:00",
+        "n_transactions": 6919 - 1959,  # the rows up to the observation end
         "n_transactions_excluded": 1959,
         "n_customers_excluded": 0,
     }
@@ -92,8 +94,9 @@ def test_calibration_holdout_on_cdnow(cdnow: pd.DataFrame) -> None:
         "frequency_holdout", "monetary_value_holdout", "duration_holdout",
     ]
     assert split.loc[1, "monetary_value_holdout"] == 26.48  # one purchase on 1997-12-12
-    assert split.attrs["calibration_end"] == pd.Timestamp(CDNOW_CALIBRATION_END)
-    assert split.attrs["observation_end"] == pd.Timestamp("1998-06-30")
+    assert split.attrs["calibration_end"] == "1997-09-30T00:00:00"
+    assert split.attrs["observation_end"] == "1998-06-30T00:00:00"
+    assert split.attrs["n_transactions"] == 6919  # calibration and holdout rows
     assert split.attrs["n_customers_excluded"] == 0
 
 
@@ -106,7 +109,7 @@ def test_calibration_holdout_defaults_and_cohort() -> None:
                                     pd.Timedelta(days=10), time_unit="D")
     assert list(split.index) == ["a", "b"]
     assert split.attrs["n_customers_excluded"] == 1  # c first buys in the holdout period
-    assert split.attrs["observation_end"] == DAY0 + pd.Timedelta(days=30)
+    assert split.attrs["observation_end"] == (DAY0 + pd.Timedelta(days=30)).isoformat()
     assert split.loc["a", "frequency_holdout"] == 2  # days 12 and 30
     assert split.loc["a", "monetary_value_holdout"] == 6.0  # (3 + 4 + 5) / 2 days
     assert split.loc["b", "frequency_holdout"] == 0
@@ -129,6 +132,7 @@ def test_transactions_after_observation_end_are_counted_and_warned_about() -> No
                               time_unit="D")
     assert list(summary.index) == ["a", "c"]
     assert summary.attrs["n_transactions_excluded"] == 2
+    assert summary.attrs["n_transactions"] == 3
     assert summary.attrs["n_customers_excluded"] == 1
     assert summary.loc["a"].tolist() == [1, 5.0, 10.0, 2.0]
     # A purchase on the observation end day itself is kept, with recency == T.
@@ -140,9 +144,33 @@ def test_observation_end_defaults_to_last_purchase_without_warning() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         summary = rfm_summary(log, time_unit="D")
-    assert summary.attrs["observation_end"] == DAY0 + pd.Timedelta(days=3.5)
+    assert summary.attrs["observation_end"] == (DAY0 + pd.Timedelta(days=3.5)).isoformat()
     assert summary["T"].tolist() == [3.0, 0.0]
     assert summary.attrs["n_transactions_excluded"] == 0
+
+
+def test_attrs_are_json_safe_and_survive_parquet(cdnow: pd.DataFrame, tmp_path) -> None:
+    """pandas writes attrs into Parquet as JSON: a Timestamp there made to_parquet fail."""
+    pytest.importorskip("pyarrow")
+    summary = _calibration_summary(cdnow)
+    split = calibration_holdout(cdnow, amount_col="amount", calibration_end=CDNOW_CALIBRATION_END)
+    for name, table in (("summary", summary), ("split", split)):
+        assert json.loads(json.dumps(table.attrs)) == table.attrs
+        table.to_parquet(tmp_path / f"{name}.parquet")
+        back = pd.read_parquet(tmp_path / f"{name}.parquet")
+        assert back.attrs == table.attrs
+        assert_frame_equal(back, table)
+    assert pd.Timestamp(split.attrs["calibration_end"]) == pd.Timestamp(CDNOW_CALIBRATION_END)
+
+
+def test_time_zone_aware_ends_round_trip_through_attrs() -> None:
+    log = _log([("a", 0, 1.0), ("a", 5, 2.0), ("b", 3, 1.0)])
+    log["date"] = log["date"].dt.tz_localize("Europe/Berlin")
+    end = pd.Timestamp("2020-01-05 23:00", tz="Europe/Berlin")
+    with pytest.warns(UserWarning, match="1 transaction"):
+        summary = rfm_summary(log, observation_end=end, time_unit="D")
+    assert summary.attrs["observation_end"] == "2020-01-05T23:00:00+01:00"
+    assert pd.Timestamp(summary.attrs["observation_end"]) == end  # the same instant
 
 
 def test_observation_end_before_every_purchase_is_rejected() -> None:
