@@ -565,6 +565,30 @@ def test_import_without_pymc_names_the_extra():
     assert "BayesianParetoNBDModel" in dir(__import__("clvmodels"))
 
 
+def test_importing_the_bayesian_models_silences_only_pytensors_blas_warning():
+    """PyTensor looks for a BLAS to link to once per process, at the first compiled graph, and
+    warns when it finds none (pip installs, like the test environment's): clvmodels.bayes makes
+    that search on import with that one warning ignored. Other warnings, even the same text
+    from the same module later, still show: no filter of it stays behind."""
+    code = (
+        "import warnings\n"
+        "import clvmodels.bayes\n"
+        "assert not [f for f in warnings.filters if 'BLAS' in getattr(f[1], 'pattern', '')]\n"
+        "from clvmodels import BayesianGammaGammaModel, load_cdnow_summary\n"
+        "model = BayesianGammaGammaModel().build_model(load_cdnow_summary())\n"
+        "model.compile_logp()(model.initial_point())  # where PyTensor warned before\n"
+        "warnings.warn('another warning', UserWarning)\n"
+        "warnings.warn_explicit('PyTensor could not link to a BLAS installation (again)',\n"
+        "                       UserWarning, 'cmodule.py', 1, module='pytensor.link.c.cmodule')\n"
+    )
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
+                            text=True, check=True)
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if "BLAS" in line] == [
+        "cmodule.py:1: UserWarning: PyTensor could not link to a BLAS installation (again)"]
+    assert any(line.endswith("UserWarning: another warning") for line in lines)
+
+
 def test_mle_twins_share_parameter_names():
     for bayes_class, mle_class in ((BayesianBetaGeoModel, BetaGeoModel),
                                    (BayesianParetoNBDModel, ParetoNBDModel),
