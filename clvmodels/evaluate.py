@@ -302,6 +302,14 @@ def tracking(
     ``E[X(age)]``, at the customer's age then (Fader, Hardie & Lee's tracking forecast): it
     uses no customer's history beyond the first purchase date.
 
+    Ages are measured from the start of the first purchase day to the end of the day tracked,
+    so a customer acquired on the cohort's first day is exactly k weeks old at the end of week
+    k, and one acquired on a week's last day is one day old at its end. This is the convention
+    of Fader, Hardie & Lee, BTYD (``bgnbd.ExpectedCumulativeTransactions``) and ``lifetimes``
+    (``utils.expected_cumulative_transactions``), whose curves it reproduces; it is one day
+    more than the RFM table's ``T`` (whole days between the first purchase date and the end
+    date), which :func:`backtest`'s per-customer predictions and ``unconditional_total`` use.
+
     Parameters
     ----------
     model : BetaGeoModel, ParetoNBDModel or a Bayesian purchase-count model
@@ -359,14 +367,17 @@ def tracking(
                            minlength=len(week_ends))[: len(week_ends)].astype(float)
 
     first_day, cohort_size = np.unique((cohort - start).dt.days.to_numpy(), return_counts=True)
-    # Ages are whole days, so E[X(age)] is needed at 0, 1, ..., n_days - 1 days only (per
-    # draw); each week end then gathers its customers' ages (0 for those not yet acquired).
+    # A week end is the end of its last day, ``week_end`` days after the start of the cohort's
+    # first day; a customer's age then is week_end - first_day days (the peers' convention, see
+    # the docstring). Ages are whole days, so E[X(age)] is needed at 0, 1, ..., n_days days
+    # only (per draw); each week end gathers its customers' ages (0 for those not yet
+    # acquired, where E[X(0)] = 0).
     cls = _formula_model(model)
     draws = _parameter_draws(model)
     by_age = _evaluate_rows(cls._expected_new, draws,
-                            _ages_in_units(np.arange(n_days, dtype=float), unit))
+                            _ages_in_units(np.arange(n_days + 1, dtype=float), unit))
     cumulative = np.column_stack([
-        by_age[:, np.clip(week_end - 1 - first_day, 0, None)] @ cohort_size
+        by_age[:, np.clip(week_end - first_day, 0, None)] @ cohort_size
         for week_end in week_ends
     ])  # (draws, weeks)
     weekly = np.diff(cumulative, axis=1, prepend=0.0)
@@ -408,9 +419,12 @@ class Backtest:
     metrics : Series
         ``customers``, ``mae``, ``rmse``, ``actual_total``, ``predicted_total``, ``bias``
         (predicted_total / actual_total - 1), ``correlation`` (Pearson, actual vs predicted),
-        ``unconditional_total`` (the tracking forecast of the holdout total, from first purchase
-        dates alone) and, for Bayesian models, ``coverage`` (share of customers whose actual
-        count lies in their interval).
+        ``unconditional_total`` (the forecast of the holdout total from first purchase dates
+        alone: the sum over customers of E[X(T + duration)] - E[X(T)], over the same window
+        (T, T + duration] as ``predicted``, whose average over every history a customer of age
+        T could have it is; :func:`tracking` measures ages one day longer, to the end of each
+        day, so its holdout weeks sum to a slightly different figure) and, for Bayesian models,
+        ``coverage`` (share of customers whose actual count lies in their interval).
     period_transactions : DataFrame
         Calibration histogram of repeat purchases, observed vs expected (see
         :func:`period_transactions`).

@@ -32,7 +32,7 @@ from clvmodels._engine import (
 from clvmodels.clv import _check_margin, _value_components
 from clvmodels.models._base import MLEModel
 from clvmodels.models._transaction import TransactionModel
-from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.models.gamma_gamma import GammaGammaModel, no_positive_spend, warn_zero_spend
 from clvmodels.rfm import (
     TIME_UNITS,
     _as_timestamp,
@@ -285,22 +285,34 @@ def fit(model: MLEModel, summary: SparkDataFrame) -> MLEModel:
 
     Only the distinct rows the likelihood reads reach the driver: (frequency, recency, T) with
     their customer counts for BG/NBD and Pareto/NBD, (frequency, monetary_value) of the
-    customers with repeat purchases for Gamma-Gamma. The fit weights them by the counts, which
-    gives the fit on every customer (the likelihood is a sum over customers).
+    customers with repeat purchases and a non-zero spend for Gamma-Gamma (the repeat buyers at
+    0 are counted and announced, as by :meth:`GammaGammaModel.fit`). The fit weights them by
+    the counts, which gives the fit on every customer (the likelihood is a sum over customers).
 
     Returns
     -------
     The fitted model; ``n_distinct_rows_`` says how many rows were collected.
     """
     if isinstance(model, GammaGammaModel):
-        repeat = summary.where("frequency > 0")
-        table = distinct_rows(repeat, ["frequency", "monetary_value"])
+        counts = summary.selectExpr(
+            "count_if(frequency = 0)", "count_if(frequency > 0 AND monetary_value = 0)",
+        ).collect()[0]
+        n_without_repeat, n_zero_spend = (int(count) for count in counts)
+        # A negative, NaN or null spend passes this filter (<=> is null-safe), so that the
+        # model's input check names it rather than the fit silently dropping it.
+        fitted = summary.where("frequency > 0 AND NOT monetary_value <=> 0")
+        table = distinct_rows(fitted, ["frequency", "monetary_value"])
         table.attrs["time_unit"] = _attrs(summary).get("time_unit")
         if table.empty:
+            if n_zero_spend:
+                raise no_positive_spend(n_zero_spend)
             # Let the model raise its own error about customers without repeat purchases.
             return model.fit(summary.select("frequency", "monetary_value").limit(1).toPandas())
+        if n_zero_spend:
+            warn_zero_spend(n_zero_spend, type(model).__name__, stacklevel=2)
         model.fit(table, weights=table["count"].to_numpy(dtype=float))
-        model.n_customers_excluded_ = summary.where("frequency = 0").count()
+        model.n_customers_excluded_ = float(n_without_repeat + n_zero_spend)
+        model.n_customers_zero_spend_ = float(n_zero_spend)
         return model
     if not isinstance(model, TransactionModel):
         raise TypeError(f"expected a clvmodels MLE model, got {type(model).__name__}")

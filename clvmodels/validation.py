@@ -92,8 +92,8 @@ def check_rfm(
     ValidationError
         If the table is empty, a column is missing, a customer id repeats, a value is missing or
         not finite, frequency is negative or not a whole number, recency is negative or larger than
-        T, recency is not 0 for a customer with frequency 0, or monetary value is negative (or not
-        positive for a customer with repeat purchases).
+        T, recency is not 0 for a customer with frequency 0, or monetary value is negative (0 is
+        allowed, also for repeat buyers: the spend models leave those out of their fit).
     """
     if not isinstance(data, pd.DataFrame):
         raise ValidationError(f"expected a pandas DataFrame of RFM rows, got {type(data).__name__}")
@@ -130,8 +130,6 @@ def check_rfm(
     if monetary_col:
         monetary = values[monetary_col]
         _check(monetary_col, monetary < 0, data.index, "non-negative spend")
-        _check(monetary_col, (frequency > 0) & (monetary <= 0), data.index,
-               "a positive mean spend for customers with repeat purchases")
 
 
 def check_transactions(

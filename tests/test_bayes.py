@@ -467,6 +467,34 @@ def test_priors_can_be_replaced_and_are_recorded(cdnow):
         assert pymc_model["q"].owner.op.name == "gamma"
 
 
+def test_gamma_gamma_leaves_out_repeat_buyers_at_zero_spend(cdnow, tmp_path):
+    """As the maximum-likelihood model: left out with a warning that counts them, so the
+    posterior is the one of the table without them (the same rows, the same seed: the same
+    draws), and recorded through save and load."""
+    free = cdnow.index[cdnow["frequency"] > 0][:3]
+    table = cdnow.assign(monetary_value=cdnow["monetary_value"].mask(cdnow.index.isin(free), 0.0))
+    settings = {"method": "map", "draws": 50, "chains": 1, "random_seed": 3}
+    message = (r"BayesianGammaGammaModel: 3 customer\(s\) with repeat purchases all worth 0 "
+               rf"\(e.g. customer {int(free[0])}\)")
+    with pytest.warns(UserWarning, match=message) as caught:
+        model = BayesianGammaGammaModel().fit(table, **settings)
+    assert [w.filename for w in caught if "worth 0" in str(w.message)] == [__file__]
+    without = BayesianGammaGammaModel().fit(table.drop(free), **settings)
+    for name in model.param_names:
+        np.testing.assert_array_equal(model.idata.posterior[name], without.idata.posterior[name])
+    assert model.n_customers_ == without.n_customers_ == 946 - 3
+    assert model.n_customers_zero_spend_ == 3
+    assert model.n_customers_excluded_ == without.n_customers_excluded_ + 3 == 1411 + 3
+    path = tmp_path / "gg.nc"
+    model.save(path)
+    loaded = BayesianGammaGammaModel.load(path)
+    assert (loaded.n_customers_zero_spend_, loaded.n_customers_excluded_) == (3, 1414)
+    draws = model.posterior_parameters()
+    spend = model.expected_spend(table)["mean"]
+    np.testing.assert_allclose(  # a mean over 50 draws, in another order: 1e-12
+        spend[free], (draws["p"] * draws["gamma"] / (draws["q"] - 1)).mean(), rtol=1e-12)
+
+
 # --------------------------------------------------------------------------- API
 def test_save_load_round_trip_and_type_check(nuts_bgnbd, cdnow, tmp_path):
     path = tmp_path / "bgnbd.nc"
@@ -535,6 +563,30 @@ def test_import_without_pymc_names_the_extra():
                             check=True)
     assert 'pip install "clvmodels[bayes]"' in result.stdout
     assert "BayesianParetoNBDModel" in dir(__import__("clvmodels"))
+
+
+def test_importing_the_bayesian_models_silences_only_pytensors_blas_warning():
+    """PyTensor looks for a BLAS to link to once per process, at the first compiled graph, and
+    warns when it finds none (pip installs, like the test environment's): clvmodels.bayes makes
+    that search on import with that one warning ignored. Other warnings, even the same text
+    from the same module later, still show: no filter of it stays behind."""
+    code = (
+        "import warnings\n"
+        "import clvmodels.bayes\n"
+        "assert not [f for f in warnings.filters if 'BLAS' in getattr(f[1], 'pattern', '')]\n"
+        "from clvmodels import BayesianGammaGammaModel, load_cdnow_summary\n"
+        "model = BayesianGammaGammaModel().build_model(load_cdnow_summary())\n"
+        "model.compile_logp()(model.initial_point())  # where PyTensor warned before\n"
+        "warnings.warn('another warning', UserWarning)\n"
+        "warnings.warn_explicit('PyTensor could not link to a BLAS installation (again)',\n"
+        "                       UserWarning, 'cmodule.py', 1, module='pytensor.link.c.cmodule')\n"
+    )
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True,
+                            text=True, check=True)
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if "BLAS" in line] == [
+        "cmodule.py:1: UserWarning: PyTensor could not link to a BLAS installation (again)"]
+    assert any(line.endswith("UserWarning: another warning") for line in lines)
 
 
 def test_mle_twins_share_parameter_names():

@@ -112,6 +112,26 @@ def test_customer_equity_needs_a_segment(fitted_bgnbd, fitted_gg, cdnow):
         customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, n_segments=0)
 
 
+def _with_free_repeat_buyers(table: pd.DataFrame, n: int = 3) -> tuple[pd.DataFrame, pd.Index]:
+    """The table with its first ``n`` repeat buyers' mean spend set to 0, and their ids."""
+    free = table.index[table["frequency"] > 0][:n]
+    spend = table["monetary_value"].mask(table.index.isin(free), 0.0)
+    return table.assign(monetary_value=spend), free
+
+
+def test_repeat_buyers_at_zero_spend_are_valued_at_the_population_mean(fitted_bgnbd, fitted_gg,
+                                                                        cdnow):
+    table, free = _with_free_repeat_buyers(cdnow)
+    clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, table, horizon=52, margin=0.3)
+    p, q, gamma = fitted_gg.params_
+    purchases = fitted_bgnbd.expected_purchases(table, 52)
+    # 0.3 * (p gamma / (q - 1)) * purchases, in the order clvmodels multiplies them.
+    np.testing.assert_array_equal(clv[free], 0.3 * (p * gamma / (q - 1)) * purchases[free])
+    others = ~table.index.isin(free)
+    pd.testing.assert_series_equal(clv[others], customer_lifetime_value(
+        fitted_bgnbd, fitted_gg, cdnow, horizon=52, margin=0.3)[others], rtol=0, atol=0)
+
+
 # --------------------------------------------------------------------------- Bayesian models
 def _paired_mle_clv(transaction, spend, data, n_draws, **settings) -> np.ndarray:
     """CLV by the maximum-likelihood route at each pair of posterior draws (the draws the
@@ -161,6 +181,21 @@ def test_mle_and_bayesian_models_mix(fitted_bgnbd, fitted_gg, nuts_gg, bayes_sam
     np.testing.assert_allclose(clv["mean"], purchases * spend, rtol=1e-12)
     both_mle = customer_lifetime_value(fitted_bgnbd, fitted_gg, bayes_sample, horizon=52.0)
     assert isinstance(both_mle, pd.Series) and both_mle.name == "clv"
+
+
+def test_bayesian_clv_values_repeat_buyers_at_zero_spend_at_the_population_mean(
+        fitted_bgnbd, nuts_gg, bayes_sample):
+    """Per draw, such a customer's spend is that draw's p gamma / (q - 1); with a
+    maximum-likelihood purchase model the mean CLV is its purchases times their mean over every
+    draw (4,000 terms summed in another order: 1e-12)."""
+    table, free = _with_free_repeat_buyers(bayes_sample)
+    posterior = nuts_gg.idata.posterior
+    population_mean = (posterior["p"] * posterior["gamma"] / (posterior["q"] - 1)).mean().item()
+    np.testing.assert_allclose(nuts_gg.expected_spend(table)["mean"][free], population_mean,
+                               rtol=1e-12)
+    clv = customer_lifetime_value(fitted_bgnbd, nuts_gg, table, horizon=52.0)
+    purchases = fitted_bgnbd.expected_purchases(table, 52.0)
+    np.testing.assert_allclose(clv["mean"][free], purchases[free] * population_mean, rtol=1e-12)
 
 
 def test_bayesian_customer_equity_has_a_posterior_total(nuts_bgnbd, nuts_gg, bayes_sample):

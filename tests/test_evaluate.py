@@ -25,6 +25,7 @@ from clvmodels.evaluate import (
 )
 
 lifetimes = pytest.importorskip("lifetimes")
+lifetimes_utils = pytest.importorskip("lifetimes.utils")
 
 CALIBRATION_END = "1997-09-30"
 OBSERVATION_END = "1998-06-30"
@@ -109,7 +110,7 @@ def test_predictions_and_metrics_match_lifetimes(published_backtest):
     assert "coverage" not in metrics
 
 
-def test_unconditional_total_is_the_tracking_forecast(published_backtest):
+def test_unconditional_total_is_the_forecast_over_the_holdout_window(published_backtest):
     T = published_backtest.data["T"]
     fitter = _lifetimes_bgnbd(PUBLISHED_BGNBD)
     theirs = sum(fitter.expected_number_of_purchases_up_to_time(t + 39.0)
@@ -221,14 +222,74 @@ def test_tracking_counts_and_forecast(published, transactions, repeat_days):
     np.testing.assert_array_equal(table["observed"], observed)
     np.testing.assert_array_equal(table["cumulative_observed"], np.cumsum(observed))
     # Expected cumulative repeat purchases at the end of the last day: each customer's
-    # E[X(age)] with the age counted as T is in rfm_summary (end day minus first day).
+    # E[X(age)], the age running from the start of the first purchase day to the end of the
+    # last day (one day more than T in rfm_summary, end day minus first day).
     fitter = _lifetimes_bgnbd(PUBLISHED_BGNBD)
     first = transactions.groupby("customer_id")["date"].min()
-    ages = (pd.Timestamp(OBSERVATION_END) - first).dt.days / 7
+    ages = ((pd.Timestamp(OBSERVATION_END) - first).dt.days + 1) / 7
     theirs = sum(fitter.expected_number_of_purchases_up_to_time(age) for age in ages)
     np.testing.assert_allclose(table["cumulative_expected"].iloc[-1], theirs, rtol=RTOL)
     np.testing.assert_allclose(table["expected"].sum(), theirs, rtol=RTOL)
     assert table.attrs["customers"] == 2357
+
+
+# BTYD's vignette fits bgnbd.EstimateParameters(cal.cbs) to this sample's calibration summary
+# (built from the event log, T in exact days / 7) and prints these estimates; with them its
+# bgnbd.ExpectedCumulativeTransactions gives 1312.458 expected and 1359 actual cumulative repeat
+# transactions at week 20. (clvmodels' fit of load_cdnow_summary(), whose t_x and T are
+# rounded to 2 decimals, gives 1312.466; the exact maximum of the log's calibration table
+# 1312.459: BTYD's optimiser stops short of it, see the likelihood check below.)
+BTYD_BGNBD = {"r": 0.2425945, "alpha": 4.4136019, "a": 0.7929199, "b": 2.4258881}
+
+
+def test_tracking_reproduces_btyd(transactions, bgnbd_backtest):
+    model = BetaGeoModel().set_params_(BTYD_BGNBD, time_unit="W")
+    week_20 = tracking(model, transactions, calibration_end=CALIBRATION_END).iloc[19]
+    assert week_20.name == pd.Timestamp("1997-05-20")  # 140 days from 1997-01-01
+    assert week_20["cumulative_observed"] == 1359
+    # To BTYD's printed 3 decimals (half a unit of the last one); a day less of every age, the
+    # former convention, gives 1301.60.
+    assert week_20["cumulative_expected"] == pytest.approx(1312.458, abs=5e-4)
+    # The estimates are BTYD's maximum of the same calibration likelihood: its optim (L-BFGS-B,
+    # factr 1e7) stops once an iteration gains less than 1e7 * 2.2e-16 of the objective, i.e.
+    # 2.2e-9 relative; here they are that close to clvmodels' maximum.
+    best = bgnbd_backtest.model.log_likelihood_
+    at_btyd = compare_models([model], data=bgnbd_backtest.data)["log_likelihood"].iloc[0]
+    assert 0 <= best - at_btyd <= 2.2e-9 * abs(best)
+
+
+def test_tracking_matches_lifetimes_cumulative_transactions(published, transactions):
+    # lifetimes evaluates, every 7 days from the first purchase day, the sum of E[X(age)] with
+    # age = (that day - first purchase day) / 7 over the customers acquired before it: the end
+    # of the previous day, as here.
+    theirs = lifetimes_utils.expected_cumulative_transactions(
+        _lifetimes_bgnbd(PUBLISHED_BGNBD), transactions, "date", "customer_id", t=546,
+        freq="D", freq_multiplier=7,
+    )
+    table = tracking(published, transactions, calibration_end=CALIBRATION_END)
+    np.testing.assert_array_equal(table["cumulative_observed"], theirs["actual"])
+    np.testing.assert_allclose(table["cumulative_expected"], theirs["predicted"], rtol=RTOL)
+    # Weekly counts are differences of cumulative ones, so their error is bounded by the
+    # cumulative total's, not their own size.
+    np.testing.assert_allclose(table["expected"], np.diff(theirs["predicted"], prepend=0.0),
+                               rtol=0, atol=2 * RTOL * theirs["predicted"].iloc[-1])
+
+
+def test_tracking_holdout_is_one_day_later_than_the_backtest_window(published_backtest,
+                                                                   transactions, published):
+    # The backtest's unconditional total covers (T, T + 39] like its conditional predictions;
+    # the tracking table's holdout weeks cover the same 39 weeks with ages one day longer.
+    table = tracking(published, transactions, calibration_end=CALIBRATION_END)
+    cumulative = table["cumulative_expected"]
+    holdout_weeks = cumulative[OBSERVATION_END] - cumulative[CALIBRATION_END]
+    fitter = _lifetimes_bgnbd(PUBLISHED_BGNBD)
+    T = published_backtest.data["T"] + 1 / 7
+    theirs = sum(fitter.expected_number_of_purchases_up_to_time(t + 39.0)
+                 - fitter.expected_number_of_purchases_up_to_time(t) for t in T)
+    # A difference of two sums: its error is bounded by theirs.
+    bound = RTOL * (cumulative[OBSERVATION_END] + cumulative[CALIBRATION_END])
+    np.testing.assert_allclose(holdout_weeks, theirs, rtol=0, atol=bound)
+    assert holdout_weeks < published_backtest.metrics["unconditional_total"]  # E[X(t)] concave
 
 
 def test_tracking_of_the_calibration_period_alone(published, transactions):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +21,8 @@ from clvmodels import (
 from clvmodels.models._base import FitData
 
 ALL_MODELS = [BetaGeoModel, ParetoNBDModel, GammaGammaModel]
+# The reference data sets that are not shipped with the package (the apparel data are GPL-3).
+REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
 
 
 def _fitted(model_class, request):
@@ -324,3 +328,90 @@ def test_fit_runs_the_optimiser_with_one_blas_thread(cdnow, monkeypatch):
     BetaGeoModel().fit(cdnow)
     assert seen and set(seen) == {1}
     assert blas_threads() == before
+
+
+# ----------------------------------------------------------------------------- zero spend
+def _repeat_buyers_at_zero(log: pd.DataFrame, customer: str, date: str, amount: str) -> pd.Index:
+    """Customers whose purchase days after the first are all worth 0, from the log alone."""
+    days = log.groupby([customer, pd.to_datetime(log[date]).dt.normalize()])[amount].sum()
+    first_day = days.groupby(level=0).head(1).index
+    repeat = days.drop(first_day)
+    worth = repeat.groupby(level=0).sum()
+    return worth.index[worth == 0]
+
+
+@pytest.fixture(scope="module", params=["cdnow_full", "apparel"])
+def log_with_free_purchases(request):
+    """Real logs with purchases of $0: the full CDNOW log and CLVTools' apparel data."""
+    from clvmodels import load_cdnow_transactions
+
+    if request.param == "cdnow_full":
+        log, columns = load_cdnow_transactions(sample=False), ("customer_id", "date", "amount")
+    else:
+        path = REFERENCE_DATA / "apparel_transactions.csv"
+        if not path.is_file():
+            pytest.skip(f"{path} not found (set CLVMODELS_REFERENCE_DATA)")
+        log, columns = pd.read_csv(path), ("Id", "Date", "Price")
+    assert (log[columns[2]] == 0).any()
+    return log, columns
+
+
+def test_gamma_gamma_leaves_out_repeat_buyers_at_zero_spend(log_with_free_purchases):
+    import warnings
+
+    from clvmodels import rfm_summary
+
+    log, (customer, date, amount) = log_with_free_purchases
+    table = rfm_summary(log, customer, date, amount_col=amount)
+    at_zero = _repeat_buyers_at_zero(log, customer, date, amount)
+    # The full CDNOW log has one (a $15.96 first purchase, then one of $0); in the apparel
+    # data every $0 purchase is a first purchase or shares its customer with paid repeat ones.
+    assert len(at_zero) == (1 if customer == "customer_id" else 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = GammaGammaModel().fit(table)
+    messages = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if len(at_zero):
+        example = at_zero.tolist()[0]
+        assert messages == [
+            f"GammaGammaModel: {len(at_zero)} customer(s) with repeat purchases all worth 0 "
+            f"(e.g. customer {example!r}) were left out of the fit, as the model's spends "
+            "are positive (column 'monetary_value' is 0); like customers without repeat "
+            "purchases, they get the population mean spend p * gamma / (q - 1). "
+            "n_customers_zero_spend_ counts them"]
+        assert caught[0].filename == __file__  # points at the caller of fit()
+    else:
+        assert messages == []
+    without = GammaGammaModel().fit(table.drop(at_zero))
+    # The same distinct rows in the same order: the same optimisation, bit for bit.
+    pd.testing.assert_series_equal(model.params_, without.params_, check_exact=True)
+    assert model.log_likelihood_ == without.log_likelihood_
+    assert model.n_customers_ == without.n_customers_ == (table["monetary_value"] > 0).sum()
+    assert model.n_customers_zero_spend_ == len(at_zero)
+    assert model.n_customers_excluded_ == (table["frequency"] == 0).sum() + len(at_zero)
+    p, q, gamma = model.params_
+    spend = model.expected_spend(table)
+    np.testing.assert_array_equal(spend[at_zero], p * gamma / (q - 1))
+
+
+def test_gamma_gamma_zero_spend_counts_customers_of_weighted_rows(cdnow):
+    table = cdnow.copy()
+    table.loc[table.index[table["frequency"] > 0][:3], "monetary_value"] = 0.0
+    counts = (table.groupby(["frequency", "monetary_value"]).size().rename("count")
+              .reset_index())
+    with pytest.warns(UserWarning, match=r"GammaGammaModel: 3 customer\(s\) with repeat "):
+        weighted = GammaGammaModel().fit(counts, weights=counts["count"])
+    assert weighted.n_customers_zero_spend_ == 3
+    assert weighted.n_customers_excluded_ == (cdnow["frequency"] == 0).sum() + 3
+    assert weighted.n_customers_ == (cdnow["frequency"] > 0).sum() - 3
+
+
+def test_gamma_gamma_with_every_repeat_buyer_at_zero_is_a_clear_error(cdnow):
+    first_repeat_buyer = int(cdnow.index[cdnow["frequency"] > 0][0])
+    with pytest.raises(ValidationError, match=(
+            r"column 'monetary_value': all 946 customer\(s\) with repeat purchases have a mean "
+            rf"spend of 0 \(e.g. customer {first_repeat_buyer!r}\); expected some repeat buyers "
+            "with a positive spend")):
+        GammaGammaModel().fit(cdnow.assign(monetary_value=0.0))
+    with pytest.raises(ValidationError, match="'monetary_value'.*expected non-negative spend"):
+        GammaGammaModel().fit(cdnow.assign(monetary_value=-cdnow["monetary_value"]))

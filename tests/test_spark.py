@@ -176,6 +176,35 @@ def test_fit_from_distinct_rows_equals_fit_on_every_customer(summaries, model_cl
         assert fitted.n_distinct_rows_ == direct.n_distinct_rows_ < len(reference)
 
 
+def test_gamma_gamma_fit_leaves_out_repeat_buyers_at_zero_spend(spark, log):
+    """As the pandas fit: the repeat buyers whose repeat purchases are all free are counted,
+    announced and left out (the same tolerance as the fit above, for the same reason)."""
+    from clvmodels import spark as clv_spark
+
+    day = log["date"].dt.normalize()
+    repeat = day > day.groupby(log["customer_id"]).transform("min")
+    free = log.loc[repeat, "customer_id"].unique()[:3]
+    log = log.assign(amount=log["amount"].mask(repeat & log["customer_id"].isin(free), 0.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        spark_log = spark.createDataFrame(log)
+    spark_summary = rfm_summary(spark_log, engine="spark", amount_col="amount")
+    reference = rfm_summary(log, amount_col="amount")
+    with pytest.warns(UserWarning, match=r"GammaGammaModel: 3 customer\(s\) with repeat "
+                                         r"purchases all worth 0 were left out") as caught:
+        fitted = clv_spark.fit(GammaGammaModel(), spark_summary)
+    assert [w.filename for w in caught if "worth 0" in str(w.message)] == [__file__]
+    direct = _quiet(GammaGammaModel().fit, reference)
+    np.testing.assert_allclose(fitted.params_, direct.params_, rtol=1e-6)
+    assert fitted.n_customers_ == direct.n_customers_ == (reference["monetary_value"] > 0).sum()
+    assert fitted.n_customers_zero_spend_ == direct.n_customers_zero_spend_ == 3
+    assert fitted.n_customers_excluded_ == direct.n_customers_excluded_
+    with pytest.raises(ValidationError, match=r"'monetary_value': all \d+ customer\(s\) with "
+                                              "repeat purchases have a mean spend of 0"):
+        clv_spark.fit(GammaGammaModel(), spark_summary.withColumn("monetary_value",
+                                                                  pyspark.sql.functions.lit(0.0)))
+
+
 def test_scoring_on_executors_equals_pandas(summaries):
     from clvmodels import spark as clv_spark
 

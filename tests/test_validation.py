@@ -219,7 +219,11 @@ def test_rfm_negative_spend() -> None:
 def test_rfm_spend_columns_only() -> None:
     spend = _rfm().drop(columns=["recency", "T"])
     check_rfm(spend, recency_col=None, T_col=None, monetary_col="monetary_value")
+    # A repeat buyer whose repeat purchases are all free is valid input: the spend models
+    # leave such customers out of their fit (with a warning), they do not refuse the table.
+    check_rfm(spend.assign(monetary_value=[0.0, 0.0, 3.0]), recency_col=None, T_col=None,
+              monetary_col="monetary_value")
     with pytest.raises(ValidationError, match=_message("monetary_value", 1, "customer 8",
-                                                       "a positive mean spend")):
-        check_rfm(spend.assign(monetary_value=[0.0, 0.0, 3.0]), recency_col=None, T_col=None,
+                                                       "non-negative spend")):
+        check_rfm(spend.assign(monetary_value=[0.0, -0.5, 3.0]), recency_col=None, T_col=None,
                   monetary_col="monetary_value")

@@ -9,7 +9,7 @@ import pytensor.tensor as pt
 from clvmodels.bayes._base import BayesianModel, log_normal
 from clvmodels.bayes._posterior import DistinctRows, check_level, summarise
 from clvmodels.models._base import FitData
-from clvmodels.models.gamma_gamma import GammaGammaModel, _expected_spend
+from clvmodels.models.gamma_gamma import GammaGammaModel, _expected_spend, spend_fit_exclusions
 
 
 def log_likelihood_rows(params: dict, fit_data: FitData):
@@ -53,8 +53,11 @@ class BayesianGammaGammaModel(BayesianModel):
     """Gamma-Gamma spend model with a posterior over its parameters (PyMC).
 
     Each transaction of a customer is worth z ~ Gamma(p, nu), nu ~ Gamma(q, gamma). Fitted on
-    the customers with ``frequency > 0``, like :class:`clvmodels.GammaGammaModel`, whose
-    likelihood it shares.
+    the customers with ``frequency > 0`` and a positive ``monetary_value``, like
+    :class:`clvmodels.GammaGammaModel`, whose likelihood and rules it shares: repeat buyers
+    whose repeat purchases are all worth 0 are left out with a UserWarning, and they and the
+    customers without repeat purchases get the population mean spend ``p gamma / (q - 1)``
+    (per draw).
 
     Default priors (weakly informative log-normals with log-scale sd 2):
 
@@ -71,6 +74,8 @@ class BayesianGammaGammaModel(BayesianModel):
     ----------
     idata, params_, n_customers_, n_customers_excluded_
         The posterior, the posterior means, the customers fitted and those left out.
+    n_customers_zero_spend_
+        Those left out because their repeat purchases are all worth 0.
     """
 
     mle_class = GammaGammaModel
@@ -81,9 +86,21 @@ class BayesianGammaGammaModel(BayesianModel):
 
     _log_likelihood_rows = staticmethod(log_likelihood_rows)
 
+    def _fit_data(self, data: pd.DataFrame, weights=None) -> FitData:
+        # Counted (and announced) as by the maximum-likelihood model; the warning points at
+        # the caller of fit() or build_model().
+        self.n_customers_excluded_, self.n_customers_zero_spend_ = spend_fit_exclusions(
+            data, weights, type(self).__name__, stacklevel=3)
+        return super()._fit_data(data, weights)
+
     def _set_posterior(self, idata) -> None:
         super()._set_posterior(idata)
-        self.n_customers_excluded_ = int(idata.posterior.attrs["n_customers_excluded"])
+        attrs = idata.posterior.attrs
+        self.n_customers_excluded_ = float(attrs["n_customers_excluded"])
+        # After a fit the count joins the posterior's attributes (which save() writes); a
+        # loaded file has it, or predates fitting such customers (then there were none).
+        attrs.setdefault("n_customers_zero_spend", getattr(self, "n_customers_zero_spend_", 0.0))
+        self.n_customers_zero_spend_ = float(attrs["n_customers_zero_spend"])
 
     def _spend_columns(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()

@@ -3,9 +3,15 @@
 Each transaction of a customer is worth z ~ Gamma(p, nu), with the customer's scale
 nu ~ Gamma(q, gamma) across customers. The mean of x transactions, zbar, is the sufficient
 statistic; customers without repeat transactions carry no information and are left out of the fit.
+So are repeat buyers whose repeat purchases are all worth 0 (free orders, fully discounted
+ones): the model's spends are positive, a zbar of 0 has no likelihood, and they are counted and
+announced instead of failing the whole table. Both kinds get the population mean spend.
 """
 
 from __future__ import annotations
+
+import warnings
+from typing import Self
 
 import numpy as np
 import pandas as pd
@@ -18,10 +24,78 @@ from clvmodels.validation import ValidationError, check_rfm
 def _expected_spend(params, x, spend):
     """Conditional mean spend per transaction given x transactions of mean ``spend``.
 
-    Broadcasts, so parameters with a leading axis of draws give one row per draw.
+    Customers whose mean spend is 0 (no repeat purchase, or repeat purchases all worth 0) are
+    left out of the fit and get the population mean ``p gamma / (q - 1)``, the formula's value
+    at x = 0. Broadcasts, so parameters with a leading axis of draws give one row per draw.
     """
     p, q, gamma = params
+    x = np.where(spend > 0, x, 0.0)
     return p * (gamma + x * spend) / (p * x + q - 1)
+
+
+def _plain(value: object) -> object:
+    """Numpy scalars as Python ones, so messages read ``7`` rather than ``np.int64(7)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def spend_fit_exclusions(
+    data: pd.DataFrame, weights: pd.Series | np.ndarray | None, owner: str, *, stacklevel: int
+) -> tuple[float, float]:
+    """Customers a spend fit leaves out: those without repeat purchases, and those whose repeat
+    purchases are all worth 0, the latter announced with a UserWarning.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Table with ``frequency`` and ``monetary_value``, indexed by customer (checked here).
+    weights : array-like, optional
+        Customers each row stands for, as in :meth:`GammaGammaModel.fit` (checked here).
+    owner : str
+        The model's name, for the warning.
+    stacklevel : int
+        Where the warning points, counted from the caller (1: the caller itself).
+
+    Returns
+    -------
+    (float, float)
+        All customers left out, and those of them with repeat purchases at 0 (sums of their
+        weights).
+    """
+    x, spend = GammaGammaModel._spend_arrays(data)
+    weights = GammaGammaModel._check_weights(data, weights)
+    zero_spend = (x > 0) & (spend == 0) & (weights > 0)
+    n_zero_spend = float(weights[zero_spend].sum())
+    # (With no positive spend at all the fit raises instead, naming the same customers.)
+    if n_zero_spend and np.any((x > 0) & (spend > 0)):
+        warn_zero_spend(n_zero_spend, owner, stacklevel=stacklevel + 1,
+                        example=_plain(data.index[np.flatnonzero(zero_spend)[0]]))
+    return float(weights[x == 0].sum()) + n_zero_spend, n_zero_spend
+
+
+def warn_zero_spend(count: float, owner: str, *, stacklevel: int, example: object = None) -> None:
+    """Warn that ``count`` repeat buyers whose repeat purchases are all worth 0 were left out
+    of a spend fit (``stacklevel`` counted from the caller; ``example`` a customer id, when
+    known)."""
+    which = f" (e.g. customer {example!r})" if example is not None else ""
+    warnings.warn(
+        f"{owner}: {count:,.0f} customer(s) with repeat purchases all worth 0{which} were left "
+        "out of the fit, as the model's spends are positive (column 'monetary_value' is 0); "
+        "like customers without repeat purchases, they get the population mean spend "
+        "p * gamma / (q - 1). n_customers_zero_spend_ counts them",
+        UserWarning,
+        stacklevel=stacklevel + 1,
+    )
+
+
+def no_positive_spend(count: int, example: object = None) -> ValidationError:
+    """The error for a table whose ``count`` repeat buyers all have a mean spend of 0
+    (``example`` a customer id, when known)."""
+    which = f" (e.g. customer {example!r})" if example is not None else ""
+    return ValidationError(
+        f"column 'monetary_value': all {count:,} customer(s) with repeat purchases have a mean "
+        f"spend of 0{which}; expected some repeat buyers with a positive spend to fit the "
+        "Gamma-Gamma model on"
+    )
 
 
 def _log_likelihood_derivatives(params, fit_data: FitData, hessian: bool):
@@ -72,9 +146,11 @@ class GammaGammaModel(MLEModel):
     """Gamma-Gamma spend model fitted by maximum likelihood.
 
     Fitted on the customers with ``frequency > 0`` (their ``monetary_value`` is the mean of the
-    repeat purchases); ``n_customers_`` says how many were used and ``n_customers_excluded_``
-    how many had no repeat purchase. The model assumes spend is independent of the purchase
-    process; check ``data[["frequency", "monetary_value"]].corr()`` is near 0.
+    repeat purchases) and a positive ``monetary_value``. Repeat buyers whose repeat purchases
+    are all worth 0 are left out with a UserWarning that counts them; they, like customers
+    without repeat purchases, get the population mean spend ``p gamma / (q - 1)`` from
+    :meth:`expected_spend`. The model assumes spend is independent of the purchase process;
+    check ``data[["frequency", "monetary_value"]].corr()`` is near 0.
 
     Parameters
     ----------
@@ -86,9 +162,37 @@ class GammaGammaModel(MLEModel):
     params_ : Series
         ``p`` (shape of spend per transaction), ``q``, ``gamma`` (shape and rate of the
         customers' spend scale).
+    n_customers_ : float
+        Customers the likelihood was fitted on (the sum of their weights).
+    n_customers_excluded_ : float
+        Customers left out of the fit: those without repeat purchases and those counted by
+        ``n_customers_zero_spend_``.
+    n_customers_zero_spend_ : float
+        Customers left out because their repeat purchases are all worth 0.
     """
 
     param_names = ("p", "q", "gamma")
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        weights: pd.Series | np.ndarray | None = None,
+        initial_params: dict[str, float] | None = None,
+    ) -> Self:
+        """Fit the model by maximum likelihood on the repeat buyers with a positive spend.
+
+        Parameters are as in :meth:`MLEModel.fit`; ``data`` needs ``frequency`` and
+        ``monetary_value`` only.
+
+        Warns
+        -----
+        UserWarning
+            When repeat buyers with a ``monetary_value`` of 0 are left out (with their count).
+        """
+        # Counted (and announced) before fitting, so that the warning precedes a failed fit.
+        self.n_customers_excluded_, self.n_customers_zero_spend_ = spend_fit_exclusions(
+            data, weights, type(self).__name__, stacklevel=2)
+        return super().fit(data, weights, initial_params)
 
     def _fit_columns(self, data: pd.DataFrame) -> tuple[dict[str, np.ndarray], np.ndarray]:
         x, spend = self._spend_arrays(data)
@@ -98,8 +202,13 @@ class GammaGammaModel(MLEModel):
                 "column 'frequency': no customer has a repeat purchase; the Gamma-Gamma model "
                 "needs customers with frequency > 0 and their monetary_value"
             )
-        self.n_customers_excluded_ = int(np.count_nonzero(~repeat))
-        return {"x": x[repeat], "zbar": spend[repeat]}, repeat
+        # A mean spend of 0 has no likelihood under positive Gamma spends: such customers are
+        # left out (counted by spend_fit_exclusions), as those without repeat purchases are.
+        fitted = repeat & (spend > 0)
+        if not fitted.any():
+            raise no_positive_spend(int(np.count_nonzero(repeat)),
+                                    _plain(data.index[np.flatnonzero(repeat)[0]]))
+        return {"x": x[fitted], "zbar": spend[fitted]}, fitted
 
     @staticmethod
     def _spend_arrays(data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -135,7 +244,8 @@ class GammaGammaModel(MLEModel):
 
         A weighted average of the population mean ``p gamma / (q - 1)`` and the customer's
         observed mean, weighted by their number of repeat purchases; customers without repeat
-        purchases get the population mean.
+        purchases, and those whose repeat purchases are all worth 0 (left out of the fit),
+        get the population mean.
 
         Parameters
         ----------
