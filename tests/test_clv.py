@@ -60,6 +60,7 @@ def test_pareto_nbd_dert_matches_closed_form(fitted_pnbd, cdnow):
         1, 2 - s, k * beta
     )
     ours = fitted_pnbd.discounted_expected_purchases(cdnow, horizon=np.inf, discount_rate=0.002)
+    # Our panels reach ~1e-12 (the test above), SciPy's hyperu ~1e-13 here: 1e-10.
     np.testing.assert_allclose(ours, closed, rtol=1e-10)
 
 
@@ -70,6 +71,8 @@ def test_clv_decreases_with_the_discount_rate(transaction_model, fitted_gg, cdno
         for rate in (0.0, 1e-4, 0.002, 0.02, 0.2)
     ]
     for higher, lower in zip(values, values[1:], strict=False):
+        # Neighbouring rates change a CLV by 0.5% or more; 1e-12 absorbs only the quadrature's
+        # rounding (~1e-13) where two values are equal (e.g. 0).
         assert (lower <= higher * (1 + 1e-12)).all()
 
 
@@ -88,6 +91,7 @@ def test_bad_settings_raise(fitted_bgnbd, fitted_gg, cdnow, bad):
 def test_customer_equity_sums_and_segments(fitted_bgnbd, fitted_gg, cdnow):
     equity = customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, discount_rate=0.002)
     clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, cdnow, horizon=52, discount_rate=0.002)
+    # Sums of 2,357 positive values in other orders: (n - 1) * 2**-53 = 2.6e-13 at most.
     assert equity.total == pytest.approx(clv.sum(), rel=1e-12)
     pd.testing.assert_series_equal(equity.clv["clv"], clv)
     segments = equity.segments
@@ -178,6 +182,8 @@ def test_mle_and_bayesian_models_mix(fitted_bgnbd, fitted_gg, nuts_gg, bayes_sam
     clv = customer_lifetime_value(fitted_bgnbd, nuts_gg, bayes_sample, horizon=52.0)
     purchases = fitted_bgnbd.expected_purchases(bayes_sample, 52.0)
     spend = nuts_gg.expected_spend(bayes_sample)["mean"]
+    # The mean of purchases * spend over the 4,000 draws, against purchases * their mean:
+    # <= 4,000 * 2**-53 = 4.4e-13 apart.
     np.testing.assert_allclose(clv["mean"], purchases * spend, rtol=1e-12)
     both_mle = customer_lifetime_value(fitted_bgnbd, fitted_gg, bayes_sample, horizon=52.0)
     assert isinstance(both_mle, pd.Series) and both_mle.name == "clv"
@@ -204,6 +210,7 @@ def test_bayesian_customer_equity_has_a_posterior_total(nuts_bgnbd, nuts_gg, bay
     _, draws = customer_lifetime_value(nuts_bgnbd, nuts_gg, bayes_sample, max_draws=500,
                                        return_draws=True, **settings)
     assert equity.total_draws.shape == (500,)
+    # Below, sums and means over 300 customers or 500 draws in other orders: <= 500 * 2**-53.
     np.testing.assert_allclose(equity.total_draws, draws.sum(axis=1), rtol=1e-12)
     assert equity.total == pytest.approx(equity.total_draws.mean(), rel=1e-12)
     lower, upper = equity.total_interval

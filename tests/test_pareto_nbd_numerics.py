@@ -56,6 +56,8 @@ def test_reference_matches_the_equal_scales_integral():
     """The reference itself, where the integral is elementary (alpha == beta)."""
     r, a, s, x, t_x, T = 0.7, 3.0, 1.3, 40, 2.0, 9.0
     m = r + s + x
+    # In doubles: a power, a subtraction without cancellation ((a + T)**-m is 1e-16 of the
+    # other) and a division, each rounded once: a few ulps of I, ~1e-17 of log I (~ -71).
     exact = np.log(((a + t_x) ** -m - (a + T) ** -m) / m)
     assert _reference_log_integral(r, a, s, a, x, t_x, T) == pytest.approx(exact, rel=1e-14)
 
