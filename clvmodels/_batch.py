@@ -34,18 +34,26 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.models._base import package_version
+from clvmodels.errors import (  # noqa: F401 (the exit codes, re-exported for the CLI)
+    EXIT_BUG,
+    EXIT_DATA,
+    EXIT_DEPENDENCY,
+    EXIT_FIT,
+    EXIT_INPUT,
+    EXIT_OK,
+    EXIT_OUTPUT,
+    EXIT_USAGE,
+    BatchError,
+    DataError,
+    DependencyError,
+    FitError,
+    InputFileError,
+    OutputFileError,
+)
+from clvmodels.estimation.base import package_version
+from clvmodels.models import MODELS, PURCHASE_MODELS, SPEND_MODELS, model_by_name
+from clvmodels.models import model_class as registered_class
 from clvmodels.rfm import _canonical_time_unit
-
-# Exit codes, documented in the CLI help and the README.
-EXIT_OK = 0
-EXIT_BUG = 1
-EXIT_USAGE = 2
-EXIT_INPUT = 3
-EXIT_DATA = 4
-EXIT_FIT = 5
-EXIT_OUTPUT = 6
-EXIT_DEPENDENCY = 7
 
 RFM_FORMAT = "clvmodels.rfm"
 MODEL_DIR_FORMAT = "clvmodels.model-directory"
@@ -58,52 +66,12 @@ _LEGACY_CSV_MARKER = "# clvmodels "  # the metadata line of CSV files before the
 _METADATA_KEY = b"clvmodels"
 _SIDECAR_TABLE_KEY = "table"  # the sidecar's record of the table it describes
 
-#: Transaction-model names of the command line and their classes (MLE, Bayesian).
-TRANSACTION_MODELS = {
-    "bgnbd": ("BetaGeoModel", "BayesianBetaGeoModel"),
-    "pnbd": ("ParetoNBDModel", "BayesianParetoNBDModel"),
-}
-SPEND_MODELS = {"gamma-gamma": ("GammaGammaModel", "BayesianGammaGammaModel")}
+#: Transaction-model and spend-model names of the command line (see clvmodels.models.MODELS).
+TRANSACTION_MODELS = PURCHASE_MODELS
 #: The ``--spend`` value of a counts-only fit (no spend model, no value columns).
 NO_SPEND_MODEL = "none"
 SPEND_CHOICES = (*SPEND_MODELS, NO_SPEND_MODEL)
 MODEL_ROLES = ("transaction_model", "spend_model")
-
-
-class BatchError(Exception):
-    """An error the user can act on: reported as one line, with an exit code for schedulers."""
-
-    exit_code = EXIT_BUG
-
-
-class InputFileError(BatchError):
-    """An input file is missing or cannot be read."""
-
-    exit_code = EXIT_INPUT
-
-
-class DataError(BatchError):
-    """An input holds invalid data (bad column, value, date, model file ...)."""
-
-    exit_code = EXIT_DATA
-
-
-class FitError(BatchError):
-    """A model could not be fitted to the data."""
-
-    exit_code = EXIT_FIT
-
-
-class OutputFileError(BatchError):
-    """An output cannot be written."""
-
-    exit_code = EXIT_OUTPUT
-
-
-class DependencyError(BatchError):
-    """An optional dependency the request needs is not installed."""
-
-    exit_code = EXIT_DEPENDENCY
 
 
 @contextmanager
@@ -525,15 +493,11 @@ def sha256(path: Path) -> str:
 
 
 def _model_class(name: str) -> type:
-    """A model class of clvmodels by name; Bayesian ones need the ``bayes`` extra."""
-    import clvmodels
-
+    """A model class by name, from the registry (never by ``getattr`` on the package)."""
     try:
-        return getattr(clvmodels, name)
-    except ImportError as error:
-        raise DependencyError(
-            f"{name} needs the Bayesian extra: pip install \"clvmodels[bayes]\" ({error})"
-        ) from None
+        return registered_class(name)
+    except ValueError as error:
+        raise DataError(str(error)) from None
 
 
 @dataclass
@@ -670,7 +634,6 @@ def new_manifest(
 ) -> dict[str, Any]:
     """The manifest of a model directory before its files are written (``spend`` may be
     :data:`NO_SPEND_MODEL`: then ``spend_model`` is null)."""
-    kind = 1 if bayesian else 0
     counts_only = spend == NO_SPEND_MODEL
     return {
         "format": MODEL_DIR_FORMAT,
@@ -680,8 +643,10 @@ def new_manifest(
         "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
         "bayesian": bayesian,
         "time_unit": time_unit,
-        "transaction_model": {"name": model, "class": TRANSACTION_MODELS[model][kind]},
-        "spend_model": None if counts_only else {"name": spend, "class": SPEND_MODELS[spend][kind]},
+        "transaction_model": {"name": model,
+                              "class": MODELS[model].estimator(bayesian).__name__},
+        "spend_model": None if counts_only else {
+            "name": spend, "class": MODELS[spend].estimator(bayesian).__name__},
         "fit": fit,
         "data": data,
     }
@@ -689,5 +654,4 @@ def new_manifest(
 
 def model_class(name: str, *, bayesian: bool, spend: bool = False) -> type:
     """The class behind a command-line model name."""
-    table = SPEND_MODELS if spend else TRANSACTION_MODELS
-    return _model_class(table[name][1 if bayesian else 0])
+    return model_by_name(name, kind="spend" if spend else "purchase").estimator(bayesian)

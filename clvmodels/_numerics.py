@@ -14,6 +14,12 @@ import scipy.special
 _NEGLIGIBLE_NATS = 40.0
 _BISECTION_STEPS = 64
 _NODES_PER_PANEL = 32
+# Composite Gauss-Legendre panels of a discounted-purchase integral (see integrate_rate).
+RATE_PANELS = 8
+# Beyond e**-50 of discounting the remaining purchases add nothing in double precision.
+_DISCOUNT_CUTOFF_NATS = 50.0
+# Rows integrated at once: bounds memory at about _RATE_CHUNK * nodes * 8 bytes per temporary.
+_RATE_CHUNK = 8192
 
 
 def log1mexp(x: np.ndarray) -> np.ndarray:
@@ -147,3 +153,38 @@ def _log_hyp2f1_mpmath(a: float, b: float, c: float, z: float) -> float:
     except (mpmath.libmp.NoConvergence, ZeroDivisionError, ValueError):
         return np.nan
     return float(mpmath.log(value)) if mpmath.isfinite(value) and value > 0 else np.nan
+
+
+def integrate_rate(
+    log_rate: Callable[[tuple, np.ndarray], np.ndarray],
+    params: tuple,
+    scale: np.ndarray,
+    horizon: np.ndarray | float,
+    k: float = 0.0,
+    panels: int = RATE_PANELS,
+) -> np.ndarray:
+    """``integral_0^horizon exp(-k t) exp(log_rate(params, t)) dt`` per row of ``params``.
+
+    Composite Gauss-Legendre in u = log(1 + t / scale), where a purchase rate decaying like a
+    power of (1 + t / scale) is a smooth exponential (relative error ~1e-10 with the default 8
+    panels of 32 nodes); rows are processed in chunks so memory stays bounded for millions of
+    rows. ``panels`` trades accuracy for speed (fewer when the integral is evaluated once per
+    posterior draw). ``k`` is the continuous discount rate, log(1 + rate).
+    """
+    scale = np.asarray(scale, dtype=float).reshape(-1)
+    n = len(scale)
+    horizon = np.broadcast_to(np.asarray(horizon, dtype=float), (n,))
+    end = horizon if k == 0 else np.minimum(horizon, _DISCOUNT_CUTOFF_NATS / k)
+    u_max = np.log1p(end / scale)
+    result = np.empty(n)
+    for start in range(0, max(n, 1), _RATE_CHUNK):
+        chunk = slice(start, min(start + _RATE_CHUNK, n))
+        chunk_params = tuple(np.broadcast_to(p, (n,))[chunk] for p in params)
+        edges = np.linspace(0.0, 1.0, panels + 1)[:, None] * u_max[None, chunk]
+
+        def log_integrand(u, chunk=chunk, chunk_params=chunk_params):
+            t = scale[chunk] * np.expm1(u)
+            return np.log(scale[chunk]) + u - k * t + log_rate(chunk_params, t)
+
+        result[chunk] = np.exp(integrate_panels(log_integrand, edges))
+    return result

@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from clvmodels.models._transaction import TransactionModel
-from clvmodels.models.gamma_gamma import GammaGammaModel
+from clvmodels.estimation.base import FittedModel
 
 
 def simulate_transactions(
-    purchase_model: TransactionModel,
-    spend_model: GammaGammaModel,
+    purchase_model: FittedModel,
+    spend_model: FittedModel,
     n_customers: int,
     *,
     start: pd.Timestamp,

@@ -22,7 +22,7 @@ import time
 import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -41,7 +41,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clvmodels import _batch
+from clvmodels import _batch, scoring
 from clvmodels import _presentation as present
 from clvmodels._batch import (
     BatchError,
@@ -50,9 +50,10 @@ from clvmodels._batch import (
     InputFileError,
     ModelDirectory,
 )
-from clvmodels.clv import customer_equity
-from clvmodels.models._base import ConvergenceError, package_version
+from clvmodels.errors import ConvergenceError
+from clvmodels.estimation.base import package_version
 from clvmodels.rfm import TIME_UNITS, _as_timestamp, _canonical_time_unit, rfm_summary
+from clvmodels.scoring import Scores, ValueSettings
 from clvmodels.validation import ValidationError
 
 #: Exit code -> meaning, for schedulers (also in ``clvmodels --help``).
@@ -437,119 +438,30 @@ def load_rfm(
     return rfm
 
 
-@dataclass
-class ValueSettings:
-    """The options of ``predict`` and ``report`` that value customers."""
-
-    horizon: float = 52.0
-    discount_rate: float = 0.0  # per year
-    margin: float = 1.0
-    level: float = 0.9
-
-    def discount_rate_per_unit(self, time_unit: str) -> float:
-        """The annual rate as a rate per time unit (compounded)."""
-        return (1.0 + self.discount_rate) ** (TIME_UNITS[time_unit] / 365.25) - 1.0
-
-    def as_dict(self, time_unit: str) -> dict[str, Any]:
-        return {
-            "horizon": self.horizon,
-            "time_unit": time_unit,
-            "discount_rate_per_year": self.discount_rate,
-            "discount_rate_per_time_unit": self.discount_rate_per_unit(time_unit),
-            "margin": self.margin,
-            "level": self.level,
-        }
-
-    def check(self, hint: Callable[[str], str] = lambda name: f"--{name.replace('_', '-')}"
-              ) -> None:
-        """Refuse values the valuation would refuse, before any work (``hint`` names the
-        option or config key of a field)."""
-        if not self.horizon > 0:
-            raise typer.BadParameter(f"must be > 0, got {self.horizon}",
-                                     param_hint=hint("horizon"))
-        if math.isinf(self.horizon) and self.discount_rate <= 0:
-            raise typer.BadParameter("an infinite horizon needs a positive discount rate",
-                                     param_hint=hint("horizon"))
-        if not (math.isfinite(self.discount_rate) and self.discount_rate >= 0):
-            raise typer.BadParameter("must be a finite rate >= 0 (e.g. 0.1 for 10% a year)",
-                                     param_hint=hint("discount_rate"))
-        if not math.isfinite(self.margin):
-            raise typer.BadParameter("must be a finite number", param_hint=hint("margin"))
-        if not 0 < self.level < 1:
-            raise typer.BadParameter("must be between 0 and 1", param_hint=hint("level"))
-
-
-@dataclass
-class Scores:
-    """Per-customer predictions and the customer equity they add up to (None without a
-    spend model)."""
-
-    table: pd.DataFrame
-    equity: Any | None  # clvmodels.CustomerEquity
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-def _prediction_columns(name: str, result: pd.Series | pd.DataFrame) -> dict[str, pd.Series]:
-    """One column for a point prediction; mean, lower and upper for a Bayesian one."""
-    if isinstance(result, pd.DataFrame):
-        return {name: result["mean"], f"{name}_lower": result["lower"],
-                f"{name}_upper": result["upper"]}
-    return {name: result}
+def check_values(settings: ValueSettings,
+                 hint: Callable[[str], str] = lambda name: f"--{name.replace('_', '-')}"
+                 ) -> None:
+    """Refuse values the valuation would refuse, before any work (``hint`` names the option or
+    config key of a field)."""
+    try:
+        settings.check()
+    except ValueError as error:
+        field, message = str(error).split(": ", 1)
+        raise typer.BadParameter(message, param_hint=hint(field)) from None
 
 
 def score_customers(
     models: ModelDirectory, rfm: pd.DataFrame, settings: ValueSettings, reporter: Reporter
 ) -> Scores:
-    """Expected purchases, P(alive), expected spend, CLV and CLV segment of every customer
-    (P(alive) and purchases alone when the models have no spend model)."""
-    transaction_model, spend_model = models.transaction_model, models.spend_model
-    counts_only = spend_model is None
-    if counts_only and settings.margin != 1.0:
+    """Every customer's scores (see :mod:`clvmodels.scoring`), with progress."""
+    if models.spend_model is None and settings.margin != 1.0:
         reporter.note("the margin is not used: the models have no spend model")
-    rate = settings.discount_rate_per_unit(models.time_unit)
-    interval = {"level": settings.level} if models.bayesian else {}
-    n_parts = (5 if math.isfinite(settings.horizon) else 4) - 2 * counts_only
-    label = f"Scoring {len(rfm):,} customers"
-    with reporter.step(label, total=n_parts) as advance, _user_errors("scoring"):
-        equity = clv = None
-        if not counts_only:
-            equity = customer_equity(
-                transaction_model, spend_model, rfm, horizon=settings.horizon,
-                discount_rate=rate, margin=settings.margin, **interval,
-            )
-            advance()
-            clv = equity.clv
-        if models.bayesian or counts_only:
-            predictions = {
-                "probability_alive": lambda: transaction_model.probability_alive(rfm, **interval),
-                "discounted_expected_purchases":
-                    lambda: transaction_model.discounted_expected_purchases(
-                        rfm, horizon=settings.horizon, discount_rate=rate, **interval),
-            }
-            if not counts_only:
-                predictions["expected_spend"] = lambda: spend_model.expected_spend(rfm, **interval)
-        else:  # customer_equity has them already
-            predictions = {
-                "probability_alive": lambda: clv["probability_alive"],
-                "discounted_expected_purchases": lambda: clv["expected_purchases"],
-                "expected_spend": lambda: clv["expected_spend"],
-            }
-        if math.isfinite(settings.horizon):  # not over an infinite horizon: undiscounted
-            predictions["expected_purchases"] = lambda: transaction_model.expected_purchases(
-                rfm, t=settings.horizon, **interval)
-        columns = {}
-        for name in SCORE_COLUMNS[:-2]:
-            if name in predictions:
-                columns |= _prediction_columns(name, predictions[name]())
-                advance()
-        if not counts_only:  # the value columns and CLV deciles
-            if models.bayesian:
-                columns |= _prediction_columns("clv", clv[["mean", "lower", "upper"]])
-            else:
-                columns["clv"] = clv["clv"]
-            columns["segment"] = clv["segment"]
-    table = pd.DataFrame(columns, index=rfm.index)
-    return Scores(table, equity, settings.as_dict(models.time_unit))
+    spend = models.spend_model is not None
+    total = scoring.score_parts(spend, settings.horizon) + spend
+    with (reporter.step(f"Scoring {len(rfm):,} customers", total=total) as advance,
+          _user_errors("scoring")):
+        return scoring.score_customers(models.transaction_model, models.spend_model, rfm,
+                                       settings, progress=advance)
 
 
 def write_scores(scores: Scores, path: Path, models: ModelDirectory, rfm_path: str) -> None:
@@ -793,7 +705,7 @@ def predict(
     """Score every customer: P(alive), expected purchases and spend, CLV, CLV decile."""
     reporter = Reporter(quiet)
     settings = ValueSettings(horizon, discount_rate, margin, level)
-    settings.check()
+    check_values(settings)
     models = load_models(model, reporter)
     table = load_rfm(rfm, models)
     scores = score_customers(models, table, settings, reporter)
@@ -824,7 +736,7 @@ def report(
     """Write a self-contained HTML report: customer equity, segments, fit diagnostics."""
     reporter = Reporter(quiet)
     settings = ValueSettings(horizon, discount_rate, margin, level)
-    settings.check()
+    check_values(settings)
     if holdout is not None and transactions is None:
         raise typer.BadParameter("needs --transactions (the log holding the holdout purchases)",
                                  param_hint="--holdout")
@@ -968,7 +880,7 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     _parse_date(data["observation_end"], "observation_end", data["date_format"])
     holdout_end = _parse_date(config["report"]["holdout_end"], "holdout_end", data["date_format"])
     values = ValueSettings(**value_config)
-    values.check(lambda key: f"[predict] {key}")
+    check_values(values, lambda key: f"[predict] {key}")
     transactions_path = base / data["transactions"]
     rfm, log = _summarize_file(transactions_path, settings, reporter)
     _check_holdout_end(holdout_end, rfm, "holdout_end")

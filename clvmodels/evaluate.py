@@ -3,11 +3,12 @@
 The checks follow Fader, Hardie & Lee (2005): a model fitted on a calibration period should
 reproduce the calibration histogram of repeat purchases (:func:`period_transactions`, with a
 chi-square test), predict each customer's holdout purchases (:func:`backtest`) and track the
-cohort's repeat transactions over calendar time (:func:`tracking`). Every function accepts the
-maximum-likelihood models and the Bayesian ones of :mod:`clvmodels.bayes`; for the latter the
-population quantities (histogram, tracking curve, unconditional forecast) are computed per
-posterior draw, on a fixed subsample of at most 400 draws, and summarised by their mean and an
-equal-tailed interval; per-customer predictions are the model's own.
+cohort's repeat transactions over calendar time (:func:`tracking`). Every function accepts every
+purchase-count model, maximum-likelihood or Bayesian, through its parameter draws (one for a
+maximum-likelihood fit): the population quantities (histogram, tracking curve, unconditional
+forecast) are computed per draw, on a fixed subsample of at most 400 posterior draws, and
+summarised by their mean and, with several draws, an equal-tailed interval; per-customer
+predictions are the model's own.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from clvmodels.models import BetaGeoModel, ParetoNBDModel
-from clvmodels.models._base import FitData, check_time_unit, is_bayesian
-from clvmodels.models._transaction import TransactionModel
-from clvmodels.rfm import _UNIT_NAMES, TIME_UNITS, _canonical_time_unit, calibration_holdout
-from clvmodels.validation import ValidationError, check_rfm, check_transactions
+from clvmodels.estimation.base import FittedModel
+from clvmodels.estimation.family import PurchaseFamily
+from clvmodels.models import PURCHASE_MODELS, model_by_name
+from clvmodels.rfm import calibration_holdout
+from clvmodels.timeunit import TimeUnit, check_same_unit
+from clvmodels.validation import ValidationError, check_level, check_rfm, check_transactions
 
 __all__ = [
     "Backtest",
@@ -35,16 +37,6 @@ __all__ = [
     "period_transactions",
     "tracking",
 ]
-
-#: Model names accepted by :func:`backtest` in place of an instance.
-MODEL_NAMES: dict[str, type[TransactionModel]] = {
-    "bgnbd": BetaGeoModel,
-    "bg/nbd": BetaGeoModel,
-    "betageo": BetaGeoModel,
-    "pnbd": ParetoNBDModel,
-    "paretonbd": ParetoNBDModel,
-    "pareto/nbd": ParetoNBDModel,
-}
 
 # Cochran's rule for the chi-square approximation: every pooled cell expects at least 5.
 _MIN_EXPECTED_PER_CELL = 5.0
@@ -57,62 +49,46 @@ _CHUNK_ROWS = 8192
 
 
 # ----------------------------------------------------------------------------- model access
-def _check_fitted(model: Any) -> None:
-    if not hasattr(model, "params_"):
-        raise RuntimeError(f"this {type(model).__name__} is not fitted yet; call fit() first")
-
-
-def _formula_model(model: Any) -> type[TransactionModel]:
-    """The maximum-likelihood class whose closed forms serve ``model`` (itself when MLE, its
-    ``mle_class`` when Bayesian)."""
-    cls = model.mle_class if is_bayesian(model) else type(model)
-    if issubclass(cls, TransactionModel):
-        return cls
-    names = tuple(getattr(model, "param_names", ()))
+def purchase_family(model: Any) -> PurchaseFamily:
+    """The family of a fitted purchase-count model (maximum-likelihood or Bayesian)."""
+    family = getattr(model, "family", None)
+    if isinstance(model, FittedModel) and isinstance(family, PurchaseFamily):
+        return family
     raise TypeError(
-        f"{type(model).__name__} is not a purchase-count model (parameters {names}); expected a "
-        "BG/NBD or Pareto/NBD model, maximum-likelihood or Bayesian"
+        f"{type(model).__name__} is not a purchase-count model; expected one of "
+        f"{list(PURCHASE_MODELS)} (e.g. clvmodels.BetaGeoModel), maximum-likelihood or Bayesian"
     )
 
 
-def _parameter_draws(model: Any, max_draws: int = _MAX_DRAWS) -> np.ndarray:
-    """Parameter vectors, one row each: the estimate of an MLE model, posterior draws else."""
-    cls = _formula_model(model)
-    if is_bayesian(model):
-        draws = model.posterior_parameters(max_draws=max_draws, random_seed=0)
-        return draws[list(cls.param_names)].to_numpy(dtype=float)
-    _check_fitted(model)
-    return model.params_.to_numpy(dtype=float)[None, :]
+def parameter_draws(model: Any, max_draws: int = _MAX_DRAWS) -> np.ndarray:
+    """Parameter vectors, one row each: the estimate of a maximum-likelihood model, up to
+    ``max_draws`` posterior draws of a Bayesian one."""
+    purchase_family(model)
+    return model.parameter_draws(max_draws=max_draws, random_seed=0).to_numpy(dtype=float)
 
 
-def _model_time_unit(model: Any) -> str | None:
-    return getattr(model, "time_unit_", None)
-
-
-def _unit_label(model: Any, default: str = "time units") -> str:
+def unit_label(model: Any, default: str = "time units") -> str:
     """The plural name of a model's time unit ("weeks"), for axis labels."""
-    unit = _model_time_unit(model)
-    return f"{_UNIT_NAMES[unit]}s" if unit in _UNIT_NAMES else default
+    unit = getattr(model, "time_unit_", None)
+    return TimeUnit.parse(unit).plural if unit else default
 
 
-def _point(result: pd.Series | pd.DataFrame) -> pd.Series:
-    """The point prediction: an MLE model's Series, or a Bayesian model's posterior mean."""
+def point_values(result: pd.Series | pd.DataFrame) -> pd.Series:
+    """The point prediction: a maximum-likelihood model's Series, or a posterior mean."""
     if isinstance(result, pd.DataFrame):
         return result["mean"]
     return result
+
+
+def has_draws(model: Any) -> bool:
+    """Whether a model's predictions carry intervals (more than one parameter draw)."""
+    return model.n_draws > 1
 
 
 def _interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """Equal-tailed interval of mass ``level`` over the first axis."""
     tail = (1.0 - level) / 2.0
     return np.quantile(values, tail, axis=0), np.quantile(values, 1.0 - tail, axis=0)
-
-
-def _check_level(level: float) -> float:
-    level = float(level)
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"level must be in (0, 1), got {level}")
-    return level
 
 
 def _evaluate_rows(function, draws: np.ndarray, t: np.ndarray) -> np.ndarray:
@@ -131,35 +107,35 @@ def _evaluate_rows(function, draws: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- histogram
-def _count_labels(max_frequency: int) -> list[str]:
+def count_labels(max_frequency: int) -> list[str]:
     return [str(n) for n in range(max_frequency)] + [f"{max_frequency}+"]
 
 
-def _check_max_frequency(max_frequency: int) -> int:
+def check_max_frequency(max_frequency: int) -> int:
     if int(max_frequency) != max_frequency or max_frequency < 1:
         raise ValueError(f"max_frequency must be a whole number >= 1, got {max_frequency!r}")
     return int(max_frequency)
 
 
-def _count_probabilities(model: Any, T: np.ndarray, max_frequency: int):
+def count_probabilities(model: Any, T: np.ndarray, max_frequency: int):
     """Distinct ages, their number of customers, and per draw and age the probabilities of
     0, 1, ..., max_frequency - 1 and of max_frequency or more repeat purchases of a customer
     of that age (shape (draws, ages, max_frequency + 1)); customers sharing T are evaluated once.
     """
-    cls = _formula_model(model)
+    family = purchase_family(model)
     ages, counts = np.unique(T, return_counts=True)
-    draws = _parameter_draws(model)
+    draws = parameter_draws(model)
     probabilities = np.empty((len(draws), len(ages), max_frequency + 1))
     for n in range(max_frequency):
         probabilities[:, :, n] = _evaluate_rows(
-            lambda params, t, n=n: cls._pmf_new(params, n, t), draws, ages
+            lambda params, t, n=n: family.pmf_new(params, n, t), draws, ages
         )
     tail = 1.0 - probabilities[:, :, :max_frequency].sum(axis=2)
     probabilities[:, :, max_frequency] = np.clip(tail, 0.0, None)  # -1e-16 from rounding
     return ages, counts, probabilities
 
 
-def _observed_histogram(frequency: np.ndarray, max_frequency: int) -> np.ndarray:
+def observed_histogram(frequency: np.ndarray, max_frequency: int) -> np.ndarray:
     capped = np.minimum(frequency.astype(np.int64), max_frequency)
     return np.bincount(capped, minlength=max_frequency + 1).astype(float)
 
@@ -191,20 +167,21 @@ def period_transactions(
         customers; for Bayesian models also ``lower`` and ``upper`` of the expected counts.
     """
     check_rfm(rfm)
-    check_time_unit(model, rfm)
-    max_frequency = _check_max_frequency(max_frequency)
-    _, counts, probabilities = _count_probabilities(model, rfm["T"].to_numpy(dtype=float),
+    purchase_family(model)
+    check_same_unit(type(model).__name__, model.time_unit_, rfm)
+    max_frequency = check_max_frequency(max_frequency)
+    _, counts, probabilities = count_probabilities(model, rfm["T"].to_numpy(dtype=float),
                                                    max_frequency)
     histogram = probabilities.transpose(0, 2, 1) @ counts  # (draws, cells)
     table = pd.DataFrame(
         {
-            "observed": _observed_histogram(rfm["frequency"].to_numpy(), max_frequency),
+            "observed": observed_histogram(rfm["frequency"].to_numpy(), max_frequency),
             "expected": histogram.mean(axis=0),
         },
-        index=pd.Index(_count_labels(max_frequency), name="frequency"),
+        index=pd.Index(count_labels(max_frequency), name="frequency"),
     )
-    if is_bayesian(model):
-        table["lower"], table["upper"] = _interval(histogram, _check_level(level))
+    if has_draws(model):
+        table["lower"], table["upper"] = _interval(histogram, check_level(level))
     return table
 
 
@@ -279,10 +256,6 @@ def _repeat_purchase_days(
     return first, repeat
 
 
-def _ages_in_units(days: np.ndarray, unit: str) -> np.ndarray:
-    return days * TIME_UNITS["D"] / TIME_UNITS[unit]
-
-
 def tracking(
     model: Any,
     transactions: pd.DataFrame,
@@ -335,13 +308,14 @@ def tracking(
         ``cumulative_lower``/``cumulative_upper``. ``attrs`` holds ``calibration_end``,
         ``observation_end``, ``customers`` and ``time_unit``.
     """
-    unit = _model_time_unit(model)
+    family = purchase_family(model)
+    model.check_fitted()
+    unit = model.time_unit_
     if unit is None:
         raise ValueError(
             f"the {type(model).__name__} has no time unit (set_params_ without time_unit?): the "
             "customers' ages cannot be expressed in it; pass time_unit to set_params_"
         )
-    unit = _canonical_time_unit(unit)
     first, repeat = _repeat_purchase_days(transactions, customer_col, date_col)
     calibration_day = pd.Timestamp(calibration_end).normalize()
     if observation_end is None:  # the data's end, at least the calibration period
@@ -372,10 +346,9 @@ def tracking(
     # the docstring). Ages are whole days, so E[X(age)] is needed at 0, 1, ..., n_days days
     # only (per draw); each week end gathers its customers' ages (0 for those not yet
     # acquired, where E[X(0)] = 0).
-    cls = _formula_model(model)
-    draws = _parameter_draws(model)
-    by_age = _evaluate_rows(cls._expected_new, draws,
-                            _ages_in_units(np.arange(n_days + 1, dtype=float), unit))
+    draws = parameter_draws(model)
+    by_age = _evaluate_rows(family.expected_new, draws,
+                            np.arange(n_days + 1, dtype=float) / unit.days)
     cumulative = np.column_stack([
         by_age[:, np.clip(week_end - first_day, 0, None)] @ cohort_size
         for week_end in week_ends
@@ -391,8 +364,8 @@ def tracking(
         },
         index=index,
     )
-    if is_bayesian(model):
-        level = _check_level(level)
+    if has_draws(model):
+        level = check_level(level)
         table["lower"], table["upper"] = _interval(weekly, level)
         table["cumulative_lower"], table["cumulative_upper"] = _interval(cumulative, level)
     table.attrs.update(calibration_end=calibration_day, observation_end=end_day,
@@ -414,8 +387,9 @@ class Backtest:
         :func:`~clvmodels.calibration_holdout`).
     predictions : DataFrame
         Per customer: ``actual`` holdout repeat purchases, ``predicted`` (conditional expected
-        purchases over the holdout) and, for Bayesian models, ``lower``/``upper`` of the
-        posterior predictive interval of the count.
+        purchases over the holdout) and ``lower``/``upper`` of the predictive interval of the
+        count (at the estimate for a maximum-likelihood model, averaged over the posterior for
+        a Bayesian one).
     metrics : Series
         ``customers``, ``mae``, ``rmse``, ``actual_total``, ``predicted_total``, ``bias``
         (predicted_total / actual_total - 1), ``correlation`` (Pearson, actual vs predicted),
@@ -423,8 +397,8 @@ class Backtest:
         alone: the sum over customers of E[X(T + duration)] - E[X(T)], over the same window
         (T, T + duration] as ``predicted``, whose average over every history a customer of age
         T could have it is; :func:`tracking` measures ages one day longer, to the end of each
-        day, so its holdout weeks sum to a slightly different figure) and, for Bayesian models,
-        ``coverage`` (share of customers whose actual count lies in their interval).
+        day, so its holdout weeks sum to a slightly different figure) and ``coverage`` (share
+        of customers whose actual count lies in their predictive interval).
     period_transactions : DataFrame
         Calibration histogram of repeat purchases, observed vs expected (see
         :func:`period_transactions`).
@@ -452,18 +426,15 @@ class Backtest:
 def _model_instance(model: Any) -> Any:
     if isinstance(model, str):
         try:
-            return MODEL_NAMES[model.lower()]()
-        except KeyError:
-            raise ValueError(
-                f"unknown model {model!r}; expected one of {sorted(MODEL_NAMES)} or a model "
-                "instance"
-            ) from None
+            return model_by_name(model, kind="purchase").mle()
+        except ValueError as error:
+            raise ValueError(f"{error} or a model instance") from None
     try:
-        _formula_model(model)
+        purchase_family(model)
     except TypeError:
         raise TypeError(
-            f"model: expected 'bgnbd', 'pnbd' or a purchase-count model instance (BG/NBD or "
-            f"Pareto/NBD, maximum-likelihood or Bayesian), got {type(model).__name__}"
+            f"model: expected one of {list(PURCHASE_MODELS)} or a purchase-count model "
+            f"instance (maximum-likelihood or Bayesian), got {type(model).__name__}"
         ) from None
     return model
 
@@ -489,7 +460,8 @@ def backtest(
     calibration_end, observation_end : date-like
         Last day of the calibration period and of the holdout (default: the last transaction).
     model : str or model instance, default "bgnbd"
-        "bgnbd" or "pnbd" (a new maximum-likelihood model), an unfitted instance (fitted here,
+        A model name ("bgnbd", "mbgnbd", "pnbd": a new maximum-likelihood model), an unfitted
+        instance (fitted here,
         with ``fit_kwargs``) or a fitted one (used as it is: e.g. published parameters set
         with ``set_params_``, or a Bayesian fit). Maximum-likelihood and Bayesian models alike.
     customer_col, date_col : str
@@ -497,7 +469,8 @@ def backtest(
     time_unit : str, optional
         Unit of recency, T and the holdout length; defaults to a fitted model's unit, else "W".
     level : float, default 0.9
-        For Bayesian models: mass of the predictive intervals whose coverage is reported.
+        Mass of the predictive intervals whose coverage is reported (and, with posterior
+        draws, of the intervals of the expected counts).
     fit_kwargs : mapping, optional
         Keywords for ``model.fit`` (e.g. ``{"method": "map"}`` for a Bayesian model).
 
@@ -505,11 +478,11 @@ def backtest(
     -------
     Backtest
     """
-    level = _check_level(level)
+    level = check_level(level)
     model = _model_instance(model)
     fitted = hasattr(model, "params_")
     if time_unit is None:
-        time_unit = (_model_time_unit(model) if fitted else None) or "W"
+        time_unit = (model.time_unit_ if fitted else None) or "W"
     data = calibration_holdout(
         transactions, customer_col, date_col, calibration_end=calibration_end,
         observation_end=observation_end, time_unit=time_unit,
@@ -518,13 +491,11 @@ def backtest(
         model.fit(data, **dict(fit_kwargs or {}))
     duration = float(data["duration_holdout"].iloc[0])
     actual = data["frequency_holdout"].astype(float).rename("actual")
-    predicted = _point(model.expected_purchases(data, duration)).rename("predicted")
+    predicted = point_values(model.expected_purchases(data, duration)).rename("predicted")
     predictions = pd.concat([actual, predicted], axis=1)
-    bayesian = is_bayesian(model)
-    if bayesian:
-        interval = model.predictive_purchases(data, duration, level=level)
-        predictions["lower"] = interval["lower"].to_numpy(dtype=float)
-        predictions["upper"] = interval["upper"].to_numpy(dtype=float)
+    interval = model.predictive_purchases(data, duration, level=level)
+    predictions["lower"] = interval["lower"].to_numpy(dtype=float)
+    predictions["upper"] = interval["upper"].to_numpy(dtype=float)
 
     error = predictions["predicted"] - predictions["actual"]
     actual_total, predicted_total = float(actual.sum()), float(predicted.sum())
@@ -538,11 +509,10 @@ def backtest(
         "correlation": float(np.corrcoef(actual, predicted)[0, 1]),
         "unconditional_total": float(_unconditional_total(model, data["T"], duration).mean()),
     }
-    if bayesian:
-        inside = (predictions["actual"] >= predictions["lower"]) & (
-            predictions["actual"] <= predictions["upper"]
-        )
-        metrics["coverage"] = float(inside.mean())
+    inside = (predictions["actual"] >= predictions["lower"]) & (
+        predictions["actual"] <= predictions["upper"]
+    )
+    metrics["coverage"] = float(inside.mean())
     histogram = period_transactions(model, data, level=level)
     return Backtest(
         model=model,
@@ -550,32 +520,22 @@ def backtest(
         predictions=predictions,
         metrics=pd.Series(metrics, name="metrics"),
         period_transactions=histogram,
-        chi_square=chi_square_test(histogram, n_params=len(_formula_model(model).param_names)),
+        chi_square=chi_square_test(histogram, n_params=len(purchase_family(model).parameters)),
     )
 
 
 def _unconditional_total(model: Any, T: pd.Series, duration: float) -> np.ndarray:
     """Expected repeat purchases of the cohort in (T, T + duration] from acquisition alone,
     per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer."""
-    cls = _formula_model(model)
+    family = purchase_family(model)
     ages, counts = np.unique(T.to_numpy(dtype=float), return_counts=True)
-    draws = _parameter_draws(model)
-    growth = (_evaluate_rows(cls._expected_new, draws, ages + duration)
-              - _evaluate_rows(cls._expected_new, draws, ages))
+    draws = parameter_draws(model)
+    growth = (_evaluate_rows(family.expected_new, draws, ages + duration)
+              - _evaluate_rows(family.expected_new, draws, ages))
     return growth @ counts
 
 
 # ----------------------------------------------------------------------------- comparison
-def _log_likelihood_on(model: Any, data: pd.DataFrame) -> float:
-    """Log-likelihood of ``data`` at the model's point estimate (posterior mean if Bayesian)."""
-    cls = _formula_model(model)
-    scorer = cls()
-    columns, _ = scorer._fit_columns(data)
-    fit_data = FitData.compress(columns, np.ones(len(data)))
-    params = model.params_[list(cls.param_names)].to_numpy(dtype=float)
-    return float(fit_data.weights @ scorer._log_likelihood(params, fit_data))
-
-
 def compare_models(
     models_or_backtests: Iterable[Any] | Mapping[str, Any], *, data: pd.DataFrame | None = None
 ) -> pd.DataFrame:
@@ -627,13 +587,12 @@ def _unique_name(name: str, earlier: list[str]) -> str:
 
 def _comparison_row(entry: Any, data: pd.DataFrame | None) -> dict[str, float]:
     model = entry.model if isinstance(entry, Backtest) else entry
-    cls = _formula_model(model)
+    family = purchase_family(model)
     if isinstance(entry, Backtest):
         table = entry.data
     elif data is not None:
         table = data
-    elif isinstance(model, TransactionModel) and np.isfinite(getattr(model, "log_likelihood_",
-                                                                     np.nan)):
+    elif np.isfinite(getattr(model, "log_likelihood_", np.nan)):
         table = None
     else:
         raise ValueError(
@@ -643,8 +602,8 @@ def _comparison_row(entry: Any, data: pd.DataFrame | None) -> dict[str, float]:
     if table is None:
         log_likelihood, n_customers = model.log_likelihood_, model.n_customers_
     else:
-        log_likelihood, n_customers = _log_likelihood_on(model, table), len(table)
-    k = len(cls.param_names)
+        log_likelihood, n_customers = model.log_likelihood(table), len(table)
+    k = len(family.parameters)
     row = {
         "n_params": float(k),
         "log_likelihood": log_likelihood,

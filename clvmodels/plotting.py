@@ -12,8 +12,8 @@ bands show equal-tailed posterior intervals.
 :func:`plot_frequency_recency_matrix`     expected purchases or P(alive) on a grid
 :func:`plot_clv_distribution`             histogram of customer lifetime value
 :func:`plot_equity_concentration`         share of equity vs share of customers
-:func:`plot_posterior_predictive_check`   Bayesian: histogram with predictive intervals
-:func:`plot_holdout_intervals`            Bayesian: holdout purchases vs predictive intervals
+:func:`plot_posterior_predictive_check`   histogram with predictive intervals
+:func:`plot_holdout_intervals`            holdout purchases vs predictive intervals
 ========================================  ===================================================
 """
 
@@ -30,20 +30,19 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, Percent
 
 from clvmodels.clv import CustomerEquity
 from clvmodels.evaluate import (
-    _check_level,
-    _check_max_frequency,
-    _count_labels,
-    _count_probabilities,
-    _formula_model,
-    _model_time_unit,
-    _observed_histogram,
-    _point,
-    _unit_label,
+    check_max_frequency,
+    count_labels,
+    count_probabilities,
+    has_draws,
+    observed_histogram,
     period_transactions,
+    point_values,
+    purchase_family,
     tracking,
+    unit_label,
 )
-from clvmodels.models._base import check_time_unit, is_bayesian
-from clvmodels.validation import ValidationError, check_rfm
+from clvmodels.timeunit import check_same_unit, set_table_time_unit
+from clvmodels.validation import ValidationError, check_level, check_rfm
 
 __all__ = [
     "plot_calibration_vs_holdout",
@@ -59,20 +58,14 @@ __all__ = [
 OBSERVED_COLOR = "#1f1f1f"
 MODEL_COLOR = "#d95f02"
 BAND_ALPHA = 0.25
+# Histograms drawn for the predictive check of a model with one parameter draw.
+_PREDICTIVE_HISTOGRAMS = 400
 # Lower end of the log axis of the CLV histogram, as a quantile of the positive values.
 _LOW_QUANTILE = 0.005
 
 
 def _axes(ax: Axes | None) -> Axes:
     return plt.subplots(figsize=(7, 4.2), layout="constrained")[1] if ax is None else ax
-
-
-def _require_bayesian(model: Any, alternative: str) -> None:
-    if not is_bayesian(model):
-        raise TypeError(
-            f"{type(model).__name__} has no posterior: this plot needs a Bayesian model "
-            f"(e.g. clvmodels.BayesianBetaGeoModel); for maximum-likelihood fits use {alternative}"
-        )
 
 
 def _level_label(level: float) -> str:
@@ -111,7 +104,7 @@ def plot_period_transactions(
     ages = rfm["T"]
     ax.set_xlabel(
         f"Repeat purchases in the calibration period (customer ages {ages.min():.3g} to "
-        f"{ages.max():.3g} {_unit_label(model)})"
+        f"{ages.max():.3g} {unit_label(model)})"
     )
     ax.set_ylabel("Customers")
     ax.set_title("Calibration-period repeat purchases")
@@ -125,39 +118,35 @@ def plot_posterior_predictive_check(
 ) -> Axes:
     """Posterior predictive check of the calibration histogram of repeat purchases.
 
-    For each of up to 400 posterior draws, a histogram of the customers' calibration repeat
-    purchases is drawn given their ages T; it varies with the parameters *and* with the
-    purchase process, so the interval of mass ``level`` is the range the observed bars should
-    fall in if the model is right.
+    For each of up to 400 parameter draws (the estimate alone for a maximum-likelihood model,
+    drawn 400 times), a histogram of the customers' calibration repeat purchases is drawn given
+    their ages T; it varies with the parameters (with posterior draws) *and* with the purchase
+    process, so the interval of mass ``level`` is the range the observed bars should fall in
+    if the model is right.
 
     Returns
     -------
     Axes
-
-    Raises
-    ------
-    TypeError
-        If the model is not Bayesian.
     """
-    _require_bayesian(model, "plot_period_transactions")
     check_rfm(rfm)
-    check_time_unit(model, rfm)
-    max_frequency = _check_max_frequency(max_frequency)
-    level = _check_level(level)
+    purchase_family(model)
+    check_same_unit(type(model).__name__, model.time_unit_, rfm)
+    max_frequency = check_max_frequency(max_frequency)
+    level = check_level(level)
     simulated = _predictive_histograms(model, rfm["T"].to_numpy(dtype=float), max_frequency,
                                        random_seed)
     lower, upper = np.quantile(simulated, [(1 - level) / 2, (1 + level) / 2], axis=0)
     mean = simulated.mean(axis=0)
-    observed = _observed_histogram(rfm["frequency"].to_numpy(), max_frequency)
+    observed = observed_histogram(rfm["frequency"].to_numpy(), max_frequency)
     ax = _axes(ax)
     positions = np.arange(max_frequency + 1)
     ax.bar(positions, observed, 0.6, color=OBSERVED_COLOR, alpha=0.85, label="observed")
     ax.errorbar(positions, mean, yerr=[mean - lower, upper - mean], fmt="o", color=MODEL_COLOR,
                 capsize=4, label=f"posterior predictive mean, {_level_label(level)} interval")
-    ax.set_xticks(positions, _count_labels(max_frequency))
+    ax.set_xticks(positions, count_labels(max_frequency))
     ax.set_xlabel(
         f"Repeat purchases in the calibration period (customer ages up to "
-        f"{rfm['T'].max():.3g} {_unit_label(model)})"
+        f"{rfm['T'].max():.3g} {unit_label(model)})"
     )
     ax.set_ylabel("Customers")
     ax.set_title(f"Posterior predictive check ({len(simulated)} draws)")
@@ -172,15 +161,16 @@ def _predictive_histograms(model: Any, T: np.ndarray, max_frequency: int, seed: 
     distribution, so their histogram is one multinomial draw: exact, and its cost does not
     grow with the number of customers.
     """
-    _, counts, probabilities = _count_probabilities(model, T, max_frequency)
+    _, counts, probabilities = count_probabilities(model, T, max_frequency)
     probabilities = probabilities / probabilities.sum(axis=2, keepdims=True)
+    if len(probabilities) == 1:  # one parameter draw: the purchase process's spread alone
+        probabilities = np.repeat(probabilities, _PREDICTIVE_HISTOGRAMS, axis=0)
     rng = np.random.default_rng(seed)
     return rng.multinomial(counts, probabilities).sum(axis=1).astype(float)
 
 
 def _model_name(model: Any) -> str:
-    names = {"BetaGeoModel": "BG/NBD", "ParetoNBDModel": "Pareto/NBD"}
-    return names.get(_formula_model(model).__name__) + (" Bayesian" if is_bayesian(model) else "")
+    return purchase_family(model).title + (" Bayesian" if has_draws(model) else "")
 
 
 # ----------------------------------------------------------------------------- holdout
@@ -217,8 +207,8 @@ def plot_calibration_vs_holdout(
     """
     table = calibration_holdout_table
     duration = _holdout_duration(table)
-    max_frequency = _check_max_frequency(max_frequency)
-    predicted = _point(model.expected_purchases(table, duration)).to_numpy(dtype=float)
+    max_frequency = check_max_frequency(max_frequency)
+    predicted = point_values(model.expected_purchases(table, duration)).to_numpy(dtype=float)
     group = np.minimum(table["frequency"].to_numpy(dtype=np.int64), max_frequency)
     sizes = np.bincount(group, minlength=max_frequency + 1)
     present = sizes > 0
@@ -230,10 +220,10 @@ def plot_calibration_vs_holdout(
     ax.plot(positions, actual_mean, "o-", color=OBSERVED_COLOR, label="observed")
     ax.plot(positions, predicted_mean, "s--", color=MODEL_COLOR,
             label=f"predicted ({_model_name(model)})")
-    labels = _count_labels(max_frequency)
+    labels = count_labels(max_frequency)
     ax.set_xticks(positions, [f"{labels[i]}\n({sizes[i]:,})" for i in positions])
     ax.set_xlabel("Repeat purchases in the calibration period (customers)")
-    ax.set_ylabel(f"Mean repeat purchases in the holdout\n({duration:.3g} {_unit_label(model)})")
+    ax.set_ylabel(f"Mean repeat purchases in the holdout\n({duration:.3g} {unit_label(model)})")
     ax.set_title("Calibration vs holdout")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False)
@@ -244,7 +234,8 @@ def plot_holdout_intervals(
     model: Any, calibration_holdout_table: pd.DataFrame, *, level: float = 0.9,
     ax: Axes | None = None,
 ) -> Axes:
-    """Actual holdout purchases of each customer against their posterior predictive interval.
+    """Actual holdout purchases of each customer against their predictive interval (at the
+    estimate of a maximum-likelihood model, over the posterior of a Bayesian one).
 
     Customers are ranked by their interval (upper bound, then predicted mean); the band is
     each customer's predictive interval of mass ``level`` for the purchase count, the line the
@@ -255,14 +246,8 @@ def plot_holdout_intervals(
     Returns
     -------
     Axes
-
-    Raises
-    ------
-    TypeError
-        If the model is not Bayesian.
     """
-    _require_bayesian(model, "plot_calibration_vs_holdout")
-    level = _check_level(level)
+    level = check_level(level)
     table = calibration_holdout_table
     duration = _holdout_duration(table)
     interval = model.predictive_purchases(table, duration, level=level)
@@ -283,7 +268,7 @@ def plot_holdout_intervals(
     ax.scatter(rank[~inside], actual[~inside], s=8, color="#c00000", alpha=0.8,
                label=f"actual, outside ({1 - inside.mean():.1%})")
     ax.set_xlabel("Customers ranked by predictive interval and mean")
-    ax.set_ylabel(f"Repeat purchases in the holdout\n({duration:.3g} {_unit_label(model)})")
+    ax.set_ylabel(f"Repeat purchases in the holdout\n({duration:.3g} {unit_label(model)})")
     ax.set_title("Holdout purchases vs predictive intervals")
     ax.set_xlim(0, len(rank) + 1)
     ax.legend(frameon=False, loc="upper left")
@@ -380,10 +365,10 @@ def plot_frequency_recency_matrix(
         raise ValueError(f"kind must be one of {kinds}, got {kind!r}")
     T = float(T)
     if not (np.isfinite(T) and T > 0):
-        raise ValueError(f"T must be a positive number of {_unit_label(model)}, got {T}")
+        raise ValueError(f"T must be a positive number of {unit_label(model)}, got {T}")
     if max_frequency is None:
         max_frequency = int(min(max(round(T), 1), 100))
-    max_frequency = _check_max_frequency(max_frequency)
+    max_frequency = check_max_frequency(max_frequency)
     max_recency = T if max_recency is None else float(max_recency)
     if not 0 < max_recency <= T:
         raise ValueError(f"max_recency must be in (0, T] = (0, {T:g}], got {max_recency}")
@@ -398,12 +383,12 @@ def plot_frequency_recency_matrix(
         "recency": np.r_[0.0, np.tile(centres, max_frequency)],
         "T": T,
     })
-    grid.attrs["time_unit"] = _model_time_unit(model)
+    set_table_time_unit(grid, model.time_unit_)
     if kind == "expected_purchases":
-        values = _point(model.expected_purchases(grid, t))
-        label = f"Expected purchases in the next {t:g} {_unit_label(model)}"
+        values = point_values(model.expected_purchases(grid, t))
+        label = f"Expected purchases in the next {t:g} {unit_label(model)}"
     else:
-        values = _point(model.probability_alive(grid))
+        values = point_values(model.probability_alive(grid))
         label = "Probability alive"
     values = values.to_numpy(dtype=float)
     matrix = np.vstack([np.full(len(centres), values[0]),
@@ -415,10 +400,10 @@ def plot_frequency_recency_matrix(
         vmin=0.0, vmax=1.0 if kind == "probability_alive" else None,
     )
     ax.figure.colorbar(image, ax=ax, label=label)
-    ax.set_xlabel(f"Recency: age at last purchase ({_unit_label(model)})")
+    ax.set_xlabel(f"Recency: age at last purchase ({unit_label(model)})")
     ax.set_ylabel("Frequency: repeat purchases")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_title(f"{_model_name(model)}: customers of age T = {T:g} {_unit_label(model)}")
+    ax.set_title(f"{_model_name(model)}: customers of age T = {T:g} {unit_label(model)}")
     return ax
 
 

@@ -42,11 +42,11 @@ from clvmodels._presentation import (
     transactions_used,
     unit_plural,
 )
-from clvmodels.models._base import package_version
+from clvmodels.estimation.base import package_version
 
 if TYPE_CHECKING:
     from clvmodels._batch import ModelDirectory
-    from clvmodels.cli import Scores
+    from clvmodels.scoring import Scores
 
 __all__ = ["SECTIONS", "build_report"]
 

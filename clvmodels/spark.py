@@ -16,9 +16,11 @@ as they are.
 
 from __future__ import annotations
 
+import math
 import uuid
+import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -29,10 +31,8 @@ from clvmodels._engine import (
     strftime_to_java,
     transaction_checks,
 )
-from clvmodels.clv import _check_margin, _value_components
-from clvmodels.models._base import MLEModel
-from clvmodels.models._transaction import TransactionModel
-from clvmodels.models.gamma_gamma import GammaGammaModel, no_positive_spend, warn_zero_spend
+from clvmodels.estimation.mle import MLEModel
+from clvmodels.models import model_class
 from clvmodels.rfm import (
     TIME_UNITS,
     _as_timestamp,
@@ -44,6 +44,7 @@ from clvmodels.rfm import (
     summary_attrs,
     warn_excluded,
 )
+from clvmodels.scoring import SCORE_COLUMNS, ValueSettings, customer_scores
 from clvmodels.validation import ValidationError, _require_columns, invalid_rows
 
 if TYPE_CHECKING:
@@ -281,109 +282,104 @@ def _attrs(frame: SparkDataFrame) -> dict:
 
 
 def fit(model: MLEModel, summary: SparkDataFrame) -> MLEModel:
-    """Fit ``model`` (an unfitted clvmodels MLE model) on a Spark RFM summary.
+    """Fit ``model`` (an unfitted clvmodels maximum-likelihood model) on a Spark RFM summary.
 
-    Only the distinct rows the likelihood reads reach the driver: (frequency, recency, T) with
-    their customer counts for BG/NBD and Pareto/NBD, (frequency, monetary_value) of the
-    customers with repeat purchases and a non-zero spend for Gamma-Gamma (the repeat buyers at
-    0 are counted and announced, as by :meth:`GammaGammaModel.fit`). The fit weights them by
-    the counts, which gives the fit on every customer (the likelihood is a sum over customers).
+    Only the distinct rows of the columns the model's likelihood reads (its family's
+    ``rfm_columns``: frequency, recency, T for the purchase models, frequency and
+    monetary_value for Gamma-Gamma) reach the driver, with their customer counts as weights:
+    the fit on every customer, as the likelihood is a sum over customers. Customers the family
+    leaves out (spend models: no repeat purchase, repeat purchases all worth 0) are left out
+    and counted as in pandas, by those weights.
 
     Returns
     -------
-    The fitted model; ``n_distinct_rows_`` says how many rows were collected.
+    The fitted model; ``n_distinct_rows_`` says how many rows the likelihood read.
     """
-    if isinstance(model, GammaGammaModel):
-        counts = summary.selectExpr(
-            "count_if(frequency = 0)", "count_if(frequency > 0 AND monetary_value = 0)",
-        ).collect()[0]
-        n_without_repeat, n_zero_spend = (int(count) for count in counts)
-        # A negative, NaN or null spend passes this filter (<=> is null-safe), so that the
-        # model's input check names it rather than the fit silently dropping it.
-        fitted = summary.where("frequency > 0 AND NOT monetary_value <=> 0")
-        table = distinct_rows(fitted, ["frequency", "monetary_value"])
-        table.attrs["time_unit"] = _attrs(summary).get("time_unit")
-        if table.empty:
-            if n_zero_spend:
-                raise no_positive_spend(n_zero_spend)
-            # Let the model raise its own error about customers without repeat purchases.
-            return model.fit(summary.select("frequency", "monetary_value").limit(1).toPandas())
-        if n_zero_spend:
-            warn_zero_spend(n_zero_spend, type(model).__name__, stacklevel=2)
+    if not isinstance(model, MLEModel):
+        raise TypeError(f"expected a clvmodels maximum-likelihood model, got "
+                        f"{type(model).__name__}")
+    columns = list(model.family.rfm_columns)
+    _require_columns(pd.DataFrame(columns=summary.columns), columns)
+    table = distinct_rows(summary, columns)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
         model.fit(table, weights=table["count"].to_numpy(dtype=float))
-        model.n_customers_excluded_ = float(n_without_repeat + n_zero_spend)
-        model.n_customers_zero_spend_ = float(n_zero_spend)
-        return model
-    if not isinstance(model, TransactionModel):
-        raise TypeError(f"expected a clvmodels MLE model, got {type(model).__name__}")
-    table = distinct_rows(summary, ["frequency", "recency", "T"])
-    return model.fit(table, weights=table["count"].to_numpy(dtype=float))
+    for warning in caught:  # the fit's notes, pointing at this function's caller
+        warnings.warn(warning.message, warning.category, stacklevel=2)
+    return model
 
 
 # ----------------------------------------------------------------------------- scoring
 def score(
     summary: SparkDataFrame,
-    transaction_model: TransactionModel,
-    spend_model: GammaGammaModel | None = None,
+    transaction_model: MLEModel,
+    spend_model: MLEModel | None = None,
     *,
-    horizon: float,
-    discount_rate: float = 0.0,
-    margin: float = 1.0,
+    settings: ValueSettings,
     customer_col: str | None = None,
 ) -> SparkDataFrame:
-    """Predictions for every customer of a Spark summary, computed on the executors.
+    """Scores for every customer of a Spark summary, computed on the executors.
 
     The fitted parameters are broadcast; each executor rebuilds the models from them and scores
-    its partitions in Arrow batches (``mapInPandas``) with the same code as in pandas.
+    its partitions in Arrow batches (``mapInPandas``) with :func:`clvmodels.scoring.
+    customer_scores`, so every column means what it means in ``clvmodels predict``.
 
     Parameters
     ----------
     summary : pyspark.sql.DataFrame
         From ``rfm_summary(..., engine="spark")``: the customer id, ``frequency``, ``recency``,
         ``T`` (and ``monetary_value`` with a spend model).
-    transaction_model : BetaGeoModel or ParetoNBDModel
-        Fitted purchase-count model.
+    transaction_model : a fitted maximum-likelihood purchase-count model
     spend_model : GammaGammaModel, optional
         Fitted spend model; adds ``expected_spend`` and ``clv``.
-    horizon, discount_rate, margin
-        As in :func:`clvmodels.customer_lifetime_value`; ``expected_purchases`` is over
-        ``horizon`` (discounted when ``discount_rate > 0``).
+    settings : ValueSettings
+        Horizon (in the model's time unit), discount rate per year, margin.
     customer_col : str, optional
         The customer id column; by default the first column that is not an RFM column.
 
     Returns
     -------
     pyspark.sql.DataFrame
-        The customer id, ``probability_alive``, ``expected_purchases`` and, with a spend model,
-        ``expected_spend`` and ``clv``.
+        The customer id and the columns of :data:`clvmodels.scoring.SCORE_COLUMNS` but
+        ``segment`` (a decile needs the whole base; rank ``clv`` in Spark for it).
     """
     _import_pyspark()
     from pyspark.sql import types as T
 
-    rfm = ["frequency", "recency", "T"] + (["monetary_value"] if spend_model else [])
+    models = {"transaction": transaction_model}
+    if spend_model is not None:
+        models["spend"] = spend_model
+    for model in models.values():
+        if not isinstance(model, MLEModel):
+            raise TypeError(
+                f"spark.score takes maximum-likelihood models (their parameters are broadcast "
+                f"to the executors), got {type(model).__name__}"
+            )
+    settings.check()
+    rfm = list(transaction_model.family.rfm_columns)
+    if spend_model is not None:
+        rfm += [c for c in spend_model.family.rfm_columns if c not in rfm]
     if customer_col is None:
         others = [c for c in summary.columns if c not in rfm]
         if not others:
             raise ValidationError("the summary has no customer id column besides the RFM ones")
         customer_col = others[0]
     _require_columns(pd.DataFrame(columns=summary.columns), [customer_col, *rfm])
+    names = [name for name in SCORE_COLUMNS[:-1]
+             if spend_model is not None or name not in ("expected_spend", "clv")]
+    if not math.isfinite(settings.horizon):
+        names.remove("expected_purchases")
     fields = [summary.schema[customer_col],
-              T.StructField("probability_alive", T.DoubleType()),
-              T.StructField("expected_purchases", T.DoubleType())]
-    if spend_model is not None:
-        fields += [T.StructField("expected_spend", T.DoubleType()),
-                   T.StructField("clv", T.DoubleType())]
-    models = {"transaction": _portable(transaction_model)}
-    if spend_model is not None:
-        models["spend"] = _portable(spend_model)
-    shared = _broadcast(summary.sparkSession, models)
-    settings = {"horizon": float(horizon), "discount_rate": float(discount_rate),
-                "margin": float(margin), "customer_col": customer_col}
+              *(T.StructField(name, T.DoubleType()) for name in names)]
+    shared = _broadcast(summary.sparkSession,
+                        {role: _portable(model) for role, model in models.items()})
 
     def score_batches(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         rebuilt = {role: _rebuild(state) for role, state in shared().items()}
         for batch in batches:
-            yield _score_frame(batch, rebuilt, **settings)
+            scores = customer_scores(rebuilt["transaction"], rebuilt.get("spend"),
+                                     batch.set_index(customer_col), settings)
+            yield scores[names].reset_index()
 
     return summary.select(customer_col, *rfm).mapInPandas(score_batches, T.StructType(fields))
 
@@ -398,37 +394,13 @@ def _broadcast(spark, value):
     return lambda: shared.value
 
 
-def _portable(model: MLEModel) -> tuple[type, dict[str, float], str | None]:
-    """What an executor needs to rebuild a fitted model: its class and parameters."""
-    model._check_fitted()
-    return type(model), model.params_.to_dict(), model.time_unit_
+def _portable(model: MLEModel) -> tuple[str, dict[str, float], str | None]:
+    """What an executor needs to rebuild a fitted model: its class name and parameters."""
+    model.check_fitted()
+    unit = None if model.time_unit_ is None else model.time_unit_.value
+    return type(model).__name__, model.params_.to_dict(), unit
 
 
-def _rebuild(state: tuple[type, dict[str, float], str | None]) -> MLEModel:
-    cls, params, time_unit = state
-    return cls().set_params_(params, time_unit=time_unit)
-
-
-def _score_frame(batch: pd.DataFrame, models: dict[str, Any], *, horizon: float,
-                 discount_rate: float, margin: float, customer_col: str) -> pd.DataFrame:
-    """Score one batch of customers (on an executor)."""
-    rfm = batch.set_index(customer_col)
-    transaction = models["transaction"]
-    result = pd.DataFrame({
-        customer_col: batch[customer_col].to_numpy(),
-        "probability_alive": transaction.probability_alive(rfm).to_numpy(),
-    })
-    if "spend" not in models:
-        purchases = transaction.discounted_expected_purchases(
-            rfm, horizon=horizon, discount_rate=discount_rate
-        )
-        result["expected_purchases"] = purchases.to_numpy()
-        return result
-    # As customer_lifetime_value computes it, keeping the two factors.
-    purchases, spend = _value_components(
-        transaction, models["spend"], rfm, horizon=horizon, discount_rate=discount_rate
-    )
-    result["expected_purchases"] = purchases.to_numpy()
-    result["expected_spend"] = spend.to_numpy()
-    result["clv"] = (_check_margin(margin) * spend * purchases).to_numpy()
-    return result
+def _rebuild(state: tuple[str, dict[str, float], str | None]) -> MLEModel:
+    name, params, time_unit = state
+    return model_class(name)().set_params_(params, time_unit=time_unit)

@@ -11,7 +11,8 @@ import difflib
 import numpy as np
 import pandas as pd
 
-__all__ = ["ValidationError", "check_rfm", "check_transactions"]
+__all__ = ["ValidationError", "check_count", "check_discounting", "check_duration", "check_level",
+           "check_margin", "check_rfm", "check_transactions"]
 
 
 class ValidationError(ValueError):
@@ -245,3 +246,55 @@ def _check_amounts(raw: pd.Series, customers: np.ndarray) -> None:
            values=values)
 
 
+
+
+# ----------------------------------------------------------------------------- prediction arguments
+def check_duration(t: object, name: str = "t") -> np.ndarray:
+    """A duration (scalar or array) as floats, finite and >= 0."""
+    array = np.asarray(t, dtype=float)
+    if not np.all(np.isfinite(array) & (array >= 0)):
+        raise ValidationError(f"{name} must be finite and >= 0 (a duration), got {t!r}")
+    return array
+
+
+def check_discounting(horizon: float, discount_rate: float) -> tuple[float, float]:
+    """Checked ``(horizon, discount_rate)`` of a discounted forecast, as floats.
+
+    The horizon is > 0 (``inf`` for the remaining lifetime, which needs a positive rate) and
+    the rate per time unit a finite number >= 0.
+    """
+    horizon = float(horizon)
+    if not horizon > 0:
+        raise ValueError(f"horizon must be > 0 (in the data's time unit), got {horizon}")
+    discount_rate = float(discount_rate)
+    if not (np.isfinite(discount_rate) and discount_rate >= 0):
+        raise ValueError(f"discount_rate must be a finite number >= 0, got {discount_rate}")
+    if discount_rate == 0 and np.isinf(horizon):
+        raise ValueError(
+            "an infinite horizon needs a positive discount_rate: undiscounted, the "
+            "expected number of future purchases can be infinite"
+        )
+    return horizon, discount_rate
+
+
+def check_count(n: object) -> int:
+    """A number of purchases: a whole number >= 0."""
+    if isinstance(n, bool) or int(n) != n or n < 0:
+        raise ValidationError(f"n must be a whole number >= 0, got {n!r}")
+    return int(n)
+
+
+def check_level(level: float) -> float:
+    """The mass of a credible or predictive interval, strictly between 0 and 1."""
+    level = float(level)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be strictly between 0 and 1 (e.g. 0.9), got {level}")
+    return level
+
+
+def check_margin(margin: float) -> float:
+    """The share of revenue that is profit: any finite number."""
+    margin = float(margin)
+    if not np.isfinite(margin):
+        raise ValueError(f"margin must be a finite number, got {margin}")
+    return margin

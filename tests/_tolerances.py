@@ -48,7 +48,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clvmodels.models._base import _BLOCK_ROWS
+from clvmodels.estimation.fitdata import BLOCK_ROWS as _BLOCK_ROWS
 
 UNIT_ROUNDOFF = 2.0**-53
 ROW_RTOL = 1e-13

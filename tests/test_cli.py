@@ -298,7 +298,7 @@ def _bad_inputs(d: Path) -> dict[str, tuple[list, int, str]]:
         "negative amounts": (["summarize", d / "negative.csv", "-o", d / "x.csv"], 4,
                              "column 'amount': 1 row(s) invalid"),
         "unknown model name": (["fit", d / "rfm.csv", "--model", "bgbnd", "-o", d / "m"], 2,
-                               "'bgbnd' is not one of 'bgnbd', 'pnbd'"),
+                               "'bgbnd' is not one of 'bgnbd', 'mbgnbd', 'pnbd'"),
         "bad observation end": (["summarize", d / "transactions.csv", "-o", d / "x.csv",
                                  "--observation-end", "1997-02-30"], 2,
                                 "--observation-end: '1997-02-30' is not a date"),
@@ -556,12 +556,12 @@ def test_bayesian_model_directory_round_trips(bayes_chain, tmp_path):
         "transaction_model.nc", "spend_model.nc"]
     models = _batch.ModelDirectory.load(d / "bayes_model")
     assert type(models.transaction_model).__name__ == "BayesianBetaGeoModel"
-    draws = models.transaction_model.posterior_parameters()
+    draws = models.transaction_model.parameter_draws()
     assert draws.shape == (200, 4)
     # Saved again and read back: the very same draws.
     models.save(tmp_path / "again")
     again = _batch.ModelDirectory.load(tmp_path / "again")
-    pd.testing.assert_frame_equal(again.transaction_model.posterior_parameters(), draws)
+    pd.testing.assert_frame_equal(again.transaction_model.parameter_draws(), draws)
     assert again.manifest["bayesian"] and again.time_unit == "W"
     # With 2,357 customers and weak priors the posterior mean lies within a posterior standard
     # deviation of the maximum-likelihood estimate: the Laplace Gaussian sits at the mode of the
@@ -588,7 +588,7 @@ def test_bayesian_scores_carry_intervals_matching_api(bayes_chain, api_rfm):
                                        level=0.8)
     # Same posterior draws from the same files: the same numbers up to the CSV round trip
     # (and the RFM inputs an ulp apart).
-    for column, suffix in (("mean", ""), ("lower", "_lower"), ("upper", "_upper")):
+    for column, suffix in (("clv", ""), ("lower", "_lower"), ("upper", "_upper")):
         np.testing.assert_allclose(scores[f"clv{suffix}"], equity.clv[column], rtol=CSV_RTOL)
     low, high = equity.total_interval
     assert f"80% interval ${low:,.0f} to ${high:,.0f}" in printed["predict"]

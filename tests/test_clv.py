@@ -8,6 +8,7 @@ import pytest
 from scipy import integrate, special
 
 from clvmodels import GammaGammaModel, ValidationError, customer_equity, customer_lifetime_value
+from clvmodels.models import MODELS
 
 
 @pytest.fixture(params=["fitted_bgnbd", "fitted_pnbd"])
@@ -19,20 +20,21 @@ def test_undiscounted_clv_is_margin_spend_and_expected_purchases_exactly(
     transaction_model, fitted_gg, cdnow
 ):
     clv = customer_lifetime_value(transaction_model, fitted_gg, cdnow, horizon=52, margin=0.3)
+    assert list(clv.columns) == ["clv"]  # one parameter draw: no interval
     purchases = transaction_model.expected_purchases(cdnow, 52)
     expected = 0.3 * fitted_gg.expected_spend(cdnow) * purchases
-    pd.testing.assert_series_equal(clv, expected.rename("clv"), rtol=0, atol=0)
+    pd.testing.assert_series_equal(clv["clv"], expected.rename("clv"), rtol=0, atol=0)
 
 
 def _quad_discounted(model, customer: pd.DataFrame, horizon: float, rate: float) -> float:
     """P(alive) * integral of (1 + rate)^-t * purchase rate, by adaptive quadrature."""
-    params = model._param_values
+    params = model.params_.to_numpy()
     x, t_x, T = (customer[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    alive = np.exp(model._log_probability_alive(params, x, t_x, T))[0]
-    updated = model._updated_params(params, x, T)
+    alive = np.exp(model.family.log_alive(params, x, t_x, T))[0]
+    updated = model.family.updated_params(params, x, T)
 
     def integrand(t):
-        return (1 + rate) ** -t * np.exp(model._log_rate_new(updated, t))[0]
+        return (1 + rate) ** -t * np.exp(model.family.future_log_rate(updated, t))[0]
 
     value, _ = integrate.quad(integrand, 0, horizon, epsabs=0, epsrel=1e-12, limit=500)
     return alive * value
@@ -53,9 +55,9 @@ def test_discounted_purchases_match_adaptive_quadrature(transaction_model, cdnow
 def test_pareto_nbd_dert_matches_closed_form(fitted_pnbd, cdnow):
     """Infinite-horizon Pareto/NBD: DERT = P(alive) r' beta' U(1, 2 - s, k beta') / alpha'."""
     k = np.log1p(0.002)
-    params = fitted_pnbd._param_values
+    params = fitted_pnbd.params_.to_numpy()
     x, T = cdnow["frequency"].to_numpy(float), cdnow["T"].to_numpy()
-    r, alpha, s, beta = fitted_pnbd._updated_params(params, x, T)
+    r, alpha, s, beta = fitted_pnbd.family.updated_params(params, x, T)
     closed = fitted_pnbd.probability_alive(cdnow) * r / alpha * beta * special.hyperu(
         1, 2 - s, k * beta
     )
@@ -67,7 +69,7 @@ def test_pareto_nbd_dert_matches_closed_form(fitted_pnbd, cdnow):
 def test_clv_decreases_with_the_discount_rate(transaction_model, fitted_gg, cdnow):
     values = [
         customer_lifetime_value(transaction_model, fitted_gg, cdnow, horizon=104,
-                                discount_rate=rate)
+                                discount_rate=rate)["clv"]
         for rate in (0.0, 1e-4, 0.002, 0.02, 0.2)
     ]
     for higher, lower in zip(values, values[1:], strict=False):
@@ -90,10 +92,12 @@ def test_bad_settings_raise(fitted_bgnbd, fitted_gg, cdnow, bad):
 
 def test_customer_equity_sums_and_segments(fitted_bgnbd, fitted_gg, cdnow):
     equity = customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, discount_rate=0.002)
-    clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, cdnow, horizon=52, discount_rate=0.002)
+    clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, cdnow, horizon=52,
+                                  discount_rate=0.002)["clv"]
     # Sums of 2,357 positive values in other orders: (n - 1) * 2**-53 = 2.6e-13 at most.
     assert equity.total == pytest.approx(clv.sum(), rel=1e-12)
     pd.testing.assert_series_equal(equity.clv["clv"], clv)
+    assert equity.total_interval is None and equity.total_draws.shape == (1,)
     segments = equity.segments
     assert list(segments.index) == list(range(1, 11))
     assert segments["customers"].sum() == len(cdnow)
@@ -112,7 +116,7 @@ def test_mixing_time_units_raises(fitted_bgnbd, fitted_gg, cdnow):
 
 
 def test_customer_equity_needs_a_segment(fitted_bgnbd, fitted_gg, cdnow):
-    with pytest.raises(ValueError, match="n_segments must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="n_segments must be a whole number >= 1, got 0"):
         customer_equity(fitted_bgnbd, fitted_gg, cdnow, horizon=52, n_segments=0)
 
 
@@ -126,28 +130,30 @@ def _with_free_repeat_buyers(table: pd.DataFrame, n: int = 3) -> tuple[pd.DataFr
 def test_repeat_buyers_at_zero_spend_are_valued_at_the_population_mean(fitted_bgnbd, fitted_gg,
                                                                         cdnow):
     table, free = _with_free_repeat_buyers(cdnow)
-    clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, table, horizon=52, margin=0.3)
+    clv = customer_lifetime_value(fitted_bgnbd, fitted_gg, table, horizon=52, margin=0.3)["clv"]
     p, q, gamma = fitted_gg.params_
     purchases = fitted_bgnbd.expected_purchases(table, 52)
     # 0.3 * (p gamma / (q - 1)) * purchases, in the order clvmodels multiplies them.
     np.testing.assert_array_equal(clv[free], 0.3 * (p * gamma / (q - 1)) * purchases[free])
     others = ~table.index.isin(free)
     pd.testing.assert_series_equal(clv[others], customer_lifetime_value(
-        fitted_bgnbd, fitted_gg, cdnow, horizon=52, margin=0.3)[others], rtol=0, atol=0)
+        fitted_bgnbd, fitted_gg, cdnow, horizon=52, margin=0.3)["clv"][others], rtol=0, atol=0)
 
 
 # --------------------------------------------------------------------------- Bayesian models
 def _paired_mle_clv(transaction, spend, data, n_draws, **settings) -> np.ndarray:
     """CLV by the maximum-likelihood route at each pair of posterior draws (the draws the
     Bayesian route uses: seed 0 for the purchase model, seed 1 for the spend model)."""
-    purchase_draws = transaction.posterior_parameters(n_draws, random_seed=0)
-    spend_draws = spend.posterior_parameters(n_draws, random_seed=1)
+    purchase_draws = transaction.parameter_draws(n_draws, random_seed=0)
+    spend_draws = spend.parameter_draws(n_draws, random_seed=1)
     values = []
     for (_, purchase), (_, value) in zip(purchase_draws.iterrows(), spend_draws.iterrows(),
                                          strict=True):
-        mle_purchase = transaction.mle_class().set_params_(purchase.to_dict(), time_unit="W")
-        mle_spend = spend.mle_class().set_params_(value.to_dict())
-        values.append(customer_lifetime_value(mle_purchase, mle_spend, data, **settings))
+        mle_purchase = MODELS[transaction.family.name].mle().set_params_(purchase.to_dict(),
+                                                                         time_unit="W")
+        mle_spend = MODELS[spend.family.name].mle().set_params_(value.to_dict())
+        values.append(customer_lifetime_value(mle_purchase, mle_spend, data,
+                                              **settings)["clv"])
     return np.array(values)
 
 
@@ -164,9 +170,9 @@ def test_bayesian_clv_carries_both_posteriors(nuts_bgnbd, nuts_gg, bayes_sample)
     expected = _paired_mle_clv(nuts_bgnbd, nuts_gg, bayes_sample, 30, **settings)
     summary, draws = customer_lifetime_value(nuts_bgnbd, nuts_gg, bayes_sample, max_draws=30,
                                              return_draws=True, level=0.8, **settings)
-    assert list(summary.columns) == ["mean", "lower", "upper"]
+    assert list(summary.columns) == ["clv", "lower", "upper"]
     np.testing.assert_allclose(draws.to_numpy(), expected, rtol=1e-10)
-    np.testing.assert_allclose(summary["mean"], expected.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(summary["clv"], expected.mean(axis=0), rtol=1e-10)
     np.testing.assert_allclose(summary["lower"], np.quantile(expected, 0.1, axis=0), rtol=1e-10)
     np.testing.assert_allclose(summary["upper"], np.quantile(expected, 0.9, axis=0), rtol=1e-10)
     # Both uncertainties widen the interval: wider than with either model at a point estimate.
@@ -184,9 +190,11 @@ def test_mle_and_bayesian_models_mix(fitted_bgnbd, fitted_gg, nuts_gg, bayes_sam
     spend = nuts_gg.expected_spend(bayes_sample)["mean"]
     # The mean of purchases * spend over the 4,000 draws, against purchases * their mean:
     # <= 4,000 * 2**-53 = 4.4e-13 apart.
-    np.testing.assert_allclose(clv["mean"], purchases * spend, rtol=1e-12)
+    np.testing.assert_allclose(clv["clv"], purchases * spend, rtol=1e-12)
+    assert list(clv.columns) == ["clv", "lower", "upper"]
+    # One return shape for every model: two point estimates give the CLV without interval.
     both_mle = customer_lifetime_value(fitted_bgnbd, fitted_gg, bayes_sample, horizon=52.0)
-    assert isinstance(both_mle, pd.Series) and both_mle.name == "clv"
+    assert list(both_mle.columns) == ["clv"]
 
 
 def test_bayesian_clv_values_repeat_buyers_at_zero_spend_at_the_population_mean(
@@ -201,7 +209,7 @@ def test_bayesian_clv_values_repeat_buyers_at_zero_spend_at_the_population_mean(
                                rtol=1e-12)
     clv = customer_lifetime_value(fitted_bgnbd, nuts_gg, table, horizon=52.0)
     purchases = fitted_bgnbd.expected_purchases(table, 52.0)
-    np.testing.assert_allclose(clv["mean"][free], purchases[free] * population_mean, rtol=1e-12)
+    np.testing.assert_allclose(clv["clv"][free], purchases[free] * population_mean, rtol=1e-12)
 
 
 def test_bayesian_customer_equity_has_a_posterior_total(nuts_bgnbd, nuts_gg, bayes_sample):
@@ -217,9 +225,9 @@ def test_bayesian_customer_equity_has_a_posterior_total(nuts_bgnbd, nuts_gg, bay
     assert lower == pytest.approx(np.quantile(equity.total_draws, 0.05), rel=1e-12)
     assert lower < equity.total < upper and equity.level == 0.9
     table = equity.clv
-    assert list(table.columns) == ["mean", "lower", "upper", "probability_alive",
+    assert list(table.columns) == ["clv", "lower", "upper", "probability_alive",
                                    "expected_purchases", "expected_spend", "segment"]
-    np.testing.assert_allclose(table["mean"], draws.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(table["clv"], draws.mean(axis=0), rtol=1e-12)
     assert equity.segments["customers"].sum() == len(bayes_sample)
     assert equity.segments["share_of_equity"].sum() == pytest.approx(1.0, rel=1e-12)
     assert equity.segments["mean_clv"].is_monotonic_decreasing

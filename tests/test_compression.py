@@ -19,13 +19,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _fitting import fit_data_of, objective_of
 from _tolerances import Maximum, assert_same_maximum, stopping_gap
 
-import clvmodels.models._base as base
-from clvmodels import BetaGeoModel, GammaGammaModel, ParetoNBDModel
-from clvmodels.models._base import FitData
+import clvmodels.estimation.fitdata as fitdata
+from clvmodels import BetaGeoModel, GammaGammaModel, ModifiedBetaGeoModel, ParetoNBDModel
+from clvmodels.estimation.fitdata import FitData
+from clvmodels.estimation.optimise import maximise
 
-MODELS = [BetaGeoModel, ParetoNBDModel, GammaGammaModel]
+MODELS = [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel, GammaGammaModel]
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +46,13 @@ def day_summary() -> pd.DataFrame:
 
 
 def _data(model_class, day_summary: pd.DataFrame) -> pd.DataFrame:
-    """Pareto/NBD has no analytic gradient, so its fits (finite differences of a likelihood
-    with hypergeometric functions) are slow: it gets the first 600 customers."""
+    """Pareto/NBD's gradient costs seven evaluations of a likelihood with hypergeometric
+    functions, so its fits are slow: it gets the first 600 customers."""
     return day_summary.iloc[:600] if model_class is ParetoNBDModel else day_summary
 
 
 def _uncompressed(model, data: pd.DataFrame) -> FitData:
-    columns, mask = model._fit_columns(data)
-    return FitData({k: np.asarray(v, dtype=float) for k, v in columns.items()},
-                   np.ones(int(mask.sum())))
+    return fit_data_of(model, data, compress=False)
 
 
 @pytest.mark.parametrize("model_class", MODELS, ids=lambda c: c.__name__)
@@ -62,10 +62,10 @@ def test_compressed_objective_equals_the_row_per_customer_one(model_class, day_s
     compressed = FitData.compress(full.columns, full.weights)
     assert compressed.n_rows < 0.8 * full.n_rows  # the data do compress
     assert compressed.weights.sum() == full.n_rows
-    start = np.log(model._initial_params(compressed))
+    start = np.log(model.family.initial_params(compressed))
     for shift in (0.0, 0.3, -0.5):
-        value, gradient = model._objective(start + shift, compressed)
-        expected_value, expected_gradient = model._objective(start + shift, full)
+        value, gradient = objective_of(model, compressed)(start + shift)
+        expected_value, expected_gradient = objective_of(model, full)(start + shift)
         assert value == pytest.approx(expected_value, rel=1e-12)
         if gradient is not None:  # the models with an analytic gradient
             np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-11, atol=1e-12)
@@ -76,8 +76,9 @@ def test_compressed_fit_equals_the_fit_of_every_row(model_class, day_summary):
     data = _data(model_class, day_summary)
     model = model_class()
     full = _uncompressed(model, data)
-    uncompressed = model._maximise(full, model._initial_params(full))
-    log_likelihood = -full.n_rows * model._objective(np.log(uncompressed), full)[0]
+    uncompressed = maximise(objective_of(model, full), model.family.initial_params(full),
+                            model_class.__name__)
+    log_likelihood = -full.n_rows * objective_of(model, full)(np.log(uncompressed))[0]
     fitted = model_class().fit(data)
     assert fitted.n_distinct_rows_ < full.n_rows
     assert_same_maximum(fitted, Maximum(uncompressed, log_likelihood,
@@ -95,12 +96,12 @@ def test_shuffled_duplicates_fit_like_weights(model_class, day_summary):
     duplicated = model_class().fit(tripled)
     assert_same_maximum(duplicated, weighted)
     assert duplicated.n_customers_ == weighted.n_customers_ == 3 * duplicated.n_customers_ / 3
-    # BG/NBD and Gamma-Gamma have analytic Hessians: their standard errors agree as closely as
-    # the maxima. The Pareto/NBD's are second differences of the mean objective with h = 1e-4,
-    # each carrying the objective's rounding (~1e-16 of |f| ~ 10: measured between summation
-    # orders) over 2 h**2, ~5e-8 absolute, against curvatures down to ~1e-4 (1 / (n var) of the
-    # log of beta): ~5e-4 relative per entry, and more in the standard errors of the 0.999-
-    # correlated s and beta (measured 2e-4): 5e-3.
+    # BG/NBD, MBG/NBD and Gamma-Gamma have analytic Hessians: their standard errors agree as
+    # closely as the maxima. The Pareto/NBD's are central differences (h = 1e-3) of a gradient
+    # that is itself accurate to ~1e-8 relative (its r and s partials are central differences
+    # of the dropout integral): ~1e-8 / h + h**2 ~ 1e-5 per entry, amplified in the standard
+    # errors of the 0.999-correlated s and beta (the two maxima are 2e-4 standard errors apart
+    # besides): 5e-3.
     np.testing.assert_allclose(duplicated.summary()["std_error"], weighted.summary()["std_error"],
                                rtol=5e-3)
 
@@ -119,20 +120,15 @@ def test_repeated_rows_in_order_give_a_bit_identical_fit(day_summary):
 @pytest.mark.parametrize("model_class", MODELS, ids=lambda c: c.__name__)
 def test_block_evaluation_equals_one_pass(model_class, day_summary, monkeypatch):
     model = model_class()
-    fit_data = FitData.compress(*_columns_and_weights(model, day_summary))
-    start = np.log(model._initial_params(fit_data))
-    one_pass = model._objective(start, fit_data)
-    monkeypatch.setattr(base, "_BLOCK_ROWS", 97)
+    fit_data = fit_data_of(model, day_summary)
+    start = np.log(model.family.initial_params(fit_data))
+    one_pass = objective_of(model, fit_data)(start)
+    monkeypatch.setattr(fitdata, "BLOCK_ROWS", 97)
     blocked = FitData(fit_data.columns, fit_data.weights)  # a fresh cache of blocks
     assert len(blocked.blocks()) == -(-fit_data.n_rows // 97)
-    value, gradient = model._objective(start, blocked)
+    value, gradient = objective_of(model, blocked)(start)
     # The same rows in another grouping: the sums' rounding bounds (see the module docstring),
     # 2.8e-13 relative for the value and 2e-12 for the gradient over ~2,600 distinct rows.
     assert value == pytest.approx(one_pass[0], rel=1e-12)
     if gradient is not None:
         np.testing.assert_allclose(gradient, one_pass[1], rtol=1e-11, atol=1e-14)
-
-
-def _columns_and_weights(model, data):
-    columns, mask = model._fit_columns(data)
-    return columns, np.ones(int(mask.sum()))

@@ -107,7 +107,18 @@ def test_predictions_and_metrics_match_lifetimes(published_backtest):
     np.testing.assert_allclose(metrics["bias"], theirs.sum() / actual.sum() - 1, rtol=RTOL)
     np.testing.assert_allclose(metrics["correlation"], stats.pearsonr(theirs, actual)[0],
                                rtol=RTOL)
-    assert "coverage" not in metrics
+    # A maximum-likelihood model's predictive interval is that of the count distribution at the
+    # estimate: the smallest counts whose cumulative probability reaches 5% and 95%.
+    sample = data.iloc[[0, 1, 17, 157, 1500]]
+    model = published_backtest.model
+    cdf = np.cumsum([model.probability_of_purchases(sample, n, 39.0).to_numpy()
+                     for n in range(60)], axis=0)
+    # (1 - 1e-12: a cumulative sum of probabilities carries rounding of that order.)
+    for bound, target in (("lower", 0.05), ("upper", 0.95)):
+        expected = np.argmax(cdf >= target * (1 - 1e-12), axis=0)
+        np.testing.assert_array_equal(predictions.loc[sample.index, bound], expected)
+    inside = predictions["actual"].between(predictions["lower"], predictions["upper"])
+    assert metrics["coverage"] == inside.mean()
 
 
 def test_unconditional_total_is_the_forecast_over_the_holdout_window(published_backtest):
@@ -154,7 +165,7 @@ def test_backtest_rejects_bad_arguments(transactions):
         backtest(transactions, calibration_end=CALIBRATION_END, model="weibull")
     with pytest.raises(TypeError, match="purchase-count model instance"):
         backtest(transactions, calibration_end=CALIBRATION_END, model=clvmodels.GammaGammaModel())
-    with pytest.raises(ValueError, match="level must be in"):
+    with pytest.raises(ValueError, match="level must be strictly between 0 and 1"):
         backtest(transactions, calibration_end=CALIBRATION_END, level=1.5)
     daily = BetaGeoModel().set_params_(PUBLISHED_BGNBD, time_unit="D")
     with pytest.raises(clvmodels.ValidationError, match="time units differ"):
@@ -337,7 +348,7 @@ def test_compare_models_table(bgnbd_backtest, pnbd_backtest):
         for metric in ("mae", "rmse", "predicted_total", "bias", "correlation"):
             assert row[metric] == result.metrics[metric]
         assert row["chi_square_p_value"] == result.chi_square["p_value"]
-        assert np.isnan(row["coverage"])
+        assert row["coverage"] == result.metrics["coverage"]
     # Published: BG/NBD -9582.4 fits CDNOW better than Pareto/NBD -9595.0.
     assert table.loc["BG/NBD", "aic"] < table.loc["Pareto/NBD", "aic"]
 
@@ -374,7 +385,7 @@ def bayesian_backtest(transactions, bayesian):
 
 def _posterior_draws(model):
     # The draws the evaluation functions use (all of them up to 400, in a fixed order).
-    return model.posterior_parameters(max_draws=400, random_seed=0)
+    return model.parameter_draws(max_draws=400, random_seed=0)
 
 
 def test_bayesian_backtest_predictions_and_coverage(bayesian_backtest, bayesian):

@@ -10,9 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _fitting import fit_data_of, total_log_likelihood
 from _tolerances import Maximum, assert_same_maximum, gradient_stop_gap, stopping_gap
-
-from clvmodels.models._base import FitData
 
 lifetimes = pytest.importorskip("lifetimes")
 
@@ -47,9 +46,8 @@ def _lifetimes_maximum(model, fitter, data, rename=None) -> Maximum:
     """Where lifetimes stopped, with our log-likelihood there and the gap its stopping rule
     leaves (see the constants above)."""
     ours = _at_lifetimes_params(model, fitter, rename)
-    columns, mask = ours._fit_columns(data)
-    log_likelihood = ours._log_likelihood(ours.params_.to_numpy(), FitData(
-        columns, np.ones(int(mask.sum())))).sum()
+    log_likelihood = total_log_likelihood(ours, ours.params_.to_numpy(),
+                                          fit_data_of(ours, data, compress=False))
     if isinstance(fitter, lifetimes.ParetoNBDFitter):
         gap = LIFETIMES_PARETO_NBD_GAP + stopping_gap(log_likelihood, model.n_customers_,
                                                       model.n_customers_)
@@ -97,10 +95,10 @@ def test_conditional_predictions_agree(model_fixture, fitter_fixture, request, c
 
 def test_bgnbd_purchase_count_distribution_agrees(lifetimes_bgnbd, fitted_bgnbd):
     model = _at_lifetimes_params(fitted_bgnbd, lifetimes_bgnbd)
-    params = tuple(model._param_values)
+    params = tuple(model.params_.to_numpy())
     for n in range(6):
         for t in (0.5, 39.0, 200.0):  # lifetimes takes one t at a time
-            assert model._pmf_new(params, n, t) == pytest.approx(
+            assert model.family.pmf_new(params, n, t) == pytest.approx(
                 lifetimes_bgnbd.probability_of_n_purchases_up_to_time(t, n), rel=RTOL
             )
 

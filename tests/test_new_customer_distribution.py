@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from clvmodels import BetaGeoModel, ParetoNBDModel
+from clvmodels import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 from clvmodels.validation import ValidationError
 
 lifetimes = pytest.importorskip("lifetimes")
@@ -105,7 +105,7 @@ def test_shapes_and_edge_cases(bgnbd, pnbd):
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 @given(
-    model_class=st.sampled_from([BetaGeoModel, ParetoNBDModel]),
+    model_class=st.sampled_from([BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel]),
     r=st.floats(0.5, 5.0), alpha=st.floats(0.5, 50.0),
     dropout_shape=st.floats(0.3, 5.0), dropout_scale=st.floats(0.3, 50.0),
     t=st.floats(0.01, 100.0),
@@ -114,7 +114,7 @@ def test_distribution_property(model_class, r, alpha, dropout_shape, dropout_sca
     # With at most 5 purchases expected from the rate alone and r >= 0.5, the probability of
     # 300 or more is below 1e-12, so the first 300 terms must sum to 1 and have mean E[X(t)].
     assume(r * t / alpha <= 5.0)
-    names = model_class.param_names
+    names = model_class.family.param_names
     model = model_class().set_params_(
         dict(zip(names, [r, alpha, dropout_shape, dropout_scale], strict=True)), time_unit="W"
     )

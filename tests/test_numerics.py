@@ -39,11 +39,12 @@ def test_bgnbd_discounted_purchases_where_scipy_fails(r):
     """a = 1, b = 171: the purchase rate needs 2F1 near z = 1 over a long discounted horizon."""
     model = BetaGeoModel().set_params_({"r": r, "alpha": 1.0, "a": 1.0, "b": 171.0})
     data = pd.DataFrame({"frequency": [0], "recency": [0.0], "T": [1.0]})
-    updated = model._updated_params(model._param_values, np.array([0.0]), np.array([1.0]))
+    updated = model.family.updated_params(model.params_.to_numpy(), np.array([0.0]),
+                                          np.array([1.0]))
     for rate in (1.0, 0.03125, 1e-3):
         k = np.log1p(rate)
         reference, _ = integrate.quad(
-            lambda t, k=k: np.exp(-k * t + model._log_rate_new(updated, t))[0],
+            lambda t, k=k: np.exp(-k * t + model.family.future_log_rate(updated, t))[0],
             0, np.inf, epsabs=0, epsrel=1e-11, limit=500,
         )
         ours = model.discounted_expected_purchases(data, horizon=np.inf, discount_rate=rate)

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from clvmodels import ParetoNBDModel
-from clvmodels.models._base import FitData
+from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.pareto_nbd import (
-    _log_dropout_integral,
-    _log_dropout_integral_quadrature,
+    log_dropout_integral,
+    log_dropout_integral_quadrature,
 )
 
 mpmath = pytest.importorskip("mpmath")
@@ -67,8 +67,8 @@ def test_dropout_integral_matches_mpmath(case):
     arrays = [np.array([float(v)]) for v in case]
     reference = _reference_log_integral(*case)
     # The closed form and the quadrature fallback each reach ~1e-13 relative in log I.
-    assert _log_dropout_integral(*arrays)[0] == pytest.approx(reference, rel=1e-12, abs=1e-12)
-    assert _log_dropout_integral_quadrature(*arrays)[0] == pytest.approx(
+    assert log_dropout_integral(*arrays)[0] == pytest.approx(reference, rel=1e-12, abs=1e-12)
+    assert log_dropout_integral_quadrature(*arrays)[0] == pytest.approx(
         reference, rel=1e-12, abs=1e-12
     )
 
@@ -77,8 +77,8 @@ def test_predictions_finite_where_lifetimes_returns_nan():
     r, alpha, s, beta, x, t_x, T = EXTREME[3]
     model = ParetoNBDModel().set_params_({"r": r, "alpha": alpha, "s": s, "beta": beta})
     data = pd.DataFrame({"frequency": [x], "recency": [float(t_x)], "T": [float(T)]})
-    params = model._param_values
-    ll = model._log_likelihood(params, FitData({"x": np.array([x]), "t_x": np.array([t_x]),
+    params = model.params_.to_numpy()
+    ll = model.family.log_likelihood(params, FitData({"x": np.array([x]), "t_x": np.array([t_x]),
                                                "T": np.array([T])}, np.ones(1)))
     assert np.isfinite(ll).all()
     assert np.isfinite(model.probability_alive(data)).all()
@@ -98,7 +98,7 @@ def test_scipy_failure_falls_back_to_quadrature():
     r, alpha, s, beta, x, t_x, T = 0.5, 1e6, 2.0, 1e-6, 1e5, 1.0, 2.0
     m = r + s + x
     raw = hyp2f1(m, s + 1, m + 1, (alpha - beta) / (alpha + t_x))
-    result = _log_dropout_integral(*[np.array([v]) for v in (r, alpha, s, beta, x, t_x, T)])
+    result = log_dropout_integral(*[np.array([v]) for v in (r, alpha, s, beta, x, t_x, T)])
     assert np.isfinite(result).all()
     assert result[0] == pytest.approx(_reference_log_integral(r, alpha, s, beta, x, t_x, T),
                                       rel=1e-12)

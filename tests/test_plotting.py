@@ -233,11 +233,20 @@ def test_equity_concentration(equity):
 
 
 # ----------------------------------------------------------------------------- Bayesian only
-def test_bayesian_plots_refuse_mle_models(bgnbd, table):
-    with pytest.raises(TypeError, match="plot_period_transactions"):
-        P.plot_posterior_predictive_check(bgnbd, table)
-    with pytest.raises(TypeError, match="plot_calibration_vs_holdout"):
-        P.plot_holdout_intervals(bgnbd, table)
+def test_predictive_plots_take_maximum_likelihood_models(bgnbd, table):
+    """At a point estimate the predictive check shows the purchase process's spread alone
+    (400 histograms drawn at the estimate), and the holdout intervals are those of the count
+    distribution at the estimate."""
+    ax = P.plot_posterior_predictive_check(bgnbd, table)
+    assert "400 draws" in ax.get_title()
+    lower, upper = (segment[:, 1] for segment in np.transpose(
+        ax.containers[1].lines[2][0].get_segments(), (1, 0, 2)))
+    assert np.all(upper > lower)  # a spread, though no parameter uncertainty
+    ax = P.plot_holdout_intervals(bgnbd, table)
+    coverage = bgnbd.predictive_purchases(table, 39.0)
+    inside = table["frequency_holdout"].between(coverage["lower"], coverage["upper"]).mean()
+    assert any(f"inside ({inside:.1%})" in text.get_text()
+               for text in ax.get_legend().get_texts())
 
 
 def _fill_between_count(ax):
@@ -291,7 +300,7 @@ def test_mle_plots_take_bayesian_models(bayesian, table, transactions):
     ax = P.plot_frequency_recency_matrix(bayesian, T=39.0, t=39.0, max_frequency=9, n_recency=10)
     (image,) = [child for child in ax.get_children() if isinstance(child, AxesImage)]
     # Row 3 against the mean over the draws of the MLE formulas at each draw.
-    draws = bayesian.posterior_parameters(max_draws=None, random_seed=0)
+    draws = bayesian.parameter_draws(max_draws=None, random_seed=0)
     grid = pd.DataFrame({"frequency": 3, "recency": (np.arange(10) + 0.5) * 3.9, "T": 39.0})
     per_draw = [BetaGeoModel().set_params_(params.to_dict()).expected_purchases(grid, 39.0)
                 for _, params in draws.iterrows()]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clvmodels import BetaGeoModel, ParetoNBDModel
+from clvmodels import BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel
 
 shape = st.floats(min_value=1e-2, max_value=1e2)
 scale = st.floats(min_value=1e-3, max_value=1e3)
@@ -31,8 +31,8 @@ def histories(draw, max_rows: int = 5):
 
 @st.composite
 def fitted_models(draw):
-    model_class = draw(st.sampled_from([BetaGeoModel, ParetoNBDModel]))
-    values = dict(zip(model_class.param_names, draw(st.tuples(shape, scale, shape, scale)),
+    model_class = draw(st.sampled_from([BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel]))
+    values = dict(zip(model_class.family.param_names, draw(st.tuples(shape, scale, shape, scale)),
                       strict=True))
     return model_class().set_params_(values)
 
@@ -84,9 +84,10 @@ def test_discounted_purchases_finite_and_non_increasing_in_the_rate(model, data,
     assert np.all(np.diff(values, axis=0) <= 1e-9 * np.abs(values[:-1]))
 
 
-@pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("model_class", [BetaGeoModel, ModifiedBetaGeoModel, ParetoNBDModel],
+                         ids=lambda c: c.__name__)
 def test_thousands_of_purchases_over_long_histories(model_class):
-    model = model_class().set_params_(dict(zip(model_class.param_names, [0.5, 10, 0.7, 12],
+    model = model_class().set_params_(dict(zip(model_class.family.param_names, [0.5, 10, 0.7, 12],
                                                strict=True)))
     data = pd.DataFrame({"frequency": [5000, 5000, 0, 1], "recency": [9999.0, 10.0, 0, 1e-6],
                          "T": [1e4, 1e4, 1e4, 1e5]})

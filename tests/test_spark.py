@@ -27,10 +27,10 @@ from clvmodels import (
     ParetoNBDModel,
     ValidationError,
     calibration_holdout,
-    customer_lifetime_value,
     rfm_summary,
 )
 from clvmodels._simulate import simulate_transactions
+from clvmodels.scoring import ValueSettings, customer_scores
 
 pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (extra: spark)")
 
@@ -197,7 +197,8 @@ def test_gamma_gamma_fit_leaves_out_repeat_buyers_at_zero_spend(spark, log):
     direct = _quiet(GammaGammaModel().fit, reference)
     np.testing.assert_allclose(fitted.params_, direct.params_, rtol=1e-6)
     assert fitted.n_customers_ == direct.n_customers_ == (reference["monetary_value"] > 0).sum()
-    assert fitted.n_customers_zero_spend_ == direct.n_customers_zero_spend_ == 3
+    assert (fitted.excluded_customers_["zero_spend"] == direct.excluded_customers_["zero_spend"]
+            == 3)
     assert fitted.n_customers_excluded_ == direct.n_customers_excluded_
     with pytest.raises(ValidationError, match=r"'monetary_value': all \d+ customer\(s\) with "
                                               "repeat purchases have a mean spend of 0"):
@@ -206,20 +207,27 @@ def test_gamma_gamma_fit_leaves_out_repeat_buyers_at_zero_spend(spark, log):
 
 
 def test_scoring_on_executors_equals_pandas(summaries):
+    """Spark's scores are clvmodels.scoring's on every batch: the same columns with the same
+    meaning as ``clvmodels predict`` (expected_purchases undiscounted, the discounted count
+    beside it), the same values (the same code on the same rows: batches only regroup
+    customers)."""
     from clvmodels import spark as clv_spark
 
     spark_summary, reference = summaries
     purchases = BetaGeoModel().fit(reference)
     spend = GammaGammaModel().fit(reference)
-    scored = clv_spark.score(spark_summary, purchases, spend, horizon=52, discount_rate=0.002)
-    table = _to_pandas(scored)
-    expected = customer_lifetime_value(purchases, spend, reference, horizon=52,
-                                       discount_rate=0.002)
-    # The same code on the same rows: batches only regroup customers.
-    assert_series_equal(table["clv"], expected, check_exact=True)
-    assert_series_equal(table["probability_alive"], purchases.probability_alive(reference),
-                        check_exact=True)
-    only_purchases = _to_pandas(clv_spark.score(spark_summary, purchases, horizon=10))
-    assert_series_equal(only_purchases["expected_purchases"].rename("expected_purchases"),
+    settings = ValueSettings(horizon=52, discount_rate=0.10, margin=0.3)
+    table = _to_pandas(clv_spark.score(spark_summary, purchases, spend, settings=settings))
+    expected = customer_scores(purchases, spend, reference, settings)
+    assert list(table.columns) == list(expected.columns) == [
+        "probability_alive", "expected_purchases", "discounted_expected_purchases",
+        "expected_spend", "clv"]
+    for column in expected.columns:
+        assert_series_equal(table[column], expected[column], check_exact=True)
+    only_purchases = _to_pandas(clv_spark.score(spark_summary, purchases,
+                                                settings=ValueSettings(horizon=10)))
+    assert_series_equal(only_purchases["expected_purchases"],
                         purchases.expected_purchases(reference, 10), check_exact=True)
     assert "clv" not in only_purchases
+    with pytest.raises(TypeError, match="maximum-likelihood models"):
+        clv_spark.score(spark_summary, object(), settings=settings)

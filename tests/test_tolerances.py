@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _fitting import fit_data_of, total_log_likelihood
 from _tolerances import (
     Maximum,
     assert_same_maximum,
     delta_method_std_errors,
     stopping_gap,
 )
-
-from clvmodels.models._base import FitData
 
 
 def _direction(fit, which: str) -> np.ndarray:
@@ -25,9 +24,8 @@ def _direction(fit, which: str) -> np.ndarray:
 
 def _point(fit, cdnow, params: np.ndarray) -> Maximum:
     """``params`` with the log-likelihood of ``cdnow`` there and a clvmodels fit's gap."""
-    columns, mask = fit._fit_columns(cdnow)
-    fit_data = FitData.compress(columns, np.ones(int(mask.sum())))
-    log_likelihood = fit_data.weights @ fit._log_likelihood(params, fit_data)
+    fit_data = fit_data_of(fit, cdnow)
+    log_likelihood = total_log_likelihood(fit, params, fit_data)
     return Maximum(params, log_likelihood,
                    stopping_gap(log_likelihood, fit.n_customers_, fit_data.n_rows))
 

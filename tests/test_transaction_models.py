@@ -115,11 +115,12 @@ def test_purchase_rate_is_the_derivative_of_expected_purchases(model_class):
     allowed for per t.
     """
     model = _model(model_class)
-    params = tuple(model._param_values)
+    params = tuple(model.params_.to_numpy())
     t, h = np.array([0.01, 1.0, 39.0, 500.0, 1e4]), 1e-4
-    slope = (model._expected_new(params, t + h) - model._expected_new(params, t - h)) / (2 * h)
-    rounding = 2 * 1e-14 * model._expected_new(params, t + h) / (2 * h)
-    rate = np.exp(model._log_rate_new(params, t))
+    expected = model.family.future_expected
+    slope = (expected(params, t + h) - expected(params, t - h)) / (2 * h)
+    rounding = 2 * 1e-14 * model.family.future_expected(params, t + h) / (2 * h)
+    rate = np.exp(model.family.future_log_rate(params, t))
     assert np.all(np.abs(rate - slope) <= 1e-8 * slope + rounding), (rate - slope) / slope
 
 
@@ -130,10 +131,10 @@ def test_bgnbd_expected_purchases_at_a_equal_one():
     t = 39.0
     for a in (1.0, 1 + 3e-6, 1 - 3e-6, 1 + 2e-4, 1 - 2e-4):
         model = BetaGeoModel().set_params_({"r": 0.5, "alpha": 3.0, "a": a, "b": 2.0})
-        params = tuple(model._param_values)
+        params = tuple(model.params_.to_numpy())
 
         def rate(u, model=model, params=params):
-            return np.exp(model._log_rate_new(params, u))
+            return np.exp(model.family.future_log_rate(params, u))
 
         integral, _ = integrate.quad(rate, 0, t, epsabs=0, epsrel=1e-13)
         assert model.expected_purchases_new_customer(t) == pytest.approx(integral, rel=1e-8)

@@ -1,9 +1,8 @@
-"""Bayesian variants of the models, fitted with PyMC (needs the ``bayes`` extra).
-
-:class:`BayesianBetaGeoModel`, :class:`BayesianParetoNBDModel` and
-:class:`BayesianGammaGammaModel` share their likelihoods and prediction formulas with the
-maximum-likelihood models and carry the posterior through every prediction: each returns a
-posterior mean and a credible interval per customer.
+"""The PyMC side of the Bayesian models (needs the ``bayes`` extra): the PyMC model of a
+family, sampling (nutpie, PyMC's NUTS, the Laplace approximation), convergence checks and the
+netCDF reader. The Bayesian classes themselves (:class:`clvmodels.BayesianBetaGeoModel`, ...)
+are declared with their families in :mod:`clvmodels.models` and import this package when they
+fit or load.
 
 Importing this module settles PyTensor's search for a BLAS library to link its C code to, and
 ignores the one warning that search gives when it finds none (see below); ``pytensor.config.
@@ -37,8 +36,12 @@ with warnings.catch_warnings():
     )
     pytensor.config.blas__ldflags  # noqa: B018 (read for its side effect: the search)
 
-from clvmodels.bayes.beta_geo import BayesianBetaGeoModel  # noqa: E402
-from clvmodels.bayes.gamma_gamma import BayesianGammaGammaModel  # noqa: E402
-from clvmodels.bayes.pareto_nbd import BayesianParetoNBDModel  # noqa: E402
+from clvmodels.bayes.model import pymc_model  # noqa: E402
+from clvmodels.bayes.sampling import (  # noqa: E402
+    read_netcdf,
+    sample_posterior,
+    summary,
+    warn_unconverged,
+)
 
-__all__ = ["BayesianBetaGeoModel", "BayesianGammaGammaModel", "BayesianParetoNBDModel"]
+__all__ = ["pymc_model", "read_netcdf", "sample_posterior", "summary", "warn_unconverged"]

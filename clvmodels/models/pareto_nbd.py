@@ -1,25 +1,36 @@
 """Pareto/NBD (Schmittlein, Morrison & Colombo 1987).
 
 While alive a customer buys at Poisson rate lambda ~ Gamma(r, alpha); the lifetime is
-exponential with rate mu ~ Gamma(s, beta).
+exponential with rate mu ~ Gamma(s, beta). Per row ``LL = c + logaddexp(u, v)`` with
+``c = lnG(r + x) - lnG(r) + r ln(alpha) + s ln(beta)``, ``u = -(r + x) ln(alpha + T)
+- s ln(beta + T)`` (alive at T) and ``v = ln(s) + ln I`` (gone in (t_x, T]), where
+``I = integral_{t_x}^T (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) dtau``.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
-from scipy.special import exprel, gammaln, hyp2f1, xlogy
+from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, xlogy
 
 from clvmodels._numerics import log1mexp, log_integral_concave
-from clvmodels.models._base import FitData
-from clvmodels.models._transaction import Params, TransactionModel, by_levels
+from clvmodels.estimation.bayesian import BayesianModel
+from clvmodels.estimation.family import Parameter, Params, PurchaseFamily, by_levels
+from clvmodels.estimation.fitdata import FitData
+from clvmodels.estimation.mle import MLEModel
+from clvmodels.estimation.predictions import PurchasePredictions
 
 # A customer's purchase-count integral starts at a tiny fraction of t instead of 0 (where the
 # log integrand of the quadrature in log time is -inf): e**-60 of t leaves out less than
 # e**-60 of the integral.
 _LOG_TIME_FLOOR = 60.0
+# Relative step of the central differences of log I in r and s: the truncation error
+# (~step**2) and the rounding error (~1e-16 * |log I| / step) balance near 1e-9.
+_STEP = 1e-4
 
 
-def _log_dropout_integral(r, alpha, s, beta, x, t_x, T):
+def log_dropout_integral(r, alpha, s, beta, x, t_x, T):
     """``log I``, ``I = integral_{t_x}^T (alpha+tau)^-(r+x) (beta+tau)^-(s+1) dtau``.
 
     The closed form of Fader & Hardie's note uses the Gauss hypergeometric function on the branch
@@ -48,13 +59,13 @@ def _log_dropout_integral(r, alpha, s, beta, x, t_x, T):
     result = np.where(empty, -np.inf, result)
     bad = ~valid & ~empty
     if np.any(bad):
-        result[bad] = _log_dropout_integral_quadrature(
+        result[bad] = log_dropout_integral_quadrature(
             r[bad], alpha[bad], s[bad], beta[bad], x[bad], t_x[bad], T[bad]
         )
     return result
 
 
-def _log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T):
+def log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T):
     """The same integral by quadrature in u = log(c + tau), c = min(alpha, beta).
 
     In u the log integrand ``u - (r+x) log(alpha-c+e^u) - (s+1) log(beta-c+e^u)`` is concave
@@ -79,70 +90,108 @@ def _log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T):
     return log_integral_concave(log_f, dlog_f, lo, hi, breakpoints=[bend])
 
 
-def _log_likelihood_parts(params, x, t_x, T, x_levels=None):
-    """``LL = c + logaddexp(u, v)``: ``u`` alive at T, ``v`` dropped out in (t_x, T]."""
-    r, alpha, s, beta = params
-    (log_gamma_x,) = by_levels(lambda values: (gammaln(r + values),), x, x_levels)
-    c = log_gamma_x - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-    u = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
-    v = np.log(s) + _log_dropout_integral(r, alpha, s, beta, x, t_x, T)
-    return c, u, v
+def log_dropout_integral_partials(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, ...]:
+    """``log I`` and its partial derivatives in (r, alpha, s, beta), per row.
 
-
-class ParetoNBDModel(TransactionModel):
-    """Pareto/NBD model fitted by maximum likelihood.
-
-    Parameters
-    ----------
-    penalizer : float, default 0.0
-        L2 penalty on the parameters (see :class:`~clvmodels.models._base.MLEModel`).
-
-    Attributes
-    ----------
-    params_ : Series
-        ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta`` (dropout rate
-        ~ Gamma(s, beta)); alpha and beta in the data's time unit.
-    log_likelihood_, covariance_, n_customers_, time_unit_
-        See :class:`~clvmodels.models._base.MLEModel`.
+    In alpha and beta exactly, from the same closed form: differentiating the integrand brings
+    down a factor -(r + x) / (alpha + tau) (or -(s + 1) / (beta + tau)), which is the
+    integrand with r (or s) raised by one. In r and s (log-weighted integrals without a closed
+    form) by central differences of the closed form, accurate to ~1e-9 relative. Rows with an
+    empty interval (t_x = T, ``log I = -inf``) get zero partials.
     """
+    r, alpha, s, beta, x, t_x, T = np.broadcast_arrays(r, alpha, s, beta, x, t_x, T)
+    h_r, h_s = _STEP * r, _STEP * s
+    shifted = [(r, s), (r + 1, s), (r, s + 1), (r + h_r, s), (r - h_r, s), (r, s + h_s),
+               (r, s - h_s)]
+    n = len(shifted)
+    values = log_dropout_integral(
+        np.concatenate([point[0] for point in shifted]), np.tile(alpha, n),
+        np.concatenate([point[1] for point in shifted]), np.tile(beta, n),
+        *(np.tile(column, n) for column in (x, t_x, T)),
+    ).reshape(n, -1)
+    base = values[0]
+    empty = ~np.isfinite(base)
+    with np.errstate(invalid="ignore"):
+        partials = (
+            (values[3] - values[4]) / (2 * h_r),
+            -(r + x) * np.exp(values[1] - base),
+            (values[5] - values[6]) / (2 * h_s),
+            -(s + 1) * np.exp(values[2] - base),
+        )
+    return (base, *(np.where(empty, 0.0, partial) for partial in partials))
 
-    param_names = ("r", "alpha", "s", "beta")
 
-    # ------------------------------------------------------------------------- likelihood
-    _log_likelihood_parts = staticmethod(_log_likelihood_parts)
+class ParetoNBDFamily(PurchaseFamily):
+    """The Pareto/NBD declaration (see the module docstring)."""
 
-    def _initial_params(self, fit_data: FitData) -> np.ndarray:
-        r, alpha, _, _ = super()._initial_params(fit_data)
+    name: ClassVar[str] = "pnbd"
+    title: ClassVar[str] = "Pareto/NBD"
+    aliases: ClassVar[tuple[str, ...]] = ("paretonbd",)
+    parameters = (
+        Parameter("r", "shape of the purchase rate lambda ~ Gamma(r, alpha)"),
+        Parameter("alpha", "scale of the purchase rate (in the data's time unit)"),
+        Parameter("s", "shape of the dropout rate mu ~ Gamma(s, beta)"),
+        Parameter("beta", "scale of the dropout rate (in the data's time unit)"),
+    )
+
+    def initial_params(self, fit_data: FitData) -> np.ndarray:
+        r, alpha, _, _ = super().initial_params(fit_data)
         # Mean lifetime s / beta of the order of the observation length.
         beta = float(np.average(fit_data["T"], weights=fit_data.weights))
         return np.array([r, alpha, 1.0, beta])
 
-    # ------------------------------------------------------------------------- new customers
-    @staticmethod
-    def _updated_params(params, x, T) -> Params:
+    # ------------------------------------------------------------------------- likelihood
+    def likelihood_parts(self, params: Params, x, t_x, T, x_levels=None):
+        r, alpha, s, beta = params
+        (log_gamma_x,) = by_levels(lambda values: (gammaln(r + values),), x, x_levels)
+        c = log_gamma_x - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        u = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        v = np.log(s) + log_dropout_integral(r, alpha, s, beta, x, t_x, T)
+        return c, u, v
+
+    def log_likelihood_gradient(self, params: Params, fit_data: FitData):
+        """Per row, with ``p = expit(v - u)`` the share of the dropped-out term:
+        ``dLL = dc + (1 - p) du + p dv``; ``dv`` from :func:`log_dropout_integral_partials`."""
+        r, alpha, s, beta = params
+        x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
+        log_i, d_r, d_alpha, d_s, d_beta = log_dropout_integral_partials(
+            r, alpha, s, beta, x, t_x, T)
+        c = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        u = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        v = np.log(s) + log_i
+        dropped = expit(v - u)
+        alive = 1.0 - dropped
+        gradient = np.array([
+            digamma(r + x) - digamma(r) + np.log(alpha) - alive * np.log(alpha + T)
+            + dropped * d_r,
+            r / alpha - alive * (r + x) / (alpha + T) + dropped * d_alpha,
+            np.log(beta) - alive * np.log(beta + T) + dropped * (1 / s + d_s),
+            s / beta - alive * s / (beta + T) + dropped * d_beta,
+        ])
+        return c + np.logaddexp(u, v), gradient
+
+    # ------------------------------------------------------------------------- the future
+    def updated_params(self, params: Params, x, T) -> tuple:
         r, alpha, s, beta = params
         return r + x, alpha + T, s + np.zeros_like(x), beta + T  # broadcasts over draws of s
 
-    @staticmethod
-    def _expected_new(params: Params, t) -> np.ndarray:
+    def future_expected(self, updated: tuple, t) -> np.ndarray:
         """E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)], written stably at s=1."""
-        r, alpha, s, beta = params
+        r, alpha, s, beta = updated
         log_growth = np.log1p(t / beta)
         return r * beta / alpha * log_growth * exprel(-(s - 1) * log_growth)
 
-    @staticmethod
-    def _log_rate_new(params: Params, t) -> np.ndarray:
-        r, alpha, s, beta = params
+    def future_log_rate(self, updated: tuple, t) -> np.ndarray:
+        r, alpha, s, beta = updated
         return np.log(r / alpha) - s * np.log1p(t / beta)
 
-    @staticmethod
-    def _pmf_new(params: Params, n: int, t) -> np.ndarray:
+    def future_pmf(self, updated: tuple, n: int, t) -> np.ndarray:
         """P(X(t) = n): alive at t, plus dropping out at tau < t after n purchases in (0, tau].
 
         The second part integrates over the lifetime in u = log(tau), where its log integrand
         is concave.
         """
-        r, alpha, s, beta, t = np.broadcast_arrays(*params, np.asarray(t, dtype=float))
+        r, alpha, s, beta, t = np.broadcast_arrays(*updated, np.asarray(t, dtype=float))
         log_nb_constant = gammaln(r + n) - gammaln(r) - gammaln(n + 1) + r * np.log(alpha)
 
         def log_nb(tau):  # log P(n purchases in (0, tau]) at rate ~ Gamma(r, alpha)
@@ -169,13 +218,11 @@ class ParetoNBDModel(TransactionModel):
         # Over an empty period nothing is bought.
         return np.where(positive, pmf, float(n == 0))
 
-    @staticmethod
-    def _rate_scale(params: Params) -> np.ndarray:
-        return params[3]
+    def future_rate_scale(self, updated: tuple) -> np.ndarray:
+        return updated[3]
 
-    # ------------------------------------------------------------------------- simulation
-    @staticmethod
-    def _simulate(params, T, holdout, rng):
+    def simulate(self, params: Params, T: np.ndarray, holdout: float,
+                 rng: np.random.Generator):
         r, alpha, s, beta = params
         n = len(T)
         rate = rng.gamma(r, 1.0 / alpha, n)
@@ -186,3 +233,50 @@ class ParetoNBDModel(TransactionModel):
         t_x = np.where(x > 0, active * rng.random(n) ** (1.0 / np.maximum(x, 1)), 0.0)
         x_holdout = rng.poisson(rate * np.clip(lifetime - T, 0.0, holdout))
         return x, t_x, x_holdout
+
+
+PARETO_NBD = ParetoNBDFamily()
+
+
+class ParetoNBDModel(PurchasePredictions, MLEModel):
+    """Pareto/NBD model fitted by maximum likelihood.
+
+    Parameters
+    ----------
+    penalizer : float, default 0.0
+        L2 penalty on the parameters (see :class:`~clvmodels.estimation.mle.MLEModel`).
+
+    Attributes
+    ----------
+    params_ : Series
+        ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta`` (dropout rate
+        ~ Gamma(s, beta)); alpha and beta in the data's time unit.
+    log_likelihood_, covariance_, n_customers_, time_unit_
+        See :class:`~clvmodels.estimation.mle.MLEModel`.
+    """
+
+    family = PARETO_NBD
+
+
+class BayesianParetoNBDModel(PurchasePredictions, BayesianModel):
+    """Pareto/NBD model with a posterior over its parameters (PyMC; the ``bayes`` extra).
+
+    The likelihood is :class:`ParetoNBDModel`'s (the family's NumPy code with its gradient),
+    on customers merged into distinct weighted rows. Default priors: log-normals with
+    log-scale sd 2 around ``r = s = 1``, ``alpha`` the time between purchases in the data and
+    ``beta`` the mean T (a mean lifetime of the order of the observation length), so they
+    follow the data's time unit.
+
+    Parameters
+    ----------
+    priors : dict, optional
+        Replacement priors by parameter name (unnamed PyMC distributions, positive support).
+
+    Notes
+    -----
+    The likelihood runs in NumPy/SciPy (nutpie calls it in numba's object mode) and its
+    gradient costs about seven evaluations of the dropout integral: NUTS takes minutes on
+    CDNOW with the default 4 x 2,000 iterations; ``method="map"`` takes seconds.
+    """
+
+    family = PARETO_NBD

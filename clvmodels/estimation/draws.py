@@ -1,10 +1,12 @@
-"""Posterior summaries of per-customer quantities in bounded memory.
+"""Summaries over parameter draws of per-customer quantities, in bounded memory.
 
-A prediction of a Bayesian model is a matrix of draws x customers. For a million customers and
-4,000 draws that is 32 GB, so it is never built (unless the caller asks for the draws): the
-customers are reduced to their distinct rows, the rows are processed in blocks whose size
-shrinks as the number of draws grows, and each block is summarised (mean, equal-tailed interval,
-and its contribution to the per-draw total over all customers) before the next is computed.
+Every prediction is a model's formula evaluated at each draw of its parameters (a
+maximum-likelihood fit is one draw, a Bayesian posterior thousands), a matrix of draws x
+customers. For a million customers and 4,000 draws that is 32 GB, so it is never built (unless
+the caller asks for the draws): the customers are reduced to their distinct rows, the rows are
+processed in blocks whose size shrinks as the number of draws grows, and each block is
+summarised (mean, equal-tailed interval, and its contribution to the per-draw total over all
+customers) before the next is computed.
 """
 
 from __future__ import annotations
@@ -15,18 +17,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from clvmodels.models._base import first_rows, row_codes
+from clvmodels.estimation.fitdata import first_rows, row_codes
 
 # Values in one block of draws x rows: 2**21 doubles are 16 MiB per temporary array, and a
 # prediction formula holds a few dozen of them at once (a few hundred MiB at most).
-_BLOCK_VALUES = 2**21
-
-
-def check_level(level: float) -> float:
-    level = float(level)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be strictly between 0 and 1 (e.g. 0.9), got {level}")
-    return level
+BLOCK_VALUES = 2**21
 
 
 class DistinctRows:
@@ -34,7 +29,9 @@ class DistinctRows:
 
     Customers sharing every column get one row; rows sharing the ``group`` columns are adjacent,
     so a block of rows touches few groups (formulas that depend on the group columns alone are
-    evaluated once per group in a block).
+    evaluated once per group in a block). With ``merge=False`` every customer keeps a row of
+    their own, in order, with its group code: for a single parameter draw (one block of
+    rows), where finding and ordering the distinct rows costs more than evaluating them.
 
     Attributes
     ----------
@@ -45,10 +42,19 @@ class DistinctRows:
     counts : ndarray
         Customers per distinct row.
     group_codes : ndarray of int
-        Each distinct row's group, non-decreasing.
+        Each distinct row's group (non-decreasing when merged).
     """
 
-    def __init__(self, columns: dict[str, np.ndarray], group: tuple[str, ...] = ()) -> None:
+    def __init__(self, columns: dict[str, np.ndarray], group: tuple[str, ...] = (),
+                 merge: bool = True) -> None:
+        if not merge:
+            n = len(next(iter(columns.values())))
+            self.codes = np.arange(n)
+            self.columns = {name: np.asarray(col) for name, col in columns.items()}
+            self.group_codes = (row_codes([self.columns[name] for name in group]) if group
+                                else self.codes)
+            self.counts = np.ones(n)
+            return
         codes = row_codes(list(columns.values()))
         first = first_rows(codes)
         if group:
@@ -116,7 +122,7 @@ def summarise(
     level: float,
     counts: np.ndarray | None = None,
     keep_draws: bool = False,
-    block_values: int = _BLOCK_VALUES,
+    block_values: int = BLOCK_VALUES,
 ) -> Summary:
     """Mean and equal-tailed interval over draws of ``evaluate(rows) -> (draws, len(rows))``.
 
@@ -144,7 +150,10 @@ def summarise(
         rows = slice(start, min(start + block, n_rows))
         values = np.broadcast_to(evaluate(rows), (n_draws, rows.stop - rows.start))
         mean[rows] = values.mean(axis=0)
-        lower[rows], upper[rows] = np.quantile(values, quantiles, axis=0)
+        if n_draws == 1:  # a point estimate: its interval is the point
+            lower[rows] = upper[rows] = values[0]
+        else:
+            lower[rows], upper[rows] = np.quantile(values, quantiles, axis=0)
         if total is not None:
             total += values @ counts[rows]
         if draws is not None:

@@ -1,17 +1,20 @@
-"""The BG/NBD log-likelihood and its gradient in one compiled pass, as a PyTensor Op.
+"""The BG/NBD and MBG/NBD log-likelihood and its gradient in one compiled pass, for sampling.
 
-The mathematics of :meth:`clvmodels.BetaGeoModel._log_likelihood_and_gradient` (per-level
-sufficient statistics, the dropped-out term visited only on the repeat buyers' rows), written
-as a numba kernel compiled once and cached on disk. The Op returns the value and the gradient
-together, so a sampler asking for both runs the kernel once. nutpie calls the kernel from the
-callbacks at the end of this module (default priors; :mod:`clvmodels.bayes._bgnbd_nutpie`
-builds the nutpie model around them) or from the PyMC graph compiled by PyTensor's numba
-backend (the Op's numba implementation, other priors); PyMC's sampler and optimisers call it
-through ``perform``.
+The mathematics of :meth:`clvmodels.models.beta_geometric.BetaGeometricFamily.derivatives`
+(per-level sufficient statistics, the dropped-out term visited only on the rows that can have
+dropped out), written as a numba kernel compiled once and cached on disk, and cross-checked
+against it in the tests. Imported only by the Bayesian models (numba is in the ``bayes``
+extra), through :meth:`BetaGeometricFamily.compiled_likelihood`.
 
-Every function numba compiles for the BG/NBD posterior lives in this one file: numba's disk
-cache notices edits to the file that defines a cached function, not to the files of the
-functions it calls, so a callback elsewhere could go on running an old kernel.
+The Op returns the value and the gradient together, so a sampler asking for both runs the
+kernel once. nutpie calls the kernel from the callbacks at the end of this module (default
+priors; :mod:`clvmodels.bayes.native` builds the nutpie model around them) or from the PyMC
+graph compiled by PyTensor's numba backend (the Op's numba implementation, other priors);
+PyMC's sampler and optimisers call it through ``perform``.
+
+Every function numba compiles for these posteriors lives in this one file: numba's disk cache
+notices edits to the file that defines a cached function, not to the files of the functions it
+calls, so a callback elsewhere could go on running an old kernel.
 """
 
 from __future__ import annotations
@@ -26,9 +29,6 @@ from pytensor.gradient import DisconnectedType, disconnected_type
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
-
-from clvmodels.models._base import FitData
-from clvmodels.models.beta_geo import _fit_terms
 
 # IEEE arithmetic (x / 0 = inf, 0 / 0 = nan) rather than Python's ZeroDivisionError, in every
 # compiled function here: an exception cannot leave nutpie's C callback
@@ -65,15 +65,17 @@ def _betaln(a: float, b: float) -> float:
 
 @compiled(nogil=True)
 def value_and_gradient(
-    r, alpha, a, b, x_values, level_weight, T_values, T_weight, T_weighted_x, t_values,
+    r, alpha, a, b, shift, x_values, level_weight, T_values, T_weight, T_weighted_x, t_values,
     rows_x, rows_weight, rows_x_code, rows_T_code, rows_t_code,
 ):
-    """The weighted BG/NBD log-likelihood and its derivatives in (r, alpha, a, b).
+    """The weighted log-likelihood and its derivatives in (r, alpha, a, b).
 
-    The data are :func:`kernel_data`'s arrays: the distinct x with every row's weight summed
-    per x, the distinct T with the weight and weight * x summed per T, the repeat buyers'
-    distinct t_x, and the repeat buyers' rows (x, weight, codes into the three level sets).
-    The codes may be integers or whole floats. Returns ``(value, gradient)``.
+    ``shift`` is 0 for BG/NBD, 1 for MBG/NBD; the data are the arrays of
+    :func:`clvmodels.models.beta_geometric.kernel_data`: the distinct x with every row's
+    weight summed per x, the distinct T with the weight and weight * x summed per T, the
+    distinct t_x of the rows that can have dropped out, and those rows (x, weight, codes into
+    the three level sets). The codes may be integers or whole floats. Returns
+    ``(value, gradient)``.
     """
     log_beta_ab = _betaln(a, b)
     psi_r, psi_a, psi_b, psi_ab = digamma(r), digamma(a), digamma(b), digamma(a + b)
@@ -86,11 +88,11 @@ def value_and_gradient(
     gap = np.zeros(len(x_values))
     for k in range(len(x_values)):
         x, weight = x_values[k], level_weight[k]
-        beta_alive = _betaln(a, b + x) - log_beta_ab
+        beta_alive = _betaln(a, b + x + shift) - log_beta_ab
         total += weight * (math.lgamma(r + x) - log_gamma_r + beta_alive)
         d_r += weight * (digamma(r + x) - psi_r)
-        if x > 0:
-            gap[k] = _betaln(a + 1, b + x - 1) - log_beta_ab - beta_alive
+        if x + shift > 0:
+            gap[k] = _betaln(a + 1, b + x + shift - 1) - log_beta_ab - beta_alive
     # The alive term's -(r + x) log(alpha + T), summed over the rows of each level of T.
     log_T, inverse_T = np.log(alpha + T_values), 1.0 / (alpha + T_values)
     for j in range(len(T_values)):
@@ -99,8 +101,8 @@ def value_and_gradient(
         d_r -= T_weight[j] * log_T[j]
         d_alpha -= weighted_rx * inverse_T[j]
     log_t, inverse_t = np.log(alpha + t_values), 1.0 / (alpha + t_values)
-    # The repeat buyers' softplus(diff), log(1 + e**diff) from the larger share, and the
-    # dropped-out share expit(diff) that weights its derivatives.
+    # The softplus(diff) of the rows that can have dropped out, log(1 + e**diff) from the
+    # larger share, and the dropped-out share expit(diff) that weights its derivatives.
     level_dropped = np.zeros(len(x_values))
     for i in range(len(rows_x)):
         k, j, m = int(rows_x_code[i]), int(rows_T_code[i]), int(rows_t_code[i])
@@ -123,33 +125,19 @@ def value_and_gradient(
     d_b = n * (psi_ab - psi_b)
     psi_a1 = digamma(a + 1)
     for k in range(len(x_values)):
-        x = x_values[k]
-        psi_abx = digamma(a + b + x)
+        opportunities = x_values[k] + shift
+        psi_abx = digamma(a + b + opportunities)
         alive = level_weight[k] - level_dropped[k]
         d_a += alive * (psi_a - psi_abx)
-        d_b += alive * (digamma(b + x) - psi_abx)
-        if x > 0:
+        d_b += alive * (digamma(b + opportunities) - psi_abx)
+        if opportunities > 0:
             d_a += level_dropped[k] * (psi_a1 - psi_abx)
-            d_b += level_dropped[k] * (digamma(b + x - 1) - psi_abx)
+            d_b += level_dropped[k] * (digamma(b + opportunities - 1) - psi_abx)
     return total, np.array([d_r, d_alpha, d_a, d_b])
 
 
-def kernel_data(fit_data: FitData) -> tuple[np.ndarray, ...]:
-    """The arrays :func:`value_and_gradient` reads after the parameters (see there), built
-    from the maximum-likelihood model's per-fit terms."""
-    x_values, _ = fit_data.levels("x")
-    T_values, _ = fit_data.levels("T")
-    terms = _fit_terms(fit_data)
-    return (
-        x_values, terms.level_weight, T_values, terms.T_weight, terms.T_weighted_x,
-        terms.t_x_values, terms.x.astype(float), terms.weights.astype(float),
-        *(np.asarray(codes, dtype=np.int64)
-          for codes in (terms.x_codes, terms.T_codes, terms.t_x_codes)),
-    )
-
-
-class BetaGeoLogLikelihood(Op):
-    """The weighted BG/NBD log-likelihood of ``(r, alpha, a, b, *kernel_data)``.
+class BetaGeometricLogLikelihood(Op):
+    """The weighted log-likelihood of ``(r, alpha, a, b, shift, *kernel_data)``.
 
     Two outputs: the value and the gradient in the four parameters (what ``grad`` returns,
     times the upstream gradient). The gradient has no derivative of its own: second
@@ -159,12 +147,12 @@ class BetaGeoLogLikelihood(Op):
     __props__ = ()
 
     def make_node(self, *inputs):
-        params = [pt.as_tensor_variable(v, dtype="float64") for v in inputs[:4]]
-        data = [pt.as_tensor_variable(v) for v in inputs[4:]]
+        params = [pt.as_tensor_variable(v, dtype="float64") for v in inputs[:5]]
+        data = [pt.as_tensor_variable(v) for v in inputs[5:]]
         return Apply(self, [*params, *data], [pt.dscalar(), pt.dvector()])
 
     def perform(self, node, inputs, outputs):
-        total, gradient = value_and_gradient(*(float(v) for v in inputs[:4]), *inputs[4:])
+        total, gradient = value_and_gradient(*(float(v) for v in inputs[:5]), *inputs[5:])
         outputs[0][0] = np.asarray(total)
         outputs[1][0] = gradient
 
@@ -174,7 +162,7 @@ class BetaGeoLogLikelihood(Op):
     def grad(self, inputs, output_grads):
         upstream, gradient_upstream = output_grads
         if not isinstance(gradient_upstream.type, DisconnectedType):
-            raise NotImplementedError("the BG/NBD likelihood has no second derivatives")
+            raise NotImplementedError("the beta-geometric likelihood has no second derivatives")
         # The same node as the value's (PyTensor merges them): one kernel call for both.
         gradient = self(*inputs)[1]
         return [upstream * gradient[i] for i in range(4)] + [
@@ -183,34 +171,25 @@ class BetaGeoLogLikelihood(Op):
 
 
 @compiled
-def _numba_perform(r, alpha, a, b, *data):
-    total, gradient = value_and_gradient(r[()], alpha[()], a[()], b[()], *data)
+def _numba_perform(r, alpha, a, b, shift, *data):
+    total, gradient = value_and_gradient(r[()], alpha[()], a[()], b[()], shift[()], *data)
     return np.asarray(total), gradient
 
 
-@register_funcify_default_op_cache_key(BetaGeoLogLikelihood)
+@register_funcify_default_op_cache_key(BetaGeometricLogLikelihood)
 def _numba_funcify(op, node=None, **kwargs):
     """The Op in PyTensor's numba backend: the cached kernel on PyTensor's 0-d arrays."""
     return _numba_perform
 
 
-def log_likelihood(params: dict, fit_data: FitData) -> pt.TensorVariable:
-    """The weighted total BG/NBD log-likelihood of ``fit_data``, a PyTensor scalar.
-
-    The data enter as constants: nutpie passes shared variables through a wrapper whose
-    compilation took ~9 s more for these eleven arrays.
-    """
-    r, alpha, a, b = (params[name] for name in ("r", "alpha", "a", "b"))
-    return BetaGeoLogLikelihood()(r, alpha, a, b, *kernel_data(fit_data))[0]
-
-
 # ----------------------------------------------------------------------------- nutpie callbacks
-# The native nutpie model's C callbacks (see clvmodels.bayes._bgnbd_nutpie.compile_model).
+# The native nutpie model's C callbacks (see clvmodels.bayes.native).
 N_PARAMS = 4
-# The data array begins with the sizes of the x, T, t_x levels and of the repeat rows, the
-# priors' means and sds of the log-parameters, and the whitening: a centre and a Cholesky
-# factor (row-major) of the log-parameters (_bgnbd_nutpie.packed_data builds it).
-PRIORS = 4
+# The data array begins with the sizes of the x, T, t_x levels and of the rows that can have
+# dropped out, the shift, the priors' means and sds of the log-parameters, and the whitening:
+# a centre and a Cholesky factor (row-major) of the log-parameters (packed_data builds it).
+SHIFT = 4
+PRIORS = 5
 CENTRE = PRIORS + 2 * N_PARAMS
 FACTOR = CENTRE + N_PARAMS
 HEADER = FACTOR + N_PARAMS * N_PARAMS
@@ -229,7 +208,7 @@ _EXPAND_SIGNATURE = numba.types.int64(
 
 @compiled
 def _part_sizes(header):
-    """The lengths of the kernel's arrays in the packed data, in :func:`kernel_data`'s order."""
+    """The lengths of the kernel's arrays in the packed data, in ``kernel_data``'s order."""
     n_x, n_T, n_t, n_rows = int(header[0]), int(header[1]), int(header[2]), int(header[3])
     return (n_x, n_x, n_T, n_T, n_T, n_t, n_rows, n_rows, n_rows, n_rows, n_rows)
 
@@ -257,9 +236,9 @@ def log_density(theta, packed):
     mu, sigma = packed[PRIORS:PRIORS + N_PARAMS], packed[PRIORS + N_PARAMS:CENTRE]
     d = _unpack(packed)
     params = np.exp(theta)
-    total, gradient = value_and_gradient(params[0], params[1], params[2], params[3], d[0],
-                                         d[1], d[2], d[3], d[4], d[5], d[6], d[7], d[8], d[9],
-                                         d[10])
+    total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
+                                         packed[SHIFT], d[0], d[1], d[2], d[3], d[4], d[5],
+                                         d[6], d[7], d[8], d[9], d[10])
     # Chain rule to log-parameters; a log-normal prior is a normal density of the log.
     gradient = gradient * params
     for i in range(N_PARAMS):

@@ -1,0 +1,287 @@
+"""The Bayesian estimator of any family: a posterior of the parameters, sampled with PyMC.
+
+This module imports no PyMC: a Bayesian class is declared (and importable) without the
+``bayes`` extra, and :meth:`BayesianModel.fit` / :meth:`BayesianModel.load` say which extra to
+install. The sampling itself lives in :mod:`clvmodels.bayes`; the likelihood is the family's
+own (the maximum-likelihood model's mathematics), so the two fits cannot disagree on it.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.errors import DependencyError
+from clvmodels.estimation.base import FittedModel, package_version
+from clvmodels.estimation.modelfile import check_header
+from clvmodels.files.atomic import atomic_file
+from clvmodels.timeunit import TimeUnit
+from clvmodels.validation import ValidationError
+
+FORMAT_NAME = "clvmodels.bayesian_model"
+FORMAT_VERSION = 1
+_METHODS = ("nuts", "map")
+SAMPLERS = ("nutpie", "pymc")
+
+
+def bayes_backend():
+    """:mod:`clvmodels.bayes` (PyMC, ArviZ), or a DependencyError naming the extra."""
+    try:
+        from clvmodels import bayes
+    except ImportError as error:
+        raise DependencyError(
+            f"the Bayesian models need PyMC and ArviZ ({error}); install them with "
+            'pip install "clvmodels[bayes]"'
+        ) from None
+    return bayes
+
+
+class BayesianModel(FittedModel):
+    """Base of the Bayesian models (a subclass only names its ``family``).
+
+    Parameters
+    ----------
+    priors : dict, optional
+        Prior per parameter name, as an unnamed PyMC distribution with positive support (e.g.
+        ``{"r": pm.Gamma.dist(alpha=2, beta=4)}``), replacing the default for that parameter.
+        The defaults are weakly informative log-normals with log-scale sd 2 (95% of the mass
+        within a factor ~50 of the median), centred on the data-driven starting point of the
+        maximum-likelihood fit, so scale parameters follow the data's time unit or currency.
+
+    Attributes
+    ----------
+    idata : arviz.InferenceData
+        Posterior draws of the parameters and the sampler's statistics; its ``posterior.attrs``
+        record the method, sampler, priors, timings and the data's size.
+    params_ : Series
+        Posterior means, by parameter name.
+    time_unit_, n_customers_, n_distinct_rows_, excluded_customers_
+        See :class:`~clvmodels.estimation.base.FittedModel`.
+    """
+
+    point_estimate: ClassVar[bool] = False
+
+    def __init__(self, priors: dict[str, Any] | None = None) -> None:
+        self.priors = dict(priors or {})
+        unknown = set(self.priors) - set(self.param_names)
+        if unknown:
+            raise ValueError(
+                f"priors given for unknown parameter(s) {sorted(unknown)}; "
+                f"{type(self).__name__} has {list(self.param_names)}"
+            )
+
+    # ----------------------------------------------------------------------------- fitting
+    def build_model(self, data: pd.DataFrame, weights: Any = None):
+        """The PyMC model of ``data``: the priors and the likelihood as a potential.
+
+        Customers sharing every column the likelihood reads are merged into one row weighted
+        by their number, so the cost grows with the number of distinct rows, not customers.
+        """
+        return bayes_backend().pymc_model(self.family, self.fit_data(data, weights),
+                                          self.priors)
+
+    def fit(
+        self,
+        data: pd.DataFrame,
+        *,
+        method: str = "nuts",
+        draws: int = 1000,
+        tune: int = 1000,
+        chains: int = 4,
+        random_seed: int | None = None,
+        sampler: str | None = None,
+        weights: pd.Series | np.ndarray | None = None,
+        progressbar: bool = False,
+    ) -> Self:
+        """Draw from the posterior of the parameters given an RFM table.
+
+        Parameters
+        ----------
+        data : DataFrame
+            An RFM table as returned by :func:`clvmodels.rfm_summary`, one row per customer.
+        method : {"nuts", "map"}, default "nuts"
+            ``"nuts"`` samples the posterior with the No-U-Turn sampler. ``"map"`` is a fast
+            approximation: the posterior mode (MAP) and a Gaussian (Laplace) approximation of
+            the posterior around it in the sampler's unconstrained (log) parameters, from which
+            ``chains * draws`` independent draws are taken.
+        draws, tune, chains : int
+            Draws kept per chain, tuning steps per chain, number of chains.
+        random_seed : int, optional
+            Seed for reproducible draws.
+        sampler : {"nutpie", "pymc"}, optional
+            NUTS implementation; nutpie (compiled with numba) when installed, PyMC's otherwise.
+        weights : array-like, optional
+            Number of customers each row stands for (a pre-aggregated table).
+        progressbar : bool, default False
+            Show the sampler's progress.
+
+        Returns
+        -------
+        self
+
+        Warns
+        -----
+        UserWarning
+            When a parameter's R-hat exceeds 1.01 or the sampler reports divergent transitions:
+            the draws are then not a reliable picture of the posterior.
+        """
+        if method not in _METHODS:
+            raise ValueError(f"method must be 'nuts' or 'map', got {method!r}")
+        for name, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
+            if isinstance(value, bool) or int(value) != value or value < least:
+                raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+        if sampler is not None and sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+        bayes = bayes_backend()
+        fit_data = self.fit_data(data, weights)
+        idata = bayes.sample_posterior(
+            self.family, fit_data, self.priors, method=method, draws=int(draws),
+            tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
+            progressbar=progressbar,
+        )
+        self.record_data(data, fit_data)
+        idata.posterior.attrs.update(
+            clvmodels_format=FORMAT_NAME,
+            clvmodels_format_version=FORMAT_VERSION,
+            clvmodels_model=type(self).__name__,
+            clvmodels_version=package_version(),
+            time_unit="" if self.time_unit_ is None else self.time_unit_.value,
+            n_customers=self.n_customers_,
+            n_distinct_rows=self.n_distinct_rows_,
+            n_customers_excluded=self.n_customers_excluded_,
+            **{f"excluded_{reason}": count for reason, count in
+               self.excluded_customers_.items()},
+        )
+        self.set_posterior(idata)
+        if method == "nuts":
+            bayes.warn_unconverged(idata, self.param_names, type(self).__name__)
+        return self
+
+    def set_posterior(self, idata: Any) -> None:
+        """Take ``idata`` (a posterior of this model's parameters, with the attributes
+        :meth:`fit` records) as the fitted state."""
+        attrs = idata.posterior.attrs
+        self.idata = idata
+        unit = attrs.get("time_unit") or None
+        self.time_unit_ = None if unit is None else TimeUnit.parse(unit)
+        self.n_customers_ = float(attrs["n_customers"])
+        self.n_distinct_rows_ = int(attrs["n_distinct_rows"])
+        self.excluded_customers_ = {key.removeprefix("excluded_"): float(value)
+                                    for key, value in attrs.items()
+                                    if key.startswith("excluded_")}
+        self.n_customers_excluded_ = float(attrs.get("n_customers_excluded", 0))
+        means = [float(idata.posterior[name].mean()) for name in self.param_names]
+        self.params_ = pd.Series(means, index=list(self.param_names), name="posterior_mean")
+
+    # ----------------------------------------------------------------------------- results
+    def parameter_draws(self, max_draws: int | None = None,
+                        random_seed: int | None = 0) -> pd.DataFrame:
+        """The posterior draws of the parameters, one row per draw (chains stacked).
+
+        Parameters
+        ----------
+        max_draws : int, optional
+            Return at most this many draws, chosen at random without replacement.
+        random_seed : int, optional
+            Seed of that choice.
+
+        Returns
+        -------
+        DataFrame
+            Columns the parameter names (as in the maximum-likelihood model).
+        """
+        self.check_fitted()
+        posterior = self.idata.posterior
+        table = pd.DataFrame(
+            {name: posterior[name].to_numpy().ravel() for name in self.param_names}
+        )
+        if max_draws is not None:
+            if isinstance(max_draws, bool) or int(max_draws) != max_draws or max_draws < 1:
+                raise ValueError(f"max_draws must be a whole number >= 1, got {max_draws!r}")
+            if max_draws < len(table):
+                rows = np.random.default_rng(random_seed).choice(
+                    len(table), int(max_draws), replace=False
+                )
+                table = table.iloc[np.sort(rows)].reset_index(drop=True)
+        table.index.name = "draw"
+        return table
+
+    @property
+    def n_draws(self) -> int:
+        self.check_fitted()
+        sizes = self.idata.posterior.sizes
+        return sizes["chain"] * sizes["draw"]
+
+    def summary(self, **kwargs: Any) -> pd.DataFrame:
+        """ArviZ's summary of the parameters: mean, sd, HDI, MCSE, ``ess_bulk``, ``ess_tail``
+        and ``r_hat``; keyword arguments go to :func:`arviz.summary`."""
+        self.check_fitted()
+        return bayes_backend().summary(self.idata, self.param_names, **kwargs)
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "idata"):
+            return f"{type(self).__name__}(priors={self.priors or 'default'})"
+        values = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
+        return (f"{type(self).__name__}(posterior mean {values}; {self.n_draws} draws, "
+                f"fitted on {self.n_customers_:,.0f} customers)")
+
+    # ----------------------------------------------------------------------------- save/load
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the posterior and the fit's settings to a netCDF file (atomically)."""
+        self.check_fitted()
+        with atomic_file(path) as temporary:
+            self.idata.to_netcdf(str(temporary))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Self:
+        """Read a model written by :meth:`save`.
+
+        Raises
+        ------
+        ValidationError
+            If the file is not a clvmodels Bayesian model file, holds another model, was
+            written by a newer format version than this package reads, or its draws are not
+            valid parameters (missing, not finite, not positive).
+        """
+        idata = bayes_backend().read_netcdf(path)
+        attrs = dict(idata.posterior.attrs) if "posterior" in idata.groups() else {}
+        check_header(
+            {"format": attrs.get("clvmodels_format"),
+             "format_version": _int_or_none(attrs.get("clvmodels_format_version")),
+             "model": attrs.get("clvmodels_model"),
+             "package_version": attrs.get("clvmodels_version")},
+            path, format_name=FORMAT_NAME, version=FORMAT_VERSION, model=cls.__name__,
+            package=package_version(),
+        )
+        model = cls()
+        for name in model.param_names:
+            if name not in idata.posterior:
+                raise ValidationError(f"{path}: the posterior has no draws of {name!r}")
+            values = np.asarray(idata.posterior[name])
+            if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
+                raise ValidationError(f"{path}: the draws of {name!r} must be finite numbers "
+                                      "> 0")
+        for key in ("n_customers", "n_distinct_rows"):
+            if key not in attrs:
+                raise ValidationError(f"{path}: missing attribute {key!r}")
+        idata.posterior.load()
+        try:
+            model.set_posterior(idata)
+        except (TypeError, ValueError) as error:
+            raise ValidationError(f"{path}: {error}") from None
+        return model
+
+
+def _int_or_none(value: Any) -> int | None:
+    """A netCDF attribute read back as a whole number (numpy integer types included)."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return None
+
+
+__all__ = ["BayesianModel", "SAMPLERS"]

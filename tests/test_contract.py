@@ -1,0 +1,354 @@
+"""The contract every model meets by being declared: one suite over every family and every
+estimator class (maximum-likelihood and Bayesian) of :data:`clvmodels.models.MODELS`.
+
+A new model is a family module registered in ``clvmodels.models``; these tests then run on it
+with no test of its own: its derivatives against its likelihood, fitting and the fitted state,
+errors before fitting, save/load, the time-unit refusal, the index of every output, finite
+predictions at extreme but valid inputs, the likelihood of new data, and simulation recovery.
+
+The Bayesian classes are fitted by the Laplace approximation (``method="map"``): it exercises
+the same likelihood, priors and draws as NUTS in seconds (NUTS itself is tested in
+tests/test_bayes.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from _fitting import fit_data_of, objective_of
+
+from clvmodels import ValidationError, load_cdnow_summary
+from clvmodels.estimation.family import PurchaseFamily
+from clvmodels.models import MODELS
+
+SPECS = list(MODELS.values())
+FAMILIES = [spec.family for spec in SPECS]
+CLASSES = [cls for spec in SPECS for cls in (spec.mle, spec.bayesian)]
+# Parameters at which the derivatives are checked, per family: CDNOW-like values and values
+# far from them (fast buyers with b < 1, rare buyers; skewed and near-constant spend).
+POINTS = {
+    "bgnbd": [(0.243, 4.414, 0.793, 2.426), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
+    "mbgnbd": [(0.525, 6.183, 0.891, 1.614), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
+    "pnbd": [(0.553, 10.58, 0.606, 11.67), (2.0, 0.5, 0.3, 40.0), (0.1, 80.0, 3.0, 2.0)],
+    "gamma-gamma": [(6.25, 3.74, 15.44), (0.5, 20.0, 1.0), (50.0, 1.5, 300.0)],
+}
+# Parameters simulated from in the recovery tests (in weeks, or in the data's currency).
+TRUTH = {
+    "bgnbd": {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5},
+    "mbgnbd": {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5},
+    "pnbd": {"r": 0.8, "alpha": 6.0, "s": 0.7, "beta": 20.0},
+    "gamma-gamma": {"p": 6.0, "q": 4.0, "gamma": 15.0},
+}
+
+
+def _id(value) -> str:
+    return getattr(value, "name", None) or getattr(value, "__name__", str(value))
+
+
+@pytest.fixture(scope="module")
+def cdnow_table() -> pd.DataFrame:
+    return load_cdnow_summary()
+
+
+def _fit(cls, data, **kwargs):
+    if cls.point_estimate:
+        return cls().fit(data, **kwargs)
+    pytest.importorskip("pymc")
+    return cls().fit(data, method="map", draws=200, chains=1, random_seed=7, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def fitted(cdnow_table):
+    """Every class fitted once on the CDNOW summary, by name."""
+    cache = {}
+
+    def get(cls):
+        if cls.__name__ not in cache:
+            cache[cls.__name__] = _fit(cls, cdnow_table)
+        return cache[cls.__name__]
+
+    return get
+
+
+# ----------------------------------------------------------------------------- families
+@pytest.mark.parametrize("family", FAMILIES, ids=_id)
+def test_per_row_gradient_is_the_derivative_of_the_per_row_likelihood(family, cdnow_table):
+    """With different parameters on every row (as covariates give them), each row's
+    derivative against central differences of that row's log-likelihood.
+
+    Relative step 1e-6: truncation ~h**2 ~ 1e-12 relative; rounding ~ulp(|LL_i| <= ~1e3) / h
+    ~ 1e-10 absolute; the Pareto/NBD's r and s partials are themselves central differences of
+    the dropout integral (step 1e-4, error ~1e-8 relative). So 1e-6 relative with an absolute
+    floor of 1e-6, ample for all."""
+    model = MODELS[family.name].mle()
+    fit_data = fit_data_of(model, cdnow_table, compress=False)
+    rng = np.random.default_rng(0)
+    for point in POINTS[family.name]:
+        params = tuple(np.asarray(point)[:, None] * rng.uniform(0.8, 1.25, (len(point),
+                                                                             fit_data.n_rows)))
+        params = tuple(row for row in params)
+        rows, gradient = family.log_likelihood_gradient(params, fit_data)
+        np.testing.assert_allclose(rows, family.log_likelihood(params, fit_data), rtol=1e-12)
+        for k in range(len(point)):
+            step = 1e-6 * params[k]
+            up = tuple(p + step if j == k else p for j, p in enumerate(params))
+            down = tuple(p - step if j == k else p for j, p in enumerate(params))
+            numeric = (family.log_likelihood(up, fit_data)
+                       - family.log_likelihood(down, fit_data)) / (2 * step)
+            np.testing.assert_allclose(gradient[k], numeric, rtol=1e-6, atol=1e-6,
+                                       err_msg=f"{family.name} {point} parameter {k}")
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=_id)
+def test_weighted_totals_are_the_per_row_sums(family, cdnow_table):
+    """A family's fast route to the totals (by levels of x and T) against the weighted sums of
+    its per-row values: the same terms grouped otherwise, each a few ulps of |LL| ~1e4 over
+    ~1,000 rows (~1e-12 relative); the gradient components are sums of terms of both signs,
+    so relative to the sum of their magnitudes (at most ~100 times the components here)."""
+    model = MODELS[family.name].mle()
+    fit_data = fit_data_of(model, cdnow_table)
+    for point in POINTS[family.name]:
+        params = np.asarray(point)
+        total, gradient, _ = family.derivatives(params, fit_data)
+        rows, row_gradient = family.log_likelihood_gradient(params, fit_data)
+        assert total == pytest.approx(fit_data.weights @ rows, rel=1e-12)
+        magnitude = np.abs(row_gradient) @ fit_data.weights
+        assert np.all(np.abs(gradient - row_gradient @ fit_data.weights) <= 1e-12 * magnitude)
+        assert family.total_log_likelihood(params, fit_data) == pytest.approx(total, rel=1e-12)
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.has_hessian], ids=_id)
+def test_analytic_hessian_is_the_derivative_of_the_gradient(family, cdnow_table):
+    """Each column of the analytic Hessian against central differences of the analytic
+    gradient: relative step 1e-5, truncation ~h**2 ~ 1e-10 and rounding ~eps / h ~ 1e-11 of
+    the gradient's scale, so 1e-7 relative (to each entry or the column's largest)."""
+    model = MODELS[family.name].mle()
+    fit_data = fit_data_of(model, cdnow_table)
+    for point in POINTS[family.name]:
+        params = np.asarray(point)
+        total, gradient, hessian = family.derivatives(params, fit_data, hessian=True)
+        # The same code computes the value and gradient with or without the Hessian.
+        plain = family.derivatives(params, fit_data)
+        assert total == plain[0]
+        np.testing.assert_array_equal(gradient, plain[1])
+        np.testing.assert_array_equal(hessian, hessian.T)
+        for column, step in enumerate(np.eye(len(params)) * params * 1e-5):
+            expected = (family.derivatives(params + step, fit_data)[1]
+                        - family.derivatives(params - step, fit_data)[1]) / (2 * step[column])
+            np.testing.assert_allclose(hessian[:, column], expected, rtol=1e-7,
+                                       atol=1e-7 * np.max(np.abs(expected)))
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILIES if f.has_hessian], ids=_id)
+def test_hessian_routes_agree(family, cdnow_table, monkeypatch):
+    """The objective's Hessian in log-parameters from the analytic Hessian and from central
+    differences of the gradient (h = 1e-3: truncation ~h**2 / 6 ~ 2e-7 relative, rounding
+    ~1e-16 / h), as a family without an analytic Hessian gets it: 2e-6 relative, floor 1e-9."""
+    model = MODELS[family.name].mle()
+    objective = objective_of(model, fit_data_of(model, cdnow_table))
+    log_params = np.log(np.asarray(POINTS[family.name][0]))
+    analytic = objective.hessian(log_params)
+    monkeypatch.setattr(type(family), "has_hessian", False)
+    np.testing.assert_allclose(objective.hessian(log_params), analytic, rtol=2e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=_id)
+def test_compiled_likelihood_equals_the_numpy_one(family, cdnow_table):
+    """A family's compiled kernel (for the samplers) against its NumPy derivatives: the same
+    sums in another order (1e-10 relative; the gradient to 1e-8 of its largest component)."""
+    model = MODELS[family.name].mle()
+    fit_data = fit_data_of(model, cdnow_table)
+    compiled = family.compiled_likelihood(fit_data)
+    if compiled is None:
+        pytest.skip(f"{family.title} has no compiled kernel: the samplers call its NumPy code")
+    pytest.importorskip("numba")
+    for point in POINTS[family.name]:
+        params = np.asarray(point)
+        total, gradient = compiled.value_and_gradient(params)
+        expected_total, expected_gradient, _ = family.derivatives(params, fit_data)
+        assert total == pytest.approx(expected_total, rel=1e-10)
+        np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-8,
+                                   atol=1e-8 * np.abs(expected_gradient).max())
+
+
+@pytest.mark.parametrize("family", FAMILIES, ids=_id)
+def test_parameters_outside_the_constraints_are_refused(family):
+    good = dict(zip(family.param_names, POINTS[family.name][0], strict=True))
+    for name in family.param_names:
+        for bad in (-1.0, 0.0, np.nan, np.inf):
+            with pytest.raises(ValidationError, match=f"parameter '{name}' is"):
+                family.params_from_mapping({**good, name: bad})
+        with pytest.raises(ValidationError, match=f"parameter '{name}' is '1'"):
+            family.params_from_mapping({**good, name: "1"})
+    with pytest.raises(ValidationError, match="missing"):
+        family.params_from_mapping({})
+    with pytest.raises(ValidationError, match="unknown"):
+        family.params_from_mapping({**good, "extra": 1.0})
+
+
+# ----------------------------------------------------------------------------- estimators
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_fit_returns_self_with_the_fitted_state(cls, cdnow_table):
+    if not cls.point_estimate:
+        pytest.importorskip("pymc")
+    model = cls()
+    kwargs = {} if cls.point_estimate else {"method": "map", "draws": 50, "chains": 1}
+    assert model.fit(cdnow_table, **kwargs) is model
+    assert list(model.params_.index) == list(cls.family.param_names)
+    assert np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)
+    assert model.time_unit_ == "W"
+    assert model.n_customers_ + model.n_customers_excluded_ == len(cdnow_table)
+    assert 0 < model.n_distinct_rows_ <= model.n_customers_
+    draws = model.parameter_draws()
+    assert list(draws.columns) == list(cls.family.param_names)
+    assert len(draws) == (1 if cls.point_estimate else 50) == model.n_draws
+    assert isinstance(model.summary(), pd.DataFrame)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_an_unfitted_model_says_so(cls, cdnow_table, tmp_path):
+    model = cls()
+    calls = [lambda: model.parameter_draws(), lambda: model.save(tmp_path / "m"),
+             lambda: model.summary(), lambda: model.log_likelihood(cdnow_table)]
+    if isinstance(cls.family, PurchaseFamily):
+        calls += [lambda: model.probability_alive(cdnow_table),
+                  lambda: model.expected_purchases(cdnow_table, 10),
+                  lambda: model.simulate(3, 10.0)]
+    else:
+        calls.append(lambda: model.expected_spend(cdnow_table))
+    for call in calls:
+        with pytest.raises(RuntimeError, match=f"this {cls.__name__} is not fitted yet"):
+            call()
+
+
+def _predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+    if isinstance(model.family, PurchaseFamily):
+        return {
+            "probability_alive": model.probability_alive(data),
+            "expected_purchases": model.expected_purchases(data, 52.0),
+            "probability_of_purchases": model.probability_of_purchases(data, 0, 52.0),
+            "discounted_expected_purchases": model.discounted_expected_purchases(
+                data, horizon=np.inf, discount_rate=0.01),
+        }
+    return {"expected_spend": model.expected_spend(data)}
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_save_and_load_give_the_same_model(cls, fitted, cdnow_table, tmp_path):
+    model = fitted(cls)
+    path = tmp_path / ("model.json" if cls.point_estimate else "model.nc")
+    model.save(path)
+    loaded = cls.load(path)
+    pd.testing.assert_series_equal(loaded.params_, model.params_)
+    pd.testing.assert_frame_equal(loaded.parameter_draws(), model.parameter_draws())
+    assert loaded.time_unit_ == model.time_unit_
+    assert loaded.n_customers_ == model.n_customers_
+    assert loaded.excluded_customers_ == model.excluded_customers_
+    head = cdnow_table.head(50)
+    for name, value in _predictions(model, head).items():
+        expected = _predictions(loaded, head)[name]
+        assert type(value) is type(expected), name
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(expected), err_msg=name)
+    # Another class with the same file format refuses the file, naming both.
+    other = next(c for c in CLASSES if c is not cls and c.point_estimate == cls.point_estimate)
+    with pytest.raises(ValidationError, match=f"holds a '{cls.__name__}' model, not a "
+                                              f"{other.__name__}; load it with {cls.__name__}"):
+        other.load(path)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_tables_in_another_time_unit_are_refused(cls, fitted, cdnow_table):
+    model = fitted(cls)
+    in_days = cdnow_table.copy()
+    in_days.attrs["time_unit"] = "D"
+    if isinstance(cls.family, PurchaseFamily):
+        with pytest.raises(ValidationError, match="time units differ.*'W'.*'D'"):
+            model.probability_alive(in_days)
+    with pytest.raises(ValidationError, match="time units differ"):
+        model.log_likelihood(in_days)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_outputs_are_indexed_like_the_input(cls, fitted, cdnow_table):
+    model = fitted(cls)
+    shuffled = cdnow_table.sample(frac=1.0, random_state=0).head(300)
+    shuffled.index = "id-" + shuffled.index.astype(str)
+    shuffled.index.name = "customer"
+    for name, result in _predictions(model, shuffled).items():
+        assert result.index.equals(shuffled.index), name
+        expected = (pd.Series if cls.point_estimate else pd.DataFrame)
+        assert isinstance(result, expected), name
+
+
+def _extreme_table(spend: bool) -> pd.DataFrame:
+    """Valid but extreme customers: ages from 1e-6 to 1e4 weeks, up to 10,000 repeat
+    purchases, the last one just now or long ago, spends from a cent to a billion."""
+    rows = [
+        (0, 0.0, 1e-6), (0, 0.0, 1e4), (10_000, 51.9, 52.0), (10_000, 52.0, 52.0),
+        (3, 1e-6, 52.0), (50, 9_999.0, 1e4), (1, 1e-3, 1e3), (10_000, 1.0, 1e4),
+    ]
+    table = pd.DataFrame(rows, columns=["frequency", "recency", "T"],
+                         index=pd.RangeIndex(len(rows), name="customer_id"))
+    if spend:
+        table["monetary_value"] = np.where(table["frequency"] > 0,
+                                           [0.01, 1e9, 0.01, 1e9, 5.0, 1e9, 0.01, 1e-2], 0.0)
+    table.attrs["time_unit"] = "W"
+    return table
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_predictions_are_finite_at_extreme_valid_inputs(cls, fitted):
+    model = fitted(cls)
+    table = _extreme_table(spend=not isinstance(cls.family, PurchaseFamily))
+    for name, result in _predictions(model, table).items():
+        values = np.asarray(result, dtype=float)
+        assert np.all(np.isfinite(values)), (name, values)
+        assert np.all(values >= 0), name
+        if name.startswith("probability"):
+            assert np.all(values <= 1 + 1e-12), name  # a probability, to rounding
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_log_likelihood_of_new_data(cls, fitted, cdnow_table):
+    """``log_likelihood(data)`` at the model's estimate: on the data it was fitted on, the
+    maximum-likelihood fit's own ``log_likelihood_`` (a per-row sum against the optimiser's
+    fast route: ~1e-12 relative); and additive over a split of the customers (two sums of the
+    same terms: 1e-12)."""
+    model = fitted(cls)
+    total = model.log_likelihood(cdnow_table)
+    assert np.isfinite(total) and total < 0
+    if cls.point_estimate:
+        assert total == pytest.approx(model.log_likelihood_, rel=1e-12)
+    first, second = cdnow_table.iloc[:1000], cdnow_table.iloc[1000:]
+    assert model.log_likelihood(first) + model.log_likelihood(second) == pytest.approx(
+        total, rel=1e-12)
+
+
+def _simulated(spec, n_customers: int, rng: np.random.Generator) -> pd.DataFrame:
+    truth = spec.mle().set_params_(TRUTH[spec.family.name], time_unit="W")
+    if isinstance(spec.family, PurchaseFamily):
+        return truth.simulate(n_customers, rng.uniform(30.0, 80.0, n_customers),
+                              random_state=rng)
+    frequency = pd.Series(rng.integers(1, 20, n_customers))
+    table = pd.DataFrame({"frequency": frequency,
+                          "monetary_value": truth.simulate(frequency, random_state=rng)})
+    table.attrs["time_unit"] = "W"
+    return table
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=_id)
+def test_simulation_recovers_the_parameters(cls):
+    """Data drawn from known parameters fitted back: every parameter within 4 standard errors
+    of the truth (maximum likelihood; a false alarm has probability ~6e-5 per parameter for
+    Gaussian estimates, and the seed is fixed), or within 4 posterior standard deviations of
+    the posterior mean (Bayesian)."""
+    spec = next(spec for spec in SPECS if cls in (spec.mle, spec.bayesian))
+    # Pareto/NBD's gradient costs seven evaluations of its likelihood per row: fewer rows.
+    n_customers = 5_000 if spec.family.name == "pnbd" else 20_000
+    data = _simulated(spec, n_customers, np.random.default_rng(42))
+    model = _fit(cls, data)
+    truth = pd.Series(TRUTH[spec.family.name])
+    spread = (model.summary()["std_error"] if cls.point_estimate
+              else model.parameter_draws().std())
+    assert np.all(np.abs(model.params_ - truth) <= 4 * spread), (model.params_, spread)
