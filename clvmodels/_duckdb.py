@@ -101,13 +101,14 @@ def _summarise(connection, transactions, *, customer_col, date_col, amount_col, 
             "engine='duckdb' expected a pandas DataFrame or the path of a CSV or Parquet file, "
             f"got {type(transactions).__name__}"
         )
-    end = last_date if observation_end is None else _as_timestamp(observation_end, date_format)
+    end = (last_date if observation_end is None
+           else _as_timestamp(observation_end, date_format, "observation_end"))
     end_period = period_of(end, resolution, tz)
     if period_of(first_date, resolution, tz) > end_period:
         raise all_after_end(date_col, n_rows, end, first_date)
     cut, calibration_ts = end_period, None
     if calibration_end is not None:
-        calibration_ts = _as_timestamp(calibration_end, date_format)
+        calibration_ts = _as_timestamp(calibration_end, date_format, "calibration_end")
         cut = period_of(calibration_ts, resolution, tz)
         check_calibration_window(calibration_ts, cut, end, end_period)
     query = aggregation_sql(
@@ -183,6 +184,11 @@ def _register_file(connection, path, customer_col, date_col, amount_col, date_fo
     types = dict(zip(source.columns, (str(t) for t in source.dtypes), strict=True))
     _require_columns(pd.DataFrame(columns=list(types)),
                      [customer_col, date_col] + ([amount_col] if amount_col else []))
+    if _is_csv(path) and types[date_col] in _DATE_TYPES:
+        # DuckDB's CSV sniffer picks a date layout itself, "01/02/2006" day first if every
+        # value parses so, and then ignores date_format: read the text, parse it as below.
+        source = _read_file(connection, path, text_column=date_col)
+        types[date_col] = "VARCHAR"
     customer, date = _quote(customer_col), _quote(date_col)
     parsed, ns, is_number = _date_expressions(date, types[date_col], date_format)
     amount = amount_number = None
@@ -223,21 +229,34 @@ def _register_file(connection, path, customer_col, date_col, amount_col, date_fo
     return n_rows, pd.Timestamp(first_ns, tz=tz), pd.Timestamp(last_ns, tz=tz), tz
 
 
-def _read_file(connection, path):
+def _read_file(connection, path, text_column: str | None = None):
+    """A relation over a CSV or Parquet file (``text_column`` of a CSV file read as text)."""
     name = str(path)
     has_glob = any(ch in name for ch in "*?[")
     if not has_glob and not Path(name).exists():
         raise FileNotFoundError(f"{name}: no such transaction file")
-    suffixes = [s.lower() for s in Path(name).suffixes]
-    if suffixes and suffixes[-1] in (".gz", ".zst", ".bz2"):
-        suffixes = suffixes[:-1]
-    if suffixes and suffixes[-1] in (".parquet", ".pq"):
+    suffix = _suffix(name)
+    if suffix in (".parquet", ".pq"):
         return connection.read_parquet(name)
-    if suffixes and suffixes[-1] in (".csv", ".tsv", ".txt"):
+    if suffix in (".csv", ".tsv", ".txt"):
+        if text_column is not None:
+            return connection.read_csv(name, dtype={text_column: "VARCHAR"})
         return connection.read_csv(name)
     raise ValueError(
         f"{name}: expected a .csv (.tsv, .txt, optionally compressed) or .parquet file"
     )
+
+
+def _suffix(name: str) -> str | None:
+    """The file type's suffix, after any compression suffix."""
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".zst", ".bz2"):
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else None
+
+
+def _is_csv(path) -> bool:
+    return _suffix(str(path)) in (".csv", ".tsv", ".txt")
 
 
 def _date_expressions(date: str, date_type: str, date_format: str | None):

@@ -541,6 +541,8 @@ def _parse_date(value: str | None, option: str, date_format: str | None = None):
         return None
     try:
         return _as_timestamp(value, date_format)
+    except ValidationError as error:  # a date, but its day/month order is ambiguous
+        raise typer.BadParameter(_in_cli_terms(str(error)), param_hint=option) from None
     except (ValueError, TypeError) as error:
         raise typer.BadParameter(f"{value!r} is not a date ({error})", param_hint=option) from None
 
@@ -576,7 +578,8 @@ def summarize(
     no_amount: Annotated[bool, typer.Option("--no-amount",
                                             help="No spend column: counts only.")] = False,
     date_format: Annotated[str | None, typer.Option(
-        help="strftime layout of the dates, e.g. %Y%m%d (default: ISO and what pandas reads).")
+        help="strftime layout of the dates, e.g. %Y%m%d or %d/%m/%Y (default: ISO and what "
+        "pandas reads; needed when the day/month order is ambiguous).")
     ] = None,
     observation_end: Annotated[str | None, typer.Option(
         help="Last day of the observation (default: the last purchase); later purchases are "

@@ -32,7 +32,7 @@ from datetime import tzinfo
 import numpy as np
 import pandas as pd
 
-from clvmodels.validation import ValidationError, check_transactions
+from clvmodels.validation import ValidationError, check_transactions, parse_date_text
 
 __all__ = ["ENGINES", "TIME_UNITS", "calibration_holdout", "rfm_summary"]
 
@@ -155,8 +155,10 @@ def rfm_summary(
         Column holding the spend of each purchase; adds ``monetary_value``.
     observation_end : date-like, optional
         End of the observation window (a Timestamp, an ISO string, or a value in
-        ``date_format``). Defaults to the last transaction date. Transactions in later periods are
-        excluded with a ``UserWarning``, and so are customers whose first purchase is later.
+        ``date_format``; a string such as ``"10/03/2006"``, whose day/month order is ambiguous,
+        is refused otherwise). Defaults to the last transaction date. Transactions in later
+        periods are excluded with a ``UserWarning``, and so are customers whose first purchase
+        is later.
     time_unit : str
         Unit of recency and T: "h", "D", "W", "M" or "Y" (or their names, see
         :data:`TIME_UNITS`).
@@ -188,8 +190,9 @@ def rfm_summary(
     Raises
     ------
     ValidationError
-        If the transactions fail :func:`~clvmodels.validation.check_transactions`, or
-        ``observation_end`` is before every purchase.
+        If the transactions fail :func:`~clvmodels.validation.check_transactions` (which also
+        refuses dates whose day/month order is ambiguous), ``observation_end`` is before every
+        purchase, or it is a string with an ambiguous day/month order.
     ValueError
         If ``time_unit``, ``resolution`` or ``engine`` is unknown.
 
@@ -240,7 +243,7 @@ def calibration_holdout(
     transactions, customer_col, date_col, amount_col, time_unit, date_format, resolution, engine
         As for :func:`rfm_summary`.
     calibration_end : date-like
-        Last day of the calibration period.
+        Last day of the calibration period (read as ``observation_end`` is).
     observation_end : date-like, optional
         Last day of the holdout period; defaults to the last transaction date.
 
@@ -275,7 +278,7 @@ def calibration_holdout(
     log, end, n_excluded = _read_log(
         transactions, customer_col, date_col, amount_col, date_format, resolution, observation_end
     )
-    calibration_ts = _as_timestamp(calibration_end, date_format)
+    calibration_ts = _as_timestamp(calibration_end, date_format, "calibration_end")
     calibration_period, end_period = log.period_of(calibration_ts), log.period_of(end)
     check_calibration_window(calibration_ts, calibration_period, end, end_period)
     in_calibration = log.period <= calibration_period
@@ -451,7 +454,8 @@ def _read_log(
         pd.to_numeric(transactions[amount_col]).to_numpy(dtype=float) if amount_col else None
     )
     log = _PurchaseLog(customers, codes, periods, amounts, resolution, tz)
-    end = dates.max() if observation_end is None else _as_timestamp(observation_end, date_format)
+    end = (dates.max() if observation_end is None
+           else _as_timestamp(observation_end, date_format, "observation_end"))
     after = periods > log.period_of(end)
     n_excluded = int(np.count_nonzero(after))
     if n_excluded == len(periods):
@@ -516,16 +520,18 @@ def _to_periods(values: np.ndarray, resolution: str) -> np.ndarray:
     return values.astype(f"datetime64[{resolution}]").view(np.int64)
 
 
-def _as_timestamp(value: object, date_format: str | None) -> pd.Timestamp:
-    """Read an end date given as a Timestamp, an ISO string, or in the data's ``date_format``."""
+def _as_timestamp(value: object, date_format: str | None, name: str | None = None) -> pd.Timestamp:
+    """Read an end date given as a Timestamp, an ISO string, or in the data's ``date_format``.
+
+    Strings follow :func:`~clvmodels.validation.parse_date_text`: one whose day/month order is
+    ambiguous (``"10/03/2006"``) is refused unless it is in ``date_format``. ``name`` (e.g.
+    ``"observation_end"``) names the date in that message.
+    """
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         if date_format is None:
             # pd.Timestamp would read 19970930 as nanoseconds since 1970.
             raise TypeError(f"got the number {value!r} as a date; pass a date or date_format")
         value = str(value)
-    if isinstance(value, str) and date_format is not None:
-        try:
-            return pd.to_datetime(value, format=date_format)
-        except ValueError:
-            pass  # not in the data's layout: fall back to ISO and pandas' parsing
+    if isinstance(value, str):
+        return parse_date_text(value, date_format, name=name)
     return pd.Timestamp(value)

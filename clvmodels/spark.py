@@ -109,14 +109,16 @@ def summarise(
         spark, transactions, customer_col, date_col, amount_col, date_format, resolution
     )
     end = last_date if observation_end is None else _wall_time(
-        _as_timestamp(observation_end, date_format), spark
+        _as_timestamp(observation_end, date_format, "observation_end"), spark
     )
     end_period = period_of(end, resolution, None)
     if period_of(first_date, resolution, None) > end_period:
         raise all_after_end(date_col, n_rows, end, first_date)
     cut, calibration_ts = end_period, None
     if calibration_end is not None:
-        calibration_ts = _wall_time(_as_timestamp(calibration_end, date_format), spark)
+        calibration_ts = _wall_time(
+            _as_timestamp(calibration_end, date_format, "calibration_end"), spark
+        )
         cut = period_of(calibration_ts, resolution, None)
         check_calibration_window(calibration_ts, cut, end, end_period)
     with_amount = amount_col is not None

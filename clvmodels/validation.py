@@ -2,17 +2,24 @@
 
 Each check raises :class:`ValidationError` with a message that names the column, how many rows are
 affected, an example customer id and what was expected. Nothing here drops or repairs rows.
+
+Dates are never read in a guessed day/month order: see :func:`check_transactions` for the rule,
+which :func:`parse_date_text` applies to single dates (observation and calibration ends).
 """
 
 from __future__ import annotations
 
 import difflib
+import numbers
+import re
+import warnings
 
 import numpy as np
 import pandas as pd
+from pandas.tseries.api import guess_datetime_format
 
 __all__ = ["ValidationError", "check_count", "check_discounting", "check_duration", "check_level",
-           "check_margin", "check_rfm", "check_transactions"]
+           "check_margin", "check_rfm", "check_transactions", "parse_date_text"]
 
 
 class ValidationError(ValueError):
@@ -91,7 +98,9 @@ def check_rfm(
     Raises
     ------
     ValidationError
-        If the table is empty, a column is missing, a customer id repeats, a value is missing or
+        If the table is empty, a column is missing, the customer ids (the index) are of more
+        than one type (e.g. the integer 1 and the string "1", which would be two customers),
+        a customer id repeats, a value is missing or
         not finite, frequency is negative or not a whole number, recency is negative or larger than
         T, recency is not 0 for a customer with frequency 0, or monetary value is negative (0 is
         allowed, also for repeat buyers: the spend models leave those out of their fit).
@@ -107,6 +116,7 @@ def check_rfm(
         )
     if len(data) == 0:
         raise ValidationError("the RFM table is empty; expected at least one customer row")
+    _check_one_id_type(data.index, "index", "rfm.index = rfm.index.astype(str)")
     if not data.index.is_unique:  # (cached by pandas; which ids repeat costs more)
         _check("index", data.index.duplicated(keep=False), data.index,
                "one row per customer id (duplicate ids found)")
@@ -152,6 +162,17 @@ def check_transactions(
     date_format : str, optional
         ``strftime`` layout of the dates when they are strings or numbers (``"%Y%m%d"`` for
         integers such as ``19970101``). Columns that already hold datetimes are used as they are.
+        Without it, strings are read in the layout pandas infers from the first one, and the
+        day/month order is never guessed:
+
+        * layouts with the year first (``1997-01-31``, ``1997/01/31 10:00``) or the month as a
+          name (``31 Jan 1997``) are unambiguous;
+        * a layout with the day and the month as numbers in another order (``01/02/2006``) is
+          read in the order in which every value parses: a value such as ``13/02/2006`` says
+          that the day comes first. When every value parses in both orders and some read
+          differently (only days up to 12), the dates are refused: pass ``date_format``;
+        * values in which pandas infers no layout (e.g. with two-digit years, ``01/02/06``) are
+          read one by one as pandas does, and refused if the order changes any of them.
 
     Returns
     -------
@@ -162,9 +183,12 @@ def check_transactions(
     Raises
     ------
     ValidationError
-        If the input is not a DataFrame or is empty, a column is missing, a customer id or a date
-        is missing, a date cannot be parsed (or is a number and no ``date_format`` is given), or
-        an amount is missing, not a finite number, or negative.
+        If the input is not a DataFrame or is empty, a column is missing, a customer id is
+        missing or the ids are of more than one type (the integer 1 and the string "1" would be
+        two customers; integers and floats that compare equal are one), a date is missing,
+        cannot be parsed (or is a number and no ``date_format`` is given) or its day/month
+        order is ambiguous (see ``date_format``), or an amount is missing, not a finite number,
+        or negative.
     """
     if not isinstance(transactions, pd.DataFrame):
         raise ValidationError(
@@ -176,6 +200,10 @@ def check_transactions(
     _require_columns(transactions, columns)
     _check(customer_col, transactions[customer_col].isna().to_numpy(), transactions.index,
            "a customer id on every row", example_of="row")
+    _check_one_id_type(
+        transactions[customer_col], customer_col,
+        f"transactions[{customer_col!r}] = transactions[{customer_col!r}].astype(str)",
+    )
     customers = transactions[customer_col].to_numpy()
     dates = _parse_dates(transactions[date_col], customers, date_format)
     if amount_col:
@@ -202,30 +230,330 @@ def _require_columns(data: pd.DataFrame, columns: list[str]) -> None:
     )
 
 
+def _check_one_id_type(ids: pd.Series | pd.Index, column: str, fix: str) -> None:
+    """Refuse customer ids of more than one kind (text, numbers, booleans, any other type).
+
+    pandas keeps the integer 1 and the string "1" apart (two customers), so a column mixing
+    them splits customers without a word. Numbers of different types that compare equal (1 and
+    1.0) are one customer to pandas, so they count as one kind. Only object columns can mix
+    types (and categorical ones, through their categories): the dtype test settles every other
+    column, and ``infer_dtype`` most object ones, at C speed.
+    """
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        ids = pd.Index(ids.dtype.categories)
+    if ids.dtype != object:
+        return
+    values = np.asarray(ids, dtype=object)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("mixed", "mixed-integer"):
+        return  # one type, or integers and floats
+    values = values[~pd.isna(values)]
+    types = np.frompyfunc(type, 1, 1)(values)
+    kind_of = {t: _id_kind(t) for t in pd.unique(types)}
+    if len(set(kind_of.values())) < 2:
+        return
+    kinds = pd.Series(types).map(kind_of).to_numpy()
+    first, second = pd.unique(kinds)[:2]
+    pair = _colliding_ids(values, kinds) or (
+        values[np.argmax(kinds == first)], values[np.argmax(kinds == second)]
+    )
+    counts = pd.Series(kinds).value_counts(sort=False)
+    shown = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+    examples = " and ".join(f"{_plain(v)!r} ({type(_plain(v)).__name__})" for v in pair)
+    raise ValidationError(
+        f"column {column!r}: customer ids of more than one type (rows: {shown}; e.g. "
+        f"{examples}); pandas tells ids apart by type and value, not by their text (1 and '1' "
+        f"would be two customers, True and 1 one); expected ids of one type: convert the "
+        f"column first, e.g. {fix}"
+    )
+
+
+def _id_kind(kind: type) -> str:
+    """Which ids pandas may take for one another: text, numbers (compared by value), booleans;
+    any other type is its own kind."""
+    if issubclass(kind, str):
+        return "str"
+    if issubclass(kind, (bool, np.bool_)):
+        return "bool"
+    if issubclass(kind, numbers.Number):
+        return "number"
+    return kind.__name__
+
+
+def _colliding_ids(values: np.ndarray, kinds: np.ndarray) -> tuple[object, object] | None:
+    """A string id and an id of another type that prints as it (``'1'`` and ``1``), if any."""
+    texts = set(pd.unique(values[kinds == "str"]))
+    for value in pd.unique(values[kinds != "str"]):
+        if str(_plain(value)) in texts:
+            return value, str(_plain(value))
+    return None
+
+
 def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None) -> pd.Series:
-    """Parse a date column, failing on missing or unparseable values."""
+    """Parse a date column, failing on missing, unparseable or day/month-ambiguous values.
+
+    Each distinct value is parsed once (a log has far fewer distinct dates than rows) and the
+    readings are spread back over the rows.
+    """
     column = str(raw.name)
     _check(column, raw.isna().to_numpy(), customers, "a purchase date on every row")
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         return raw
     values = raw.to_numpy()
+    if pd.api.types.is_numeric_dtype(raw.dtype) and date_format is None:
+        # pandas would read 19970101 as nanoseconds since 1970: refuse rather than guess.
+        _check(column, np.ones(len(raw), dtype=bool), customers,
+               "dates; numbers need date_format (e.g. date_format='%Y%m%d' for 19970101)",
+               values=values)
+    codes, distinct = _distinct_values(raw)
     if pd.api.types.is_numeric_dtype(raw.dtype):
-        if date_format is None:
-            # pandas would read 19970101 as nanoseconds since 1970: refuse rather than guess.
-            _check(column, np.ones(len(raw), dtype=bool), customers,
-                  "dates; numbers need date_format (e.g. date_format='%Y%m%d' for 19970101)",
-                  values=values)
-        raw = raw.astype(str)
+        distinct = distinct.astype(str)
     try:
-        parsed = pd.to_datetime(raw, format=date_format, errors="coerce")
+        if date_format is not None:
+            parsed = pd.to_datetime(distinct, format=date_format, errors="coerce")
+            expected = f"dates in the format {date_format!r}"
+        else:
+            parsed, expected = _read_dates(distinct)
+    except _DayMonthOrder as order:
+        rows = order.differs[codes]
+        first = np.flatnonzero(rows)[0]
+        raise ValidationError(
+            f"column {column!r}: {np.count_nonzero(rows)} row(s) with an ambiguous day/month "
+            f"order (e.g. customer {_plain(customers[first])!r}, {order.describe()}); "
+            f"{order.reason}; pass {order.advice()}"
+        ) from None
     except (ValueError, TypeError) as exc:  # e.g. mixed time zones, which coerce does not cover
         raise ValidationError(f"column {column!r}: dates could not be parsed: {exc}") from exc
-    expected = (
-        f"dates in the format {date_format!r}" if date_format
-        else "dates pandas can parse (pass date_format=... for other layouts)"
+    _check(column, parsed.isna()[codes], customers, expected, values=values)
+    return pd.Series(parsed[codes], index=raw.index, name=raw.name)
+
+
+def _distinct_values(raw: pd.Series) -> tuple[np.ndarray | slice, np.ndarray]:
+    """Each row's index into the distinct values of a column and those values (as objects, in
+    order of first appearance).
+
+    A column whose first rows are mostly distinct (timestamps to the second) is not worth
+    factorizing (that costs about half a parse): then every row is its own "distinct value"
+    (the index is ``slice(None)``). The head is large so that a few thousand dates repeated
+    over millions of rows show as repeats.
+    """
+    head = raw.iloc[:_DISTINCT_HEAD]
+    if len(raw) > _DISTINCT_HEAD and head.nunique() > _MOSTLY_DISTINCT * len(head):
+        return slice(None), raw.to_numpy(dtype=object)
+    codes, distinct = pd.factorize(raw)
+    return codes, np.asarray(distinct, dtype=object)
+
+
+def parse_date_text(text: str, date_format: str | None = None, *, name: str | None = None
+                    ) -> pd.Timestamp:
+    """Read one date (e.g. an observation end) by the rule of :func:`check_transactions`.
+
+    Parameters
+    ----------
+    text : str
+        The date: in ``date_format`` when given, else (or when it does not match) ISO or
+        another layout pandas reads.
+    date_format : str, optional
+        ``strftime`` layout of the data's dates.
+    name : str, optional
+        What the date is (``"observation_end"``), for the message.
+
+    Returns
+    -------
+    Timestamp
+
+    Raises
+    ------
+    ValidationError
+        If the day/month order decides the date (``"10/03/2006"``): a single date cannot show
+        its order, so it has to be ISO (``2006-03-10``) or in ``date_format``.
+    ValueError
+        If pandas cannot read it as a date.
+    """
+    if date_format is not None:
+        try:
+            return pd.to_datetime(text, format=date_format)
+        except ValueError:
+            pass  # not in the data's layout: fall back to ISO and pandas' parsing
+    try:
+        _read_dates(np.array([text], dtype=object))
+    except _DayMonthOrder as order:
+        label = f"{name} {text!r}" if name else repr(text)
+        if date_format is not None:
+            label += f" (not in date_format {date_format!r})"
+        raise ValidationError(
+            f"{label} has an ambiguous day/month order: it reads {order.describe(value=False)}; "
+            f"pass it as an ISO date (YYYY-MM-DD), or pass {order.advice()}"
+        ) from None
+    except (ValueError, TypeError):
+        pass  # pd.Timestamp says what is wrong with it
+    return pd.Timestamp(text)
+
+
+class _DayMonthOrder(Exception):
+    """Raised by :func:`_read_dates` when reading the day or the month first gives different
+    dates and the values do not say which is meant.
+
+    ``differs`` flags the distinct values read differently; ``example`` is the first of them,
+    ``month_first`` / ``day_first`` its two readings and ``layouts`` the two ``date_format``
+    values (month first, day first) when they are known.
+    """
+
+    def __init__(self, differs: np.ndarray, example: object, month_first: pd.Timestamp,
+                 day_first: pd.Timestamp, layouts: tuple[str, str] | None, reason: str):
+        super().__init__(reason)
+        self.differs, self.example, self.reason = differs, example, reason
+        self.month_first, self.day_first, self.layouts = month_first, day_first, layouts
+
+    def describe(self, value: bool = True) -> str:
+        readings = f"{_show(self.month_first)} month first or {_show(self.day_first)} day first"
+        return f"value {self.example!r}: {readings}" if value else readings
+
+    def advice(self) -> str:
+        if self.layouts is None:
+            return "date_format=... naming the layout, with the day or the month first"
+        month_first, day_first = self.layouts
+        return (f"date_format={month_first!r} (month first) or date_format={day_first!r} "
+                "(day first)")
+
+
+def _show(timestamp: pd.Timestamp) -> str:
+    """A reading for a message: the date alone at midnight, else the ISO timestamp."""
+    if timestamp == timestamp.normalize():
+        return f"{timestamp:%Y-%m-%d}"
+    return timestamp.isoformat(sep=" ")
+
+
+_DEFAULT_EXPECTED = "dates pandas can parse (pass date_format=... for other layouts)"
+# How many of the first distinct dates choose the order to parse all of them in first.
+_SAMPLE = 1000
+# A column is not factorized when over half of its first 100,000 values differ.
+_DISTINCT_HEAD = 100_000
+_MOSTLY_DISTINCT = 0.5
+# The first run of digits has four or more: a year first (or YYYYMMDD), read year-month-day.
+_YEAR_FIRST = re.compile(r"\D*\d{4}")
+# Day and month as numbers, then the year: "01/02/06", "1.2.2006 10:00" (for suggestions).
+_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.\- ])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)", re.DOTALL)
+
+
+def _read_dates(values: np.ndarray) -> tuple[pd.DatetimeIndex, str]:
+    """Parse distinct date values without a ``date_format``: the readings (NaT where a value
+    does not parse) and what the values were expected to be, for the message.
+
+    Raises :class:`_DayMonthOrder` rather than guess the day/month order (the rule is in
+    :func:`check_transactions`).
+    """
+    layout = _inferred_layout(values[0])
+    if layout is None:  # pandas would read each value on its own (dateutil), month first
+        return _read_one_by_one(values), _DEFAULT_EXPECTED
+    orders = _day_month_orders(layout)
+    if orders is None:  # year first, or the month as a name: one reading
+        return pd.to_datetime(values, errors="coerce"), _DEFAULT_EXPECTED
+    pandas_layout = layout
+    # Parse first in the order that reads the first distinct values (pandas' own when both
+    # do): the other order then needs parsing only if no day exceeds 12 (one that does would be
+    # a month > 12 in the other order), so a column in one layout is parsed once.
+    other = orders[1] if layout == orders[0] else orders[0]
+    sample = values[:_SAMPLE]
+    if (pd.to_datetime(sample, format=layout, errors="coerce").isna().any()
+            and not pd.to_datetime(sample, format=other, errors="coerce").isna().any()):
+        layout, other = other, layout
+    readings = {layout: pd.to_datetime(values, format=layout, errors="coerce")}
+    if readings[layout].isna().any() or not (readings[layout].day > 12).any():
+        readings[other] = pd.to_datetime(values, format=other, errors="coerce")
+    complete = [order for order, parsed in readings.items() if not parsed.isna().any()]
+    if len(complete) == 2:
+        month_first, day_first = readings[orders[0]], readings[orders[1]]
+        differs = np.asarray(month_first != day_first)
+        if differs.any():
+            first = np.flatnonzero(differs)[0]
+            raise _DayMonthOrder(
+                differs, values[first], month_first[first], day_first[first], orders,
+                "every date parses with the day first and with the month first",
+            )
+    if complete:
+        return readings[complete[0]], _DEFAULT_EXPECTED
+    # Neither order reads every value: report the values the better one does not read (pandas'
+    # own order when they tie).
+    best = min(sorted(readings, key=lambda order: order != pandas_layout),
+               key=lambda order: int(readings[order].isna().sum()))
+    return readings[best], (
+        f"dates in one layout ({best!r} reads the most of them; pass date_format=... if they "
+        "are in another)"
     )
-    _check(column, parsed.isna().to_numpy(), customers, expected, values=values)
-    return parsed
+
+
+def _inferred_layout(first: object) -> str | None:
+    """The layout pandas infers from the first value (None: it reads values one by one)."""
+    if not isinstance(first, str):
+        return None
+    with warnings.catch_warnings():  # pandas warns when the first value is day first
+        warnings.simplefilter("ignore", UserWarning)
+        return guess_datetime_format(first)
+
+
+def _day_month_orders(layout: str) -> tuple[str, str] | None:
+    """(month-first, day-first) versions of a layout with the day and month as numbers and the
+    year not first; None for any other layout."""
+    day, month = layout.find("%d"), layout.find("%m")
+    if day < 0 or month < 0 or layout.count("%d") > 1 or layout.count("%m") > 1:
+        return None
+    years = [i for i in (layout.find("%Y"), layout.find("%y")) if i >= 0]
+    if years and min(years) < min(day, month):
+        return None
+    swapped = layout.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
+    return (layout, swapped) if month < day else (swapped, layout)
+
+
+def _read_one_by_one(values: np.ndarray) -> pd.DatetimeIndex:
+    """pandas' reading of values in no inferable layout (each with dateutil, month first),
+    refused where reading the day first would give another date."""
+    month_first = pd.to_datetime(values, format="mixed", errors="coerce")
+    # Only a value with a day up to 12 that differs from its month can read otherwise, and
+    # dateutil reads a value with the year first year-month-day unless asked for the day first.
+    candidates = np.flatnonzero(
+        np.asarray(month_first.day <= 12) & np.asarray(month_first.day != month_first.month)
+    )
+    candidates = np.array([i for i in candidates if isinstance(values[i], str)
+                           and not _YEAR_FIRST.match(values[i])], dtype=np.intp)
+    if len(candidates) == 0:
+        return month_first
+    day_first = pd.to_datetime(values[candidates], format="mixed", dayfirst=True,
+                               errors="coerce")
+    changed = np.asarray(day_first != month_first[candidates])
+    if changed.any():
+        differs = np.zeros(len(values), dtype=bool)
+        differs[candidates[changed]] = True
+        first = candidates[np.flatnonzero(changed)[0]]
+        raise _DayMonthOrder(
+            differs, values[first], month_first[first], day_first[np.flatnonzero(changed)[0]],
+            _suggested_layouts(values[first]),
+            "pandas infers no layout from the first value and would read each value on its "
+            "own, month first",
+        )
+    return month_first
+
+
+def _suggested_layouts(value: str) -> tuple[str, str] | None:
+    """(month-first, day-first) layouts that read ``value`` (e.g. "01/02/06 10:00"), if it is
+    a numeric date whose layout can be spelt out."""
+    match = _NUMERIC_DATE.fullmatch(value.strip())
+    if match is None:
+        return None
+    separator, year, rest = match[2], "%Y" if len(match[4]) == 4 else "%y", match[5]
+    suffix = ""
+    if rest:  # the time's layout, from an ISO date with the same time
+        time = _inferred_layout("2000-01-13" + rest)
+        if time is None or not time.startswith("%Y-%m-%d"):
+            return None
+        suffix = time[len("%Y-%m-%d"):]
+    layouts = tuple(f"{a}{separator}{b}{separator}{year}{suffix}"
+                    for a, b in (("%m", "%d"), ("%d", "%m")))
+    try:
+        for layout in layouts:
+            pd.to_datetime(value.strip(), format=layout)
+    except ValueError:
+        return None
+    return layouts
 
 
 def _check_amounts(raw: pd.Series, customers: np.ndarray) -> None:

@@ -676,3 +676,111 @@ def test_duckdb_engine_summarizes_like_pandas(chain, tmp_path):
     assert (duck.attrs["n_transactions"], duck.attrs["n_transactions_excluded"]) == (4960, 1959)
     assert described["n_rows"] == 6919
     assert described["first_date"].startswith("1997-01-01")  # from the ages, exactly
+
+
+# ----------------------------------------------------------------------------- dates and ids
+# The issue's dates: read month first, 01/02 -> 10/03 is 274 days; day first, 37.
+AMBIGUOUS_LOG = "customer_id,date,amount\n1,01/02/2006,5\n1,10/03/2006,6\n2,11/03/2006,1\n"
+DAY_FIRST_LOG = "customer_id,date,amount\n1,01/02/2006,5\n1,10/03/2006,6\n2,13/03/2006,1\n"
+
+
+@pytest.fixture(scope="module")
+def date_runs(tmp_path_factory):
+    """summarize on day/month-ambiguous logs, each case a process of the real entry point,
+    all started at once: name -> (exit code, stderr, RFM table written or None)."""
+    d = tmp_path_factory.mktemp("dates")
+    (d / "ambiguous.csv").write_text(AMBIGUOUS_LOG)
+    (d / "day_first.csv").write_text(DAY_FIRST_LOG)
+    (d / "iso.csv").write_text(AMBIGUOUS_LOG.replace("01/02/2006", "2006-02-01")
+                               .replace("10/03/2006", "2006-03-10")
+                               .replace("11/03/2006", "2006-03-11"))
+    days = ["--time-unit", "D", "-q"]
+    duckdb = ["--engine", "duckdb"]
+    cases = {
+        "ambiguous": [d / "ambiguous.csv"],
+        "day first by format": [d / "ambiguous.csv", "--date-format", "%d/%m/%Y"],
+        "day first by the data": [d / "day_first.csv"],
+        "ambiguous end": [d / "iso.csv", "--observation-end", "10/03/2006"],
+        "duckdb ambiguous": [d / "ambiguous.csv", *duckdb],
+        "duckdb month first by format": [d / "ambiguous.csv", *duckdb, "--date-format",
+                                         "%m/%d/%Y"],
+    }
+    if importlib.util.find_spec("duckdb") is None:
+        cases = {name: args for name, args in cases.items() if "duckdb" not in name}
+    processes = {
+        name: subprocess.Popen(
+            [*MODULE, "summarize", *map(str, args), "-o", str(d / f"{i}.csv"), *days],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for i, (name, args) in enumerate(cases.items())
+    }
+    results = {}
+    for i, (name, process) in enumerate(processes.items()):
+        _, stderr = process.communicate(timeout=300)
+        output = d / f"{i}.csv"
+        results[name] = (process.returncode, stderr,
+                         _batch.read_rfm(output) if output.exists() else None)
+    return results
+
+
+def test_summarize_refuses_ambiguous_dates_naming_the_option(date_runs):
+    code, stderr, _ = date_runs["ambiguous"]
+    assert_one_line_error(
+        code, stderr, 4,
+        "column 'date': 3 row(s) with an ambiguous day/month order (e.g. customer '1', value "
+        "'01/02/2006': 2006-01-02 month first or 2006-02-01 day first); every date parses with "
+        "the day first and with the month first; pass --date-format '%m/%d/%Y' (month first) "
+        "or --date-format '%d/%m/%Y' (day first)")
+    assert "date_format" not in stderr
+
+
+@pytest.mark.parametrize("case", ["day first by format", "day first by the data"])
+def test_summarize_reads_the_order_the_format_or_the_data_give(date_runs, case):
+    code, stderr, rfm = date_runs[case]
+    assert code == 0, stderr
+    assert rfm.loc["1", "recency"] == 37.0  # 1 February to 10 March
+    assert rfm.attrs["metadata"]["transactions"]["first_date"].startswith("2006-02-01")
+
+
+def test_summarize_refuses_an_ambiguous_observation_end(date_runs):
+    code, stderr, _ = date_runs["ambiguous end"]
+    assert_one_line_error(
+        code, stderr, 2,
+        "--observation-end: '10/03/2006' has an ambiguous day/month order: it reads 2006-10-03 "
+        "month first or 2006-03-10 day first; pass it as an ISO date (YYYY-MM-DD), or pass "
+        "--date-format '%m/%d/%Y' (month first) or --date-format '%d/%m/%Y' (day first)")
+
+
+def test_duckdb_engine_reads_dates_only_in_the_given_layout(date_runs):
+    """DuckDB's CSV sniffer used to read the ambiguous log day first, even with a format."""
+    if "duckdb ambiguous" not in date_runs:
+        pytest.skip("duckdb is not installed")
+    code, stderr, _ = date_runs["duckdb ambiguous"]
+    assert_one_line_error(code, stderr, 4, "expected dates DuckDB can parse (pass --date-format "
+                          "for other layouts)")
+    code, stderr, rfm = date_runs["duckdb month first by format"]
+    assert code == 0, stderr
+    assert rfm.loc["1", "recency"] == 274.0  # 2 January to 3 October
+
+
+def test_run_config_refuses_an_ambiguous_holdout_end(tmp_path, capsys):
+    (tmp_path / "job.toml").write_text(
+        '[data]\ntransactions = "t.csv"\n[predict]\nhorizon = 52\n'
+        '[report]\nholdout_end = "06/05/1998"\n')
+    code = main(["run", str(tmp_path / "job.toml")])
+    assert_one_line_error(code, capsys.readouterr().err, 2,
+                          "holdout_end: '06/05/1998' has an ambiguous day/month order")
+
+
+def test_csv_ids_written_from_mixed_types_are_one_customer(tmp_path):
+    """A log written from a column mixing 1 and "1" has the text 1 for both, and the CSV ids
+    are read as text, so the customer is not split (in Python the mix is refused)."""
+    log = pd.DataFrame({"customer_id": pd.array([1, "1", 2], dtype=object),
+                        "date": ["2006-02-01", "2006-03-10", "2006-03-11"]})
+    with pytest.raises(clvmodels.ValidationError, match="customer ids of more than one type"):
+        clvmodels.rfm_summary(log)
+    log.to_csv(tmp_path / "t.csv", index=False)
+    result = cli("summarize", tmp_path / "t.csv", "--no-amount", "--time-unit", "D",
+                 "-o", tmp_path / "rfm.csv", "-q")
+    assert result.returncode == 0, result.stderr
+    rfm = _batch.read_rfm(tmp_path / "rfm.csv")
+    assert rfm.index.tolist() == ["1", "2"] and rfm.loc["1", "recency"] == 37.0

@@ -244,3 +244,46 @@ def test_window_errors_match(cdnow):
         with pytest.raises(ValueError, match="has a time zone but the transaction dates do not"):
             rfm_summary(cdnow, observation_end=pd.Timestamp("1998-01-01", tz="UTC"),
                         engine=engine)
+
+
+# ----------------------------------------------------------------------------- day/month order
+def test_csv_dates_are_not_read_in_the_sniffers_order(tmp_path):
+    """DuckDB's CSV sniffer read "01/02/2006" day first (and then ignored date_format): the
+    engine parses the text itself, in date_format or as ISO only."""
+    path = tmp_path / "log.csv"
+    log = pd.DataFrame({"customer_id": [1, 1, 2], "date": ["01/02/2006", "10/03/2006",
+                                                             "11/03/2006"]})
+    log.to_csv(path, index=False)
+    with pytest.raises(ValidationError, match=r"column 'date': 3 row\(s\) invalid \(e\.g\. "
+                       r"customer 1, value '01/02/2006'\); expected dates DuckDB can parse "
+                       r"\(pass date_format=\.\.\. for other layouts\)"):
+        rfm_summary(path, engine="duckdb")
+    for layout, recency in (("%m/%d/%Y", 274.0), ("%d/%m/%Y", 37.0)):
+        reference = rfm_summary(log, time_unit="D", date_format=layout)
+        ours = rfm_summary(path, time_unit="D", date_format=layout, engine="duckdb")
+        assert_same_summary(ours, reference)
+        assert ours.loc[1, "recency"] == recency
+
+
+def test_iso_csv_dates_still_equal_pandas(tmp_path):
+    path = tmp_path / "log.csv"
+    log = _log(date=["2020-01-01", "2020-02-03", "2020-03-02"])
+    log.to_csv(path, index=False)
+    assert_same_summary(rfm_summary(path, amount_col="amount", engine="duckdb"),
+                        rfm_summary(log, amount_col="amount"))
+
+
+@pytest.mark.parametrize("bad", [
+    {"log": _log(date=["01/02/2006", "10/03/2006", "11/03/2006"]), "options": {}},
+    {"log": _log(customer_id=[1, "1", 2]), "options": {}},
+    {"log": _log(), "options": {"observation_end": "02/03/2020"}},
+    {"log": _log(), "options": {"calibration_end": "01/02/2020", "observation_end": "2020-01-03"}},
+], ids=["ambiguous dates", "mixed id types", "ambiguous end", "ambiguous calibration end"])
+def test_a_frame_gets_the_pandas_engines_refusal(bad):
+    """A DataFrame goes through the pandas engine's checks (before, DuckDB merged 1 and "1")."""
+    function = calibration_holdout if "calibration_end" in bad["options"] else rfm_summary
+    with pytest.raises(ValidationError) as expected:
+        function(bad["log"], **bad["options"])
+    with pytest.raises(ValidationError) as got:
+        function(bad["log"], engine="duckdb", **bad["options"])
+    assert str(got.value) == str(expected.value)

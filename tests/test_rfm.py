@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import numpy as np
@@ -306,3 +307,47 @@ def test_properties_on_random_logs(rows: list[tuple[int, int, float]], data: st.
     order = data.draw(st.permutations(range(len(log))))
     shuffled = rfm_summary(log.iloc[list(order)], amount_col="amount", time_unit="D")
     assert_frame_equal(shuffled, summary, check_exact=False, rtol=1e-12)
+
+
+def _string_log(dates: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"customer_id": ["a"] * len(dates), "date": dates})
+
+
+def test_issue_example_is_refused_or_read_as_the_format_says() -> None:
+    log = _string_log(["01/02/2006", "10/03/2006"])
+    with pytest.raises(ValidationError, match=r"ambiguous day/month order .* pass "
+                       r"date_format='%m/%d/%Y' \(month first\) or date_format='%d/%m/%Y'"):
+        rfm_summary(log, time_unit="D")
+    assert rfm_summary(log, time_unit="D", date_format="%d/%m/%Y")["recency"].iloc[0] == 37.0
+    assert rfm_summary(log, time_unit="D", date_format="%m/%d/%Y")["recency"].iloc[0] == 274.0
+
+
+@pytest.mark.parametrize("argument", ["observation_end", "calibration_end"])
+def test_an_end_date_in_either_order_is_refused(argument: str) -> None:
+    log = _log([("a", 0, 1.0), ("a", 100, 1.0)])  # 2020-01-01 to 2020-04-10
+    ends = {"observation_end": "2020-04-10", "calibration_end": "2020-02-01", argument:
+            "02/03/2020"}
+    pattern = re.escape(
+        f"{argument} '02/03/2020' has an ambiguous day/month order: it reads 2020-02-03 month "
+        "first or 2020-03-02 day first; pass it as an ISO date (YYYY-MM-DD), or pass "
+        "date_format='%m/%d/%Y' (month first) or date_format='%d/%m/%Y' (day first)"
+    )
+    with pytest.raises(ValidationError, match=f"^{pattern}$"):
+        calibration_holdout(log, time_unit="D", **ends)
+    if argument == "observation_end":
+        with pytest.raises(ValidationError, match=f"^{pattern}$"):
+            rfm_summary(log, time_unit="D", observation_end="02/03/2020")
+
+
+def test_end_dates_that_read_one_way_or_match_the_format_are_used() -> None:
+    log = _log([("a", 0, 1.0), ("a", 10, 1.0)])
+    # 13 cannot be a month; ISO is year first; the data's layout says which is which.
+    for end in ("13/01/2020", "2020-01-13"):
+        assert rfm_summary(log, time_unit="D", observation_end=end)["T"].iloc[0] == 12.0
+    text = _string_log(["01/01/2020", "11/01/2020"])
+    summary = rfm_summary(text, time_unit="D", date_format="%d/%m/%Y", observation_end="02/03/2020")
+    assert summary.attrs["observation_end"] == pd.Timestamp("2020-03-02")
+    # An end date not in the data's layout falls back to ISO, and then has to be unambiguous.
+    with pytest.raises(ValidationError, match=r"'02/03/2020' \(not in date_format '%Y%m%d'\) "
+                       "has an ambiguous day/month order"):
+        rfm_summary(_log([("a", 0, 1.0)]), date_format="%Y%m%d", observation_end="02/03/2020")

@@ -150,6 +150,30 @@ def test_bad_input_gets_the_pandas_engines_error(spark):
         rfm_summary(log, engine="spark")
 
 
+def test_day_month_order_is_never_guessed(spark):
+    """Spark's try_cast reads year-first layouts only, so "01/02/2006" is refused (asking for
+    date_format) rather than read month first; an ambiguous end date gets the pandas
+    engine's refusal (before, pd.Timestamp read it month first)."""
+    log = pd.DataFrame({"customer_id": ["a", "a"], "date": ["01/02/2006", "10/03/2006"]})
+    with pytest.raises(ValidationError, match=r"column 'date': 2 row\(s\) invalid \(e\.g\. "
+                       r"customer 'a', value '01/02/2006'\); expected dates Spark can parse "
+                       r"\(pass date_format=\.\.\. for other layouts\)"):
+        rfm_summary(spark.createDataFrame(log), engine="spark")
+    summary = rfm_summary(spark.createDataFrame(log), engine="spark", date_format="%d/%m/%Y",
+                          time_unit="D")
+    assert _to_pandas(summary)["recency"].tolist() == [37.0]
+    iso = log.assign(date=["2006-02-01", "2006-03-10"])
+    for options in ({"observation_end": "04/05/2006"},
+                    {"calibration_end": "02/03/2006", "observation_end": "2006-03-10"}):
+        function = calibration_holdout if "calibration_end" in options else rfm_summary
+        with pytest.raises(ValidationError) as expected:
+            function(iso, **options)
+        with pytest.raises(ValidationError) as got:
+            function(spark.createDataFrame(iso), engine="spark", **options)
+        assert "ambiguous day/month order" in str(got.value)
+        assert str(got.value) == str(expected.value)
+
+
 @pytest.fixture(scope="module")
 def summaries(spark_log, log):
     options = dict(amount_col="amount", time_unit="W")
