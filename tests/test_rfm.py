@@ -346,7 +346,7 @@ def test_end_dates_that_read_one_way_or_match_the_format_are_used() -> None:
         assert rfm_summary(log, time_unit="D", observation_end=end)["T"].iloc[0] == 12.0
     text = _string_log(["01/01/2020", "11/01/2020"])
     summary = rfm_summary(text, time_unit="D", date_format="%d/%m/%Y", observation_end="02/03/2020")
-    assert summary.attrs["observation_end"] == pd.Timestamp("2020-03-02")
+    assert summary.attrs["observation_end"] == "2020-03-02T00:00:00"
     # An end date not in the data's layout falls back to ISO, and then has to be unambiguous.
     with pytest.raises(ValidationError, match=r"'02/03/2020' \(not in date_format '%Y%m%d'\) "
                        "has an ambiguous day/month order"):
