@@ -5,7 +5,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from clvmodels import BetaGeoModel, GammaGammaModel, ParetoNBDModel, load_cdnow_summary
+from clvmodels import (
+    BetaGeoModel,
+    GammaGammaModel,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+    load_cdnow_summary,
+)
 
 
 @pytest.fixture(scope="session")
@@ -17,6 +23,11 @@ def cdnow() -> pd.DataFrame:
 @pytest.fixture(scope="session")
 def fitted_bgnbd(cdnow) -> BetaGeoModel:
     return BetaGeoModel().fit(cdnow)
+
+
+@pytest.fixture(scope="session")
+def fitted_mbgnbd(cdnow) -> ModifiedBetaGeoModel:
+    return ModifiedBetaGeoModel().fit(cdnow)
 
 
 @pytest.fixture(scope="session")

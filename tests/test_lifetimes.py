@@ -33,6 +33,11 @@ def lifetimes_bgnbd(cdnow):
 
 
 @pytest.fixture(scope="module")
+def lifetimes_mbgnbd(cdnow):
+    return lifetimes.ModifiedBetaGeoFitter().fit(*_rfm_args(cdnow))
+
+
+@pytest.fixture(scope="module")
 def lifetimes_pnbd(cdnow):
     return lifetimes.ParetoNBDFitter().fit(*_rfm_args(cdnow))
 
@@ -57,7 +62,8 @@ def _lifetimes_maximum(model, fitter, data, rename=None) -> Maximum:
 
 
 @pytest.mark.parametrize("model_fixture, fitter_fixture", [
-    ("fitted_bgnbd", "lifetimes_bgnbd"), ("fitted_pnbd", "lifetimes_pnbd"),
+    ("fitted_bgnbd", "lifetimes_bgnbd"), ("fitted_mbgnbd", "lifetimes_mbgnbd"),
+    ("fitted_pnbd", "lifetimes_pnbd"),
 ])
 def test_fit_reaches_at_least_lifetimes_likelihood(model_fixture, fitter_fixture, request, cdnow):
     model, fitter = request.getfixturevalue(model_fixture), request.getfixturevalue(fitter_fixture)
@@ -69,7 +75,8 @@ def test_fit_reaches_at_least_lifetimes_likelihood(model_fixture, fitter_fixture
 
 
 @pytest.mark.parametrize("model_fixture, fitter_fixture", [
-    ("fitted_bgnbd", "lifetimes_bgnbd"), ("fitted_pnbd", "lifetimes_pnbd"),
+    ("fitted_bgnbd", "lifetimes_bgnbd"), ("fitted_mbgnbd", "lifetimes_mbgnbd"),
+    ("fitted_pnbd", "lifetimes_pnbd"),
 ])
 def test_conditional_predictions_agree(model_fixture, fitter_fixture, request, cdnow):
     model = _at_lifetimes_params(request.getfixturevalue(model_fixture),
@@ -93,13 +100,16 @@ def test_conditional_predictions_agree(model_fixture, fitter_fixture, request, c
     )
 
 
-def test_bgnbd_purchase_count_distribution_agrees(lifetimes_bgnbd, fitted_bgnbd):
-    model = _at_lifetimes_params(fitted_bgnbd, lifetimes_bgnbd)
-    params = tuple(model.params_.to_numpy())
+@pytest.mark.parametrize("model_fixture, fitter_fixture", [
+    ("fitted_bgnbd", "lifetimes_bgnbd"), ("fitted_mbgnbd", "lifetimes_mbgnbd"),
+])
+def test_purchase_count_distribution_agrees(model_fixture, fitter_fixture, request):
+    model = _at_lifetimes_params(request.getfixturevalue(model_fixture),
+                                 fitter := request.getfixturevalue(fitter_fixture))
     for n in range(6):
         for t in (0.5, 39.0, 200.0):  # lifetimes takes one t at a time
-            assert model.family.pmf_new(params, n, t) == pytest.approx(
-                lifetimes_bgnbd.probability_of_n_purchases_up_to_time(t, n), rel=RTOL
+            assert model.probability_of_purchases_new_customer(n, t) == pytest.approx(
+                fitter.probability_of_n_purchases_up_to_time(t, n), rel=RTOL
             )
 
 

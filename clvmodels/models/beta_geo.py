@@ -40,18 +40,14 @@ BETA_GEO = BetaGeoFamily()
 class BetaGeoModel(PurchasePredictions, MLEModel):
     """BG/NBD model fitted by maximum likelihood.
 
-    Parameters
-    ----------
-    penalizer : float, default 0.0
-        L2 penalty on the parameters (see :class:`~clvmodels.estimation.mle.MLEModel`).
+    Takes ``penalizer`` and keeps the fitted state of
+    :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
     Attributes
     ----------
     params_ : Series
         ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha), alpha in the data's time unit),
         ``a``, ``b`` (dropout probability ~ Beta(a, b)).
-    log_likelihood_, covariance_, n_customers_, time_unit_
-        See :class:`~clvmodels.estimation.mle.MLEModel`.
 
     Examples
     --------

@@ -188,10 +188,8 @@ class GammaGammaModel(SpendPredictions, MLEModel):
     (``"no_repeat_purchase"``, ``"zero_spend"``). The model assumes spend is independent of
     the purchase process; check ``data[["frequency", "monetary_value"]].corr()`` is near 0.
 
-    Parameters
-    ----------
-    penalizer : float, default 0.0
-        L2 penalty on the parameters (see :class:`~clvmodels.estimation.mle.MLEModel`).
+    Takes ``penalizer`` and keeps the fitted state of
+    :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
     Attributes
     ----------

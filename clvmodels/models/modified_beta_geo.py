@@ -34,10 +34,8 @@ MODIFIED_BETA_GEO = ModifiedBetaGeoFamily()
 class ModifiedBetaGeoModel(PurchasePredictions, MLEModel):
     """MBG/NBD model fitted by maximum likelihood.
 
-    Parameters
-    ----------
-    penalizer : float, default 0.0
-        L2 penalty on the parameters (see :class:`~clvmodels.estimation.mle.MLEModel`).
+    Takes ``penalizer`` and keeps the fitted state of
+    :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
     Attributes
     ----------
@@ -45,8 +43,6 @@ class ModifiedBetaGeoModel(PurchasePredictions, MLEModel):
         ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha), alpha in the data's time unit),
         ``a``, ``b`` (dropout probability at the first and after each repeat purchase
         ~ Beta(a, b)).
-    log_likelihood_, covariance_, n_customers_, time_unit_
-        See :class:`~clvmodels.estimation.mle.MLEModel`.
 
     Examples
     --------

@@ -241,18 +241,14 @@ PARETO_NBD = ParetoNBDFamily()
 class ParetoNBDModel(PurchasePredictions, MLEModel):
     """Pareto/NBD model fitted by maximum likelihood.
 
-    Parameters
-    ----------
-    penalizer : float, default 0.0
-        L2 penalty on the parameters (see :class:`~clvmodels.estimation.mle.MLEModel`).
+    Takes ``penalizer`` and keeps the fitted state of
+    :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
     Attributes
     ----------
     params_ : Series
         ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha)), ``s``, ``beta`` (dropout rate
         ~ Gamma(s, beta)); alpha and beta in the data's time unit.
-    log_likelihood_, covariance_, n_customers_, time_unit_
-        See :class:`~clvmodels.estimation.mle.MLEModel`.
     """
 
     family = PARETO_NBD
