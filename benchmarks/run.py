@@ -246,6 +246,7 @@ def _spark_model_step(path: str) -> dict:
     """Spark: fit from the distinct rows, then score every customer on the executors."""
     from clvmodels import BetaGeoModel, GammaGammaModel, rfm_summary
     from clvmodels import spark as clv_spark
+    from clvmodels.scoring import ValueSettings
 
     spark = _spark_session()
     summary = rfm_summary(spark.read.parquet(path), customer_col="customer_id", date_col="date",
@@ -258,8 +259,9 @@ def _spark_model_step(path: str) -> dict:
     spend = clv_spark.fit(GammaGammaModel(), summary)
     fit_seconds = time.perf_counter() - start
     start = time.perf_counter()
-    clv_spark.score(summary, bgnbd, spend, horizon=365.0,
-                    discount_rate=DAILY_DISCOUNT).write.format("noop").mode("overwrite").save()
+    settings = ValueSettings(horizon=365.0, discount_rate=0.10)  # 10% a year
+    clv_spark.score(summary, bgnbd, spend, settings=settings).write.format("noop").mode(
+        "overwrite").save()
     score_seconds = time.perf_counter() - start
     return {"seconds": fit_seconds, "score_seconds": score_seconds, "customers": n,
             "distinct": bgnbd.n_distinct_rows_, "jvm_rss": _stop_spark(spark)}
