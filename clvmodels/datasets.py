@@ -74,13 +74,14 @@ def load_cdnow_summary() -> pd.DataFrame:
         2,357 rows indexed by ``customer_id``, with ``frequency`` (repeat purchases, int),
         ``recency`` and ``T`` (weeks, rounded to 2 decimals) and ``monetary_value`` (mean repeat
         spend in dollars, rounded to cents) over the 39-week calibration period ending
-        1997-09-30. ``attrs`` records ``time_unit`` "W" and ``observation_end``.
+        1997-09-30. ``attrs`` records ``time_unit`` "W" and ``observation_end`` (an ISO
+        string, JSON-safe like :func:`~clvmodels.rfm_summary`'s).
     """
     summary = pd.read_csv(_data_dir() / "cdnow_sample_summary.csv")
     summary = summary.rename(
         columns={"ID": "customer_id", "x": "frequency", "t_x": "recency", "zbar": "monetary_value"}
     ).set_index("customer_id")
-    summary.attrs.update(time_unit="W", observation_end=pd.Timestamp("1997-09-30"))
+    summary.attrs.update(time_unit="W", observation_end=pd.Timestamp("1997-09-30").isoformat())
     return summary
 
 

@@ -33,14 +33,16 @@ def test_cdnow_sample_ids_match_the_summary() -> None:
     assert log.iloc[0].tolist() == [1, pd.Timestamp("1997-01-01"), 2, 29.33]
 
 
-def test_cdnow_summary() -> None:
+def test_cdnow_summary(tmp_path) -> None:
     summary = load_cdnow_summary()
     assert len(summary) == 2357
     assert summary.index.name == "customer_id"
     assert list(summary.columns) == ["frequency", "recency", "T", "monetary_value"]
     assert summary["frequency"].dtype == np.int64
     assert summary.loc[1].tolist() == [2, 30.43, 38.86, 22.35]
-    assert summary.attrs == {"time_unit": "W", "observation_end": pd.Timestamp("1997-09-30")}
+    assert summary.attrs == {"time_unit": "W", "observation_end": "1997-09-30T00:00:00"}
+    summary.to_parquet(tmp_path / "cdnow.parquet")  # JSON-safe attrs: pandas writes them
+    assert pd.read_parquet(tmp_path / "cdnow.parquet").attrs == summary.attrs
 
 
 def test_donations() -> None:
