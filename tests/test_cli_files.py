@@ -24,9 +24,10 @@ import pandas as pd
 import pytest
 
 import clvmodels
-from clvmodels import _batch
 from clvmodels.__main__ import main
-from clvmodels._presentation import transactions_used
+from clvmodels.files import tables
+from clvmodels.files.model_directory import ModelDirectory
+from clvmodels.presentation import transactions_used
 
 MODULE = [sys.executable, "-m", "clvmodels"]
 SCRIPT = Path(sys.executable).with_name("clvmodels")
@@ -82,14 +83,14 @@ def test_rfm_csv_is_a_plain_table_with_a_json_sidecar(rfm_csv):
     plain = pd.read_csv(rfm_csv)  # what any CSV reader sees
     assert list(plain.columns) == ["customer_id", "frequency", "recency", "T", "monetary_value"]
     assert len(plain) == 2357 and plain["customer_id"].is_unique
-    rfm = _batch.read_rfm(rfm_csv)
+    rfm = tables.read_rfm(rfm_csv)
     np.testing.assert_array_equal(plain[["frequency", "recency", "T", "monetary_value"]],
                                   rfm.to_numpy())
     sidecar = json.loads(rfm_csv.with_name("rfm.csv.json").read_text())
     assert sidecar["format"] == "clvmodels.rfm" and sidecar["time_unit"] == "W"
     assert sidecar["observation_end"] == "1997-09-30T00:00:00"
     assert (sidecar["n_transactions"], sidecar["n_transactions_excluded"]) == (4960, 1959)
-    assert sidecar["table"] == {"file": "rfm.csv", "sha256": _batch.sha256(rfm_csv)}
+    assert sidecar["table"] == {"file": "rfm.csv", "sha256": tables.sha256(rfm_csv)}
     assert "table" not in rfm.attrs["metadata"]  # the sidecar's own record stays in it
 
 
@@ -114,13 +115,13 @@ def test_parquet_keeps_its_metadata_inside_and_scores_stay_plain(rfm_csv, tmp_pa
 
 def test_rfm_file_of_an_earlier_version_still_reads(rfm_csv, tmp_path):
     """Before the sidecar, the metadata was the CSV file's first line, ``# clvmodels {json}``."""
-    metadata = dict(_batch.read_rfm(rfm_csv).attrs["metadata"])
+    metadata = dict(tables.read_rfm(rfm_csv).attrs["metadata"])
     del metadata["n_transactions"]  # not recorded then
     legacy = tmp_path / "old_rfm.csv"
     legacy.write_text(f"# clvmodels {json.dumps(metadata)}\n" + rfm_csv.read_text())
     result = cli("fit", legacy, "--spend", "none", "-o", tmp_path / "model", "-q")
     assert result.returncode == 0, result.stderr  # no --time-unit needed: the line has it
-    old, new = _batch.read_rfm(legacy), _batch.read_rfm(rfm_csv)
+    old, new = tables.read_rfm(legacy), tables.read_rfm(rfm_csv)
     pd.testing.assert_frame_equal(old, new)
     assert {k: v for k, v in old.attrs.items() if k != "metadata"} == {
         k: v for k, v in new.attrs.items() if k not in ("metadata", "n_transactions")}
@@ -183,7 +184,7 @@ def test_a_new_pair_replaces_the_old_one(rfm_csv, tmp_path):
     assert main(["summarize", str(rfm_csv.with_name("transactions.csv")), "-o",
                  str(tmp_path / "rfm.csv"), "--observation-end", "1997-06-30", "-q"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rfm.csv", "rfm.csv.json"]
-    assert _batch.read_rfm(tmp_path / "rfm.csv").attrs["observation_end"] == (
+    assert tables.read_rfm(tmp_path / "rfm.csv").attrs["observation_end"] == (
         "1997-06-30T00:00:00")
 
 
@@ -205,7 +206,7 @@ def counts_chain(workdir):
     }
     for name, result in results.items():
         assert result.returncode == (4 if name == "fit with spend" else 0), (name, result.stderr)
-    rfm = _batch.read_rfm(d / "counts_rfm.csv")
+    rfm = tables.read_rfm(d / "counts_rfm.csv")
     return d, results, rfm, clvmodels.BetaGeoModel().fit(rfm)
 
 
@@ -220,7 +221,7 @@ def test_counts_only_fit_writes_no_spend_model(counts_chain):
     manifest = json.loads((d / "counts_model" / "manifest.json").read_text())
     assert manifest["spend_model"] is None and manifest["fit"]["spend"] == "none"
     assert manifest["format_version"] == 2  # readers of format 1 expect a spend model
-    models = _batch.ModelDirectory.load(d / "counts_model")
+    models = ModelDirectory.load(d / "counts_model")
     assert models.spend_model is None
     # The same RFM file and code as the API fit: the same estimates (1e-12 leaves room for a
     # different summation order).
