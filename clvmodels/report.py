@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from clvmodels import evaluate, plotting
 from clvmodels.estimation.base import package_version
-from clvmodels.files.model_directory import MODEL_ROLES
+from clvmodels.files.manifest import MODEL_ROLES
 from clvmodels.presentation import (
     ROLE_LABELS,
     caught_user_warnings,

@@ -48,7 +48,7 @@ from clvmodels.cli.steps import (
     write_report,
     write_scores,
 )
-from clvmodels.files import model_directory as model_files
+from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
 from clvmodels.scoring import ValueSettings
 

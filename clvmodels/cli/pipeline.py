@@ -32,7 +32,7 @@ from clvmodels.cli.steps import (
     write_scores,
 )
 from clvmodels.errors import InputFileError
-from clvmodels.files import model_directory as model_files
+from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
 from clvmodels.files.atomic import write_text
 from clvmodels.scoring import ValueSettings

@@ -22,10 +22,11 @@ from clvmodels.cli.console import Reporter, user_errors, warnings_as_notes
 from clvmodels.cli.options import BAYES_METHODS, not_one_of, parse_date
 from clvmodels.errors import DataError, DependencyError
 from clvmodels.estimation.base import package_version
-from clvmodels.files import model_directory as model_files
+from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
 from clvmodels.files.atomic import write_text
 from clvmodels.files.model_directory import ModelDirectory
+from clvmodels.files.model_directory import model_class as estimator_class
 from clvmodels.rfm import rfm_summary
 from clvmodels.scoring import Scores, ValueSettings
 from clvmodels.timeunit import TimeUnit
@@ -190,7 +191,7 @@ def fit_models(
     fit_warnings: list[str] = []
     to_fit = [(settings.model, False)] + ([] if counts_only else [(settings.spend, True)])
     for name, spend in to_fit:
-        model_class = model_files.model_class(name, bayesian=settings.bayesian, spend=spend)
+        model_class = estimator_class(name, bayesian=settings.bayesian, spend=spend)
         if settings.bayesian:
             model = model_class()
             options = dict(method=settings.method, draws=settings.draws, tune=settings.tune,

@@ -17,29 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from clvmodels.errors import DataError, InputFileError
-from clvmodels.estimation.base import package_version
-from clvmodels.estimation.modelfile import check_header, read_json
+from clvmodels.estimation.modelfile import read_json
 from clvmodels.files.atomic import Staging, locked, recover, staged
+from clvmodels.files.manifest import (
+    MANIFEST,
+    MODEL_DIR_FORMAT,
+    MODEL_ROLES,
+    MODEL_SUFFIXES,
+    check_manifest,
+)
 from clvmodels.files.tables import sha256
-from clvmodels.models import MODELS, PURCHASE_MODELS, SPEND_MODELS, model_by_name
+from clvmodels.models import model_by_name
 from clvmodels.models import model_class as registered_class
 from clvmodels.validation import ValidationError
-
-MODEL_DIR_FORMAT = "clvmodels.model-directory"
-#: The newest model-directory format this version reads. Format 2 allows a directory without a
-#: spend model (``--spend none``); directories with one are still written as format 1, which
-#: every earlier version reads.
-MODEL_DIR_VERSION = 2
-MANIFEST = "manifest.json"
-#: Transaction-model and spend-model names of the command line (see clvmodels.models.MODELS).
-TRANSACTION_MODELS = PURCHASE_MODELS
-#: The ``--spend`` value of a counts-only fit (no spend model, no value columns).
-NO_SPEND_MODEL = "none"
-SPEND_CHOICES = (*SPEND_MODELS, NO_SPEND_MODEL)
-MODEL_ROLES = ("transaction_model", "spend_model")
 
 
 def is_model_directory(directory: Path) -> bool:
@@ -88,7 +79,7 @@ class ModelDirectory:
     def save(self, directory: str | os.PathLike, staging: Staging | None = None) -> None:
         """Write the models and the manifest into ``directory``, replacing it atomically
         (when ``staging`` commits, if given)."""
-        suffix = ".nc" if self.bayesian else ".json"
+        suffix = MODEL_SUFFIXES[self.bayesian]
         manifest = dict(self.manifest)
         with (staged() if staging is None else nullcontext(staging) as staging,
               staging.directory(directory, is_model_directory, "model directory") as temporary):
@@ -141,19 +132,19 @@ class ModelDirectory:
             )
         try:
             manifest = read_json(manifest_path, "model manifest")
-            check_header(manifest, manifest_path, format_name=MODEL_DIR_FORMAT,
-                         version=MODEL_DIR_VERSION, model=None, package=package_version())
+            check_manifest(manifest, manifest_path)
         except ValidationError as error:
             raise DataError(str(error)) from None
         models = {"spend_model": None}
         for role in MODEL_ROLES:
-            entry = manifest.get(role)
-            if entry is None and role == "spend_model":
-                _check_no_spend_model(directory, manifest)
+            entry = manifest[role]
+            if entry is None:  # counts only (the schema allows it for the spend model alone)
+                _check_no_spend_model(directory)
                 continue
-            if not isinstance(entry, dict):
-                raise DataError(f"{manifest_path} does not describe the {role.replace('_', ' ')}")
             path = directory / entry["file"]
+            if path.is_symlink():
+                raise DataError(f"{path} is a symbolic link; a model directory holds its model "
+                                "files itself (copy the files, not links to them)")
             if not path.is_file():
                 raise InputFileError(f"model file missing: {path} (listed in {manifest_path})")
             if sha256(path) != entry["sha256"]:
@@ -164,7 +155,7 @@ class ModelDirectory:
             model_class = _model_class(entry["class"])
             try:
                 models[role] = model_class.load(path)
-            except (ValueError, OSError, KeyError) as error:
+            except (ValueError, TypeError, OSError, KeyError) as error:
                 raise DataError(f"cannot read {path}: {error}") from None
         model_unit = getattr(models["transaction_model"], "time_unit_", None)
         if model_unit and model_unit != manifest["time_unit"]:
@@ -175,14 +166,8 @@ class ModelDirectory:
         return cls(models["transaction_model"], models["spend_model"], manifest)
 
 
-def _check_no_spend_model(directory: Path, manifest: dict[str, Any]) -> None:
-    """A manifest without a spend model must say so consistently and stand alone."""
-    fitted_with = manifest.get("fit", {}).get("spend", NO_SPEND_MODEL)
-    if fitted_with != NO_SPEND_MODEL:
-        raise DataError(
-            f"{directory / MANIFEST} lists no spend model but says the models were fitted with "
-            f"--spend {fitted_with}; the manifest was changed: fit the models again"
-        )
+def _check_no_spend_model(directory: Path) -> None:
+    """A directory whose manifest lists no spend model holds no spend model file either."""
     stray = sorted(p.name for p in directory.glob("spend_model.*"))
     if stray:
         raise DataError(
@@ -192,35 +177,9 @@ def _check_no_spend_model(directory: Path, manifest: dict[str, Any]) -> None:
         )
 
 
-def new_manifest(
-    *, model: str, spend: str, bayesian: bool, time_unit: str, fit: dict[str, Any],
-    data: dict[str, Any],
-) -> dict[str, Any]:
-    """The manifest of a model directory before its files are written (``spend`` may be
-    :data:`NO_SPEND_MODEL`: then ``spend_model`` is null)."""
-    counts_only = spend == NO_SPEND_MODEL
-    return {
-        "format": MODEL_DIR_FORMAT,
-        # Format 1 readers expect a spend model: only a directory without one needs format 2.
-        "format_version": 2 if counts_only else 1,
-        "package_version": package_version(),
-        "created": pd.Timestamp.now(tz="UTC").isoformat(timespec="seconds"),
-        "bayesian": bayesian,
-        "time_unit": time_unit,
-        "transaction_model": {"name": model,
-                              "class": MODELS[model].estimator(bayesian).__name__},
-        "spend_model": None if counts_only else {
-            "name": spend, "class": MODELS[spend].estimator(bayesian).__name__},
-        "fit": fit,
-        "data": data,
-    }
-
-
 def model_class(name: str, *, bayesian: bool, spend: bool = False) -> type:
     """The class behind a command-line model name."""
     return model_by_name(name, kind="spend" if spend else "purchase").estimator(bayesian)
 
 
-__all__ = ["MANIFEST", "MODEL_DIR_FORMAT", "MODEL_DIR_VERSION", "MODEL_ROLES", "NO_SPEND_MODEL",
-           "SPEND_CHOICES", "TRANSACTION_MODELS", "ModelDirectory", "is_model_directory",
-           "model_class", "new_manifest"]
+__all__ = ["ModelDirectory", "is_model_directory", "model_class"]
