@@ -127,15 +127,8 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
 
 
 @pytest.fixture(scope="module")
-def good(tmp_path_factory):
-    """A model directory and RFM file written by the command line (in-process)."""
-    d = tmp_path_factory.mktemp("untrusted")
-    clvmodels.load_cdnow_transactions()[["customer_id", "date", "amount"]].to_csv(
-        d / "transactions.csv", index=False)
-    assert main(["summarize", str(d / "transactions.csv"), "-o", str(d / "rfm.csv"),
-                 "--observation-end", "1997-09-30", "-q"]) == 0
-    assert main(["fit", str(d / "rfm.csv"), "-o", str(d / "model"), "-q"]) == 0
-    return d
+def good(cli_model):
+    return cli_model
 
 
 # The issue's cases run as processes of the real entry point, all at once; the others call

@@ -4,6 +4,9 @@ handling (one line on stderr and an exit code for every error the user can fix).
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
@@ -71,10 +74,14 @@ def main(argv: list[str] | None = None) -> int:
 
     Errors the user can fix are printed as one line on stderr; set ``CLVMODELS_DEBUG=1`` to
     get their tracebacks too. Anything else is a bug and keeps its traceback (exit code 1).
+    SIGTERM (what schedulers send on a timeout) is handled like SIGINT (Ctrl-C): the outputs
+    being written are abandoned, the previous ones stay, and the exit code is 130.
     """
     command_line = typer.main.get_command(app)
     try:
-        result = command_line.main(args=argv, prog_name="clvmodels", standalone_mode=False)
+        with _sigterm_as_interrupt():
+            result = command_line.main(args=argv, prog_name="clvmodels",
+                                       standalone_mode=False)
     except BatchError as error:
         return fail(error, str(error), error.exit_code)
     except typer.TyperException as error:  # usage errors: unknown option, bad value ...
@@ -83,7 +90,27 @@ def main(argv: list[str] | None = None) -> int:
         return fail(error, error.format_message() + hint, error.exit_code or EXIT_USAGE)
     except (typer.Abort, KeyboardInterrupt) as error:
         return fail(error, "interrupted", EXIT_INTERRUPTED)
+    if result == EXIT_INTERRUPTED:  # typer returns an interrupt as this code, without a word
+        return fail(KeyboardInterrupt(), "interrupted", EXIT_INTERRUPTED)
     return result if isinstance(result, int) else EXIT_OK
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Raise KeyboardInterrupt on SIGTERM while the block runs (main thread only)."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: signals are not ours to handle
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def fail(error: BaseException, message: str, code: int) -> int:

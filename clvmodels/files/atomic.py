@@ -112,7 +112,7 @@ def _output_error(targets: list[Path], error: OSError) -> OutputFileError:
 # ----------------------------------------------------------------------------- locks
 @contextmanager
 def locked(path: str | os.PathLike, *, shared: bool = False,
-           timeout: float = LOCK_TIMEOUT) -> Iterator[None]:
+           timeout: float | None = None) -> Iterator[None]:
     """Hold the lock of the destination ``path`` (exclusive, or ``shared`` among readers).
 
     The lock file ``.NAME.lock`` beside ``path`` is created for the purpose and removed by the
@@ -122,7 +122,8 @@ def locked(path: str | os.PathLike, *, shared: bool = False,
     Raises
     ------
     OutputFileError
-        For a writer, if another process holds the lock for ``timeout`` seconds.
+        For a writer, if another process holds the lock for ``timeout`` seconds (default
+        :data:`LOCK_TIMEOUT`).
     InputFileError
         The same for a reader.
     """
@@ -132,6 +133,7 @@ def locked(path: str | os.PathLike, *, shared: bool = False,
         return
     lock_path = _lock_path(path)
     mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+    timeout = LOCK_TIMEOUT if timeout is None else timeout
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -186,17 +188,27 @@ def _locked_all(paths: list[Path]) -> Iterator[None]:
 
 @contextmanager
 def _interrupts_held() -> Iterator[None]:
-    """Defer SIGINT and SIGTERM while a block of renames runs (delivered right after)."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Defer SIGINT and SIGTERM while a block of renames runs: a signal that arrives meanwhile
+    is raised again, to its own handler, as the block ends (main thread only; elsewhere
+    Python runs no signal handlers anyway)."""
+    received: list[int] = []
+
+    def defer(signum: int, frame: object) -> None:
+        received.append(signum)
+
     try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    except (AttributeError, ValueError, OSError):  # no POSIX signal masks here
+        previous = {number: signal.signal(number, defer)
+                    for number in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError:  # not the main thread
         yield
         return
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
 
 
 # ----------------------------------------------------------------------------- recovery
