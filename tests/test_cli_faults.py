@@ -252,3 +252,65 @@ def test_interrupts_are_held_back_while_a_commit_renames(tmp_path):
         os.replace = replace
     assert (tmp_path / "a.csv").read_text() == "a" and (tmp_path / "b.csv").read_text() == "b"
     assert names(tmp_path) == ["a.csv", "b.csv"]
+
+
+# ----------------------------------------------------------------------------- item 14
+RUN_CONFIG = """
+[data]
+transactions = "{transactions}"
+observation_end = "1997-09-30"
+engine = "{engine}"
+
+[predict]
+horizon = 52
+
+[output]
+directory = "out"
+"""
+
+
+def test_a_failed_run_leaves_every_previous_output(cli_model, tmp_path):
+    """The report cannot be written (a folder is in its place): exit 6, and the RFM table,
+    model directory and scores staged before it replace nothing."""
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("rfm.csv", "rfm.csv.json"):
+        shutil.copy(cli_model / name, out / name)
+    shutil.copytree(cli_model / "model", out / "model")
+    (out / "scores.csv").write_text("customer_id,clv\n1,2.0\n")  # the previous run's
+    (out / "report.html").mkdir()
+    (out / "report.html" / "keep").write_text("")
+    before = {path.relative_to(out): path.read_bytes() for path in out.rglob("*")
+              if path.is_file()}
+    config = tmp_path / "job.toml"
+    config.write_text(RUN_CONFIG.format(transactions=cli_model / "transactions.csv",
+                                        engine="pandas"))
+    result = cli("run", config, "-q")
+    assert result.returncode == 6, result.stderr
+    after = {path.relative_to(out): path.read_bytes() for path in out.rglob("*")
+             if path.is_file()}
+    assert after == before
+    assert names(out) == ["model", "report.html", "rfm.csv", "rfm.csv.json", "scores.csv"]
+    assert result.stderr.strip().splitlines() == [
+        f"clvmodels: error: cannot write {out / 'report.html'}: it is a directory"]
+
+
+NO_PANDAS_CSV = """
+import pandas as pd
+def read_csv(*args, **kwargs):
+    raise RuntimeError("the log was read with pandas")
+pd.read_csv = read_csv
+"""
+
+
+def test_run_reads_the_log_for_the_report_with_its_engine(cli_model, tmp_path):
+    """With engine = "duckdb" no step reads the log with pandas (the report's plots too)."""
+    pytest.importorskip("duckdb")
+    config = tmp_path / "job.toml"
+    config.write_text(RUN_CONFIG.format(transactions=cli_model / "transactions.csv",
+                                        engine="duckdb"))
+    code, stderr = finished(patched(NO_PANDAS_CSV, "run", config, "-q"))
+    assert code == 0, stderr
+    out = tmp_path / "out"
+    assert names(out) == ["model", "report.html", "rfm.csv", "rfm.csv.json", "scores.csv"]
+    assert 'id="figure-tracking"' in (out / "report.html").read_text()

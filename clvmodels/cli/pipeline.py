@@ -34,7 +34,7 @@ from clvmodels.cli.steps import (
 from clvmodels.errors import InputFileError
 from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
-from clvmodels.files.atomic import write_text
+from clvmodels.files.atomic import staged, write_text
 from clvmodels.scoring import ValueSettings
 
 _REQUIRED = object()
@@ -116,6 +116,11 @@ def read_config(path: Path) -> dict[str, dict[str, Any]]:
 def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Reporter) -> dict:
     """summarize -> fit -> predict -> report as one job; paths relative to ``base``.
 
+    Every output is staged beside its destination and all of them replace the previous ones
+    together at the end (:mod:`clvmodels.files.atomic`): a run that fails (or is
+    interrupted) on the way leaves every previous output as it was. With the DuckDB engine
+    the report's transaction log is read by DuckDB too.
+
     Returns the paths written, by output name.
     """
     data, fit_config, value_config = config["data"], config["model"], config["predict"]
@@ -145,19 +150,20 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     transactions_path = base / data["transactions"]
     rfm, log = summarize_file(transactions_path, settings, reporter)
     check_holdout_end(holdout_end, rfm, "holdout_end")
-    tables.write_table(rfm, paths["rfm"], metadata=rfm.attrs["metadata"])
-    models = fit_models(rfm, fit_settings, str(paths["rfm"]), reporter)
-    save_models(models, paths["model"], reporter)
-    print_parameters(models, reporter)
-    scores = score_customers(models, rfm, values, reporter)
-    with reporter.step(f"Writing {paths['scores']}"):
-        write_scores(scores, paths["scores"], models, str(paths["rfm"]))
-    print_equity(scores, reporter)
-    if log is None:  # summarised out of core; the report's plots need it in memory
-        with reporter.step(f"Reading {transactions_path} for the report"):
-            log = read_transactions(transactions_path, settings)
-    write_report(models, rfm, scores, paths["report"], reporter, transactions=log,
-                 holdout_end=holdout_end, top=config["report"]["top"])
+    with staged() as outputs:
+        tables.write_table(rfm, paths["rfm"], metadata=rfm.attrs["metadata"], staging=outputs)
+        models = fit_models(rfm, fit_settings, str(paths["rfm"]), reporter)
+        save_models(models, paths["model"], reporter, outputs)
+        print_parameters(models, reporter)
+        scores = score_customers(models, rfm, values, reporter)
+        with reporter.step(f"Writing {paths['scores']}"):
+            write_scores(scores, paths["scores"], models, str(paths["rfm"]), outputs)
+        print_equity(scores, reporter)
+        if log is None:  # summarised out of core; the report's plots need it in memory
+            with reporter.step(f"Reading {transactions_path} with DuckDB for the report"):
+                log = read_transactions(transactions_path, settings)
+        write_report(models, rfm, scores, paths["report"], reporter, transactions=log,
+                     holdout_end=holdout_end, top=config["report"]["top"], staging=outputs)
     return paths
 
 

@@ -20,11 +20,11 @@ from clvmodels import presentation as present
 from clvmodels import scoring
 from clvmodels.cli.console import Reporter, user_errors, warnings_as_notes
 from clvmodels.cli.options import BAYES_METHODS, not_one_of, parse_date
-from clvmodels.errors import DataError, DependencyError
+from clvmodels.errors import DataError
 from clvmodels.estimation.base import package_version
 from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
-from clvmodels.files.atomic import write_text
+from clvmodels.files.atomic import Staging, write_text
 from clvmodels.files.model_directory import ModelDirectory
 from clvmodels.files.model_directory import model_class as estimator_class
 from clvmodels.rfm import rfm_summary
@@ -32,16 +32,6 @@ from clvmodels.scoring import Scores, ValueSettings
 from clvmodels.timeunit import TimeUnit
 
 RFM_COLUMNS = ("frequency", "recency", "T", "monetary_value")
-
-
-def require_duckdb() -> None:
-    """Refuse the DuckDB engine, naming the extra, when duckdb is not installed."""
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        raise DependencyError(
-            'the duckdb engine needs duckdb; install it with pip install "clvmodels[fast]"'
-        ) from None
 
 
 @dataclass
@@ -62,12 +52,17 @@ def read_transactions(path: Path, settings: SummarizeSettings) -> pd.DataFrame:
 
     CSV ids and dates are read as text (ids such as ``00123`` keep their zeros; dates are
     parsed with ``--date-format``). ``attrs["columns"]`` names the customer and date columns
-    (for the report's plots) and ``attrs["source"]`` the file.
+    (for the report's plots) and ``attrs["source"]`` the file. With the DuckDB engine,
+    DuckDB reads the file (only the columns of the settings), as it does to summarize it.
     """
     from clvmodels.validation import check_transactions
 
     text = (settings.customer_col, settings.date_col)
-    log, _ = tables.read_table(path, role="transactions", text_columns=text)
+    if settings.engine == "duckdb":
+        columns = (*text, *([settings.amount_col] if settings.amount_col else []))
+        log = tables.read_with_duckdb(path, columns, role="transactions")
+    else:
+        log, _ = tables.read_table(path, role="transactions", text_columns=text)
     with user_errors(f"reading {path}"):
         dates = check_transactions(
             log, customer_col=settings.customer_col, date_col=settings.date_col,
@@ -270,13 +265,16 @@ def score_customers(
                                        settings, progress=advance)
 
 
-def write_scores(scores: Scores, path: Path, models: ModelDirectory, rfm_path: str) -> None:
-    """The scores as a table (Parquet files record the settings and models in their schema)."""
+def write_scores(scores: Scores, path: Path, models: ModelDirectory, rfm_path: str,
+                 staging: Staging | None = None) -> None:
+    """The scores as a table (Parquet files record the settings and models in their schema),
+    staged in ``staging`` when given."""
     metadata = {"format": "clvmodels.scores", "package_version": package_version(),
                 "model": models.manifest["transaction_model"]["class"],
                 "spend_model": (models.manifest["spend_model"] or {}).get("class"),
                 "rfm_path": rfm_path, **scores.settings}
-    tables.write_table(scores.table, path, metadata=metadata, csv_metadata=False)
+    tables.write_table(scores.table, path, metadata=metadata, csv_metadata=False,
+                       staging=staging)
 
 
 def print_equity(scores: Scores, reporter: Reporter) -> None:
@@ -303,8 +301,10 @@ def write_report(
     transactions: pd.DataFrame | None = None,
     holdout_end: pd.Timestamp | None = None,
     top: int = 20,
+    staging: Staging | None = None,
 ) -> None:
-    """Build the HTML report (with a progress bar over its sections) and write it."""
+    """Build the HTML report (with a progress bar over its sections) and write it (staged in
+    ``staging`` when given)."""
     from clvmodels import report  # matplotlib: imported only when a report is made
 
     with (
@@ -315,7 +315,7 @@ def write_report(
             models, rfm, scores, transactions=transactions, holdout_end=holdout_end, top=top,
             progress=advance,
         )
-        write_text(path, html)
+        write_text(path, html, staging)
 
 
 def summarize_file(
@@ -324,7 +324,7 @@ def summarize_file(
     """The RFM table of a transaction file, and the log read (None with DuckDB)."""
     if settings.engine == "duckdb":
         tables.check_readable(path, "transactions")
-        require_duckdb()
+        tables.require_duckdb()
         with reporter.step(f"Summarizing {path} with DuckDB"):
             return summarize_transactions(path, settings, reporter), None
     with reporter.step(f"Reading {path}"):
@@ -347,10 +347,11 @@ def print_rfm(rfm: pd.DataFrame, reporter: Reporter, output: Path) -> None:
     )
 
 
-def save_models(models: ModelDirectory, output: Path, reporter: Reporter) -> None:
-    """Write the model directory, with progress."""
+def save_models(models: ModelDirectory, output: Path, reporter: Reporter,
+                staging: Staging | None = None) -> None:
+    """Write the model directory, with progress (staged in ``staging`` when given)."""
     with reporter.step(f"Writing {output}"):
-        models.save(output)
+        models.save(output, staging)
 
 
 def print_parameters(models: ModelDirectory, reporter: Reporter) -> None:

@@ -83,6 +83,15 @@ def check_readable(path: Path, role: str) -> None:
         raise InputFileError(f"{role} file {path} is not readable (permission denied)")
 
 
+def _readable_kind(path: Path, role: str) -> str:
+    """The kind of a table file to read (see :func:`table_kind`), checked to be readable."""
+    check_readable(path, role)
+    try:
+        return table_kind(path)
+    except ValueError as error:
+        raise InputFileError(f"{role} {error}") from None
+
+
 def sidecar_path(path: str | os.PathLike) -> Path:
     """The metadata file beside a CSV table: ``rfm.csv`` -> ``rfm.csv.json``."""
     path = Path(path)
@@ -108,11 +117,7 @@ def read_table(
         If the file cannot be parsed, or its sidecar is unreadable or describes another table.
     """
     path = Path(path)
-    check_readable(path, role)
-    try:
-        kind = table_kind(path)
-    except ValueError as error:
-        raise InputFileError(f"{role} {error}") from None
+    kind = _readable_kind(path, role)
     if kind == "parquet":
         parquet = require_pyarrow(path)
         try:
@@ -147,6 +152,47 @@ def read_table(
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise DataError(f"{role} file {path} is not a readable CSV file: {message}") from None
     return frame, found
+
+
+def read_with_duckdb(path: str | os.PathLike, columns: tuple[str, ...], *, role: str
+                     ) -> pd.DataFrame:
+    """The ``columns`` of a CSV or Parquet file (those it has), read by DuckDB into pandas.
+
+    CSV values are read as text, as :func:`read_table` reads ids and dates (and as DuckDB's
+    CSV reader, delimiter detection included, reads them for the DuckDB engine).
+
+    Raises
+    ------
+    DependencyError
+        If duckdb is not installed.
+    DataError
+        If DuckDB cannot read the file.
+    """
+    path = Path(path)
+    kind = _readable_kind(path, role)
+    duckdb = require_duckdb()
+    source = "read_parquet(?)" if kind == "parquet" else "read_csv(?, all_varchar = true)"
+    try:
+        with duckdb.connect() as connection:
+            found = [column[0] for column in connection.execute(
+                f"SELECT * FROM {source} LIMIT 0", [str(path)]).description]
+            chosen = [column for column in columns if column in found] or found
+            selected = ", ".join('"' + column.replace('"', '""') + '"' for column in chosen)
+            return connection.execute(f"SELECT {selected} FROM {source}", [str(path)]).df()
+    except duckdb.Error as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise DataError(f"{role} file {path} cannot be read by DuckDB: {message}") from None
+
+
+def require_duckdb() -> Any:
+    """The duckdb module, or a DependencyError naming the extra."""
+    try:
+        import duckdb
+    except ImportError:
+        raise DependencyError(
+            'the duckdb engine needs duckdb; install it with pip install "clvmodels[fast]"'
+        ) from None
+    return duckdb
 
 
 def _read_sidecar(sidecar: Path, table_path: Path, role: str) -> dict[str, Any]:
@@ -283,5 +329,5 @@ def read_rfm(
 
 
 __all__ = ["RFM_ATTRS", "RFM_FORMAT", "check_readable", "read_rfm", "read_table",
-           "require_pyarrow", "rfm_metadata", "sha256", "sidecar_path", "table_kind",
-           "write_table"]
+           "read_with_duckdb", "require_duckdb", "require_pyarrow", "rfm_metadata", "sha256",
+           "sidecar_path", "table_kind", "write_table"]
