@@ -26,9 +26,8 @@ from clvmodels.cli.options import (
     parse_date,
     table_path,
 )
-from clvmodels.cli.options import (
-    time_unit as parse_time_unit,
-)
+from clvmodels.cli.options import encoding as check_encoding
+from clvmodels.cli.options import time_unit as parse_time_unit
 from clvmodels.cli.steps import (
     FitSettings,
     SummarizeSettings,
@@ -75,6 +74,10 @@ def summarize(
         callback=choice(*ENGINES), metavar=choice_metavar(*ENGINES),
         help="pandas (in memory) or duckdb (reads the file out of core; clvmodels[fast]).")
     ] = "pandas",
+    encoding: Annotated[str, typer.Option(
+        callback=check_encoding,
+        help="Text encoding of a CSV log, e.g. latin-1 or cp1252 (pandas engine).")
+    ] = "utf-8",
     quiet: Quiet = False,
 ) -> None:
     """Summarize a transaction log into one RFM row per customer."""
@@ -83,7 +86,9 @@ def summarize(
         customer_col=customer_col, date_col=date_col,
         amount_col=None if no_amount else amount_col, date_format=date_format,
         observation_end=observation_end, time_unit=time_unit, engine=engine,
+        encoding=encoding,
     )
+    settings.check(lambda name: f"--{name}")
     parse_date(observation_end, "--observation-end", date_format)
     rfm, _ = summarize_file(transactions, settings, reporter)
     tables.write_table(rfm, output, metadata=rfm.attrs["metadata"])

@@ -7,6 +7,7 @@ Choice options are checked with a plain message (typer's own check prefixes pyda
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import inspect
 from collections.abc import Callable, Mapping
@@ -36,6 +37,16 @@ def time_unit(value: str) -> str:
         return TimeUnit.parse(value).value
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
+
+
+def encoding(value: str) -> str:
+    """A text encoding Python knows (``latin-1``, ``cp1252``, ``utf-8-sig`` ...)."""
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise typer.BadParameter(f"unknown encoding {value!r} (e.g. utf-8, latin-1, cp1252)"
+                                 ) from None
+    return value
 
 
 def table_path(value: Path | None) -> Path | None:
@@ -141,4 +152,5 @@ RfmFile = Annotated[Path, typer.Argument(help="RFM table (.csv or .parquet) from
 
 __all__ = ["BAYES_METHODS", "ENGINES", "DiscountRate", "Horizon", "Level", "Margin", "ModelDir",
            "Quiet", "RfmFile", "TimeUnitOption", "UsageCommand", "choice", "choice_metavar",
-           "command", "html_path", "not_one_of", "parse_date", "table_path", "time_unit"]
+           "command", "encoding", "html_path", "not_one_of", "parse_date", "table_path",
+           "time_unit"]

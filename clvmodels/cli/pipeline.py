@@ -15,6 +15,7 @@ import typer
 from clvmodels.cli.app import command
 from clvmodels.cli.console import Reporter
 from clvmodels.cli.options import ENGINES, Quiet, html_path, not_one_of, parse_date, table_path
+from clvmodels.cli.options import encoding as check_encoding
 from clvmodels.cli.options import time_unit as parse_time_unit
 from clvmodels.cli.steps import (
     FitSettings,
@@ -45,6 +46,7 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         # amount_col defaults to "amount", or to none (counts only) with [model] spend = "none"
         "date_col": (str, "date"), "amount_col": (str, None), "date_format": (str, None),
         "observation_end": (str, None), "time_unit": (str, "W"), "engine": (str, "pandas"),
+        "encoding": (str, "utf-8"),
     },
     "model": {
         "model": (str, "bgnbd"), "spend": (str, "gamma-gamma"), "bayesian": (bool, False),
@@ -138,11 +140,16 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     amount_col = data["amount_col"]
     if amount_col is None and fit_settings.spend != model_files.NO_SPEND_MODEL:
         amount_col = "amount"
+    try:
+        encoding = check_encoding(data["encoding"])
+    except typer.BadParameter as error:
+        raise typer.BadParameter(error.message, param_hint="[data] encoding") from None
     settings = SummarizeSettings(
         **{key: data[key] for key in ("customer_col", "date_col", "date_format",
                                       "observation_end", "engine")},
-        amount_col=amount_col, time_unit=parse_time_unit(data["time_unit"]),
+        amount_col=amount_col, time_unit=parse_time_unit(data["time_unit"]), encoding=encoding,
     )
+    settings.check(lambda key: f"[data] {key}")
     parse_date(data["observation_end"], "observation_end", data["date_format"])
     holdout_end = parse_date(config["report"]["holdout_end"], "holdout_end", data["date_format"])
     values = ValueSettings(**value_config)

@@ -7,8 +7,10 @@ can fix are raised as the batch errors of :mod:`clvmodels.errors`.
 
 from __future__ import annotations
 
+import codecs
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from clvmodels import presentation as present
 from clvmodels import scoring
 from clvmodels.cli.console import Reporter, user_errors, warnings_as_notes
 from clvmodels.cli.options import BAYES_METHODS, not_one_of, parse_date
-from clvmodels.errors import DataError
+from clvmodels.errors import BatchError, DataError
 from clvmodels.estimation.base import package_version
 from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
@@ -45,6 +47,15 @@ class SummarizeSettings:
     observation_end: str | None = None
     time_unit: str = "W"
     engine: str = "pandas"
+    encoding: str = "utf-8"
+
+    def check(self, hint: Callable[[str], str]) -> None:
+        """Refuse settings the engine cannot follow, before any work (``hint`` names the
+        option or config key of a field)."""
+        if self.engine == "duckdb" and codecs.lookup(self.encoding).name != "utf-8":
+            raise typer.BadParameter(
+                f"the duckdb engine reads UTF-8 files only, not {self.encoding}; summarize "
+                "with the pandas engine", param_hint=hint("encoding"))
 
 
 def read_transactions(path: Path, settings: SummarizeSettings) -> pd.DataFrame:
@@ -62,7 +73,8 @@ def read_transactions(path: Path, settings: SummarizeSettings) -> pd.DataFrame:
         columns = (*text, *([settings.amount_col] if settings.amount_col else []))
         log = tables.read_with_duckdb(path, columns, role="transactions")
     else:
-        log, _ = tables.read_table(path, role="transactions", text_columns=text)
+        log, _ = tables.read_table(path, role="transactions", text_columns=text,
+                                   encoding=settings.encoding)
     with user_errors(f"reading {path}"):
         dates = check_transactions(
             log, customer_col=settings.customer_col, date_col=settings.date_col,
@@ -113,6 +125,7 @@ def summarize_transactions(
             "amount_col": settings.amount_col,
             "date_format": settings.date_format,
             "engine": settings.engine,
+            "encoding": settings.encoding,
         },
     )
     return rfm
@@ -325,7 +338,7 @@ def summarize_file(
     if settings.engine == "duckdb":
         tables.check_readable(path, "transactions")
         tables.require_duckdb()
-        with reporter.step(f"Summarizing {path} with DuckDB"):
+        with reporter.step(f"Summarizing {path} with DuckDB"), _unreadable(path):
             return summarize_transactions(path, settings, reporter), None
     with reporter.step(f"Reading {path}"):
         log = read_transactions(path, settings)
@@ -333,6 +346,21 @@ def summarize_file(
     window = f" up to {settings.observation_end}" if settings.observation_end else ""
     with reporter.step(f"Summarizing the transactions{window}"):
         return summarize_transactions(log, settings, reporter), log
+
+
+@contextmanager
+def _unreadable(path: Path) -> Iterator[None]:
+    """What the DuckDB engine raises about a file it cannot read (an OSError, or DuckDB's own
+    error for a broken gzip stream, Parquet footer or bytes that are not UTF-8), as one
+    line: exit code 4, like the pandas engine's "not a readable CSV file"."""
+    import duckdb
+
+    try:
+        yield
+    except BatchError:
+        raise
+    except (OSError, duckdb.Error) as error:
+        raise tables.unreadable_by_duckdb(path, "transactions", error) from None
 
 
 def print_rfm(rfm: pd.DataFrame, reporter: Reporter, output: Path) -> None:
@@ -387,7 +415,7 @@ def check_holdout_end(holdout_end: pd.Timestamp | None, rfm: pd.DataFrame, optio
 def transaction_columns(rfm: pd.DataFrame) -> dict[str, Any]:
     """The column settings summarize used, from the RFM metadata (defaults without it)."""
     recorded = rfm.attrs.get("metadata", {}).get("transactions", {})
-    names = ("customer_col", "date_col", "amount_col", "date_format")
+    names = ("customer_col", "date_col", "amount_col", "date_format", "encoding")
     return {name: recorded[name] for name in names if name in recorded}
 
 

@@ -16,6 +16,7 @@ import gzip
 import hashlib
 import json
 import os
+import zlib
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,7 @@ def sidecar_path(path: str | os.PathLike) -> Path:
 
 def read_table(
     path: str | os.PathLike, *, role: str, text_columns: tuple[str, ...] = (),
-    text_id: bool = False, metadata: bool = True,
+    text_id: bool = False, metadata: bool = True, encoding: str = "utf-8",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Read a CSV or Parquet table and its clvmodels metadata (``{}`` when it has none).
 
@@ -109,12 +110,13 @@ def read_table(
     the customer id column the metadata names (else the first column). ``role`` names the
     file in messages ("transactions", "RFM"). The metadata of a CSV file is its sidecar
     (:func:`sidecar_path`, read only with ``metadata``), else the first line of a file written
-    by an earlier version.
+    by an earlier version. A CSV file is decoded with ``encoding`` (its sidecar is UTF-8).
 
     Raises
     ------
     DataError
-        If the file cannot be parsed, or its sidecar is unreadable or describes another table.
+        If the file cannot be parsed (not CSV, not text in ``encoding``, a broken gzip
+        stream or Parquet file), or its sidecar is unreadable or describes another table.
     """
     path = Path(path)
     kind = _readable_kind(path, role)
@@ -134,22 +136,26 @@ def read_table(
     found = _read_sidecar(sidecar, path, role) if metadata and sidecar.exists() else {}
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rt", encoding=encoding) as handle:
             first = handle.readline()
         skip = 0
         if first.startswith(_LEGACY_CSV_MARKER):
             skip = 1
             if not found:
                 found = json.loads(first[len(_LEGACY_CSV_MARKER):])
-        header = pd.read_csv(path, nrows=0, skiprows=skip).columns
+        header = pd.read_csv(path, nrows=0, skiprows=skip, encoding=encoding).columns
         text = list(text_columns)
         if text_id and len(header):
             text.append(found.get("customer_col") or header[0])
         dtypes = {column: str for column in text if column in header}
-        frame = pd.read_csv(path, skiprows=skip, dtype=dtypes)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, ValueError,
-            EOFError, gzip.BadGzipFile) as error:
+        frame = pd.read_csv(path, skiprows=skip, dtype=dtypes, encoding=encoding)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError, ValueError,
+            EOFError, gzip.BadGzipFile, zlib.error) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if isinstance(error, UnicodeError) and role == "transactions":
+            message += f" (not {encoding} text: name its encoding, e.g. --encoding latin-1)"
+        elif isinstance(error, zlib.error):
+            message = f"its gzip stream is corrupt ({message})"
         raise DataError(f"{role} file {path} is not a readable CSV file: {message}") from None
     return frame, found
 
@@ -180,8 +186,14 @@ def read_with_duckdb(path: str | os.PathLike, columns: tuple[str, ...], *, role:
             selected = ", ".join('"' + column.replace('"', '""') + '"' for column in chosen)
             return connection.execute(f"SELECT {selected} FROM {source}", [str(path)]).df()
     except duckdb.Error as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise DataError(f"{role} file {path} cannot be read by DuckDB: {message}") from None
+        raise unreadable_by_duckdb(path, role, error) from None
+
+
+def unreadable_by_duckdb(path: str | os.PathLike, role: str, error: BaseException
+                         ) -> DataError:
+    """The one-line error for a file DuckDB could not read (its message's first line)."""
+    message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return DataError(f"{role} file {path} is not readable by DuckDB: {message}")
 
 
 def require_duckdb() -> Any:
@@ -330,4 +342,4 @@ def read_rfm(
 
 __all__ = ["RFM_ATTRS", "RFM_FORMAT", "check_readable", "read_rfm", "read_table",
            "read_with_duckdb", "require_duckdb", "require_pyarrow", "rfm_metadata", "sha256",
-           "sidecar_path", "table_kind", "write_table"]
+           "sidecar_path", "table_kind", "unreadable_by_duckdb", "write_table"]
