@@ -7,7 +7,9 @@ metadata under the key ``clvmodels``, beside a CSV file in a sidecar ``<file>.js
 table changed or copied without its sidecar is noticed on reading. CSV files of earlier
 versions, whose first line is ``# clvmodels {json}``, are still read. Score tables are plain
 CSV (no sidecar). Every table is written atomically (:mod:`clvmodels.files.atomic`), a CSV
-table and its sidecar together.
+table and its sidecar together. In CSV files, text cells a spreadsheet would run as formulas
+(``=HYPERLINK(...)`` ...) are defused with a leading quote (:mod:`clvmodels.files.formulas`);
+Parquet files hold the values exactly.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ import pandas as pd
 from clvmodels.errors import DataError, DependencyError, InputFileError
 from clvmodels.estimation.base import package_version
 from clvmodels.files.atomic import Staging, staged
+from clvmodels.files.formulas import neutralise_formulas, restore_formulas
 from clvmodels.timeunit import TimeUnit
 
 RFM_FORMAT = "clvmodels.rfm"
 _LEGACY_CSV_MARKER = "# clvmodels "  # the metadata line of CSV files before the sidecars
 _METADATA_KEY = b"clvmodels"
 _SIDECAR_TABLE_KEY = "table"  # the sidecar's record of the table it describes
+_DEFUSED_KEY = "defused_formulas"  # in that record: cells were defused (files.formulas)
 #: The ``attrs`` of :func:`~clvmodels.rfm_summary` an RFM file records (and gives back).
 RFM_ATTRS = ("time_unit", "observation_end", "n_transactions", "n_transactions_excluded",
              "n_customers_excluded")
@@ -133,7 +137,9 @@ def read_table(
             frame = frame.reset_index()
         return frame, (json.loads(raw) if raw else {})
     sidecar = sidecar_path(path)
-    found = _read_sidecar(sidecar, path, role) if metadata and sidecar.exists() else {}
+    found, described = (_read_sidecar(sidecar, path, role) if metadata and sidecar.exists()
+                        else ({}, {}))
+    defused = described.get(_DEFUSED_KEY) is True  # cells defused as formulas when written
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     try:
         with opener(path, "rt", encoding=encoding) as handle:
@@ -143,12 +149,16 @@ def read_table(
             skip = 1
             if not found:
                 found = json.loads(first[len(_LEGACY_CSV_MARKER):])
-        header = pd.read_csv(path, nrows=0, skiprows=skip, encoding=encoding).columns
+        header = pd.read_csv(path, nrows=0, skiprows=skip, encoding=encoding)
+        names = (restore_formulas(header) if defused else header).columns
         text = list(text_columns)
-        if text_id and len(header):
-            text.append(found.get("customer_col") or header[0])
-        dtypes = {column: str for column in text if column in header}
+        if text_id and len(names):
+            text.append(found.get("customer_col") or names[0])
+        dtypes = {raw: str for raw, name in zip(header.columns, names, strict=True)
+                  if name in text}
         frame = pd.read_csv(path, skiprows=skip, dtype=dtypes, encoding=encoding)
+        if defused:
+            frame = restore_formulas(frame)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeError, ValueError,
             EOFError, gzip.BadGzipFile, zlib.error) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -207,8 +217,10 @@ def require_duckdb() -> Any:
     return duckdb
 
 
-def _read_sidecar(sidecar: Path, table_path: Path, role: str) -> dict[str, Any]:
-    """The metadata in ``sidecar``, checked to describe the table file as it is now."""
+def _read_sidecar(sidecar: Path, table_path: Path, role: str
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The metadata in ``sidecar``, checked to describe the table file as it is now, and its
+    record of the table (file, SHA-256, whether cells were defused as formulas)."""
     try:
         document = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
@@ -224,7 +236,7 @@ def _read_sidecar(sidecar: Path, table_path: Path, role: str) -> dict[str, Any]:
             f"short); write both again with clvmodels summarize, or delete {sidecar.name} to "
             "read the table without metadata (then pass --time-unit)"
         )
-    return document
+    return document, described
 
 
 def write_table(
@@ -239,8 +251,11 @@ def write_table(
 
     ``metadata`` (JSON-safe) goes into the Parquet schema, and, when ``csv_metadata`` is true,
     into the sidecar of a CSV file (:func:`sidecar_path`) with the SHA-256 of the table; the
-    two are replaced together. The CSV file itself stays a plain table. With ``staging`` the
-    files are staged there (replaced when it commits), else replaced at once.
+    two are replaced together. The CSV file itself stays a plain table, in which text cells
+    and column names a spreadsheet would run as formulas are defused
+    (:mod:`clvmodels.files.formulas`; the sidecar records it, so :func:`read_table` gives
+    them back as they were); Parquet is written exactly. With ``staging`` the files are
+    staged there (replaced when it commits), else replaced at once.
     """
     path = Path(path)
     kind = table_kind(path)
@@ -260,20 +275,36 @@ def write_table(
                 parquet.write_table(table, temporary)
         elif not (document and csv_metadata):
             with staging.files(path) as (temporary,):
-                _write_csv(flat, temporary, path)
+                _write_csv(neutralise_formulas(flat)[0], temporary, path)
         else:
             with staging.files(path, sidecar_path(path)) as (temporary, sidecar):
-                _write_csv(flat, temporary, path)
-                described = {_SIDECAR_TABLE_KEY: {"file": path.name, "sha256": sha256(temporary)}}
-                sidecar.write_text(json.dumps({**metadata, **described}, indent=2) + "\n",
-                                   encoding="utf-8")
+                defused_table, defused = neutralise_formulas(flat)
+                _write_csv(defused_table, temporary, path)
+                described = {"file": path.name, "sha256": sha256(temporary),
+                             **({_DEFUSED_KEY: True} if defused else {})}
+                sidecar.write_text(json.dumps({**metadata, _SIDECAR_TABLE_KEY: described},
+                                              indent=2) + "\n", encoding="utf-8")
 
 
 def _write_csv(flat: pd.DataFrame, temporary: Path, path: Path) -> None:
-    """``flat`` as CSV into ``temporary``, gzip-compressed if ``path`` ends in ``.gz``."""
+    """``flat`` as CSV into ``temporary``, gzip-compressed if ``path`` ends in ``.gz``.
+
+    pandas quotes a text cell holding a line break only if it holds the line terminator, so
+    a carriage return in a cell (an id ``"\\rx"``) would split its row: a table with one is
+    written with RFC 4180 line ends (``\\r\\n``), which quotes such cells.
+    """
     opener = gzip.open if path.name.lower().endswith(".gz") else open
     with opener(temporary, "wt", encoding="utf-8", newline="") as handle:
-        flat.to_csv(handle, index=False)
+        flat.to_csv(handle, index=False,
+                    lineterminator="\r\n" if _holds_carriage_return(flat) else "\n")
+
+
+def _holds_carriage_return(frame: pd.DataFrame) -> bool:
+    """Whether a text cell or a column name of ``frame`` holds a carriage return."""
+    columns = [pd.Series(frame.columns, dtype=object)] + [
+        frame.iloc[:, i] for i in range(frame.shape[1])
+        if pd.api.types.is_string_dtype(frame.dtypes.iloc[i])]
+    return any(column.str.contains("\r", regex=False, na=False).any() for column in columns)
 
 
 # ----------------------------------------------------------------------------- RFM files
