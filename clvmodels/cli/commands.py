@@ -102,7 +102,8 @@ def fit(
     model: Annotated[str, typer.Option(
         "--model", "-m", callback=choice(*model_files.TRANSACTION_MODELS),
         metavar=choice_metavar(*model_files.TRANSACTION_MODELS),
-        help="Purchase-count model: BG/NBD or Pareto/NBD.")] = "bgnbd",
+        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD) or pnbd (Pareto/NBD)."
+    )] = "bgnbd",
     spend: Annotated[str, typer.Option(
         callback=choice(*model_files.SPEND_CHOICES),
         metavar=choice_metavar(*model_files.SPEND_CHOICES),

@@ -253,7 +253,7 @@ def recover(path: str | os.PathLike) -> None:
     """Put back a folder whose replacement was interrupted, and remove the temporaries and
     backups that interrupted writers left beside ``path`` (under its lock)."""
     path = Path(path)
-    if needs_recovery(path):
+    if needs_recovery(path) and os.access(path.parent, os.W_OK):  # read-only: nothing to fix
         with locked(path):
             _recover(path)
 
