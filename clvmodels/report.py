@@ -27,10 +27,11 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clvmodels import evaluate, plotting
-from clvmodels._batch import MODEL_ROLES, caught_user_warnings
-from clvmodels._presentation import (
+from clvmodels.estimation.base import package_version
+from clvmodels.files.manifest import MODEL_ROLES
+from clvmodels.presentation import (
     ROLE_LABELS,
-    UNIT_NAMES,
+    caught_user_warnings,
     decile_table,
     equity_basis,
     fit_settings_text,
@@ -42,10 +43,10 @@ from clvmodels._presentation import (
     transactions_used,
     unit_plural,
 )
-from clvmodels.estimation.base import package_version
+from clvmodels.timeunit import TimeUnit
 
 if TYPE_CHECKING:
-    from clvmodels._batch import ModelDirectory
+    from clvmodels.files.model_directory import ModelDirectory
     from clvmodels.scoring import Scores
 
 __all__ = ["SECTIONS", "build_report"]
@@ -414,7 +415,7 @@ def _settings(
     metadata = rfm.attrs.get("metadata", {})
     log = metadata.get("transactions", {})
     settings = scores.settings
-    unit = UNIT_NAMES[models.time_unit]
+    unit = TimeUnit.parse(models.time_unit).label
     manifest = models.manifest
     rows = {
         "data range": (f"{_date(log.get('first_date'))} to "

@@ -77,3 +77,19 @@ def nuts_gg(cdnow):
     from clvmodels import BayesianGammaGammaModel
 
     return BayesianGammaGammaModel().fit(cdnow, random_seed=2026)
+
+
+@pytest.fixture(scope="module")
+def cli_model(tmp_path_factory):
+    """A folder holding ``transactions.csv`` (the CDNOW sample), and the ``rfm.csv`` and
+    ``model/`` the command line (in-process) makes of it: the inputs of the file tests."""
+    from clvmodels import load_cdnow_transactions
+    from clvmodels.__main__ import main
+
+    directory = tmp_path_factory.mktemp("cli_model")
+    load_cdnow_transactions()[["customer_id", "date", "amount"]].to_csv(
+        directory / "transactions.csv", index=False)
+    assert main(["summarize", str(directory / "transactions.csv"), "-o",
+                 str(directory / "rfm.csv"), "--observation-end", "1997-09-30", "-q"]) == 0
+    assert main(["fit", str(directory / "rfm.csv"), "-o", str(directory / "model"), "-q"]) == 0
+    return directory

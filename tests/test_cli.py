@@ -25,8 +25,9 @@ import pytest
 from _tolerances import assert_agrees_given_fits, assert_same_maximum
 
 import clvmodels
-from clvmodels import _batch
 from clvmodels.__main__ import main
+from clvmodels.files import model_directory, tables
+from clvmodels.files.atomic import atomic_file
 
 MODULE = [sys.executable, "-m", "clvmodels"]
 SCRIPT = Path(sys.executable).with_name("clvmodels")
@@ -120,7 +121,7 @@ def test_summarize_matches_rfm_summary(chain, api_rfm):
     assert "1959 transaction(s) dated after observation_end" in results["summarize"].stderr
     assert "Summarizing the transactions up to 1997-09-30" in results["summarize"].stderr
     assert "6,919" not in results["summarize"].stderr
-    rfm = _batch.read_rfm(d / "rfm.csv")
+    rfm = tables.read_rfm(d / "rfm.csv")
     assert rfm.attrs["time_unit"] == "W"
     assert rfm.attrs["observation_end"] == "1997-09-30T00:00:00"  # JSON-safe, as rfm_summary's
     for name in ("n_transactions", "n_transactions_excluded", "n_customers_excluded"):
@@ -137,7 +138,7 @@ def test_summarize_matches_rfm_summary(chain, api_rfm):
 def file_models(chain):
     """The Python API's fits of the RFM file the CLI wrote."""
     d, _ = chain
-    rfm = _batch.read_rfm(d / "rfm.csv")
+    rfm = tables.read_rfm(d / "rfm.csv")
     return clvmodels.BetaGeoModel().fit(rfm), clvmodels.GammaGammaModel().fit(rfm)
 
 
@@ -149,7 +150,7 @@ def test_fit_writes_model_directory_matching_api(chain, file_models, api_models)
     assert manifest["package_version"] == clvmodels.__version__
     assert manifest["transaction_model"]["class"] == "BetaGeoModel"
     assert manifest["data"]["observation_end"].startswith(CALIBRATION_END)
-    models = _batch.ModelDirectory.load(d / "model")
+    models = model_directory.ModelDirectory.load(d / "model")
     loaded = (models.transaction_model, models.spend_model)
     for model, same_input, pipeline in zip(loaded, file_models, api_models, strict=True):
         bound = assert_same_maximum(model, same_input)
@@ -172,7 +173,7 @@ def test_predict_scores_match_api(chain, file_models, api_rfm, api_models):
         "expected_spend", "clv", "segment",
     ]
     # The API on the same RFM file with the same models: the same numbers.
-    rfm = _batch.read_rfm(d / "rfm.csv")
+    rfm = tables.read_rfm(d / "rfm.csv")
     transaction_model, spend_model = file_models
     equity = clvmodels.customer_equity(transaction_model, spend_model, rfm, horizon=52,
                                        discount_rate=WEEKLY_RATE, margin=0.3)
@@ -203,7 +204,7 @@ def test_predict_scores_match_api(chain, file_models, api_rfm, api_models):
         return clvmodels.customer_equity(transaction_model, spend_model, api_rfm, horizon=52,
                                          discount_rate=WEEKLY_RATE, margin=0.3).clv["clv"]
 
-    models = _batch.ModelDirectory.load(d / "model")
+    models = model_directory.ModelDirectory.load(d / "model")
     assert_agrees_given_fits(scores["clv"].reindex(api_rfm.index), clv(*api_models), clv,
                              [(models.transaction_model, api_models[0]),
                               (models.spend_model, api_models[1])], rtol=CSV_RTOL)
@@ -244,7 +245,7 @@ def test_installed_script_and_parquet(chain, tmp_path):
         result = cli(*args, command=[str(SCRIPT)])
         assert result.returncode == 0, result.stderr
         assert result.stdout == "" and result.stderr == ""
-    rfm = _batch.read_rfm(rfm_path)
+    rfm = tables.read_rfm(rfm_path)
     assert rfm.index.dtype == np.int64 and rfm.attrs["time_unit"] == "W"
     parquet_scores = read_scores(scores_path)
     csv_scores = read_scores(d / "scores.csv")
@@ -357,12 +358,12 @@ CASES = (*SUBPROCESS_CASES, "bad observation end", "unknown time unit", "bad out
 
 def _write_bad_files(d: Path) -> None:
     """The inputs of the in-process cases (some derived from the chain's outputs)."""
-    rfm_days = _batch.read_rfm(d / "rfm.csv")
+    rfm_days = tables.read_rfm(d / "rfm.csv")
     rfm_days.attrs["metadata"] = {**rfm_days.attrs["metadata"], "time_unit": "D"}
-    _batch.write_table(rfm_days, d / "rfm_days.csv", metadata=rfm_days.attrs["metadata"])
-    no_spend = _batch.read_rfm(d / "rfm.csv").drop(columns="monetary_value")
-    _batch.write_table(no_spend, d / "rfm_no_spend.csv",
-                       metadata=_batch.read_rfm(d / "rfm.csv").attrs["metadata"])
+    tables.write_table(rfm_days, d / "rfm_days.csv", metadata=rfm_days.attrs["metadata"])
+    no_spend = tables.read_rfm(d / "rfm.csv").drop(columns="monetary_value")
+    tables.write_table(no_spend, d / "rfm_no_spend.csv",
+                       metadata=tables.read_rfm(d / "rfm.csv").attrs["metadata"])
     tampered = d / "tampered_model"
     shutil.copytree(d / "model", tampered, dirs_exist_ok=True)
     path = tampered / "transaction_model.json"
@@ -370,7 +371,7 @@ def _write_bad_files(d: Path) -> None:
     (d / "unknown_key.toml").write_text('[data]\ntransactions = "x.csv"\ncustomer = "id"\n'
                                         '[predict]\nhorizon = 52\n')
     (d / "not_a_dir").write_text("")
-    _batch.read_rfm(d / "rfm.csv").to_csv(d / "rfm_plain.csv")  # no metadata line
+    tables.read_rfm(d / "rfm.csv").to_csv(d / "rfm_plain.csv")  # no metadata line
     (d / "transactions.parquet").write_text("")  # never read: pyarrow is missing
 
 
@@ -425,7 +426,7 @@ def test_every_bad_input_case_is_tested(bad_inputs):
 def test_debug_environment_variable_raises_the_error(chain, monkeypatch):
     d, _ = chain
     monkeypatch.setenv("CLVMODELS_DEBUG", "1")
-    with pytest.raises(_batch.InputFileError, match="transactions file not found"):
+    with pytest.raises(clvmodels.errors.InputFileError, match="transactions file not found"):
         main(["summarize", str(d / "nope.csv"), "-o", str(d / "x.csv")])
 
 
@@ -446,7 +447,7 @@ def test_help_lists_commands_and_exit_codes(capsys):
 def test_atomic_file_keeps_previous_content_on_failure(tmp_path):
     path = tmp_path / "scores.csv"
     path.write_text("previous,good\n")
-    with pytest.raises(RuntimeError), _batch.atomic_file(path) as temporary:
+    with pytest.raises(RuntimeError), atomic_file(path) as temporary:
         temporary.write_text("half a fi")
         raise RuntimeError("killed mid-write")
     assert path.read_text() == "previous,good\n"
@@ -503,7 +504,7 @@ def test_refit_replaces_a_model_directory(chain, tmp_path):
     target = tmp_path / "model"
     shutil.copytree(d / "model", target)
     assert main(["fit", str(d / "rfm.csv"), "--model", "pnbd", "-o", str(target), "-q"]) == 0
-    models = _batch.ModelDirectory.load(target)
+    models = model_directory.ModelDirectory.load(target)
     assert type(models.transaction_model).__name__ == "ParetoNBDModel"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
@@ -515,7 +516,7 @@ def test_csv_ids_keep_their_text(tmp_path):
     log.to_csv(tmp_path / "t.csv", index=False)
     assert main(["summarize", str(tmp_path / "t.csv"), "-o", str(tmp_path / "rfm.csv"),
                  "--observation-end", CALIBRATION_END, "-q"]) == 0
-    rfm = _batch.read_rfm(tmp_path / "rfm.csv")
+    rfm = tables.read_rfm(tmp_path / "rfm.csv")
     assert rfm.index[0] == "00001" and len(rfm) == 2357
 
 
@@ -554,20 +555,20 @@ def test_bayesian_model_directory_round_trips(bayes_chain, tmp_path):
         "draws": 100, "chains": 2, "seed": 7}
     assert [manifest[r]["file"] for r in ("transaction_model", "spend_model")] == [
         "transaction_model.nc", "spend_model.nc"]
-    models = _batch.ModelDirectory.load(d / "bayes_model")
+    models = model_directory.ModelDirectory.load(d / "bayes_model")
     assert type(models.transaction_model).__name__ == "BayesianBetaGeoModel"
     draws = models.transaction_model.parameter_draws()
     assert draws.shape == (200, 4)
     # Saved again and read back: the very same draws.
     models.save(tmp_path / "again")
-    again = _batch.ModelDirectory.load(tmp_path / "again")
+    again = model_directory.ModelDirectory.load(tmp_path / "again")
     pd.testing.assert_frame_equal(again.transaction_model.parameter_draws(), draws)
     assert again.manifest["bayesian"] and again.time_unit == "W"
     # With 2,357 customers and weak priors the posterior mean lies within a posterior standard
     # deviation of the maximum-likelihood estimate: the Laplace Gaussian sits at the mode of the
     # log-parameters (measured 0.02-0.18 sd from the MLE), and a mean of these 200 draws
     # carries 1/sqrt(200) = 0.07 sd of Monte Carlo error: 1 sd is that plus 11 of them.
-    mle = _batch.ModelDirectory.load(d / "model").transaction_model.params_
+    mle = model_directory.ModelDirectory.load(d / "model").transaction_model.params_
     assert ((draws.mean() - mle).abs() < draws.std()).all(), (draws.mean(), mle, draws.std())
 
 
@@ -582,7 +583,7 @@ def test_bayesian_scores_carry_intervals_matching_api(bayes_chain, api_rfm):
     for name in names:
         assert (scores[f"{name}_lower"] <= scores[name]).all()
         assert (scores[name] <= scores[f"{name}_upper"]).all()
-    models = _batch.ModelDirectory.load(d / "bayes_model")
+    models = model_directory.ModelDirectory.load(d / "bayes_model")
     equity = clvmodels.customer_equity(models.transaction_model, models.spend_model, api_rfm,
                                        horizon=52, discount_rate=WEEKLY_RATE, margin=0.3,
                                        level=0.8)
@@ -616,19 +617,19 @@ def test_rfm_from_elsewhere_fits_with_time_unit(chain, tmp_path, capsys):
     """An RFM table without metadata (customer id first) is read with --time-unit."""
     d, _ = chain
     plain = tmp_path / "rfm.csv"
-    _batch.read_rfm(d / "rfm.csv").to_csv(plain)
+    tables.read_rfm(d / "rfm.csv").to_csv(plain)
     assert not plain.read_text().startswith("#")
     assert main(["fit", str(plain), "--time-unit", "weeks", "-o", str(tmp_path / "m"), "-q"]) == 0
-    fitted = _batch.ModelDirectory.load(tmp_path / "m")
+    fitted = model_directory.ModelDirectory.load(tmp_path / "m")
     assert fitted.time_unit == "W"
     # Fitted from a table read back from another CSV (values an ulp apart): the same maximum.
     assert_same_maximum(fitted.transaction_model,
-                        _batch.ModelDirectory.load(d / "model").transaction_model)
+                        model_directory.ModelDirectory.load(d / "model").transaction_model)
     # predict reads such a table in the models' unit.
     assert main(["predict", str(tmp_path / "m"), str(plain), "--horizon", "52", "-o",
                  str(tmp_path / "s.csv"), "-q"]) == 0
     if importlib.util.find_spec("pyarrow") is not None:  # pandas' Parquet keeps its index
-        foreign = _batch.read_rfm(d / "rfm.csv")
+        foreign = tables.read_rfm(d / "rfm.csv")
         foreign.attrs = {}  # a table from elsewhere
         foreign.to_parquet(tmp_path / "rfm.parquet")
         assert main(["predict", str(tmp_path / "m"), str(tmp_path / "rfm.parquet"),
@@ -645,8 +646,8 @@ def test_gzip_csv_round_trip_and_output_permissions(chain, tmp_path):
     assert main(["summarize", str(tmp_path / "t.csv.gz"), "-o", str(tmp_path / "rfm.csv.gz"),
                  "--observation-end", CALIBRATION_END, "-q"]) == 0
     assert (tmp_path / "rfm.csv.gz").read_bytes()[:2] == b"\x1f\x8b"  # gzip magic
-    pd.testing.assert_frame_equal(_batch.read_rfm(tmp_path / "rfm.csv.gz"),
-                                  _batch.read_rfm(d / "rfm.csv"), check_like=True)
+    pd.testing.assert_frame_equal(tables.read_rfm(tmp_path / "rfm.csv.gz"),
+                                  tables.read_rfm(d / "rfm.csv"), check_like=True)
     # Outputs get the usual permissions (the temporary files are private until renamed).
     umask = os.umask(0)
     os.umask(umask)
@@ -660,9 +661,9 @@ def test_duckdb_engine_summarizes_like_pandas(chain, tmp_path):
     assert main(["summarize", str(d / "transactions.csv"), "--engine", "duckdb",
                  "--observation-end", CALIBRATION_END, "-o", str(tmp_path / "rfm.csv"),
                  "-q"]) == 0
-    duck = _batch.read_rfm(tmp_path / "rfm.csv")
+    duck = tables.read_rfm(tmp_path / "rfm.csv")
     duck.index = duck.index.astype(int)  # DuckDB types the ids itself
-    reference = _batch.read_rfm(d / "rfm.csv")
+    reference = tables.read_rfm(d / "rfm.csv")
     reference.index = reference.index.astype(int)
     duck = duck.loc[reference.index]
     assert (duck["frequency"] == reference["frequency"]).all()
@@ -718,7 +719,7 @@ def date_runs(tmp_path_factory):
         _, stderr = process.communicate(timeout=300)
         output = d / f"{i}.csv"
         results[name] = (process.returncode, stderr,
-                         _batch.read_rfm(output) if output.exists() else None)
+                         tables.read_rfm(output) if output.exists() else None)
     return results
 
 
@@ -782,5 +783,5 @@ def test_csv_ids_written_from_mixed_types_are_one_customer(tmp_path):
     result = cli("summarize", tmp_path / "t.csv", "--no-amount", "--time-unit", "D",
                  "-o", tmp_path / "rfm.csv", "-q")
     assert result.returncode == 0, result.stderr
-    rfm = _batch.read_rfm(tmp_path / "rfm.csv")
+    rfm = tables.read_rfm(tmp_path / "rfm.csv")
     assert rfm.index.tolist() == ["1", "2"] and rfm.loc["1", "recency"] == 37.0

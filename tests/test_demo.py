@@ -10,8 +10,8 @@ import pytest
 from _tolerances import assert_agrees_given_fits
 
 import clvmodels
-from clvmodels import _batch
 from clvmodels.__main__ import main
+from clvmodels.files.model_directory import ModelDirectory
 
 
 def test_demo_prints_published_parameters_and_equity(tmp_path, capsys):
@@ -54,7 +54,7 @@ def test_demo_prints_published_parameters_and_equity(tmp_path, capsys):
     # Fitted from the CSV files (rows in another order, values an ulp apart), the optimiser
     # stops at the same maximum but not the same point (see tests/_tolerances.py): the totals
     # agree to what that allows, plus the rounding of a sum of 2,357 CSV values (1e-12).
-    demo = _batch.ModelDirectory.load(output / "model")
+    demo = ModelDirectory.load(output / "model")
     assert_agrees_given_fits(scores["clv"].sum(), equity_total, total,
                              [(demo.transaction_model, api_models[0]),
                               (demo.spend_model, api_models[1])], rtol=1e-12)

@@ -22,8 +22,9 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 import clvmodels
-from clvmodels import _batch, plotting
+from clvmodels import plotting
 from clvmodels.__main__ import main
+from clvmodels.files import tables
 from clvmodels.report import SECTIONS
 
 CALIBRATION_END, HOLDOUT_END = "1997-09-30", "1998-06-30"
@@ -66,7 +67,7 @@ def report(tmp_path_factory, transactions):
 def api(report, transactions):
     """The same numbers from the Python API, on the RFM file the report was made from (the
     command line's own files are checked against the API's pipeline in test_cli.py)."""
-    rfm = _batch.read_rfm(report[0].with_name("rfm.csv"))
+    rfm = tables.read_rfm(report[0].with_name("rfm.csv"))
     rfm.index = rfm.index.astype(int)
     bgnbd, spend = clvmodels.BetaGeoModel().fit(rfm), clvmodels.GammaGammaModel().fit(rfm)
     equity = clvmodels.customer_equity(bgnbd, spend, rfm, horizon=52, discount_rate=WEEKLY_RATE)
@@ -300,3 +301,18 @@ def test_tracking_plot_of_the_calibration_period_alone(tmp_path, transactions):
     log = transactions[transactions["date"] <= CALIBRATION_END]
     text = _pipeline(tmp_path, log, report_args=["--transactions", tmp_path / "transactions.csv"])
     assert 'id="figure-tracking"' in text and "Holdout:" not in text
+
+
+def test_model_names_come_from_the_registry(report, tmp_path):
+    """Every model the CLI fits is named as its family's title, MBG/NBD too (it was shown as
+    its command-line name, ``mbgnbd``)."""
+    rfm = report[0].with_name("rfm.csv")
+    for step in (["fit", rfm, "--model", "mbgnbd", "-o", tmp_path / "model"],
+                 ["report", tmp_path / "model", rfm, "--horizon", 52,
+                  "-o", tmp_path / "report.html"]):
+        assert main([*map(str, step), "--quiet"]) == 0, step
+    text = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "MBG/NBD and Gamma-Gamma models" in text
+    assert "<h3>MBG/NBD: purchase counts</h3>" in text
+    assert "MBG/NBD (ModifiedBetaGeoModel)" in text
+    assert "mbgnbd" not in text

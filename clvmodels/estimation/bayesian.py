@@ -257,13 +257,7 @@ class BayesianModel(FittedModel):
             package=package_version(),
         )
         model = cls()
-        for name in model.param_names:
-            if name not in idata.posterior:
-                raise ValidationError(f"{path}: the posterior has no draws of {name!r}")
-            values = np.asarray(idata.posterior[name])
-            if values.size == 0 or not np.all(np.isfinite(values) & (values > 0)):
-                raise ValidationError(f"{path}: the draws of {name!r} must be finite numbers "
-                                      "> 0")
+        _check_draws(model, idata.posterior, path)
         for key in ("n_customers", "n_distinct_rows"):
             if key not in attrs:
                 raise ValidationError(f"{path}: missing attribute {key!r}")
@@ -273,6 +267,27 @@ class BayesianModel(FittedModel):
         except (TypeError, ValueError) as error:
             raise ValidationError(f"{path}: {error}") from None
         return model
+
+
+def _check_draws(model: BayesianModel, posterior: Any, path: Any) -> None:
+    """Every draw of a saved posterior, checked against the family's parameter constraints
+    (as a maximum-likelihood file's estimates are): one (chain, draw) grid per parameter."""
+    columns = []
+    for name in model.param_names:
+        if name not in posterior:
+            raise ValidationError(f"{path}: the posterior has no draws of {name!r}")
+        variable = posterior[name]
+        if variable.dims != ("chain", "draw"):
+            raise ValidationError(f"{path}: the draws of {name!r} must have dimensions "
+                                  f"(chain, draw), not {variable.dims}")
+        try:
+            columns.append(np.asarray(variable, dtype=float).ravel())
+        except (TypeError, ValueError):
+            raise ValidationError(f"{path}: the draws of {name!r} are not numbers") from None
+    if columns[0].size == 0:
+        raise ValidationError(f"{path}: the posterior holds no draws")
+    for index, draw in enumerate(np.column_stack(columns)):
+        model.family.check_params(draw, f"{path}: draw {index}")
 
 
 def _int_or_none(value: Any) -> int | None:

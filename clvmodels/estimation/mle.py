@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import os
-from pathlib import Path
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -15,7 +14,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from clvmodels.estimation.base import FittedModel, package_version
-from clvmodels.estimation.modelfile import check_header, header, require
+from clvmodels.estimation.modelfile import check_header, header, read_json, require
 from clvmodels.estimation.optimise import Objective, covariance, optimise
 from clvmodels.files.atomic import write_text
 from clvmodels.timeunit import TimeUnit
@@ -181,7 +180,7 @@ class MLEModel(FittedModel):
             newer format version than this package reads, or a field is missing, of the wrong
             type or outside the model's constraints (e.g. a negative parameter).
         """
-        document = _read_json(path)
+        document = read_json(path)
         check_header(document, path, format_name=FORMAT_NAME, version=FORMAT_VERSION,
                      model=cls.__name__, package=package_version())
         settings = require(document, "settings", dict, path)
@@ -217,19 +216,6 @@ class MLEModel(FittedModel):
         except ValueError as error:
             raise ValidationError(f"{path}: {error}") from None
         return model
-
-
-def _read_json(path: str | os.PathLike) -> Any:
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ValidationError(f"{path}: not a clvmodels model file (not UTF-8 text)") from None
-    try:
-        return json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-        raise ValidationError(f"{path}: not a clvmodels model file (invalid JSON: "
-                              f"{reason})") from None
 
 
 def _matrix(document: dict, n: int, path: Any) -> np.ndarray:

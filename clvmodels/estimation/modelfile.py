@@ -1,16 +1,19 @@
 """The header every saved model carries, checked one way for every format.
 
-A model file (JSON for maximum-likelihood fits, netCDF for posteriors) records its format, the
-format version, the model class and the package that wrote it. :func:`check_header` refuses a
-file of another format, a newer version or another model, and :func:`require` reads the other
-fields with their types checked: a model file is untrusted input.
+A model file (JSON for maximum-likelihood fits, netCDF for posteriors) and a model directory's
+manifest record their format, the format version, the package that wrote them and (a model
+file) the model class. :func:`check_header` refuses a file of another format, a newer version
+or another model, :func:`read_json` reads a JSON file whatever its bytes, and :func:`require`
+reads the other fields with their types checked: these files are untrusted input.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from clvmodels.validation import ValidationError
@@ -23,9 +26,10 @@ def header(format_name: str, version: int, model: str, package: str) -> dict[str
 
 
 def check_header(found: Any, path: str | os.PathLike, *, format_name: str, version: int,
-                 model: str, package: str) -> None:
+                 model: str | None, package: str) -> None:
     """Refuse ``found`` unless it is a header of ``format_name`` up to ``version`` for the
-    class named ``model`` (``package`` is this clvmodels' version, for the message).
+    class named ``model`` (None: a file that holds no one model, e.g. a manifest);
+    ``package`` is this clvmodels' version, for the message.
 
     Raises
     ------
@@ -45,11 +49,31 @@ def check_header(found: Any, path: str | os.PathLike, *, format_name: str, versi
             f"{version}. Upgrade clvmodels."
         )
     found_model = found.get("model")
-    if found_model != model:
+    if model is not None and found_model != model:
         raise ValidationError(
             f"{path}: holds a {found_model!r} model, not a {model}"
             + (f"; load it with {found_model}.load()" if isinstance(found_model, str) else "")
         )
+
+
+def read_json(path: str | os.PathLike, what: str = "model file") -> Any:
+    """The JSON document in ``path``; ``what`` names the kind of file in messages.
+
+    Raises
+    ------
+    ValidationError
+        If the file is not UTF-8 text or not JSON (nested too deeply for Python included).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError(f"{path}: not a clvmodels {what} (not UTF-8 text)") from None
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise ValidationError(f"{path}: not a clvmodels {what} (invalid JSON: "
+                              f"{reason})") from None
 
 
 def require(document: Mapping, key: str, kind: type | tuple[type, ...], path: Any, *,
@@ -75,4 +99,4 @@ def require(document: Mapping, key: str, kind: type | tuple[type, ...], path: An
     return value
 
 
-__all__ = ["check_header", "header", "require"]
+__all__ = ["check_header", "header", "read_json", "require"]

@@ -1,35 +1,31 @@
-"""How the command line and the report put numbers, names and options before a reader.
+"""How the command line and the report put numbers, names and notes before a reader.
 
 * Money always with its currency sign and a fixed number of decimals per column; shares as
   percentages; customer equity always says whether it is revenue (margin 100%) or profit.
 * Model and parameter-table names for people (``BG/NBD``, ``standard error``), not the code's
-  (``BetaGeoModel``, ``std_error``).
-* The command line's help: choice options checked with a plain message (typer's own check
-  prefixes pydantic's "Value error, "), usage lines in the usual notation (``fit [OPTIONS]
-  RFM``, not typer's ``{rfm}``) and command summaries that are never cut short.
+  (``BetaGeoModel``, ``std_error``): a model's name is its family's ``title`` in the registry
+  (:mod:`clvmodels.models`).
+* Warnings about the data or the fit are collected (:func:`caught_user_warnings`) and shown
+  as notes, on the command line's stderr and in the report.
 """
 
 from __future__ import annotations
 
-import difflib
-import inspect
 import math
 import re
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
 
 import pandas as pd
-import typer
-import typer.core
+
+from clvmodels.models import model_by_name
+from clvmodels.timeunit import TimeUnit
 
 CURRENCY = "$"
-UNIT_NAMES = {"h": "hour", "D": "day", "W": "week", "M": "month", "Y": "year"}
-#: Command-line model names as a reader knows them.
-MODEL_LABELS = {"bgnbd": "BG/NBD", "pnbd": "Pareto/NBD", "gamma-gamma": "Gamma-Gamma"}
 #: What each model of a model directory describes.
 ROLE_LABELS = {"transaction_model": "purchase counts", "spend_model": "spend per purchase"}
-
-_F = TypeVar("_F", bound=Callable[..., Any])
 
 
 # ----------------------------------------------------------------------------- numbers
@@ -47,7 +43,8 @@ def percent(share: float) -> str:
 
 
 def unit_plural(time_unit: str) -> str:
-    return UNIT_NAMES[time_unit] + "s"
+    """``weeks`` for ``"W"``."""
+    return TimeUnit.parse(time_unit).plural
 
 
 def horizon_text(horizon: float, time_unit: str) -> str:
@@ -124,13 +121,22 @@ def transactions_used(metadata: Mapping[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------- names
+def model_title(name: str) -> str:
+    """A command-line model name as a reader knows it (``mbgnbd`` -> ``MBG/NBD``), from the
+    registry; a name it does not know stays as it is."""
+    try:
+        return model_by_name(name).family.title
+    except ValueError:
+        return str(name)
+
+
 def model_label(manifest: Mapping[str, Any], role: str = "transaction_model") -> str:
     """``BG/NBD`` (``Bayesian BG/NBD``) for a model of a manifest; ``none`` for no model."""
     entry = manifest.get(role)
     if entry is None:
         return "none"
     kind = "Bayesian " if manifest.get("bayesian") else ""
-    return kind + MODEL_LABELS.get(entry["name"], entry["name"])
+    return kind + model_title(entry["name"])
 
 
 def parameter_columns(columns: pd.Index) -> dict[str, str]:
@@ -173,52 +179,24 @@ def fit_settings_text(fit: Mapping[str, Any]) -> str:
     return text + (f", seed {seed}" if seed is not None else ", no seed")
 
 
-# ----------------------------------------------------------------------------- help
-def choice(*allowed: str) -> Callable[[str | None], str | None]:
-    """An option callback refusing values outside ``allowed`` (with a close match as a hint)."""
-
-    def check(value: str | None) -> str | None:
-        if value is not None and value not in allowed:
-            raise typer.BadParameter(not_one_of(value, allowed))
-        return value
-
-    return check
-
-
-def not_one_of(value: object, allowed: tuple[str, ...] | Mapping[str, Any]) -> str:
-    """``'bgnbdx' is not one of 'bgnbd', 'pnbd' (did you mean 'bgnbd'?)``."""
-    allowed = tuple(allowed)
-    message = f"{value!r} is not one of {', '.join(map(repr, allowed))}"
-    close = difflib.get_close_matches(str(value), allowed, n=1)
-    return message + (f" (did you mean {close[0]!r}?)" if close else "")
+# ----------------------------------------------------------------------------- notes
+@contextmanager
+def caught_user_warnings() -> Iterator[list[warnings.WarningMessage]]:
+    """Collect every UserWarning of a block (each time it is raised) into the yielded list,
+    for the caller to show as notes; other warnings are passed on as they were."""
+    user_warnings: list[warnings.WarningMessage] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        yield user_warnings
+    for warning in caught:
+        if issubclass(warning.category, UserWarning):
+            user_warnings.append(warning)
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
 
-def choice_metavar(*allowed: str) -> str:
-    return "<" + "|".join(allowed) + ">"
-
-
-class UsageCommand(typer.core.TyperCommand):
-    """A command whose usage line names arguments the usual way: ``clvmodels fit [OPTIONS]
-    RFM`` (typer writes required arguments in braces, ``{rfm}``, which reads as syntax)."""
-
-    def collect_usage_pieces(self, ctx: Any) -> list[str]:
-        pieces = [self.options_metavar] if self.options_metavar else []
-        for param in self.get_params(ctx):
-            if isinstance(param, typer.core.TyperArgument):
-                name = (param.name or "").upper()
-                pieces.append(name if param.required else f"[{name}]")
-            else:
-                pieces.extend(param.get_usage_pieces(ctx))
-        return pieces
-
-
-def command(app: typer.Typer) -> Callable[[_F], _F]:
-    """``app.command()`` with the plain usage line and the docstring's whole first paragraph
-    as the summary in ``--help`` (typer cuts it at ~45 characters, mid-sentence)."""
-
-    def register(function: _F) -> _F:
-        summary = inspect.cleandoc(function.__doc__ or "").split("\n\n")[0]
-        app.command(cls=UsageCommand, short_help=" ".join(summary.split()))(function)
-        return function
-
-    return register
+__all__ = ["CURRENCY", "ROLE_LABELS", "caught_user_warnings", "decile_table", "equity_basis",
+           "equity_headline", "fit_settings_text", "horizon_text", "model_label", "model_title",
+           "money", "parameter_columns", "percent", "purchases_headline", "transactions_used",
+           "unit_plural"]
