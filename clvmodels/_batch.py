@@ -53,7 +53,7 @@ from clvmodels.errors import (  # noqa: F401 (the exit codes, re-exported for th
 from clvmodels.estimation.base import package_version
 from clvmodels.models import MODELS, PURCHASE_MODELS, SPEND_MODELS, model_by_name
 from clvmodels.models import model_class as registered_class
-from clvmodels.rfm import _canonical_time_unit
+from clvmodels.timeunit import TimeUnit
 
 RFM_FORMAT = "clvmodels.rfm"
 MODEL_DIR_FORMAT = "clvmodels.model-directory"
@@ -465,7 +465,7 @@ def read_rfm(
         raise DataError(f"RFM file {path}: customer id column {customer_col!r} is missing")
     frame = frame.set_index(customer_col)
     stored_unit = metadata.get("time_unit")
-    unit = _canonical_time_unit(time_unit) if time_unit else None
+    unit = TimeUnit.parse(time_unit).value if time_unit else None
     if stored_unit and unit and stored_unit != unit:
         raise DataError(
             f"RFM file {path} is in time unit {stored_unit!r}, not {unit!r}; leave out "

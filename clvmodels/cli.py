@@ -41,7 +41,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from clvmodels import _batch, scoring
+from clvmodels import _batch, scoring, timeunit
 from clvmodels import _presentation as present
 from clvmodels._batch import (
     BatchError,
@@ -50,9 +50,10 @@ from clvmodels._batch import (
     InputFileError,
     ModelDirectory,
 )
+from clvmodels.engines.window import parse_end_date
 from clvmodels.errors import ConvergenceError
 from clvmodels.estimation.base import package_version
-from clvmodels.rfm import TIME_UNITS, _as_timestamp, _canonical_time_unit, rfm_summary
+from clvmodels.rfm import rfm_summary
 from clvmodels.scoring import Scores, ValueSettings
 from clvmodels.validation import ValidationError
 
@@ -285,7 +286,7 @@ def summarize_transactions(
     with _user_errors(f"summarizing {source}"), _warnings_as_notes(reporter):
         end = (
             None if settings.observation_end is None
-            else _as_timestamp(settings.observation_end, settings.date_format)
+            else parse_end_date(settings.observation_end, settings.date_format)
         )
         rfm = rfm_summary(
             str(log) if isinstance(log, Path) else log, customer_col=settings.customer_col,
@@ -294,7 +295,7 @@ def summarize_transactions(
             engine=settings.engine,
         )
     if isinstance(log, Path):  # the log never was in memory: its first day from the ages T
-        days = rfm["T"].max() * TIME_UNITS[rfm.attrs["time_unit"]]
+        days = rfm["T"].max() * timeunit.TimeUnit.parse(rfm.attrs["time_unit"]).days
         end_day = pd.Timestamp(rfm.attrs["observation_end"]).normalize()
         first = end_day - pd.Timedelta(days=round(days))
         n_rows = rfm.attrs["n_transactions"] + rfm.attrs["n_transactions_excluded"]
@@ -513,7 +514,7 @@ def write_report(
 # ----------------------------------------------------------------------------- option types
 def _time_unit(value: str) -> str:
     try:
-        return _canonical_time_unit(value)
+        return timeunit.TimeUnit.parse(value).value
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
 
@@ -540,7 +541,7 @@ def _parse_date(value: str | None, option: str, date_format: str | None = None):
     if value is None:
         return None
     try:
-        return _as_timestamp(value, date_format)
+        return parse_end_date(value, date_format)
     except ValidationError as error:  # a date, but its day/month order is ambiguous
         raise typer.BadParameter(_in_cli_terms(str(error)), param_hint=option) from None
     except (ValueError, TypeError) as error:

@@ -19,7 +19,8 @@ import pandas as pd
 from pandas.tseries.api import guess_datetime_format
 
 __all__ = ["ValidationError", "check_count", "check_discounting", "check_duration", "check_level",
-           "check_margin", "check_rfm", "check_transactions", "parse_date_text"]
+           "check_margin", "check_rfm", "check_transactions", "invalid_rows", "parse_date_text",
+           "require_columns"]
 
 
 class ValidationError(ValueError):
@@ -197,7 +198,7 @@ def check_transactions(
     if len(transactions) == 0:
         raise ValidationError("the transaction table is empty; expected at least one purchase row")
     columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
-    _require_columns(transactions, columns)
+    require_columns(transactions, columns)
     _check(customer_col, transactions[customer_col].isna().to_numpy(), transactions.index,
            "a customer id on every row", example_of="row")
     _check_one_id_type(
@@ -211,8 +212,9 @@ def check_transactions(
     return dates
 
 
-def _require_columns(data: pd.DataFrame, columns: list[str]) -> None:
-    """Raise if a column is absent, listing the columns there are and the closest names."""
+def require_columns(data: pd.DataFrame, columns: list[str]) -> None:
+    """Raise a :class:`ValidationError` if a column is absent, listing the columns there are
+    and the closest names (every engine checks its input's columns with this)."""
     missing = [c for c in columns if c not in data.columns]
     if not missing:
         return

@@ -1,8 +1,8 @@
 """The DuckDB engine of rfm_summary / calibration_holdout gives the pandas engine's results.
 
 What "the same" means: the integer columns, recency, T and duration_holdout come from the same
-integer periods through the same two floating-point operations (see clvmodels.rfm.in_units), so
-they are compared exactly (0 ulp), with the index, dtypes and attrs. Mean spend is a sum of a
+integer periods through the same two floating-point operations (TimeUnit.from_periods), so they
+are compared exactly (0 ulp), with the index, dtypes and attrs. Mean spend is a sum of a
 customer's amounts divided by a count; each engine adds the amounts in its own order, and a sum
 of n non-negative terms in any order is within (n - 1) * 2**-53 of the exact sum (relative), so
 two engines differ by at most 2 (n - 1) * 2**-53 relative. It is compared exactly when every

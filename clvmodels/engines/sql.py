@@ -8,9 +8,11 @@ fails, fetches one example row, then raises the same :class:`~clvmodels.validati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from clvmodels.validation import ValidationError
+from clvmodels.engines.window import SummaryRequest
+from clvmodels.validation import ValidationError, invalid_rows
 
 #: Layouts of ``strftime`` (pandas, DuckDB) and their Java ``DateTimeFormatter`` spelling (Spark).
 STRFTIME_TO_JAVA = {
@@ -34,33 +36,52 @@ class Check:
     with_value: bool = True
 
 
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL of the engines: the ``name`` messages give the parser
+    ("dates DuckDB can parse"), how a column name is quoted, the test for NaN or infinity
+    (``{x}`` for the value) and a row's number in file order (from 1)."""
+
+    name: str
+    quote: Callable[[str], str]
+    not_finite: str
+    row_number: str
+
+
+def _double_quoted(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _backquoted(name: str) -> str:
+    return "`" + str(name).replace("`", "``") + "`"
+
+
+DUCKDB = Dialect("DuckDB", _double_quoted, "(isinf({x}) OR isnan({x}))", "row_number() OVER ()")
+SPARK = Dialect("Spark", _backquoted, "(isnan({x}) OR abs({x}) = double('Infinity'))",
+                "row_number() OVER (ORDER BY monotonically_increasing_id())")
+
+
 def transaction_checks(
-    customer: str,
-    date: str,
-    amount: str | None,
+    dialect: Dialect,
+    request: SummaryRequest,
     *,
-    customer_col: str,
-    date_col: str,
-    amount_col: str | None,
     parsed_date: str | None,
     date_is_number: bool,
-    date_format: str | None,
-    parser: str,
     amount_number: str | None,
     amount_is_numeric: bool,
     amount_type: str,
-    not_finite: str,
 ) -> list[Check]:
     """The checks of :func:`clvmodels.validation.check_transactions`, in its order, as SQL.
 
-    ``customer``, ``date`` and ``amount`` are the quoted column references; ``parsed_date`` the
-    SQL expression of the parsed date (None when the column already holds dates) and
-    ``parser`` what parses strings (named in the message); ``amount_number`` the amount as a
-    double (NULL where it is not a number; None when the column's type cannot hold numbers),
-    ``amount_is_numeric`` whether the column is of a numeric type (its NaN then counts as
-    missing, as in pandas) and ``not_finite`` the engine's SQL test for NaN or infinity, with
-    ``{x}`` for the value.
+    ``parsed_date`` is the SQL expression of the parsed date (None when the column already
+    holds dates), ``amount_number`` the amount as a double (NULL where it is not a number;
+    None when the column's type cannot hold numbers) and ``amount_is_numeric`` whether the
+    column is of a numeric type (its NaN then counts as missing, as in pandas).
     """
+    customer_col, date_col, amount_col = request.customer_col, request.date_col, request.amount_col
+    date_format = request.date_format
+    customer, date = dialect.quote(customer_col), dialect.quote(date_col)
+    amount = dialect.quote(amount_col) if amount_col else None
     checks = [
         Check(customer_col, f"{customer} IS NULL", "a customer id on every row",
               example_of="row", with_value=False),
@@ -74,7 +95,7 @@ def transaction_checks(
     elif parsed_date is not None:
         expected = (
             f"dates in the format {date_format!r}" if date_format
-            else f"dates {parser} can parse (pass date_format=... for other layouts)"
+            else f"dates {dialect.name} can parse (pass date_format=... for other layouts)"
         )
         checks.append(Check(date_col, f"{parsed_date} IS NULL", expected))
     if amount is None:
@@ -88,12 +109,47 @@ def transaction_checks(
         f"numbers (the column has dtype {amount_type})",
     ))
     if amount_number is not None:
-        checks.append(Check(amount_col, not_finite.format(x=amount_number), "finite amounts"))
+        checks.append(Check(amount_col, dialect.not_finite.format(x=amount_number),
+                            "finite amounts"))
         checks.append(Check(
             amount_col, f"{amount_number} < 0",
             "non-negative amounts (net refunds out of the purchases before summarising)",
         ))
     return checks
+
+
+def amount_as_double(amount: str, *, is_numeric: bool, is_text: bool) -> str | None:
+    """SQL of an amount column as a double: a cast of a numeric column, a ``TRY_CAST`` of a
+    text one (NULL where it is not a number), None for a column of any other type."""
+    if is_numeric:
+        return f"CAST({amount} AS DOUBLE)"
+    if is_text:
+        return f"TRY_CAST({amount} AS DOUBLE)"
+    return None
+
+
+def example_error(
+    dialect: Dialect,
+    failure: tuple[Check, int],
+    *,
+    source: str,
+    customer_col: str,
+    fetch_one: Callable[[str], tuple],
+) -> ValidationError:
+    """The pandas engine's message for a failed check, with one example row of ``source``
+    (``fetch_one`` runs a query and returns its first row)."""
+    check, count = failure
+    if check.example_of == "row":
+        row = fetch_one(
+            f"SELECT row FROM (SELECT {dialect.row_number} - 1 AS row, * FROM {source}) "
+            f"WHERE {check.condition} LIMIT 1"
+        )
+        return invalid_rows(check.column, count, row[0], check.expected, example_of="row")
+    row = fetch_one(f"SELECT {dialect.quote(customer_col)}, {dialect.quote(check.column)} "
+                    f"FROM {source} WHERE {check.condition} LIMIT 1")
+    if check.with_value:
+        return invalid_rows(check.column, count, row[0], check.expected, value=row[1])
+    return invalid_rows(check.column, count, row[0], check.expected)
 
 
 def first_failure(counts: list[int], checks: list[Check]) -> tuple[Check, int] | None:
@@ -142,7 +198,7 @@ def aggregation_sql(source: str, *, period: str, cut: int, end: int, with_amount
 
     ``source`` has columns ``c`` (customer) and ``a`` (amount), and ``period`` is the SQL of a
     row's period number (whole days or hours since 1970 in the dates' own calendar). For
-    :func:`~clvmodels.rfm.rfm_summary` ``cut == end``. Spend is summed over the rows (not per
+    :func:`~clvmodels.rfm_summary` ``cut == end``. Spend is summed over the rows (not per
     period first), as the pandas engine does.
     """
     amount = ", a" if with_amount else ""

@@ -1,0 +1,232 @@
+"""The DuckDB engine of :func:`clvmodels.rfm_summary` and :func:`clvmodels.calibration_holdout`.
+
+DuckDB aggregates a pandas DataFrame, or a CSV or Parquet file (or a glob of them) that it reads
+out of core, spilling to a temporary directory when the aggregation outgrows memory. The result is
+the pandas engine's table: the same integers from the same period arithmetic, converted to time
+units by the same NumPy code (:func:`clvmodels.engines.window.finish_summary`). A DataFrame is
+read by the pandas engine's :func:`~clvmodels.engines.pandas.read_log` (its checks, customer
+codes and periods); DuckDB only aggregates it.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from clvmodels.engines.pandas import read_log
+from clvmodels.engines.sql import (
+    DUCKDB,
+    aggregation_sql,
+    amount_as_double,
+    empty_table,
+    example_error,
+    first_failure,
+    transaction_checks,
+)
+from clvmodels.engines.window import (
+    CustomerTotals,
+    SummaryRequest,
+    finish_summary,
+    resolve_window,
+)
+from clvmodels.validation import ValidationError, require_columns
+
+__all__ = ["summarise"]
+
+_NS_PER_DAY = 86_400 * 10**9
+_PERIOD_NS = {"D": _NS_PER_DAY, "h": _NS_PER_DAY // 24}
+# DuckDB's // truncates towards zero; periods before 1970 need the floor.
+_FLOOR_DIV = "(({x}) // {m} - CASE WHEN ({x}) % {m} < 0 THEN 1 ELSE 0 END)"
+_DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT",
+                  "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT")
+_NUMBER_TYPES = (*_INTEGER_TYPES, "FLOAT", "DOUBLE")
+# Files with time-zone-aware timestamps are read in UTC (as pandas reads them from Parquet).
+_FILE_TIME_ZONE = "UTC"
+
+
+def _import_duckdb():
+    try:
+        import duckdb
+    except ImportError as error:
+        raise ImportError(
+            'engine="duckdb" needs the duckdb package: pip install "clvmodels[fast]"'
+        ) from error
+    return duckdb
+
+
+def summarise(transactions: object, request: SummaryRequest) -> pd.DataFrame:
+    """:func:`~clvmodels.rfm_summary` (``request.calibration_end`` None) or
+    :func:`~clvmodels.calibration_holdout` on DuckDB; see there."""
+    duckdb = _import_duckdb()
+    if not isinstance(transactions, (pd.DataFrame, str, os.PathLike)):
+        raise ValidationError(
+            "engine='duckdb' expected a pandas DataFrame or the path of a CSV or Parquet file, "
+            f"got {type(transactions).__name__}"
+        )
+    with tempfile.TemporaryDirectory(prefix="clvmodels-duckdb-") as spill:
+        connection = duckdb.connect(config={"temp_directory": spill})
+        try:
+            if isinstance(transactions, pd.DataFrame):
+                return _summarise_frame(connection, transactions, request)
+            return _summarise_file(connection, transactions, request)
+        finally:
+            connection.close()
+
+
+def _summarise_frame(connection, transactions: pd.DataFrame, request: SummaryRequest
+                     ) -> pd.DataFrame:
+    """A DataFrame, checked and coded as by the pandas engine, aggregated by DuckDB."""
+    log = read_log(transactions, request)
+    frame = pd.DataFrame({"c": log.code, "p": log.period})
+    if log.amount is not None:
+        frame["a"] = log.amount
+    connection.register("log", frame)
+    window = resolve_window(request, first_date=log.first_date, last_date=log.last_date,
+                            n_rows=len(frame), tz=log.tz)
+    columns = _aggregate(connection, "p", window, request)
+    return finish_summary(log.customers[_values(columns["c"])], _totals(columns, request),
+                          window, request, len(frame))
+
+
+def _summarise_file(connection, path, request: SummaryRequest) -> pd.DataFrame:
+    """A CSV or Parquet file, checked and aggregated by DuckDB."""
+    n_rows, first_date, last_date, tz = _register_file(connection, path, request)
+    window = resolve_window(request, first_date=first_date, last_date=last_date,
+                            n_rows=n_rows, tz=tz)
+    period = _FLOOR_DIV.format(x="ns", m=_PERIOD_NS[request.resolution.value])
+    columns = _aggregate(connection, period, window, request)
+    customers = pd.Index(_values(columns["c"]), name=request.customer_col)
+    return finish_summary(customers, _totals(columns, request), window, request, n_rows)
+
+
+def _aggregate(connection, period: str, window, request: SummaryRequest) -> dict:
+    """The per-customer aggregation of the ``log`` view, ordered by customer."""
+    query = aggregation_sql(
+        "log", period=period, cut=window.cut, end=window.end_period,
+        with_amount=request.amount_col is not None,
+    )
+    return connection.execute(query + " ORDER BY pc.c").fetchnumpy()
+
+
+def _totals(columns: dict, request: SummaryRequest) -> CustomerTotals:
+    with_amount = request.amount_col is not None
+    return CustomerTotals(
+        n_periods=_values(columns["n_periods"]), first=_values(columns["first"]),
+        last=_values(columns["last"]), holdout_periods=_values(columns["holdout_periods"]),
+        n_after=_values(columns["n_after"]),
+        repeat_spend=_values(columns["repeat_spend"]) if with_amount else None,
+        holdout_spend=_values(columns["holdout_spend"]) if with_amount else None,
+    )
+
+
+def _values(array: np.ndarray) -> np.ndarray:
+    """A fetched column as a plain array (DuckDB returns masked arrays for nullable ones)."""
+    return np.ma.getdata(array)
+
+
+def _register_file(connection, path, request: SummaryRequest):
+    """Check a CSV or Parquet file in one scan, then define the ``log`` view over it.
+
+    Returns the number of rows, the first and last date and the dates' time zone.
+    """
+    customer_col, date_col, amount_col = request.customer_col, request.date_col, request.amount_col
+    date_format = request.date_format
+    connection.execute(f"SET TimeZone = '{_FILE_TIME_ZONE}'")
+    source = _read_file(connection, path)
+    types = dict(zip(source.columns, (str(t) for t in source.dtypes), strict=True))
+    require_columns(pd.DataFrame(columns=list(types)),
+                    [customer_col, date_col] + ([amount_col] if amount_col else []))
+    if _is_csv(path) and types[date_col] in _DATE_TYPES:
+        # DuckDB's CSV sniffer picks a date layout itself, "01/02/2006" day first if every
+        # value parses so, and then ignores date_format: read the text, parse it as below.
+        source = _read_file(connection, path, text_column=date_col)
+        types[date_col] = "VARCHAR"
+    customer, date = DUCKDB.quote(customer_col), DUCKDB.quote(date_col)
+    parsed, ns, is_number = _date_expressions(date, types[date_col], date_format)
+    amount = amount_number = None
+    amount_type, amount_is_numeric = "", False
+    if amount_col:
+        amount, amount_type = DUCKDB.quote(amount_col), types[amount_col]
+        amount_is_numeric = amount_type in _NUMBER_TYPES or amount_type.startswith("DECIMAL")
+        amount_number = amount_as_double(amount, is_numeric=amount_is_numeric,
+                                         is_text=amount_type == "VARCHAR")
+    checks = transaction_checks(
+        DUCKDB, request, parsed_date=parsed, date_is_number=is_number, amount_number=amount_number,
+        amount_is_numeric=amount_is_numeric, amount_type=amount_type,
+    )
+    source.create_view("source")
+    valid_ns = "NULL" if ns is None else ns
+    counts = connection.execute(
+        "SELECT count(*), min(ns), max(ns), "
+        + ", ".join(f"count_if({check.condition})" for check in checks)
+        + f" FROM (SELECT *, {valid_ns} AS ns FROM source)"
+    ).fetchone()
+    n_rows, first_ns, last_ns = counts[:3]
+    if n_rows == 0:
+        raise empty_table()
+    failure = first_failure(list(counts[3:]), checks)
+    if failure is not None:
+        raise example_error(DUCKDB, failure, source="source", customer_col=customer_col,
+                            fetch_one=lambda query: connection.execute(query).fetchone())
+    connection.execute(
+        f"CREATE VIEW log AS SELECT {customer} AS c, {ns} AS ns"
+        + (f", {amount_number} AS a" if amount_col else "")
+        + " FROM source"
+    )
+    tz = "UTC" if types[date_col].startswith("TIMESTAMP WITH TIME ZONE") else None
+    return n_rows, pd.Timestamp(first_ns, tz=tz), pd.Timestamp(last_ns, tz=tz), tz
+
+
+def _read_file(connection, path, text_column: str | None = None):
+    """A relation over a CSV or Parquet file (``text_column`` of a CSV file read as text)."""
+    name = str(path)
+    has_glob = any(ch in name for ch in "*?[")
+    if not has_glob and not Path(name).exists():
+        raise FileNotFoundError(f"{name}: no such transaction file")
+    suffix = _suffix(name)
+    if suffix in (".parquet", ".pq"):
+        return connection.read_parquet(name)
+    if suffix in (".csv", ".tsv", ".txt"):
+        if text_column is not None:
+            return connection.read_csv(name, dtype={text_column: "VARCHAR"})
+        return connection.read_csv(name)
+    raise ValueError(
+        f"{name}: expected a .csv (.tsv, .txt, optionally compressed) or .parquet file"
+    )
+
+
+def _suffix(name: str) -> str | None:
+    """The file type's suffix, after any compression suffix."""
+    suffixes = [s.lower() for s in Path(name).suffixes]
+    if suffixes and suffixes[-1] in (".gz", ".zst", ".bz2"):
+        suffixes = suffixes[:-1]
+    return suffixes[-1] if suffixes else None
+
+
+def _is_csv(path) -> bool:
+    return _suffix(str(path)) in (".csv", ".tsv", ".txt")
+
+
+def _date_expressions(date: str, date_type: str, date_format: str | None):
+    """SQL of the parsed date (None when already dates), of its local wall time in
+    nanoseconds since 1970 (None when the column cannot hold dates), and whether the column
+    holds numbers."""
+    if date_type in _DATE_TYPES:
+        return None, f"epoch_ns(CAST({date} AS TIMESTAMP_NS))", False
+    if date_type.startswith("TIMESTAMP WITH TIME ZONE"):
+        return None, f"epoch_ns(CAST(CAST({date} AS TIMESTAMP) AS TIMESTAMP_NS))", False
+    is_number = date_type in _NUMBER_TYPES or date_type.startswith("DECIMAL")
+    if is_number and date_format is None:
+        return None, None, True
+    text = date if date_type == "VARCHAR" else f"CAST({date} AS VARCHAR)"
+    if date_format is None:
+        parsed = f"TRY_CAST({text} AS TIMESTAMP)"
+    else:
+        escaped = date_format.replace("'", "''")
+        parsed = f"try_strptime({text}, '{escaped}')"
+    return parsed, f"epoch_ns(CAST({parsed} AS TIMESTAMP_NS))", is_number
