@@ -64,6 +64,12 @@ def cdnow_files(cdnow: pd.DataFrame, tmp_path_factory) -> dict[str, Path]:
     return paths
 
 
+def _read_like_the_cli(path: Path) -> pd.DataFrame:
+    """A CSV log read as the pandas engine's reader (clvmodels summarize) reads it: ids and
+    dates as text."""
+    return pd.read_csv(path, dtype={"customer_id": str, "date": str})
+
+
 def _max_rows_per_customer(log: pd.DataFrame) -> int:
     return int(log["customer_id"].value_counts().max())
 
@@ -77,7 +83,9 @@ def _max_rows_per_customer(log: pd.DataFrame) -> int:
 ], ids=["published", "default-end", "hours", "months"])
 def test_duckdb_summary_equals_pandas_on_cdnow(cdnow, cdnow_files, source, options):
     transactions = cdnow if source == "frame" else cdnow_files[source]
-    reference = _quiet(rfm_summary, cdnow, amount_col="amount", **options)
+    # A CSV file's ids are text, for both engines (the CLI reads them so).
+    log = _read_like_the_cli(transactions) if source == "csv" else cdnow
+    reference = _quiet(rfm_summary, log, amount_col="amount", **options)
     ours = _quiet(rfm_summary, transactions, amount_col="amount", engine="duckdb", **options)
     assert_same_summary(ours, reference, _max_rows_per_customer(cdnow))
 
@@ -191,11 +199,9 @@ BAD_INPUTS = {
 @pytest.mark.parametrize("source", ["frame", "parquet", "csv"])
 @pytest.mark.parametrize("case", list(BAD_INPUTS))
 def test_bad_input_gets_the_pandas_engines_error(case, source, tmp_path):
-    if source == "csv" and case in ("numeric date without format", "missing customer"):
-        pytest.skip("a CSV column of numbers with a gap is read as floats, not the same input")
+    if source == "csv" and case == "numeric date without format":
+        pytest.skip("a CSV file has no numbers: its dates are text, parsed as DuckDB reads them")
     log, options = BAD_INPUTS[case]
-    with pytest.raises(ValidationError) as expected:
-        rfm_summary(log, amount_col="amount", **options)
     transactions = log
     if source != "frame":
         transactions = tmp_path / f"log.{source}"
@@ -203,6 +209,9 @@ def test_bad_input_gets_the_pandas_engines_error(case, source, tmp_path):
             log.to_parquet(transactions)
         else:
             log.to_csv(transactions, index=False)
+            log = _read_like_the_cli(transactions)  # what the pandas engine gets from it
+    with pytest.raises(ValidationError) as expected:
+        rfm_summary(log, amount_col="amount", **options)
     with pytest.raises(ValidationError) as got:
         rfm_summary(transactions, amount_col="amount", engine="duckdb", **options)
     message = str(expected.value)
@@ -231,7 +240,7 @@ def test_string_dates_duckdb_cannot_parse_are_named(tmp_path):
     path = tmp_path / "log.csv"
     _log(date=["2020-01-01", "01/02/2020 junk", "2020-01-03"]).to_csv(path, index=False)
     with pytest.raises(ValidationError, match=r"column 'date': 1 row\(s\) invalid \(e\.g\. "
-                       r"customer 2, value '01/02/2020 junk'\); expected dates DuckDB can parse"):
+                       r"customer '2', value '01/02/2020 junk'\); expected dates DuckDB can parse"):
         rfm_summary(path, engine="duckdb")
 
 
@@ -255,14 +264,14 @@ def test_csv_dates_are_not_read_in_the_sniffers_order(tmp_path):
                                                              "11/03/2006"]})
     log.to_csv(path, index=False)
     with pytest.raises(ValidationError, match=r"column 'date': 3 row\(s\) invalid \(e\.g\. "
-                       r"customer 1, value '01/02/2006'\); expected dates DuckDB can parse "
+                       r"customer '1', value '01/02/2006'\); expected dates DuckDB can parse "
                        r"\(pass date_format=\.\.\. for other layouts\)"):
         rfm_summary(path, engine="duckdb")
     for layout, recency in (("%m/%d/%Y", 274.0), ("%d/%m/%Y", 37.0)):
-        reference = rfm_summary(log, time_unit="D", date_format=layout)
+        reference = rfm_summary(_read_like_the_cli(path), time_unit="D", date_format=layout)
         ours = rfm_summary(path, time_unit="D", date_format=layout, engine="duckdb")
         assert_same_summary(ours, reference)
-        assert ours.loc[1, "recency"] == recency
+        assert ours.loc["1", "recency"] == recency
 
 
 def test_iso_csv_dates_still_equal_pandas(tmp_path):
@@ -270,7 +279,7 @@ def test_iso_csv_dates_still_equal_pandas(tmp_path):
     log = _log(date=["2020-01-01", "2020-02-03", "2020-03-02"])
     log.to_csv(path, index=False)
     assert_same_summary(rfm_summary(path, amount_col="amount", engine="duckdb"),
-                        rfm_summary(log, amount_col="amount"))
+                        rfm_summary(_read_like_the_cli(path), amount_col="amount"))
 
 
 @pytest.mark.parametrize("bad", [
@@ -287,3 +296,23 @@ def test_a_frame_gets_the_pandas_engines_refusal(bad):
     with pytest.raises(ValidationError) as got:
         function(bad["log"], engine="duckdb", **bad["options"])
     assert str(got.value) == str(expected.value)
+
+
+# ----------------------------------------------------------------------------- files: ids as text
+@pytest.mark.parametrize("ids", [
+    ["1", "1.0", "1.00", "2"],
+    ["12345678901234567890", "12345678901234567891", "1"],
+    [str(2**53), str(2**53 + 1), "1"],
+    ["00123", "123", "1"],
+], ids=["decimals", "20 digits", "2**53 + 1", "leading zeros"])
+def test_csv_ids_are_text_as_with_the_pandas_engine(ids, tmp_path):
+    """DuckDB's sniffer typed the ids of a CSV file: 1, 1.0 and 1.00 were one customer,
+    20-digit ids and 2**53 + 1 collided as floats."""
+    rows = [f"{c},2020-01-{i + 1:02d},{i + 1}" for i, c in enumerate(ids)]
+    path = tmp_path / "log.csv"
+    path.write_text("\n".join(["customer_id,date,amount", *rows, "1,2020-02-01,0.5"]) + "\n")
+    ours = rfm_summary(path, amount_col="amount", engine="duckdb")
+    assert ours.index.tolist() == sorted(ids)
+    assert ours.loc["1", "frequency"] == 1
+    assert (ours.drop(index="1")["frequency"] == 0).all()
+    assert_same_summary(ours, rfm_summary(_read_like_the_cli(path), amount_col="amount"))

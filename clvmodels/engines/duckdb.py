@@ -47,6 +47,11 @@ _INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYI
 _NUMBER_TYPES = (*_INTEGER_TYPES, "FLOAT", "DOUBLE")
 # Files with time-zone-aware timestamps are read in UTC (as pandas reads them from Parquet).
 _FILE_TIME_ZONE = "UTC"
+# The strings pandas.read_csv reads as missing by default (its na_values documentation).
+_PANDAS_NA_VALUES = (
+    "", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
+    "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
+)
 
 
 def _import_duckdb():
@@ -141,11 +146,6 @@ def _register_file(connection, path, request: SummaryRequest):
     types = dict(zip(source.columns, (str(t) for t in source.dtypes), strict=True))
     require_columns(pd.DataFrame(columns=list(types)),
                     [customer_col, date_col] + ([amount_col] if amount_col else []))
-    if _is_csv(path) and types[date_col] in _DATE_TYPES:
-        # DuckDB's CSV sniffer picks a date layout itself, "01/02/2006" day first if every
-        # value parses so, and then ignores date_format: read the text, parse it as below.
-        source = _read_file(connection, path, text_column=date_col)
-        types[date_col] = "VARCHAR"
     customer, date = DUCKDB.quote(customer_col), DUCKDB.quote(date_col)
     parsed, ns, is_number = _date_expressions(date, types[date_col], date_format)
     amount = amount_number = None
@@ -182,8 +182,17 @@ def _register_file(connection, path, request: SummaryRequest):
     return n_rows, pd.Timestamp(first_ns, tz=tz), pd.Timestamp(last_ns, tz=tz), tz
 
 
-def _read_file(connection, path, text_column: str | None = None):
-    """A relation over a CSV or Parquet file (``text_column`` of a CSV file read as text)."""
+def _read_file(connection, path):
+    """A relation over a CSV or Parquet file.
+
+    A CSV file is read as the pandas engine's reader (``clvmodels summarize``) reads one: a
+    header line, fields separated by commas (tabs in a ``.tsv`` file), quoted with ``"``,
+    pandas' default missing-value markers (``""``, ``NA``, ``NaN``, ``null`` ...) as NULL,
+    and every column as text. DuckDB's sniffer would otherwise guess the types: ids ``1``,
+    ``1.0`` and ``1.00`` became one number (and 20-digit ids colliding floats), ``00123``
+    the id 123, and dates were read in a day/month order of its choosing; dates are parsed
+    and amounts converted by the checks instead.
+    """
     name = str(path)
     has_glob = any(ch in name for ch in "*?[")
     if not has_glob and not Path(name).exists():
@@ -192,9 +201,10 @@ def _read_file(connection, path, text_column: str | None = None):
     if suffix in (".parquet", ".pq"):
         return connection.read_parquet(name)
     if suffix in (".csv", ".tsv", ".txt"):
-        if text_column is not None:
-            return connection.read_csv(name, dtype={text_column: "VARCHAR"})
-        return connection.read_csv(name)
+        return connection.read_csv(
+            name, header=True, sep="\t" if suffix == ".tsv" else ",", quotechar='"',
+            escapechar='"', all_varchar=True, na_values=list(_PANDAS_NA_VALUES),
+        )
     raise ValueError(
         f"{name}: expected a .csv (.tsv, .txt, optionally compressed) or .parquet file"
     )
@@ -206,10 +216,6 @@ def _suffix(name: str) -> str | None:
     if suffixes and suffixes[-1] in (".gz", ".zst", ".bz2"):
         suffixes = suffixes[:-1]
     return suffixes[-1] if suffixes else None
-
-
-def _is_csv(path) -> bool:
-    return _suffix(str(path)) in (".csv", ".tsv", ".txt")
 
 
 def _date_expressions(date: str, date_type: str, date_format: str | None):

@@ -26,7 +26,8 @@ class Check:
     """One input check: rows of ``column`` where the SQL ``condition`` holds are invalid.
 
     ``example_of`` names the label shown for the first such row (``"customer"``: its customer
-    id; ``"row"``: its row number), ``with_value`` whether its raw value is shown too.
+    id; ``"row"``: its row number), ``with_value`` whether its value is shown too: the raw
+    one, or the SQL ``value`` (e.g. the number read from a text amount, as pandas shows it).
     """
 
     column: str
@@ -34,6 +35,7 @@ class Check:
     expected: str
     example_of: str = "customer"
     with_value: bool = True
+    value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,10 +112,11 @@ def transaction_checks(
     ))
     if amount_number is not None:
         checks.append(Check(amount_col, dialect.not_finite.format(x=amount_number),
-                            "finite amounts"))
+                            "finite amounts", value=amount_number))
         checks.append(Check(
             amount_col, f"{amount_number} < 0",
             "non-negative amounts (net refunds out of the purchases before summarising)",
+            value=amount_number,
         ))
     return checks
 
@@ -145,7 +148,8 @@ def example_error(
             f"WHERE {check.condition} LIMIT 1"
         )
         return invalid_rows(check.column, count, row[0], check.expected, example_of="row")
-    row = fetch_one(f"SELECT {dialect.quote(customer_col)}, {dialect.quote(check.column)} "
+    value = check.value or dialect.quote(check.column)
+    row = fetch_one(f"SELECT {dialect.quote(customer_col)}, {value} "
                     f"FROM {source} WHERE {check.condition} LIMIT 1")
     if check.with_value:
         return invalid_rows(check.column, count, row[0], check.expected, value=row[1])
