@@ -316,3 +316,53 @@ def test_csv_ids_are_text_as_with_the_pandas_engine(ids, tmp_path):
     assert ours.loc["1", "frequency"] == 1
     assert (ours.drop(index="1")["frequency"] == 0).all()
     assert_same_summary(ours, rfm_summary(_read_like_the_cli(path), amount_col="amount"))
+
+
+# ----------------------------------------------------------------------------- far dates
+FAR_LOG = pd.DataFrame({
+    "customer_id": ["a", "b", "b", "c"],
+    "date": pd.to_datetime(["1700-01-03", "1997-01-03", "2262-04-12", "1997-01-10"]),
+    "amount": [1.0, 2.0, 3.0, 4.0],
+})
+
+
+def test_dates_outside_the_nanosecond_range_of_a_frame(tmp_path):
+    """DuckDB got a DataFrame's dates as nanoseconds, which wrapped after 2262-04-11: customer
+    b had recency 16,659 weeks and T 30,500 (pandas: 13,841 for both) and the wrong spend."""
+    assert FAR_LOG["date"].dtype == "datetime64[us]"  # pandas' own unit for these dates
+    reference = _quiet(rfm_summary, FAR_LOG, amount_col="amount")
+    assert reference.loc["b", "recency"] == reference.loc["b", "T"] == 96888 / 7
+    assert reference.loc["b", "monetary_value"] == 3.0
+    assert_same_summary(_quiet(rfm_summary, FAR_LOG, amount_col="amount", engine="duckdb"),
+                        reference)
+
+
+@pytest.mark.parametrize("source", ["parquet", "csv"])
+def test_dates_outside_the_nanosecond_range_of_a_file(source, tmp_path):
+    """A date after 2262 in a file ended in a ConversionException (DuckDB counted
+    nanoseconds); a log spanning more than 292 years is summarised like any other."""
+    path = tmp_path / f"log.{source}"
+    if source == "parquet":
+        FAR_LOG.to_parquet(path)
+        log = FAR_LOG
+    else:
+        FAR_LOG.to_csv(path, index=False)
+        log = _read_like_the_cli(path)
+    for options in ({}, {"observation_end": "2262-04-12"},
+                    {"calibration_end": "1997-01-05", "observation_end": "2262-04-30"}):
+        function = calibration_holdout if "calibration_end" in options else rfm_summary
+        assert_same_summary(
+            _quiet(function, path, amount_col="amount", engine="duckdb", **options),
+            _quiet(function, log, amount_col="amount", **options),
+        )
+
+
+def test_a_year_pandas_cannot_read_is_refused_by_both_engines(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("customer_id,date\na,1997-01-03\nb,20000-01-01\n")
+    with pytest.raises(ValidationError, match=r"customer 'b', value '20000-01-01'\); "
+                       "expected dates pandas can parse"):
+        rfm_summary(_read_like_the_cli(path))
+    with pytest.raises(ValidationError, match=r"customer 'b', value '20000-01-01'\); "
+                       "expected dates DuckDB can parse"):
+        rfm_summary(path, engine="duckdb")

@@ -37,8 +37,10 @@ from clvmodels.validation import ValidationError, require_columns
 
 __all__ = ["summarise"]
 
-_NS_PER_DAY = 86_400 * 10**9
-_PERIOD_NS = {"D": _NS_PER_DAY, "h": _NS_PER_DAY // 24}
+# Dates are counted in microseconds since 1970 (DuckDB's TIMESTAMP: years 290,308 BC to
+# 294,247 AD), so no date a file can hold overflows, as nanoseconds did after 2262.
+_US_PER_DAY = 86_400 * 10**6
+_PERIOD_US = {"D": _US_PER_DAY, "h": _US_PER_DAY // 24}
 # DuckDB's // truncates towards zero; periods before 1970 need the floor.
 _FLOOR_DIV = "(({x}) // {m} - CASE WHEN ({x}) % {m} < 0 THEN 1 ELSE 0 END)"
 _DATE_TYPES = ("DATE", "TIMESTAMP", "TIMESTAMP_NS", "TIMESTAMP_MS", "TIMESTAMP_S")
@@ -103,7 +105,7 @@ def _summarise_file(connection, path, request: SummaryRequest) -> pd.DataFrame:
     n_rows, first_date, last_date, tz = _register_file(connection, path, request)
     window = resolve_window(request, first_date=first_date, last_date=last_date,
                             n_rows=n_rows, tz=tz)
-    period = _FLOOR_DIV.format(x="ns", m=_PERIOD_NS[request.resolution.value])
+    period = _FLOOR_DIV.format(x="us", m=_PERIOD_US[request.resolution.value])
     columns = _aggregate(connection, period, window, request)
     customers = pd.Index(_values(columns["c"]), name=request.customer_col)
     return finish_summary(customers, _totals(columns, request), window, request, n_rows)
@@ -147,7 +149,7 @@ def _register_file(connection, path, request: SummaryRequest):
     require_columns(pd.DataFrame(columns=list(types)),
                     [customer_col, date_col] + ([amount_col] if amount_col else []))
     customer, date = DUCKDB.quote(customer_col), DUCKDB.quote(date_col)
-    parsed, ns, is_number = _date_expressions(date, types[date_col], date_format)
+    parsed, us, is_number = _date_expressions(date, types[date_col], date_format)
     amount = amount_number = None
     amount_type, amount_is_numeric = "", False
     if amount_col:
@@ -160,13 +162,13 @@ def _register_file(connection, path, request: SummaryRequest):
         amount_is_numeric=amount_is_numeric, amount_type=amount_type,
     )
     source.create_view("source")
-    valid_ns = "NULL" if ns is None else ns
+    valid_us = "NULL" if us is None else us
     counts = connection.execute(
-        "SELECT count(*), min(ns), max(ns), "
+        "SELECT count(*), min(us), max(us), "
         + ", ".join(f"count_if({check.condition})" for check in checks)
-        + f" FROM (SELECT *, {valid_ns} AS ns FROM source)"
+        + f" FROM (SELECT *, {valid_us} AS us FROM source)"
     ).fetchone()
-    n_rows, first_ns, last_ns = counts[:3]
+    n_rows, first_us, last_us = counts[:3]
     if n_rows == 0:
         raise empty_table()
     failure = first_failure(list(counts[3:]), checks)
@@ -174,12 +176,13 @@ def _register_file(connection, path, request: SummaryRequest):
         raise example_error(DUCKDB, failure, source="source", customer_col=customer_col,
                             fetch_one=lambda query: connection.execute(query).fetchone())
     connection.execute(
-        f"CREATE VIEW log AS SELECT {customer} AS c, {ns} AS ns"
+        f"CREATE VIEW log AS SELECT {customer} AS c, {us} AS us"
         + (f", {amount_number} AS a" if amount_col else "")
         + " FROM source"
     )
     tz = "UTC" if types[date_col].startswith("TIMESTAMP WITH TIME ZONE") else None
-    return n_rows, pd.Timestamp(first_ns, tz=tz), pd.Timestamp(last_ns, tz=tz), tz
+    return (n_rows, pd.Timestamp(first_us, unit="us", tz=tz),
+            pd.Timestamp(last_us, unit="us", tz=tz), tz)
 
 
 def _read_file(connection, path):
@@ -220,19 +223,26 @@ def _suffix(name: str) -> str | None:
 
 def _date_expressions(date: str, date_type: str, date_format: str | None):
     """SQL of the parsed date (None when already dates), of its local wall time in
-    nanoseconds since 1970 (None when the column cannot hold dates), and whether the column
-    holds numbers."""
+    microseconds since 1970 (None when the column cannot hold dates), and whether the column
+    holds numbers.
+
+    Text is read as pandas reads it only in years 1 to 9999 (pandas refuses a five-digit
+    year): DuckDB's later and earlier years are refused as unparseable, as pandas does.
+    """
+    if date_type == "TIMESTAMP_NS":  # (a cast to microseconds would truncate, not floor)
+        return None, _FLOOR_DIV.format(x=f"epoch_ns({date})", m=1000), False
     if date_type in _DATE_TYPES:
-        return None, f"epoch_ns(CAST({date} AS TIMESTAMP_NS))", False
+        return None, f"epoch_us(CAST({date} AS TIMESTAMP))", False
     if date_type.startswith("TIMESTAMP WITH TIME ZONE"):
-        return None, f"epoch_ns(CAST(CAST({date} AS TIMESTAMP) AS TIMESTAMP_NS))", False
+        return None, f"epoch_us(CAST({date} AS TIMESTAMP))", False
     is_number = date_type in _NUMBER_TYPES or date_type.startswith("DECIMAL")
     if is_number and date_format is None:
         return None, None, True
     text = date if date_type == "VARCHAR" else f"CAST({date} AS VARCHAR)"
     if date_format is None:
-        parsed = f"TRY_CAST({text} AS TIMESTAMP)"
+        read = f"TRY_CAST({text} AS TIMESTAMP)"
     else:
         escaped = date_format.replace("'", "''")
-        parsed = f"try_strptime({text}, '{escaped}')"
-    return parsed, f"epoch_ns(CAST({parsed} AS TIMESTAMP_NS))", is_number
+        read = f"try_strptime({text}, '{escaped}')"
+    parsed = f"(CASE WHEN year({read}) BETWEEN 1 AND 9999 THEN {read} END)"
+    return parsed, f"epoch_us({parsed})", is_number
