@@ -11,6 +11,9 @@ partial sum is exact (amounts in multiples of 1/8 below 2**40), and otherwise to
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import warnings
 from pathlib import Path
 
@@ -366,3 +369,70 @@ def test_a_year_pandas_cannot_read_is_refused_by_both_engines(tmp_path):
     with pytest.raises(ValidationError, match=r"customer 'b', value '20000-01-01'\); "
                        "expected dates DuckDB can parse"):
         rfm_summary(path, engine="duckdb")
+
+
+# ----------------------------------------------------------------------------- sums that overflow
+OVERFLOW_LOG = pd.DataFrame({
+    "customer_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+    "date": ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-01", "2020-01-05",
+             "2020-01-01", "2020-01-06", "2020-01-07"],
+    "amount": [1e308, 1e308, 1e308, 1.0, 2.0, 1.0, 1e308, 1e308],
+})
+OVERFLOW_MESSAGE = (
+    "column 'amount': the amounts of {n} customer(s) (e.g. customer {c!r}) add up to more than "
+    "the largest floating-point number (~1.80e+308), so their mean spend would be infinite"
+)
+
+
+def _overflow_input(log: pd.DataFrame, engine: str, source: str, path: Path) -> object:
+    """``log`` as ``engine`` gets it from ``source`` (a file read as the CLI reads it)."""
+    if source == "frame":
+        return log
+    getattr(log, f"to_{source}")(path, index=False)
+    if engine == "duckdb":
+        return path
+    return _read_like_the_cli(path) if source == "csv" else pd.read_parquet(path)
+
+
+@pytest.mark.parametrize("source", ["frame", "parquet", "csv"])
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_spend_sums_that_overflow_are_refused(engine, source, tmp_path):
+    """Amounts of 1e308 gave monetary_value = inf (and the CLI exit 0)."""
+    path = tmp_path / f"log.{source}"
+    transactions = _overflow_input(OVERFLOW_LOG, engine, source, path)
+    with pytest.raises(ValidationError, match=re.escape(OVERFLOW_MESSAGE.format(n=2, c="a"))):
+        rfm_summary(transactions, amount_col="amount", engine=engine)
+    # Customer c's holdout purchases overflow: the holdout mean is refused the same way.
+    without_a = _overflow_input(OVERFLOW_LOG[OVERFLOW_LOG["customer_id"] != "a"], engine,
+                                source, tmp_path / f"without_a.{source}")
+    with pytest.raises(ValidationError, match=re.escape(OVERFLOW_MESSAGE.format(n=1, c="c"))):
+        calibration_holdout(without_a, amount_col="amount", calibration_end="2020-01-05",
+                            engine=engine)
+    # One 1e308 amount per customer is a finite sum, summarised as before.
+    single = _quiet(calibration_holdout, transactions, amount_col="amount", engine=engine,
+                    calibration_end="2020-01-02", observation_end="2020-01-06")
+    assert single.loc["a", "monetary_value"] == 1e308
+    assert single.loc["c", "monetary_value_holdout"] == 1e308
+
+
+def _summarize(*args: object) -> tuple[int, str]:
+    """Run ``clvmodels summarize`` in a subprocess: its exit code and stderr."""
+    result = subprocess.run([sys.executable, "-m", "clvmodels", "summarize", *map(str, args)],
+                            capture_output=True, text=True, timeout=300)
+    return result.returncode, result.stderr
+
+
+def _assert_one_line_error(code: int, stderr: str, expected_code: int, fragment: str) -> None:
+    assert code == expected_code, (code, stderr)
+    lines = stderr.strip().splitlines()
+    assert lines[-1].startswith("clvmodels: error: ") and fragment in lines[-1], stderr
+    assert "Traceback" not in stderr
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_the_cli_refuses_spend_that_overflows(engine, tmp_path):
+    OVERFLOW_LOG.to_csv(tmp_path / "log.csv", index=False)
+    code, stderr = _summarize(tmp_path / "log.csv", "--engine", engine, "-o",
+                              tmp_path / "rfm.csv", "-q")
+    _assert_one_line_error(code, stderr, 4, OVERFLOW_MESSAGE.format(n=2, c="a"))
+    assert not (tmp_path / "rfm.csv").exists()

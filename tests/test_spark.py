@@ -255,3 +255,18 @@ def test_scoring_on_executors_equals_pandas(summaries):
     assert "clv" not in only_purchases
     with pytest.raises(TypeError, match="maximum-likelihood models"):
         clv_spark.score(spark_summary, object(), settings=settings)
+
+
+def test_spend_sums_that_overflow_are_refused(spark):
+    """Amounts of 1e308 gave monetary_value = inf; the pandas engine's refusal instead."""
+    log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "date": pd.to_datetime(
+        ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-01", "2020-01-05"]),
+        "amount": [1e308, 1e308, 1e308, 1.0, 2.0]})
+    for function, options in ((rfm_summary, {}), (calibration_holdout,
+                                                  {"calibration_end": "2020-01-01"})):
+        with pytest.raises(ValidationError) as expected:
+            function(log, amount_col="amount", **options)
+        assert "add up to more than the largest floating-point number" in str(expected.value)
+        with pytest.raises(ValidationError) as got:
+            function(spark.createDataFrame(log), amount_col="amount", engine="spark", **options)
+        assert str(got.value) == str(expected.value)

@@ -28,6 +28,7 @@ from clvmodels.engines.window import (
     Window,
     no_calibration_purchase,
     resolve_window,
+    spend_overflow,
     summary_attrs,
     warn_excluded,
 )
@@ -88,15 +89,21 @@ def summarise(transactions: SparkDataFrame, request: SummaryRequest) -> SparkDat
     per_customer = spark.sql(aggregation_sql(
         log, period="p", cut=window.cut, end=window.end_period, with_amount=with_amount
     ))
+    infinite = "abs({x}) = double('Infinity')"
+    overflow = (f"n_periods > 0 AND ({infinite.format(x='repeat_spend')} OR "
+                f"{infinite.format(x='holdout_spend')})" if with_amount else "FALSE")
     counts = per_customer.selectExpr(
         "count(*)", "coalesce(sum(n_after), 0)",
         "count_if(n_periods + holdout_periods = 0)", "count_if(n_periods > 0)",
+        f"count_if({overflow})", f"min(CASE WHEN {overflow} THEN c END)",
     ).collect()[0]
-    n_customers, n_excluded, n_dropped, n_cohort = (int(v) for v in counts)
+    n_customers, n_excluded, n_dropped, n_cohort, n_overflow = (int(v) for v in counts[:5])
     if n_excluded:
         warn_excluded(n_excluded, window.observation_end, n_dropped)
     if n_cohort == 0:
         raise no_calibration_purchase(request.date_col, window.calibration_end)
+    if n_overflow:
+        raise spend_overflow(request.amount_col, n_overflow, counts[5])
     summary = per_customer.where("n_periods > 0").selectExpr(*_summary_columns(window, request))
     summary.attrs = summary_attrs(
         request.unit, window, n_transactions=n_rows - n_excluded,

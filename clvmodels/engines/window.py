@@ -26,8 +26,8 @@ from clvmodels.validation import ValidationError, parse_date_text
 __all__ = [
     "CustomerTotals", "SummaryRequest", "Window", "add_holdout_columns", "all_after_end",
     "check_resolution", "finish_summary", "no_calibration_purchase", "parse_end_date",
-    "period_of", "resolve_window", "summary_attrs", "summary_frame", "to_periods",
-    "warn_user",
+    "period_of", "resolve_window", "spend_overflow", "summary_attrs", "summary_frame",
+    "to_periods", "warn_user",
 ]
 
 #: The purchase-bucketing resolutions: calendar days and hours.
@@ -224,7 +224,8 @@ def finish_summary(
     Raises
     ------
     ValidationError
-        If nobody buys by the calibration end.
+        If nobody buys by the calibration end, or a customer's amounts add up to more than
+        the largest float (:func:`spend_overflow`).
     """
     n_excluded = int(totals.n_after.sum())
     if n_excluded:
@@ -233,6 +234,12 @@ def finish_summary(
     cohort = totals.n_periods > 0
     if not cohort.any():
         raise no_calibration_purchase(request.date_col, window.calibration_end)
+    for spend in (totals.repeat_spend, totals.holdout_spend):
+        if spend is not None:
+            overflow = cohort & ~np.isfinite(spend)
+            if overflow.any():
+                first = customers[np.flatnonzero(overflow)[:1]].tolist()[0]  # a Python value
+                raise spend_overflow(request.amount_col, int(np.count_nonzero(overflow)), first)
     summary = summary_frame(
         customers[cohort], totals.n_periods[cohort], totals.first[cohort], totals.last[cohort],
         None if totals.repeat_spend is None else totals.repeat_spend[cohort],
@@ -320,6 +327,17 @@ def summary_attrs(
         n_customers_excluded=int(n_customers_excluded),
     )
     return attrs
+
+
+def spend_overflow(amount_col: str, n_customers: int, example: object) -> ValidationError:
+    """The error for customers whose amounts add up to more than the largest float."""
+    return ValidationError(
+        f"column {amount_col!r}: the amounts of {n_customers} customer(s) (e.g. customer "
+        f"{example!r}) add up to more than the largest floating-point number "
+        f"(~{np.finfo(float).max:.2e}), so their mean spend would be infinite; expected "
+        "amounts whose sum per customer is finite (express them in a larger currency unit, "
+        "e.g. thousands)"
+    )
 
 
 def no_calibration_purchase(date_col: str, calibration_end: pd.Timestamp | None
