@@ -436,3 +436,72 @@ def test_the_cli_refuses_spend_that_overflows(engine, tmp_path):
                               tmp_path / "rfm.csv", "-q")
     _assert_one_line_error(code, stderr, 4, OVERFLOW_MESSAGE.format(n=2, c="a"))
     assert not (tmp_path / "rfm.csv").exists()
+
+
+# ----------------------------------------------------------------------------- unreadable files
+def _corrupt_files(folder: Path) -> dict[str, tuple[Path, str]]:
+    """Damaged transaction files, each with the reason DuckDB gives (in the message)."""
+    import gzip
+    import struct
+
+    log = load_cdnow_transactions()[["customer_id", "date", "amount"]]
+    text = log.to_csv(index=False).encode()
+    packed = gzip.compress(text)
+    damaged = bytearray(packed)
+    damaged[len(damaged) // 2:len(damaged) // 2 + 64] = bytes(64)
+    log.to_parquet(folder / "good.parquet")
+    parquet = (folder / "good.parquet").read_bytes()
+    footer = struct.unpack("<I", parquet[-8:-4])[0]
+    start = len(parquet) - 8 - footer
+    scrambled = parquet[:start] + bytes(b ^ 0x5A for b in parquet[start:-8]) + parquet[-8:]
+    files = {
+        "truncated gzip": ("log.csv.gz", packed[:len(packed) // 2], "end of GZIP stream"),
+        "corrupt gzip": ("bad.csv.gz", bytes(damaged), ""),
+        "not gzip": ("plain.csv.gz", text, "not a GZIP stream"),
+        "binary": ("binary.csv", np.random.default_rng(1).bytes(4096), ""),
+        "latin-1": ("latin.csv", "customer_id,date\nJos\xe9,1997-01-01\n".encode("latin-1"),
+                    "not utf-8 encoded"),
+        "parquet footer": ("footer.parquet", scrambled, ""),
+        "truncated parquet": ("short.parquet", parquet[:len(parquet) // 2], "magic bytes"),
+    }
+    paths = {}
+    for case, (name, content, reason) in files.items():
+        (folder / name).write_bytes(content)
+        paths[case] = (folder / name, reason)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def corrupt_files(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    return _corrupt_files(tmp_path_factory.mktemp("corrupt"))
+
+
+CORRUPT_CASES = ["truncated gzip", "corrupt gzip", "not gzip", "binary", "latin-1",
+                 "parquet footer", "truncated parquet"]
+
+
+@pytest.mark.parametrize("case", CORRUPT_CASES)
+def test_unreadable_files_are_one_clear_error(case, corrupt_files):
+    """DuckDB's own IOException, InvalidInputException or bare Error reached the caller (and
+    the CLI's exit 1 with a traceback)."""
+    path, reason = corrupt_files[case]
+    kind = "Parquet" if path.suffix == ".parquet" else "CSV"
+    with pytest.raises(ValidationError) as error:
+        rfm_summary(path, amount_col="amount" if case != "latin-1" else None, engine="duckdb")
+    message = str(error.value)
+    assert message.startswith(f"transaction file {path} is not a readable {kind} file: ")
+    assert reason in message and "\n" not in message
+
+
+@pytest.mark.parametrize("case", ["truncated gzip", "latin-1", "parquet footer"])
+def test_the_cli_reports_unreadable_files_in_one_line(case, corrupt_files, tmp_path):
+    path, _ = corrupt_files[case]
+    code, stderr = _summarize(path, "--engine", "duckdb", "--no-amount", "-o",
+                              tmp_path / "rfm.csv", "-q")
+    _assert_one_line_error(code, stderr, 4, "is not a readable")
+
+
+def test_an_empty_file_is_an_empty_table(tmp_path):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    with pytest.raises(ValidationError, match="the transaction table is empty"):
+        rfm_summary(tmp_path / "empty.csv", engine="duckdb")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -102,13 +104,67 @@ def _summarise_frame(connection, transactions: pd.DataFrame, request: SummaryReq
 
 def _summarise_file(connection, path, request: SummaryRequest) -> pd.DataFrame:
     """A CSV or Parquet file, checked and aggregated by DuckDB."""
-    n_rows, first_date, last_date, tz = _register_file(connection, path, request)
-    window = resolve_window(request, first_date=first_date, last_date=last_date,
-                            n_rows=n_rows, tz=tz)
-    period = _FLOOR_DIV.format(x="us", m=_PERIOD_US[request.resolution.value])
-    columns = _aggregate(connection, period, window, request)
+    with _file_errors(path):
+        n_rows, first_date, last_date, tz = _register_file(connection, path, request)
+        window = resolve_window(request, first_date=first_date, last_date=last_date,
+                                n_rows=n_rows, tz=tz)
+        period = _FLOOR_DIV.format(x="us", m=_PERIOD_US[request.resolution.value])
+        columns = _aggregate(connection, period, window, request)
     customers = pd.Index(_values(columns["c"]), name=request.customer_col)
     return finish_summary(customers, _totals(columns, request), window, request, n_rows)
+
+
+@contextmanager
+def _file_errors(path) -> Iterator[None]:
+    """Turn DuckDB's errors about an unreadable file into clvmodels' own.
+
+    A file DuckDB cannot decode (a truncated or corrupt gzip stream, a ``.gz`` that is not
+    gzip, bytes that are not UTF-8, a line that is not CSV, a damaged Parquet footer) is a
+    :class:`~clvmodels.validation.ValidationError` naming the file and DuckDB's reason, in one
+    line; a file Python cannot open either raises Python's own ``OSError``; an I/O error that
+    is not about the file (e.g. the spill directory is full) an ``OSError``. Errors of the
+    engine's own SQL (binder, parser, catalog) stay as they are: they are bugs.
+    """
+    duckdb = _import_duckdb()
+    try:
+        yield
+    except (duckdb.BinderException, duckdb.ParserException, duckdb.CatalogException,
+            duckdb.InternalException, duckdb.NotImplementedException):
+        raise
+    except duckdb.Error as error:
+        name = str(path)
+        reason = _one_line(str(error))
+        about_file = Path(name).name in str(error) or name in str(error)
+        if isinstance(error, duckdb.IOException) and not about_file:
+            raise OSError(f"DuckDB could not read or write a file: {reason}") from None
+        if not isinstance(error, (duckdb.IOException, duckdb.InvalidInputException)) and (
+                type(error) is not duckdb.Error and not about_file):
+            raise
+        if not any(ch in name for ch in "*?["):
+            with open(name, "rb") as handle:  # Python's own OSError if it cannot be opened
+                if not handle.read(1):
+                    raise empty_table() from None  # (DuckDB: no header to sniff)
+        kind = "Parquet" if _suffix(name) in (".parquet", ".pq") else "CSV"
+        raise ValidationError(
+            f"transaction file {name} is not a readable {kind} file: {reason}"
+        ) from None
+
+
+def _one_line(message: str) -> str:
+    """DuckDB's reason in one line: its first paragraph without the type prefix, the quoted
+    line of the file or the list of possible fixes."""
+    lines = []
+    for line in message.strip().splitlines():
+        line = line.strip()
+        if not line or line.startswith(("Possible", "*", "The search space")):
+            break
+        if not line.startswith("Original Line:"):
+            lines.append(line)
+    text = "; ".join(lines) or message.strip()
+    for prefix in ("Invalid Input Error: ", "IO Error: ", "Conversion Error: "):
+        text = text.removeprefix(prefix)
+    # Bytes of a damaged file can reach the message: show them escaped, on the one line.
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in text)
 
 
 def _aggregate(connection, period: str, window, request: SummaryRequest) -> dict:
