@@ -15,6 +15,23 @@ Conventions (those of Fader, Hardie & Lee 2005 and of the ``lifetimes`` package)
   (the Gamma-Gamma model describes repeat spend only). It is 0.0 when frequency is 0.
 * Times are continuous in ``time_unit`` (a :class:`~clvmodels.timeunit.TimeUnit`), never rounded.
 
+Dates and time zones (one rule, on every engine): purchases are bucketed on one wall clock.
+
+* Dates without a time zone or UTC offset are wall-clock times and are used as they are (in
+  ``timezone`` when it is given).
+* Dates with one (a time-zone-aware column; strings such as ``1997-01-01T00:30:00+01:00``; a
+  Parquet file's time-zone-aware timestamps; Spark's ``TimestampType``) are instants. With
+  ``timezone`` they are read on that zone's clock (``timezone="Europe/Paris"`` for a Paris
+  shop's local days). Without it they keep their own: a column's time zone (Parquet: the zone
+  its writer recorded, else UTC; Spark: the session time zone), or the one UTC offset all the
+  strings carry, i.e. the time as written. Strings with different offsets (a local-time
+  export across a daylight-saving change, ``+01:00`` and ``+02:00``) are then refused, asking
+  for ``timezone``.
+* A column mixing dates with and without an offset is refused (the ones without name no
+  instant).
+* ``observation_end`` and ``calibration_end`` with a time zone are converted to the same
+  clock; without one they are read on it.
+
 Engines (``engine=``, see :mod:`clvmodels.engines`): ``"pandas"`` (default, in memory),
 ``"duckdb"`` (a DataFrame or a CSV or Parquet file read out of core; needs ``clvmodels[fast]``)
 and ``"spark"`` (a ``pyspark.sql.DataFrame`` in and out; needs ``clvmodels[spark]``). Every
@@ -45,6 +62,7 @@ def rfm_summary(
     date_format: str | None = None,
     resolution: str = "D",
     engine: str = "pandas",
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Summarise a transaction log into frequency, recency, T (and monetary value) per customer.
 
@@ -78,6 +96,11 @@ def rfm_summary(
         the sum of a customer's amounts, which each engine adds in its own order (each within
         ``(n - 1) * 2**-53`` of the exact sum, relatively, for ``n`` amounts; identical when
         the sums are exact, e.g. for amounts in multiples of 1/8).
+    timezone : str, optional
+        The time zone (an IANA name such as ``"Europe/Paris"``, or ``"UTC"``) on whose wall
+        clock dates with a time zone or a UTC offset are bucketed into days; see "Dates and
+        time zones" in the module docstring. Needed for strings whose offsets differ (a
+        local-time export across a daylight-saving change).
 
     Returns
     -------
@@ -98,10 +121,11 @@ def rfm_summary(
     ------
     ValidationError
         If the transactions fail :func:`~clvmodels.validation.check_transactions` (which also
-        refuses dates whose day/month order is ambiguous), ``observation_end`` is before every
-        purchase, or it is a string with an ambiguous day/month order.
+        refuses dates whose day/month order is ambiguous, and the UTC offsets the rule below
+        refuses), ``observation_end`` is before every purchase, or it is a string with an
+        ambiguous day/month order.
     ValueError
-        If ``time_unit``, ``resolution`` or ``engine`` is unknown.
+        If ``time_unit``, ``resolution``, ``engine`` or ``timezone`` is unknown.
 
     Notes
     -----
@@ -110,7 +134,7 @@ def rfm_summary(
     request = SummaryRequest.make(
         customer_col=customer_col, date_col=date_col, amount_col=amount_col,
         date_format=date_format, time_unit=time_unit, resolution=resolution,
-        observation_end=observation_end, calibration_end=None,
+        observation_end=observation_end, calibration_end=None, timezone=timezone,
     )
     return engines.summarise(transactions, request, engine)
 
@@ -127,6 +151,7 @@ def calibration_holdout(
     date_format: str | None = None,
     resolution: str = "D",
     engine: str = "pandas",
+    timezone: str | None = None,
 ) -> pd.DataFrame:
     """Split a transaction log into a calibration summary and holdout-period counts.
 
@@ -137,7 +162,8 @@ def calibration_holdout(
 
     Parameters
     ----------
-    transactions, customer_col, date_col, amount_col, time_unit, date_format, resolution, engine
+    transactions, customer_col, date_col, amount_col, time_unit, date_format, resolution, engine,
+    timezone
         As for :func:`rfm_summary`.
     calibration_end : date-like
         Last day of the calibration period (read as ``observation_end`` is).
@@ -169,6 +195,6 @@ def calibration_holdout(
     request = SummaryRequest.make(
         customer_col=customer_col, date_col=date_col, amount_col=amount_col,
         date_format=date_format, time_unit=time_unit, resolution=resolution,
-        observation_end=observation_end, calibration_end=calibration_end,
+        observation_end=observation_end, calibration_end=calibration_end, timezone=timezone,
     )
     return engines.summarise(transactions, request, engine)

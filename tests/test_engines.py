@@ -505,3 +505,125 @@ def test_an_empty_file_is_an_empty_table(tmp_path):
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(ValidationError, match="the transaction table is empty"):
         rfm_summary(tmp_path / "empty.csv", engine="duckdb")
+
+
+# ----------------------------------------------------------------------------- UTC offsets
+def _both_engines(path: Path, **options) -> tuple[object, object]:
+    """The pandas engine's result on the file read as the CLI reads it, and DuckDB's on the
+    file: each a summary, or the error it raised."""
+    results = []
+    for engine, source in (("pandas", _read_like_the_cli(path)), ("duckdb", path)):
+        try:
+            results.append(rfm_summary(source, time_unit="D", engine=engine, **options))
+        except (ValidationError, ValueError) as error:
+            results.append(error)
+    return results[0], results[1]
+
+
+def _write_dates(path: Path, *dates: str) -> Path:
+    customers = ["a", "b", "a", "b"][:len(dates)]
+    path.write_text("customer_id,date\n" + "".join(f"{c},{d}\n" for c, d in zip(
+        customers, dates, strict=True)))
+    return path
+
+
+OFFSET_LOGS = {
+    "one offset": ["1997-01-01T00:30:00+01:00", "1997-03-01T12:00:00+01:00"],
+    "utc": ["1997-01-01T00:30:00Z", "1997-03-01T12:00:00+00:00"],
+    "daylight saving": ["1997-01-01T00:30:00+01:00", "1997-06-01T12:00:00+02:00",
+                        "1997-06-01T23:30:00+02:00"],
+    "mixed": ["1997-01-01T00:30:00+01:00", "1997-03-01T12:00:00"],
+    "no offsets": ["1997-01-01T00:30:00", "1997-03-01T12:00:00"],
+}
+
+
+@pytest.mark.parametrize("timezone", [None, "UTC", "Europe/Paris", "America/New_York"])
+@pytest.mark.parametrize("case", list(OFFSET_LOGS))
+def test_utc_offsets_follow_one_rule_in_both_engines(case, timezone, tmp_path):
+    """pandas bucketed '1997-01-01T00:30:00+01:00' by its local day and DuckDB by the UTC day
+    (T 8.43 vs 8.57 weeks); a mix of offset and plain dates was refused by pandas only, a
+    daylight-saving export refused by pandas with its own 'Pass utc=True'."""
+    path = _write_dates(tmp_path / "log.csv", *OFFSET_LOGS[case])
+    reference, ours = _both_engines(path, timezone=timezone)
+    if isinstance(reference, Exception):
+        assert type(ours) is type(reference) and str(ours) == str(reference)
+        refused = case == "mixed" or (case == "daylight saving" and timezone is None)
+        assert refused and "UTC offset" in str(reference)
+        return
+    assert_same_summary(ours, reference)
+    if case == "one offset" and timezone is None:  # the day as written: 1 January
+        assert reference.loc["a", "T"] == 59.0 and reference.attrs["observation_end"] == (
+            "1997-03-01T12:00:00+01:00")
+    if case == "daylight saving" and timezone == "Europe/Paris":
+        assert reference.loc["b", "frequency"] == 0  # both on 1 June, Paris time
+
+
+def test_the_daylight_saving_refusal_asks_for_timezone(tmp_path):
+    path = _write_dates(tmp_path / "log.csv", *OFFSET_LOGS["daylight saving"])
+    with pytest.raises(ValidationError, match=re.escape(
+            "column 'date': the dates carry 2 different UTC offsets (from +01:00 to +02:00), "
+            "as a local-time export across a daylight-saving change does; pass timezone=... "
+            "to count days on one clock (e.g. timezone='Europe/Paris'")):
+        rfm_summary(path, engine="duckdb")
+    with pytest.raises(ValidationError, match=re.escape(
+            "column 'date': 1 row(s) have a UTC offset (e.g. +01:00) and 1 have none")):
+        rfm_summary(_write_dates(tmp_path / "mixed.csv", *OFFSET_LOGS["mixed"]),
+                    engine="duckdb", timezone="UTC")
+
+
+@pytest.mark.parametrize("timezone", [None, "UTC", "Asia/Tokyo"])
+def test_time_zone_aware_parquet_dates_are_read_as_pandas_reads_them(timezone, tmp_path):
+    """DuckDB read a Parquet file's time-zone-aware dates on the UTC calendar; pandas on the
+    zone the file records (here Europe/Paris: 23:30 on 1 March is 22:30 UTC)."""
+    dates = pd.to_datetime(["2021-03-01 23:30", "2021-03-02 00:30", "2021-03-10 12:00"])
+    log = pd.DataFrame({"customer_id": ["a", "a", "b"],
+                        "date": dates.tz_localize("Europe/Paris"), "amount": [1.0, 2.0, 4.0]})
+    log.to_parquet(tmp_path / "log.parquet")
+    options = dict(amount_col="amount", time_unit="D", timezone=timezone)
+    reference = rfm_summary(pd.read_parquet(tmp_path / "log.parquet"), **options)
+    ours = rfm_summary(tmp_path / "log.parquet", engine="duckdb", **options)
+    assert_same_summary(ours, reference)
+    # In Paris two days; in UTC (22:30 and 23:30) and Tokyo (07:30 and 08:30) one.
+    assert reference.loc["a", "frequency"] == (1 if timezone is None else 0)
+
+
+def test_a_timezone_converts_aware_frames_and_end_dates():
+    dates = pd.to_datetime(["2021-03-01 23:30", "2021-03-02 00:30", "2021-03-10 12:00"])
+    aware = pd.DataFrame({"customer_id": [1, 1, 2], "date": dates.tz_localize("UTC")})
+    end = pd.Timestamp("2021-03-20", tz="Europe/Paris")
+    for engine in ("pandas", "duckdb"):
+        assert rfm_summary(aware, time_unit="D", engine=engine).loc[1, "frequency"] == 1
+        paris = rfm_summary(aware, time_unit="D", timezone="Europe/Paris", engine=engine,
+                            observation_end=end)
+        assert paris.loc[1, "frequency"] == 0  # 00:30 and 01:30 on 2 March in Paris
+        assert paris.attrs["observation_end"] == "2021-03-20T00:00:00+01:00"
+        # Naive dates are wall-clock times in the zone given: an end with a zone is read so.
+        naive = rfm_summary(aware.assign(date=dates), time_unit="D", engine=engine,
+                            timezone="Europe/Paris", observation_end=end)
+        assert naive.attrs["observation_end"] == "2021-03-20T00:00:00"
+    with pytest.raises(ValueError, match="unknown time zone 'Europe/Pariss'"):
+        rfm_summary(aware, timezone="Europe/Pariss")
+
+
+def test_semicolon_delimited_files_are_refused_alike(tmp_path):
+    """DuckDB's sniffer took ';' as the delimiter; the pandas engine's reader, like every
+    clvmodels reader, reads commas: now both see one column and say so."""
+    path = tmp_path / "log.csv"
+    path.write_text("customer_id;date\na;1997-01-01\nb;1997-06-01\n")
+    reference, ours = _both_engines(path)
+    assert isinstance(reference, ValidationError) and str(ours) == str(reference)
+    assert "the transactions have ['customer_id;date']" in str(ours)
+
+
+def test_list_typed_parquet_ids_are_named_in_the_message(tmp_path):
+    pyarrow = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as parquet
+
+    parquet.write_table(pyarrow.table({"customer_id": [[1, 2], [3]],
+                                       "date": ["1997-01-01", "1997-01-02"]}),
+                        tmp_path / "log.parquet")
+    for engine, source in (("pandas", pd.read_parquet(tmp_path / "log.parquet")),
+                           ("duckdb", tmp_path / "log.parquet")):
+        with pytest.raises(ValidationError, match=r"column 'customer_id': customer ids of type "
+                           r"(ndarray|BIGINT\[\] \(DuckDB's type of the column\))"):
+            rfm_summary(source, engine=engine)

@@ -10,23 +10,32 @@ codes and periods); DuckDB only aggregates it.
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from clvmodels.dates import UtcOffsets
 from clvmodels.engines.pandas import read_log
 from clvmodels.engines.sql import (
     DUCKDB,
+    INSTANT,
+    MINUTES,
     aggregation_sql,
     amount_as_double,
     empty_table,
-    example_error,
-    first_failure,
+    offset_aggregates,
+    offset_columns,
+    offset_zone,
+    raise_first_failure,
+    read_offsets,
     transaction_checks,
 )
 from clvmodels.engines.window import (
@@ -35,7 +44,7 @@ from clvmodels.engines.window import (
     finish_summary,
     resolve_window,
 )
-from clvmodels.validation import ValidationError, require_columns
+from clvmodels.validation import ValidationError, non_scalar_ids, require_columns
 
 __all__ = ["summarise"]
 
@@ -96,7 +105,7 @@ def _summarise_frame(connection, transactions: pd.DataFrame, request: SummaryReq
         frame["a"] = log.amount
     connection.register("log", frame)
     window = resolve_window(request, first_date=log.first_date, last_date=log.last_date,
-                            n_rows=len(frame), tz=log.tz)
+                            n_rows=len(frame), tz=log.tz, clock=log.clock(request))
     columns = _aggregate(connection, "p", window, request)
     return finish_summary(log.customers[_values(columns["c"])], _totals(columns, request),
                           window, request, len(frame))
@@ -198,47 +207,154 @@ def _register_file(connection, path, request: SummaryRequest):
     Returns the number of rows, the first and last date and the dates' time zone.
     """
     customer_col, date_col, amount_col = request.customer_col, request.date_col, request.amount_col
-    date_format = request.date_format
     connection.execute(f"SET TimeZone = '{_FILE_TIME_ZONE}'")
     source = _read_file(connection, path)
     types = dict(zip(source.columns, (str(t) for t in source.dtypes), strict=True))
     require_columns(pd.DataFrame(columns=list(types)),
                     [customer_col, date_col] + ([amount_col] if amount_col else []))
-    customer, date = DUCKDB.quote(customer_col), DUCKDB.quote(date_col)
-    parsed, us, is_number = _date_expressions(date, types[date_col], date_format)
-    amount = amount_number = None
+    if types[customer_col].endswith("]") or types[customer_col].startswith(
+            ("STRUCT", "MAP", "UNION")):  # (a list column of a Parquet file, say)
+        raise non_scalar_ids(customer_col, f"{types[customer_col]} (DuckDB's type of the column)")
+    dates = _FileDates.of(DUCKDB.quote(date_col), types[date_col], request,
+                          lambda: _recorded_zone(path, date_col))
+    amount_number = None
     amount_type, amount_is_numeric = "", False
     if amount_col:
-        amount, amount_type = DUCKDB.quote(amount_col), types[amount_col]
+        amount_type = types[amount_col]
         amount_is_numeric = amount_type in _NUMBER_TYPES or amount_type.startswith("DECIMAL")
-        amount_number = amount_as_double(amount, is_numeric=amount_is_numeric,
+        amount_number = amount_as_double(DUCKDB.quote(amount_col), is_numeric=amount_is_numeric,
                                          is_text=amount_type == "VARCHAR")
     checks = transaction_checks(
-        DUCKDB, request, parsed_date=parsed, date_is_number=is_number, amount_number=amount_number,
-        amount_is_numeric=amount_is_numeric, amount_type=amount_type,
+        DUCKDB, request, parsed_date=dates.parsed, date_is_number=dates.is_number,
+        amount_number=amount_number, amount_is_numeric=amount_is_numeric,
+        amount_type=amount_type,
     )
     source.create_view("source")
-    valid_us = "NULL" if us is None else us
+    connection.execute("CREATE VIEW dated AS " + dates.view("source"))
+    offsets = offset_aggregates(DUCKDB.quote(date_col)) if dates.offsets else []
     counts = connection.execute(
-        "SELECT count(*), min(us), max(us), "
-        + ", ".join(f"count_if({check.condition})" for check in checks)
-        + f" FROM (SELECT *, {valid_us} AS us FROM source)"
+        f"SELECT count(*), min({INSTANT}), max({INSTANT}), "
+        + ", ".join([f"count_if({check.condition})" for check in checks] + offsets)
+        + " FROM dated"
     ).fetchone()
-    n_rows, first_us, last_us = counts[:3]
+    n_rows, first, last = counts[:3]
     if n_rows == 0:
         raise empty_table()
-    failure = first_failure(list(counts[3:]), checks)
-    if failure is not None:
-        raise example_error(DUCKDB, failure, source="source", customer_col=customer_col,
-                            fetch_one=lambda query: connection.execute(query).fetchone())
+    found = read_offsets(counts[3 + len(checks):]) if dates.offsets else None
+    raise_first_failure(DUCKDB, checks, list(counts[3:3 + len(checks)]), offsets=found,
+                        request=request, source="source",
+                        fetch_one=lambda query: connection.execute(query).fetchone())
     connection.execute(
-        f"CREATE VIEW log AS SELECT {customer} AS c, {us} AS us"
+        f"CREATE VIEW log AS SELECT {DUCKDB.quote(customer_col)} AS c, "
+        f"{dates.wall(found, request.timezone)} AS us"
         + (f", {amount_number} AS a" if amount_col else "")
-        + " FROM source"
+        + " FROM dated"
     )
-    tz = "UTC" if types[date_col].startswith("TIMESTAMP WITH TIME ZONE") else None
-    return (n_rows, pd.Timestamp(first_us, unit="us", tz=tz),
-            pd.Timestamp(last_us, unit="us", tz=tz), tz)
+    tz = dates.zone_of(found, request.timezone)
+    first_date, last_date = (pd.Timestamp(value, unit="us", tz="UTC" if tz else None)
+                             for value in (first, last))
+    if tz is not None:
+        first_date, last_date = first_date.tz_convert(tz), last_date.tz_convert(tz)
+    return n_rows, first_date, last_date, tz
+
+
+@dataclass(frozen=True)
+class _FileDates:
+    """SQL of a file's date column: the parsed date the checks test (None when the column
+    holds dates), the instant in microseconds since 1970 (for naive dates their wall time;
+    None when the column holds no dates) and the wall time as written (the same when None).
+
+    ``offsets`` says whether the column is text whose UTC offsets count (the view adds
+    :data:`~clvmodels.engines.sql.OFFSET` and :data:`~clvmodels.engines.sql.MINUTES`);
+    ``zone`` is the zone of a time-zone-aware column.
+    """
+
+    date: str
+    parsed: str | None
+    instant: str | None
+    written: str | None
+    is_number: bool = False
+    offsets: bool = False
+    zone: str | None = None
+    date_format: str | None = None
+
+    @classmethod
+    def of(cls, date: str, date_type: str, request: SummaryRequest,
+           recorded_zone: Callable[[], str]) -> _FileDates:
+        """The SQL of a column of ``date_type``; ``recorded_zone`` reads the zone a writer
+        recorded for a time-zone-aware column (asked only for such a column).
+
+        Text is read as pandas reads it only in years 1 to 9999 (pandas refuses a five-digit
+        year): DuckDB's later and earlier years are refused as unparseable, as pandas does.
+        """
+        if date_type == "TIMESTAMP_NS":  # (a cast to microseconds would truncate, not floor)
+            us = _FLOOR_DIV.format(x=f"epoch_ns({date})", m=1000)
+            return cls(date, None, us, None)
+        if date_type in _DATE_TYPES:
+            return cls(date, None, f"epoch_us(CAST({date} AS TIMESTAMP))", None)
+        if date_type.startswith("TIMESTAMP WITH TIME ZONE"):  # an instant
+            zone = request.timezone or recorded_zone()
+            return cls(date, None, f"epoch_us({date})", None, zone=zone)
+        is_number = date_type in _NUMBER_TYPES or date_type.startswith("DECIMAL")
+        if is_number and request.date_format is None:
+            return cls(date, None, None, None, is_number=True)
+        text = date if date_type == "VARCHAR" else f"CAST({date} AS VARCHAR)"
+        date_format = request.date_format
+        if date_format is None:
+            read = f"TRY_CAST({text} AS TIMESTAMP)"
+        else:
+            escaped = date_format.replace("'", "''")
+            read = f"try_strptime({text}, '{escaped}')"
+        parsed = f"(CASE WHEN year({read}) BETWEEN 1 AND 9999 THEN {read} END)"
+        shift = f"coalesce({MINUTES}, 0) * CAST(60000000 AS BIGINT)"
+        if date_format is not None and "%z" in date_format:  # try_strptime reads the instant
+            instant, written = f"epoch_us({parsed})", f"(epoch_us({parsed}) + {shift})"
+        else:  # TRY_CAST reads the time as written, leaving out its offset
+            instant, written = f"(epoch_us({parsed}) - {shift})", f"epoch_us({parsed})"
+        return cls(date, parsed, instant, written, is_number=is_number, offsets=True,
+                   date_format=date_format)
+
+    def view(self, source: str) -> str:
+        """A query of ``source`` with the columns this needs added."""
+        instant = "NULL" if self.instant is None else self.instant
+        if not self.offsets:
+            return f"SELECT *, {instant} AS {INSTANT} FROM {source}"
+        token, minutes = offset_columns(f"CAST({self.date} AS VARCHAR)", self.date_format)
+        return (f"SELECT *, {instant} AS {INSTANT} FROM (SELECT *, {minutes} FROM "
+                f"(SELECT *, {token} FROM {source}))")
+
+    def wall(self, found: UtcOffsets | None, timezone: str | None) -> str:
+        """SQL of the wall time in microseconds since 1970 on the rule's clock: the zone's
+        for an aware column, ``timezone``'s for text with offsets when it is given, else the
+        time as written."""
+        if self.zone is not None:
+            return f"epoch_us(timezone('{self.zone}', {self.date}))"
+        if found is not None and found.n_with and timezone is not None:
+            return f"epoch_us(timezone('{timezone}', timezone('UTC', make_timestamp({INSTANT}))))"
+        return INSTANT if self.written is None else self.written
+
+    def zone_of(self, found: UtcOffsets | None, timezone: str | None) -> tzinfo | str | None:
+        """The dates' time zone: an aware column's, ``timezone`` or the one offset of text
+        with offsets, None for naive dates."""
+        if self.zone is not None:
+            return self.zone
+        if found is not None and found.n_with:
+            return timezone if timezone is not None else offset_zone(found.lowest)
+        return None
+
+
+def _recorded_zone(path, date_col: str) -> str:
+    """The time zone a Parquet writer recorded for a time-zone-aware column (its Arrow
+    schema, as pandas reads it), else UTC; the first file of a glob speaks for all."""
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:  # pandas cannot read the file without pyarrow either
+        return "UTC"
+    name = str(path)
+    if any(ch in name for ch in "*?["):
+        name = sorted(glob.glob(name))[0]
+    field = parquet.read_schema(name).field(date_col)
+    return getattr(field.type, "tz", None) or "UTC"
 
 
 def _read_file(connection, path):
@@ -275,30 +391,3 @@ def _suffix(name: str) -> str | None:
     if suffixes and suffixes[-1] in (".gz", ".zst", ".bz2"):
         suffixes = suffixes[:-1]
     return suffixes[-1] if suffixes else None
-
-
-def _date_expressions(date: str, date_type: str, date_format: str | None):
-    """SQL of the parsed date (None when already dates), of its local wall time in
-    microseconds since 1970 (None when the column cannot hold dates), and whether the column
-    holds numbers.
-
-    Text is read as pandas reads it only in years 1 to 9999 (pandas refuses a five-digit
-    year): DuckDB's later and earlier years are refused as unparseable, as pandas does.
-    """
-    if date_type == "TIMESTAMP_NS":  # (a cast to microseconds would truncate, not floor)
-        return None, _FLOOR_DIV.format(x=f"epoch_ns({date})", m=1000), False
-    if date_type in _DATE_TYPES:
-        return None, f"epoch_us(CAST({date} AS TIMESTAMP))", False
-    if date_type.startswith("TIMESTAMP WITH TIME ZONE"):
-        return None, f"epoch_us(CAST({date} AS TIMESTAMP))", False
-    is_number = date_type in _NUMBER_TYPES or date_type.startswith("DECIMAL")
-    if is_number and date_format is None:
-        return None, None, True
-    text = date if date_type == "VARCHAR" else f"CAST({date} AS VARCHAR)"
-    if date_format is None:
-        read = f"TRY_CAST({text} AS TIMESTAMP)"
-    else:
-        escaped = date_format.replace("'", "''")
-        read = f"try_strptime({text}, '{escaped}')"
-    parsed = f"(CASE WHEN year({read}) BETWEEN 1 AND 9999 THEN {read} END)"
-    return parsed, f"epoch_us({parsed})", is_number

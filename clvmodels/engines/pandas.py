@@ -44,6 +44,11 @@ class PurchaseLog:
     first_date: pd.Timestamp
     last_date: pd.Timestamp
 
+    def clock(self, request: SummaryRequest) -> str | None:
+        """The zone whose wall clock naive dates are read on (``request.timezone``), for
+        end dates with a zone; None for dates with a zone of their own."""
+        return request.timezone if self.tz is None else None
+
 
 def read_log(transactions: pd.DataFrame, request: SummaryRequest) -> PurchaseLog:
     """Check a transaction DataFrame (:func:`~clvmodels.validation.check_transactions`) and
@@ -57,6 +62,7 @@ def read_log(transactions: pd.DataFrame, request: SummaryRequest) -> PurchaseLog
     dates = check_transactions(
         transactions, customer_col=request.customer_col, date_col=request.date_col,
         amount_col=request.amount_col, date_format=request.date_format,
+        timezone=request.timezone,
     )
     tz = getattr(dates.dtype, "tz", None)
     # Bucket by the dates' own calendar: a purchase at 23:30 local time belongs to that day.
@@ -75,7 +81,7 @@ def summarise(transactions: pd.DataFrame, request: SummaryRequest) -> pd.DataFra
     :func:`~clvmodels.calibration_holdout` in memory; see there."""
     log = read_log(transactions, request)
     window = resolve_window(request, first_date=log.first_date, last_date=log.last_date,
-                            n_rows=len(log.code), tz=log.tz)
+                            n_rows=len(log.code), tz=log.tz, clock=log.clock(request))
     return finish_summary(log.customers, customer_totals(log, window), window, request,
                           len(log.code))
 

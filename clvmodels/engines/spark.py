@@ -1,9 +1,10 @@
 """The Spark engine of :func:`clvmodels.rfm_summary` and :func:`clvmodels.calibration_holdout`:
 the summary as Spark SQL, from a ``pyspark.sql.DataFrame`` to one.
 
-Dates of ``TimestampType`` are read as wall-clock time in the session time zone
-(``spark.sql.session.timeZone``), like naive pandas dates; ``TimestampNTZType`` and ``DateType``
-as they are.
+Dates of ``TimestampType`` (instants) are read as wall-clock time in the session time zone
+(``spark.sql.session.timeZone``), or in ``timezone`` when it is given; ``TimestampNTZType`` and
+``DateType`` as they are; strings with UTC offsets by the rule of :func:`clvmodels.rfm_summary`
+(the summary's ``attrs`` give the end dates as wall-clock times, without an offset).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from clvmodels.engines.sql import (
+    MINUTES,
     SPARK,
     aggregation_sql,
     amount_as_double,
     empty_table,
-    example_error,
-    first_failure,
+    offset_aggregates,
+    offset_columns,
+    raise_first_failure,
+    read_offsets,
     strftime_to_java,
     transaction_checks,
 )
@@ -33,7 +37,7 @@ from clvmodels.engines.window import (
     warn_excluded,
 )
 from clvmodels.timeunit import TimeUnit
-from clvmodels.validation import ValidationError, require_columns
+from clvmodels.validation import ValidationError, non_scalar_ids, require_columns
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame as SparkDataFrame
@@ -83,8 +87,9 @@ def summarise(transactions: SparkDataFrame, request: SummaryRequest) -> SparkDat
         )
     spark = transactions.sparkSession
     n_rows, first_date, last_date, log = _checked_log(spark, transactions, request)
+    clock = request.timezone or spark.conf.get("spark.sql.session.timeZone")
     window = resolve_window(request, first_date=first_date, last_date=last_date, n_rows=n_rows,
-                            tz=None, clock=spark.conf.get("spark.sql.session.timeZone"))
+                            tz=None, clock=clock)
     with_amount = request.amount_col is not None
     per_customer = spark.sql(aggregation_sql(
         log, period="p", cut=window.cut, end=window.end_period, with_amount=with_amount
@@ -150,58 +155,84 @@ def _checked_log(spark, transactions, request: SummaryRequest):
     from pyspark.sql import types as T
 
     customer_col, date_col, amount_col = request.customer_col, request.date_col, request.amount_col
-    date_format = request.date_format
-
     schema = {field.name: field.dataType for field in transactions.schema.fields}
     require_columns(pd.DataFrame(columns=list(schema)),
                     [customer_col, date_col] + ([amount_col] if amount_col else []))
+    if isinstance(schema[customer_col], (T.ArrayType, T.MapType, T.StructType)):
+        raise non_scalar_ids(
+            customer_col, f"{schema[customer_col].simpleString()} (Spark's type of the column)")
     customer, date = quote_identifier(customer_col), quote_identifier(date_col)
     date_type = schema[date_col]
-    parsed = None
+    parsed, text = None, None
     is_number = isinstance(date_type, T.NumericType)
-    if isinstance(date_type, (T.TimestampType, T.TimestampNTZType, T.DateType)):
-        wall = f"CAST({date} AS TIMESTAMP_NTZ)"
-    elif is_number and date_format is None:
+    if isinstance(date_type, T.TimestampType) and request.timezone is not None:
+        wall = _on_clock(f"timestampadd(MICROSECOND, unix_micros({date}), {_EPOCH})",
+                         request.timezone)
+    elif isinstance(date_type, (T.TimestampType, T.TimestampNTZType, T.DateType)):
+        wall = f"CAST({date} AS TIMESTAMP_NTZ)"  # (TimestampType: in the session time zone)
+    elif is_number and request.date_format is None:
         wall = "CAST(NULL AS TIMESTAMP_NTZ)"
     else:
         text = date if isinstance(date_type, T.StringType) else f"CAST({date} AS STRING)"
-        if date_format is None:
-            parsed = f"try_cast({text} AS TIMESTAMP_NTZ)"
+        if request.date_format is None:
+            parsed = f"try_cast({text} AS TIMESTAMP_NTZ)"  # (the time as written, no offset)
         else:
-            pattern = strftime_to_java(date_format).replace("'", "\\'")
+            pattern = strftime_to_java(request.date_format).replace("'", "\\'")
             parsed = f"CAST(try_to_timestamp({text}, '{pattern}') AS TIMESTAMP_NTZ)"
         wall = parsed
-    amount = amount_number = None
+    amount_number = None
     amount_type, amount_is_numeric = "", False
     if amount_col:
-        amount, amount_field = quote_identifier(amount_col), schema[amount_col]
+        amount_field = schema[amount_col]
         amount_type = amount_field.simpleString()
         amount_is_numeric = isinstance(amount_field, T.NumericType)
-        amount_number = amount_as_double(amount, is_numeric=amount_is_numeric,
+        amount_number = amount_as_double(quote_identifier(amount_col),
+                                         is_numeric=amount_is_numeric,
                                          is_text=isinstance(amount_field, T.StringType))
     checks = transaction_checks(
         SPARK, request, parsed_date=parsed, date_is_number=is_number, amount_number=amount_number,
         amount_is_numeric=amount_is_numeric, amount_type=amount_type,
     )
     source = _view(transactions)
+    dated, offsets = source, []
+    if text is not None:  # the UTC offsets of text dates, as the pandas engine finds them
+        token, minutes = offset_columns(text, request.date_format)
+        dated = f"(SELECT *, {minutes} FROM (SELECT *, {token} FROM {source}))"
+        offsets = offset_aggregates(date)
     row = spark.sql(
         f"SELECT count(*), date_format(min(wall), '{_WALL_TIME}'), "
         f"date_format(max(wall), '{_WALL_TIME}'), "
-        + ", ".join(f"count_if({check.condition})" for check in checks)
-        + f" FROM (SELECT *, {wall} AS wall FROM {source})"
+        + ", ".join([f"count_if({check.condition})" for check in checks] + offsets)
+        + f" FROM (SELECT *, {wall} AS wall FROM {dated})"
     ).collect()[0]
     n_rows = int(row[0])
     if n_rows == 0:
         raise empty_table()
-    failure = first_failure([int(v) for v in row[3:]], checks)
-    if failure is not None:
-        raise example_error(SPARK, failure, source=source, customer_col=customer_col,
-                            fetch_one=lambda query: spark.sql(query).collect()[0])
+    found = read_offsets(row[3 + len(checks):]) if offsets else None
+    raise_first_failure(SPARK, checks, [int(v) for v in row[3:3 + len(checks)]],
+                        offsets=found, request=request, source=source,
+                        fetch_one=lambda query: spark.sql(query).collect()[0])
+    if found is not None and found.n_with and request.timezone is not None:
+        # Offsets that differ (a daylight-saving change): the instant, on the zone's clock.
+        wall = _on_clock(f"timestampadd(MINUTE, -{MINUTES}, {parsed})", request.timezone)
+        row = spark.sql(
+            f"SELECT date_format(min(wall), '{_WALL_TIME}'), date_format(max(wall), "
+            f"'{_WALL_TIME}') FROM (SELECT *, {wall} AS wall FROM {dated})"
+        ).collect()[0]
+        row = [n_rows, *row]
     days = "datediff(CAST(wall AS DATE), DATE'1970-01-01')"
     period = days if request.resolution is TimeUnit.DAY else f"{days} * 24 + hour(wall)"
     log = _view(spark.sql(
         f"SELECT {customer} AS c, {period} AS p"
         + (f", {amount_number} AS a" if amount_col else "")
-        + f" FROM (SELECT *, {wall} AS wall FROM {source})"
+        + f" FROM (SELECT *, {wall} AS wall FROM {dated})"
     ))
     return n_rows, pd.Timestamp(row[1]), pd.Timestamp(row[2]), log
+
+
+_EPOCH = "TIMESTAMP_NTZ'1970-01-01 00:00:00'"
+
+
+def _on_clock(utc_wall: str, timezone: str) -> str:
+    """SQL of a UTC wall-clock time (TIMESTAMP_NTZ) as the wall-clock time in ``timezone``."""
+    return f"convert_timezone('UTC', '{timezone}', {utc_wall})"

@@ -8,11 +8,14 @@ fails, fetches one example row, then raises the same :class:`~clvmodels.validati
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import tzinfo
 
+from clvmodels.dates import UtcOffsets, utc_offset_pattern
 from clvmodels.engines.window import SummaryRequest
-from clvmodels.validation import ValidationError, invalid_rows
+from clvmodels.validation import ValidationError, check_utc_offsets, invalid_rows
 
 #: Layouts of ``strftime`` (pandas, DuckDB) and their Java ``DateTimeFormatter`` spelling (Spark).
 STRFTIME_TO_JAVA = {
@@ -162,6 +165,69 @@ def first_failure(counts: list[int], checks: list[Check]) -> tuple[Check, int] |
         if count:
             return check, int(count)
     return None
+
+
+def raise_first_failure(
+    dialect: Dialect,
+    checks: list[Check],
+    counts: list[int],
+    *,
+    offsets: UtcOffsets | None,
+    request: SummaryRequest,
+    source: str,
+    fetch_one: Callable[[str], tuple],
+) -> None:
+    """Raise the pandas engine's error for the first failed check, in its order: a missing id
+    or date, then the UTC offsets of text dates (``offsets``, see
+    :func:`~clvmodels.validation.check_utc_offsets`), then the other checks."""
+    for part in (slice(0, 2), slice(2, None)):
+        failure = first_failure(counts[part], checks[part])
+        if failure is not None:
+            raise example_error(dialect, failure, source=source,
+                                customer_col=request.customer_col, fetch_one=fetch_one)
+        if part.start == 0 and offsets is not None:
+            check_utc_offsets(request.date_col, offsets, request.timezone)
+
+
+#: Column names the SQL engines add to a view of the input (a row's UTC offset as written, in
+#: minutes, and its date in microseconds since 1970).
+OFFSET, MINUTES, INSTANT = "clvmodels_offset", "clvmodels_minutes", "clvmodels_instant"
+
+
+def offset_columns(text: str, date_format: str | None) -> list[str]:
+    """SQL of the columns :data:`OFFSET` and :data:`MINUTES` of a text date column, found as
+    the pandas engine finds them (:func:`~clvmodels.dates.utc_offset_pattern`, which RE2
+    (DuckDB) and Java (Spark) read alike): the offset as written (``''`` without one) and in
+    minutes east of UTC (NULL without one). The second refers to the first: two projections.
+    """
+    digits = f"replace(substr({OFFSET}, 2), ':', '')"
+    return [
+        f"regexp_extract({text}, '{utc_offset_pattern(date_format)}', 1) AS {OFFSET}",
+        f"CASE WHEN {OFFSET} = '' THEN NULL WHEN {OFFSET} = 'Z' THEN 0 ELSE "
+        f"(CASE WHEN substr({OFFSET}, 1, 1) = '-' THEN -1 ELSE 1 END) * "
+        f"(CAST(substr({digits}, 1, 2) AS INT) * 60 + CASE WHEN length({digits}) = 4 "
+        f"THEN CAST(substr({digits}, 3, 2) AS INT) ELSE 0 END) END AS {MINUTES}",
+    ]
+
+
+def offset_aggregates(date: str) -> list[str]:
+    """The aggregates of a scan that make :class:`~clvmodels.dates.UtcOffsets`
+    (:func:`read_offsets`), over the columns of :func:`offset_columns`."""
+    return [f"count({MINUTES})", f"count_if({date} IS NOT NULL AND {MINUTES} IS NULL)",
+            f"count(DISTINCT {MINUTES})", f"min({MINUTES})", f"max({MINUTES})"]
+
+
+def read_offsets(values: list | tuple) -> UtcOffsets:
+    """The offsets from the values of :func:`offset_aggregates`."""
+    n_with, n_without, n_distinct, lowest, highest = values
+    return UtcOffsets(int(n_with), int(n_without), int(n_distinct),
+                      None if lowest is None else int(lowest),
+                      None if highest is None else int(highest))
+
+
+def offset_zone(minutes: int) -> tzinfo:
+    """The fixed time zone of an offset (UTC for 0), as pandas gives strings that carry it."""
+    return dt.UTC if minutes == 0 else dt.timezone(dt.timedelta(minutes=minutes))
 
 
 def empty_table() -> ValidationError:

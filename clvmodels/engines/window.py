@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+import zoneinfo
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -25,9 +26,9 @@ from clvmodels.validation import ValidationError, parse_date_text
 
 __all__ = [
     "CustomerTotals", "SummaryRequest", "Window", "add_holdout_columns", "all_after_end",
-    "check_resolution", "finish_summary", "no_calibration_purchase", "parse_end_date",
-    "period_of", "resolve_window", "spend_overflow", "summary_attrs", "summary_frame",
-    "to_periods", "warn_user",
+    "check_resolution", "check_timezone", "finish_summary", "no_calibration_purchase",
+    "parse_end_date", "period_of", "resolve_window", "spend_overflow", "summary_attrs",
+    "summary_frame", "to_periods", "warn_user",
 ]
 
 #: The purchase-bucketing resolutions: calendar days and hours.
@@ -50,12 +51,36 @@ class SummaryRequest:
     unit: TimeUnit
     observation_end: object
     calibration_end: object
+    timezone: str | None = None
 
     @classmethod
-    def make(cls, *, time_unit: object, resolution: object, **options: object) -> SummaryRequest:
-        """A request with its time unit and resolution parsed (``ValueError`` if unknown)."""
+    def make(cls, *, time_unit: object, resolution: object, timezone: str | None = None,
+             **options: object) -> SummaryRequest:
+        """A request with its time unit, resolution and time zone checked (``ValueError`` if
+        one is unknown)."""
         unit = TimeUnit.parse(time_unit)
-        return cls(unit=unit, resolution=check_resolution(resolution), **options)
+        return cls(unit=unit, resolution=check_resolution(resolution),
+                   timezone=check_timezone(timezone), **options)
+
+
+def check_timezone(timezone: str | None) -> str | None:
+    """``timezone`` if it names a time zone of the IANA database (or is None).
+
+    Raises
+    ------
+    ValueError
+        If it names none.
+    """
+    if timezone is None:
+        return None
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(
+            f"unknown time zone {timezone!r}; expected a name of the IANA time zone database "
+            "such as 'Europe/Paris' or 'America/New_York', or 'UTC'"
+        ) from None
+    return timezone
 
 
 def check_resolution(resolution: object) -> TimeUnit:
@@ -151,8 +176,9 @@ def resolve_window(
     tz : tzinfo, optional
         The dates' time zone (None for naive dates): periods are counted on its calendar.
     clock : str, optional
-        For naive dates that are wall-clock times in a known zone (Spark's session time
-        zone): end dates with a zone are converted to that zone's wall-clock time.
+        For naive dates that are wall-clock times in a known zone (the request's
+        ``timezone``, Spark's session time zone): end dates with a zone are converted to
+        that zone's wall-clock time.
 
     Raises
     ------
