@@ -627,3 +627,42 @@ def test_list_typed_parquet_ids_are_named_in_the_message(tmp_path):
         with pytest.raises(ValidationError, match=r"column 'customer_id': customer ids of type "
                            r"(ndarray|BIGINT\[\] \(DuckDB's type of the column\))"):
             rfm_summary(source, engine=engine)
+
+
+# ----------------------------------------------------------------------------- far-out dates
+def _with_typos(cdnow: pd.DataFrame) -> pd.DataFrame:
+    """CDNOW (1997-01-01 to 1998-06-30) with one purchase on 1700-01-01 (a new customer) and
+    one on 2097-03-01 (customer 5 mistyped 1997)."""
+    typos = pd.DataFrame({"customer_id": [99999, 5], "amount": [1.0, 2.0],
+                          "date": pd.to_datetime(["1700-01-01", "2097-03-01"])})
+    return pd.concat([cdnow[["customer_id", "date", "amount"]], typos], ignore_index=True)
+
+
+FAR_WARNING = ("2 customer(s) have a purchase dated far outside the bulk of the log (which "
+               "runs from 1997-01-02 to 1998-06-19): customer 5 on 2097-03-01, customer 99999 "
+               "on 1700-01-01; check those dates (a mistyped year?)")
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_dates_far_outside_the_bulk_are_named_in_a_warning(engine, cdnow):
+    """One mistyped date was accepted without a word (and a fit on it degenerated)."""
+    with pytest.warns(UserWarning, match=re.escape(FAR_WARNING)) as record:
+        rfm_summary(_with_typos(cdnow), amount_col="amount", engine=engine)
+    assert record[0].filename == __file__
+    # The holdout period's dates count too; the warning comes once.
+    with pytest.warns(UserWarning) as record:
+        calibration_holdout(_with_typos(cdnow), calibration_end="1997-09-30", engine=engine)
+    assert [str(w.message) for w in record if "far outside" in str(w.message)] == [
+        str(record[0].message)] and FAR_WARNING in str(record[0].message)
+
+
+@pytest.mark.parametrize("engine", ["pandas", "duckdb"])
+def test_an_ordinary_log_gets_no_far_dates_warning(engine, cdnow):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        rfm_summary(cdnow, amount_col="amount", engine=engine)
+        rfm_summary(cdnow, engine=engine, resolution="h", time_unit="D")
+        # A few customers first seen a year before the rest: within the bulk's length.
+        early = cdnow.assign(date=cdnow["date"].where(cdnow["customer_id"] > 5,
+                                                      cdnow["date"] - pd.Timedelta(days=365)))
+        rfm_summary(early, engine=engine)

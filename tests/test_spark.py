@@ -315,3 +315,18 @@ def test_list_ids_are_refused_naming_the_column(spark):
     with pytest.raises(ValidationError, match=r"column 'customer_id': customer ids of type "
                        r"array<bigint> \(Spark's type of the column\); expected one id per row"):
         rfm_summary(frame, engine="spark")
+
+
+def test_dates_far_outside_the_bulk_get_the_pandas_engines_warning(spark, log):
+    far = pd.concat([log, pd.DataFrame({
+        "customer_id": [log["customer_id"].iloc[0], 10**6], "amount": [1.0, 2.0],
+        "date": pd.to_datetime(["2123-03-01", "1700-01-01"])})], ignore_index=True)
+    with pytest.warns(UserWarning, match="far outside the bulk") as expected:
+        rfm_summary(far, amount_col="amount")
+    with pytest.warns(UserWarning, match="far outside the bulk") as got:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            frame = spark.createDataFrame(far)
+        rfm_summary(frame, amount_col="amount", engine="spark")
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+    assert got[0].filename == __file__

@@ -190,7 +190,8 @@ def _totals(columns: dict, request: SummaryRequest) -> CustomerTotals:
     return CustomerTotals(
         n_periods=_values(columns["n_periods"]), first=_values(columns["first"]),
         last=_values(columns["last"]), holdout_periods=_values(columns["holdout_periods"]),
-        n_after=_values(columns["n_after"]),
+        n_after=_values(columns["n_after"]), earliest=_values(columns["earliest"]),
+        latest=_values(columns["latest"]),
         repeat_spend=_values(columns["repeat_spend"]) if with_amount else None,
         holdout_spend=_values(columns["holdout_spend"]) if with_amount else None,
     )

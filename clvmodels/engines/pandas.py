@@ -110,6 +110,12 @@ def customer_totals(log: PurchaseLog, window: Window) -> CustomerTotals:
     np.minimum.at(first, calibration_codes, calibration_periods)
     last = np.full(n_customers, np.iinfo(np.int64).min)
     np.maximum.at(last, calibration_codes, calibration_periods)
+    earliest, latest = first, last
+    if in_calibration is not None:  # the holdout period's purchases too
+        holdout_codes, holdout_rows = codes[~in_calibration], periods[~in_calibration]
+        earliest, latest = first.copy(), last.copy()
+        np.minimum.at(earliest, holdout_codes, holdout_rows)
+        np.maximum.at(latest, holdout_codes, holdout_rows)
     repeat_spend = holdout_spend = None
     if amounts is not None:
         repeat = periods != first[codes]
@@ -121,8 +127,8 @@ def customer_totals(log: PurchaseLog, window: Window) -> CustomerTotals:
         if in_calibration is not None:
             holdout_spend = np.bincount(codes, weights=np.where(in_calibration, 0.0, amounts),
                                         minlength=n_customers)
-    return CustomerTotals(n_periods, first, last, holdout_periods, n_after, repeat_spend,
-                          holdout_spend)
+    return CustomerTotals(n_periods, first, last, holdout_periods, n_after, earliest, latest,
+                          repeat_spend, holdout_spend)
 
 
 def _count_periods(codes: np.ndarray, periods: np.ndarray, cut: int, n_customers: int

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pandas as pd
 
 from clvmodels.engines.sql import (
@@ -28,8 +29,10 @@ from clvmodels.engines.sql import (
     transaction_checks,
 )
 from clvmodels.engines.window import (
+    FAR_EXAMPLES,
     SummaryRequest,
     Window,
+    bulk_of_the_log,
     no_calibration_purchase,
     resolve_window,
     spend_overflow,
@@ -101,10 +104,13 @@ def summarise(transactions: SparkDataFrame, request: SummaryRequest) -> SparkDat
         "count(*)", "coalesce(sum(n_after), 0)",
         "count_if(n_periods + holdout_periods = 0)", "count_if(n_periods > 0)",
         f"count_if({overflow})", f"min(CASE WHEN {overflow} THEN c END)",
+        "min(earliest)", "max(latest)",
     ).collect()[0]
     n_customers, n_excluded, n_dropped, n_cohort, n_overflow = (int(v) for v in counts[:5])
     if n_excluded:
         warn_excluded(n_excluded, window.observation_end, n_dropped)
+    if counts[7] - counts[6] > 365 / request.resolution.days:  # (else nothing can be far out)
+        _warn_far_dates(per_customer, request)
     if n_cohort == 0:
         raise no_calibration_purchase(request.date_col, window.calibration_end)
     if n_overflow:
@@ -115,6 +121,25 @@ def summarise(transactions: SparkDataFrame, request: SummaryRequest) -> SparkDat
         n_transactions_excluded=n_excluded, n_customers_excluded=n_customers - n_cohort,
     )
     return summary
+
+
+def _warn_far_dates(per_customer, request: SummaryRequest) -> None:
+    """The pandas engine's warning about dates far outside the bulk of the log, from the
+    histogram of the customers' earliest and latest periods (one job; one more to name the
+    customers when there are any)."""
+    histogram = (per_customer.where("earliest IS NOT NULL")
+                 .selectExpr("explode(array(earliest, latest)) AS p").groupBy("p").count()
+                 .orderBy("p").collect())
+    values = np.array([row[0] for row in histogram], dtype=np.int64)
+    bulk = bulk_of_the_log(values, np.array([row[1] for row in histogram]), request.resolution)
+    far = (f"earliest < {bulk.low - bulk.margin} OR latest > {bulk.high + bulk.margin}")
+    n_far, examples = per_customer.where(f"earliest IS NOT NULL AND ({far})").selectExpr(
+        "count(*)",
+        f"slice(array_sort(collect_list(struct(c, earliest, latest))), 1, {FAR_EXAMPLES})",
+    ).collect()[0]
+    if n_far:
+        bulk.warn(int(n_far), [row[0] for row in examples], bulk.far_period(
+            np.array([row[1] for row in examples]), np.array([row[2] for row in examples])))
 
 
 def _summary_columns(window: Window, request: SummaryRequest) -> list[str]:

@@ -263,8 +263,8 @@ def strftime_to_java(date_format: str) -> str:
 
 def aggregation_sql(source: str, *, period: str, cut: int, end: int, with_amount: bool) -> str:
     """Per customer, in one query: periods bought in by ``cut`` (count, first, last), periods
-    in (cut, end], rows after ``end``, and the spend after the first period up to ``cut`` and
-    in (cut, end].
+    in (cut, end], rows after ``end``, the earliest and latest period up to ``end``, and the
+    spend after the first period up to ``cut`` and in (cut, end].
 
     ``source`` has columns ``c`` (customer) and ``a`` (amount), and ``period`` is the SQL of a
     row's period number (whole days or hours since 1970 in the dates' own calendar). For
@@ -294,9 +294,12 @@ def aggregation_sql(source: str, *, period: str, cut: int, end: int, with_amount
                 min(CASE WHEN p <= {cut} THEN p END) AS first,
                 max(CASE WHEN p <= {cut} THEN p END) AS last,
                 count(CASE WHEN p > {cut} AND p <= {end} THEN 1 END) AS holdout_periods,
-                coalesce(sum(CASE WHEN p > {end} THEN n_rows END), 0) AS n_after
+                coalesce(sum(CASE WHEN p > {end} THEN n_rows END), 0) AS n_after,
+                min(CASE WHEN p <= {end} THEN p END) AS earliest,
+                max(CASE WHEN p <= {end} THEN p END) AS latest
             FROM by_period GROUP BY c
         )
-        SELECT pc.c, pc.n_periods, pc.first, pc.last, pc.holdout_periods, pc.n_after{spend_select}
+        SELECT pc.c, pc.n_periods, pc.first, pc.last, pc.holdout_periods, pc.n_after,
+            pc.earliest, pc.latest{spend_select}
         FROM per_customer pc{spend_join}
     """

@@ -25,7 +25,8 @@ from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, parse_date_text
 
 __all__ = [
-    "CustomerTotals", "SummaryRequest", "Window", "add_holdout_columns", "all_after_end",
+    "Bulk", "CustomerTotals", "SummaryRequest", "Window", "add_holdout_columns", "all_after_end",
+    "bulk_of_the_log",
     "check_resolution", "check_timezone", "finish_summary", "no_calibration_purchase",
     "parse_end_date", "period_of", "resolve_window", "spend_overflow", "summary_attrs",
     "summary_frame", "to_periods", "warn_user",
@@ -220,9 +221,10 @@ class CustomerTotals:
 
     ``n_periods``, ``first`` and ``last``: the number of purchase periods up to the cut and
     the first and last of them; ``holdout_periods``: periods in (cut, end]; ``n_after``:
-    transaction rows after the observation end; ``repeat_spend``: the amounts after the first
-    period up to the cut; ``holdout_spend``: the amounts in (cut, end] (both None without an
-    amount column).
+    transaction rows after the observation end; ``earliest`` and ``latest``: the first and
+    last period up to the end (any value for a customer with none); ``repeat_spend``: the
+    amounts after the first period up to the cut; ``holdout_spend``: the amounts in
+    (cut, end] (both None without an amount column).
     """
 
     n_periods: np.ndarray
@@ -230,6 +232,8 @@ class CustomerTotals:
     last: np.ndarray
     holdout_periods: np.ndarray
     n_after: np.ndarray
+    earliest: np.ndarray
+    latest: np.ndarray
     repeat_spend: np.ndarray | None
     holdout_spend: np.ndarray | None
 
@@ -254,9 +258,17 @@ def finish_summary(
         the largest float (:func:`spend_overflow`).
     """
     n_excluded = int(totals.n_after.sum())
+    kept = totals.n_periods + totals.holdout_periods > 0
     if n_excluded:
-        n_dropped = int(np.count_nonzero(totals.n_periods + totals.holdout_periods == 0))
-        warn_excluded(n_excluded, window.observation_end, n_dropped)
+        warn_excluded(n_excluded, window.observation_end, int(np.count_nonzero(~kept)))
+    earliest, latest = totals.earliest[kept], totals.latest[kept]
+    bulk = bulk_of_the_log(np.concatenate([earliest, latest]), None, request.resolution)
+    if bulk is not None:
+        far = bulk.outside(earliest, latest)
+        if far.any():
+            chosen = np.flatnonzero(far)[:FAR_EXAMPLES]
+            bulk.warn(int(np.count_nonzero(far)), customers[kept][chosen].tolist(),
+                      bulk.far_period(earliest[chosen], latest[chosen]))
     cohort = totals.n_periods > 0
     if not cohort.any():
         raise no_calibration_purchase(request.date_col, window.calibration_end)
@@ -283,6 +295,73 @@ def finish_summary(
         n_customers_excluded=len(customers) - int(np.count_nonzero(cohort)),
     ))
     return summary
+
+
+#: How many customers the warning about far-out dates names.
+FAR_EXAMPLES = 5
+
+
+@dataclass(frozen=True)
+class Bulk:
+    """The bulk of a log's purchase periods and how far from it a date is far outside it.
+
+    ``low`` and ``high`` are the 1st and 99th percentiles (the values at ranks
+    ``ceil(n/100) - 1`` and ``ceil(99n/100) - 1`` of the ``n`` sorted values, exact) of the
+    customers' earliest and latest purchase periods; a customer whose earliest purchase is
+    more than ``margin`` before ``low`` or whose latest is more than ``margin`` after
+    ``high`` has a date far outside the bulk. ``margin`` is the length of the bulk, and at
+    least a year: a 1700-01-01 purchase among 1997 ones is far out, and so is a year mistyped
+    by a decade; a customer first seen less than the bulk's length (or a year) before most
+    purchases is not. In a log of 50 customers or fewer (100 values) the percentiles are the
+    extremes themselves, and nothing is far out.
+    """
+
+    low: int
+    high: int
+    margin: int
+    resolution: TimeUnit
+
+    def outside(self, earliest: np.ndarray, latest: np.ndarray) -> np.ndarray:
+        """Which customers (by their earliest and latest period) have a far-out date."""
+        return (earliest < self.low - self.margin) | (latest > self.high + self.margin)
+
+    def far_period(self, earliest: np.ndarray, latest: np.ndarray) -> np.ndarray:
+        """The far-out period of each customer :meth:`outside` flags."""
+        return np.where(earliest < self.low - self.margin, earliest, latest)
+
+    def warn(self, n_customers: int, examples: list, periods: np.ndarray) -> None:
+        """Warn about ``n_customers`` with far-out dates, naming ``examples`` (customer ids,
+        with the far-out purchase period of each)."""
+        shown = ", ".join(f"customer {customer!r} on {self._date(period)}"
+                          for customer, period in zip(examples, periods, strict=True))
+        more = f" and {n_customers - len(examples)} more" if n_customers > len(examples) else ""
+        warn_user(
+            f"{n_customers} customer(s) have a purchase dated far outside the bulk of the log "
+            f"(which runs from {self._date(self.low)} to {self._date(self.high)}): {shown}"
+            f"{more}; check those dates (a mistyped year?): such a date stretches the "
+            "customer's recency and T, and can make a model fit degenerate"
+        )
+
+    def _date(self, period: int) -> str:
+        """The start of a period as text (numpy's, which any year can be written in)."""
+        start = str(np.datetime64(int(period), self.resolution.value))
+        return start if self.resolution is TimeUnit.DAY else start.replace("T", " ") + ":00"
+
+
+def bulk_of_the_log(values: np.ndarray, counts: np.ndarray | None, resolution: TimeUnit
+                    ) -> Bulk | None:
+    """The :class:`Bulk` of purchase periods: ``values`` with their ``counts`` (a histogram,
+    sorted by value) or, when ``counts`` is None, each once; None for no values."""
+    n = len(values) if counts is None else int(counts.sum())
+    if n == 0:
+        return None
+    ranks = [-(-n // 100) - 1, -(-99 * n // 100) - 1]  # ceil(n q) - 1, in integers
+    if counts is None:
+        low, high = np.partition(values, ranks)[ranks]
+    else:
+        low, high = values[np.searchsorted(np.cumsum(counts), ranks, side="right")]
+    year = round(365 / resolution.days)
+    return Bulk(int(low), int(high), max(int(high - low), year), resolution)
 
 
 def summary_frame(
