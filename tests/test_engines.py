@@ -124,13 +124,15 @@ _rows = st.lists(
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=_rows, resolution=st.sampled_from(["D", "h"]), unit=st.sampled_from(["D", "W", "h"]),
        end_shift=st.integers(-200, 10), calibration_shift=st.one_of(st.none(), st.integers(1, 300)),
-       string_ids=st.booleans())
+       string_ids=st.booleans(), far_days=st.sampled_from([0, -100_000, 110_000]))
 def test_duckdb_equals_pandas_exactly_on_random_logs(rows, resolution, unit, end_shift,
-                                                     calibration_shift, string_ids):
+                                                     calibration_shift, string_ids, far_days):
+    """... also around 1696 and 2271 (far_days), outside the range of nanoseconds."""
     customers, hours, eighths = zip(*rows, strict=True)
+    minutes = pd.to_timedelta(np.array(hours) * 37, unit="min").to_numpy().astype("m8[us]")
     log = pd.DataFrame({
         "customer_id": [f"c{c}" if string_ids else c for c in customers],
-        "date": pd.Timestamp("1970-01-01") + pd.to_timedelta(np.array(hours) * 37, unit="min"),
+        "date": np.datetime64("1970-01-01", "us") + np.timedelta64(far_days, "D") + minutes,
         "amount": np.array(eighths) / 8,
     })
     end = log["date"].max() + pd.Timedelta(hours=end_shift)
@@ -147,6 +149,68 @@ def test_duckdb_equals_pandas_exactly_on_random_logs(rows, resolution, unit, end
             _quiet(function, log, engine="duckdb", **options)
         return
     assert_same_summary(_quiet(function, log, engine="duckdb", **options), reference)
+
+
+# The same property for files, with what a file can hold that a DataFrame of the test above
+# cannot: ids that look like numbers (text to both engines: none of them merges with another),
+# dates far outside the nanosecond range (1696 to 2271), and UTC offsets: one for every date,
+# a daylight-saving export's two (read with a timezone, or refused), or a mix with plain dates
+# (refused). Both engines must give the same table, the same warnings, or the same error.
+_NUMERIC_LOOKING_IDS = ["1", "1.0", "1.00", "01", "001", "+1", "0", "-0", "1e3", "1000",
+                        "12345678901234567890", "12345678901234567891", str(2**53),
+                        str(2**53 + 1)]
+_OFFSETS = {"none": [""], "one": ["+01:00"], "west": ["-05:30"], "utc": ["Z", "+00:00"],
+            "daylight saving": ["+01:00", "+02:00"], "mixed": ["+01:00", ""]}
+_file_rows = st.lists(
+    st.tuples(st.sampled_from(_NUMERIC_LOOKING_IDS), st.integers(-100_000, 110_000),
+              st.integers(0, 23), st.integers(0, 8000), st.integers(0, 1)),
+    min_size=1, max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=_file_rows, offsets=st.sampled_from(list(_OFFSETS)),
+       timezone=st.sampled_from([None, "UTC", "Europe/Paris"]),
+       resolution=st.sampled_from(["D", "h"]), unit=st.sampled_from(["D", "W"]),
+       calibration_day=st.one_of(st.none(), st.integers(-100_000, 110_000)))
+def test_duckdb_equals_pandas_exactly_on_random_files(tmp_path_factory, rows, offsets, timezone,
+                                                      resolution, unit, calibration_day):
+    lines, used = ["customer_id,date,amount"], set()
+    for customer, day, hour, eighths, which in rows:
+        offset = _OFFSETS[offsets][which % len(_OFFSETS[offsets])]
+        used.add(_MINUTES[offset])
+        moment = np.datetime64(day, "D") + np.timedelta64(hour, "h") + np.timedelta64(7, "m")
+        lines.append(f"{customer},{np.datetime64(moment, 's')}{offset},{eighths / 8!r}")
+    path = tmp_path_factory.mktemp("random") / "log.csv"
+    path.write_text("\n".join(lines) + "\n")
+    function, options = rfm_summary, dict(amount_col="amount", resolution=resolution,
+                                          time_unit=unit, timezone=timezone)
+    if calibration_day is not None:
+        function = calibration_holdout
+        options["calibration_end"] = str(np.datetime64(calibration_day, "D"))
+    outcomes = []
+    for engine, source in (("pandas", _read_like_the_cli(path)), ("duckdb", path)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                outcome = function(source, engine=engine, **options)
+            except (ValidationError, ValueError) as error:
+                outcome = error
+        outcomes.append((outcome, [str(w.message) for w in caught]))
+    (reference, expected_warnings), (ours, got_warnings) = outcomes
+    assert got_warnings == expected_warnings
+    # The rule: a mix of offset and plain dates is refused, different offsets need timezone.
+    refused = (None in used and len(used) > 1) or (len(used - {None}) > 1 and timezone is None)
+    if isinstance(reference, Exception):
+        assert type(ours) is type(reference) and str(ours) == str(reference)
+        window_error = "calibration_end" in str(reference)
+        assert refused == ("UTC offset" in str(reference)) and (refused or window_error)
+        return
+    assert not refused
+    assert_same_summary(ours, reference)
+
+
+_MINUTES = {"": None, "Z": 0, "+00:00": 0, "+01:00": 60, "+02:00": 120, "-05:30": -330}
 
 
 def _escape(text: str) -> str:
