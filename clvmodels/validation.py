@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import difflib
 import numbers
-import re
-import warnings
 
 import numpy as np
 import pandas as pd
-from pandas.tseries.api import guess_datetime_format
+
+from clvmodels.dates import DayMonthOrder, UtcOffsets, format_offset, read_dates
 
 __all__ = ["ValidationError", "check_count", "check_discounting", "check_duration", "check_level",
-           "check_margin", "check_rfm", "check_transactions", "parse_date_text"]
+           "check_margin", "check_rfm", "check_transactions", "check_utc_offsets", "invalid_rows",
+           "non_scalar_ids", "parse_date_text", "require_columns"]
 
 
 class ValidationError(ValueError):
@@ -150,6 +150,7 @@ def check_transactions(
     date_col: str,
     amount_col: str | None = None,
     date_format: str | None = None,
+    timezone: str | None = None,
 ) -> pd.Series:
     """Check a transaction log (one row per purchase) and parse its dates.
 
@@ -173,6 +174,14 @@ def check_transactions(
           differently (only days up to 12), the dates are refused: pass ``date_format``;
         * values in which pandas infers no layout (e.g. with two-digit years, ``01/02/06``) are
           read one by one as pandas does, and refused if the order changes any of them.
+    timezone : str, optional
+        The zone (an IANA name such as ``"Europe/Paris"``, or ``"UTC"``) on whose wall clock
+        dates with a time zone or a UTC offset are read. Without it, such dates keep their
+        own: a time-zone-aware column its zone, strings their one UTC offset (as written);
+        strings with different offsets (a local-time export across a daylight-saving change,
+        ``+01:00`` and ``+02:00``) are then refused. Dates without an offset are wall-clock
+        times either way, and a column mixing dates with and without one is refused (see
+        :func:`check_utc_offsets`).
 
     Returns
     -------
@@ -186,9 +195,9 @@ def check_transactions(
         If the input is not a DataFrame or is empty, a column is missing, a customer id is
         missing or the ids are of more than one type (the integer 1 and the string "1" would be
         two customers; integers and floats that compare equal are one), a date is missing,
-        cannot be parsed (or is a number and no ``date_format`` is given) or its day/month
-        order is ambiguous (see ``date_format``), or an amount is missing, not a finite number,
-        or negative.
+        cannot be parsed (or is a number and no ``date_format`` is given), its day/month
+        order is ambiguous (see ``date_format``) or its UTC offset breaks the rule of
+        ``timezone``, or an amount is missing, not a finite number, or negative.
     """
     if not isinstance(transactions, pd.DataFrame):
         raise ValidationError(
@@ -197,7 +206,7 @@ def check_transactions(
     if len(transactions) == 0:
         raise ValidationError("the transaction table is empty; expected at least one purchase row")
     columns = [customer_col, date_col] + ([amount_col] if amount_col else [])
-    _require_columns(transactions, columns)
+    require_columns(transactions, columns)
     _check(customer_col, transactions[customer_col].isna().to_numpy(), transactions.index,
            "a customer id on every row", example_of="row")
     _check_one_id_type(
@@ -205,14 +214,15 @@ def check_transactions(
         f"transactions[{customer_col!r}] = transactions[{customer_col!r}].astype(str)",
     )
     customers = transactions[customer_col].to_numpy()
-    dates = _parse_dates(transactions[date_col], customers, date_format)
+    dates = _parse_dates(transactions[date_col], customers, date_format, timezone)
     if amount_col:
         _check_amounts(transactions[amount_col], customers)
     return dates
 
 
-def _require_columns(data: pd.DataFrame, columns: list[str]) -> None:
-    """Raise if a column is absent, listing the columns there are and the closest names."""
+def require_columns(data: pd.DataFrame, columns: list[str]) -> None:
+    """Raise a :class:`ValidationError` if a column is absent, listing the columns there are
+    and the closest names (every engine checks its input's columns with this)."""
     missing = [c for c in columns if c not in data.columns]
     if not missing:
         return
@@ -246,8 +256,15 @@ def _check_one_id_type(ids: pd.Series | pd.Index, column: str, fix: str) -> None
     values = np.asarray(ids, dtype=object)
     if pd.api.types.infer_dtype(values, skipna=True) not in ("mixed", "mixed-integer"):
         return  # one type, or integers and floats
-    values = values[~pd.isna(values)]
-    types = np.frompyfunc(type, 1, 1)(values)
+    types = np.empty(len(values), dtype=object)
+    types[:] = [type(value) for value in values]  # (np.frompyfunc fails on array elements)
+    for kind in pd.unique(types):
+        if kind.__hash__ is None:  # a list, an array (Parquet list columns), a dict ...
+            first = next(i for i, other in enumerate(types) if other is kind)
+            raise non_scalar_ids(column, kind.__name__, label=ids[first] if isinstance(
+                ids, pd.Index) else ids.index[first], value=values[first])
+    present = ~pd.isna(values)
+    values, types = values[present], types[present]
     kind_of = {t: _id_kind(t) for t in pd.unique(types)}
     if len(set(kind_of.values())) < 2:
         return
@@ -264,6 +281,17 @@ def _check_one_id_type(ids: pd.Series | pd.Index, column: str, fix: str) -> None
         f"{examples}); pandas tells ids apart by type and value, not by their text (1 and '1' "
         f"would be two customers, True and 1 one); expected ids of one type: convert the "
         f"column first, e.g. {fix}"
+    )
+
+
+def non_scalar_ids(column: str, kind: str, *, label: object = _NO_VALUE, value: object = _NO_VALUE
+                   ) -> ValidationError:
+    """The error for customer ids that are not single values (lists, arrays, structs): every
+    engine's, with the Python type or the file's column type as ``kind``."""
+    example = "" if label is _NO_VALUE else f" (e.g. row {_plain(label)!r}, value {value!r})"
+    return ValidationError(
+        f"column {column!r}: customer ids of type {kind}{example}; expected one id per row, "
+        "text or a number"
     )
 
 
@@ -288,16 +316,20 @@ def _colliding_ids(values: np.ndarray, kinds: np.ndarray) -> tuple[object, objec
     return None
 
 
-def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None) -> pd.Series:
-    """Parse a date column, failing on missing, unparseable or day/month-ambiguous values.
+def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None,
+                 timezone: str | None = None) -> pd.Series:
+    """Parse a date column, failing on missing, unparseable or day/month-ambiguous values and
+    on UTC offsets the rule of ``timezone`` refuses (see :func:`check_transactions`).
 
     Each distinct value is parsed once (a log has far fewer distinct dates than rows) and the
-    readings are spread back over the rows.
+    readings are spread back over the rows. The offsets of the strings are read (a regular
+    expression per value) only when pandas' parsing says that they matter: it fails, or the
+    offsets differ.
     """
     column = str(raw.name)
     _check(column, raw.isna().to_numpy(), customers, "a purchase date on every row")
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        return raw
+        return _on_clock(raw, timezone)
     values = raw.to_numpy()
     if pd.api.types.is_numeric_dtype(raw.dtype) and date_format is None:
         # pandas would read 19970101 as nanoseconds since 1970: refuse rather than guess.
@@ -307,13 +339,20 @@ def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None)
     codes, distinct = _distinct_values(raw)
     if pd.api.types.is_numeric_dtype(raw.dtype):
         distinct = distinct.astype(str)
+
+    def offsets() -> UtcOffsets:
+        return UtcOffsets.of_values(distinct, codes, date_format)
+
     try:
-        if date_format is not None:
-            parsed = pd.to_datetime(distinct, format=date_format, errors="coerce")
-            expected = f"dates in the format {date_format!r}"
-        else:
-            parsed, expected = _read_dates(distinct)
-    except _DayMonthOrder as order:
+        try:
+            parsed, expected = _parse_distinct(distinct, date_format, utc=False)
+        except ValueError:  # pandas: "Mixed timezones detected", or naive mixed with aware
+            found = offsets()
+            if not found.n_with:
+                raise
+            check_utc_offsets(column, found, timezone)  # refuses a mix, or offsets that differ
+            parsed, expected = _parse_distinct(distinct, date_format, utc=True)
+    except DayMonthOrder as order:
         rows = order.differs[codes]
         first = np.flatnonzero(rows)[0]
         raise ValidationError(
@@ -321,10 +360,67 @@ def _parse_dates(raw: pd.Series, customers: np.ndarray, date_format: str | None)
             f"order (e.g. customer {_plain(customers[first])!r}, {order.describe()}); "
             f"{order.reason}; pass {order.advice()}"
         ) from None
+    except ValidationError:
+        raise
     except (ValueError, TypeError) as exc:  # e.g. mixed time zones, which coerce does not cover
         raise ValidationError(f"column {column!r}: dates could not be parsed: {exc}") from exc
-    _check(column, parsed.isna()[codes], customers, expected, values=values)
-    return pd.Series(parsed[codes], index=raw.index, name=raw.name)
+    failed = parsed.isna()
+    if failed.any():  # values with an offset among values without fail the layout of the others
+        found = offsets()
+        if found.n_with and found.n_without:
+            check_utc_offsets(column, found, timezone)
+    _check(column, failed[codes], customers, expected, values=values)
+    return _on_clock(pd.Series(parsed[codes], index=raw.index, name=raw.name), timezone)
+
+
+def _parse_distinct(distinct: np.ndarray, date_format: str | None, *, utc: bool
+                    ) -> tuple[pd.DatetimeIndex, str]:
+    """The readings of distinct date values (NaT where one does not parse) and what was
+    expected of them; with ``utc``, dates with offsets are read as UTC instants."""
+    if date_format is not None:
+        parsed = pd.to_datetime(distinct, format=date_format, errors="coerce", utc=utc)
+        return parsed, f"dates in the format {date_format!r}"
+    return read_dates(distinct, utc=utc)
+
+
+def _on_clock(dates: pd.Series, timezone: str | None) -> pd.Series:
+    """Time-zone-aware dates converted to ``timezone`` (when given); others as they are."""
+    if timezone is not None and getattr(dates.dtype, "tz", None) is not None:
+        return dates.dt.tz_convert(timezone)
+    return dates
+
+
+def check_utc_offsets(column: str, offsets: UtcOffsets, timezone: str | None) -> None:
+    """The rule for dates with UTC offsets, the same on every engine.
+
+    Raises
+    ------
+    ValidationError
+        If some dates of ``column`` carry an offset and others do not (a date without one
+        names no instant, so the two cannot be counted on one clock), or, without
+        ``timezone``, the offsets differ (a local-time export across a daylight-saving
+        change): then ``timezone`` says on which clock to count days.
+    """
+    if offsets.n_with and offsets.n_without:
+        raise ValidationError(
+            f"column {column!r}: {offsets.n_with} row(s) have a UTC offset (e.g. "
+            f"{format_offset(offsets.lowest)}) and {offsets.n_without} have none; expected "
+            "every date with an offset or none (a date without one is a wall-clock time in "
+            "no known zone, so the two cannot be counted on one clock)"
+        )
+    if offsets.n_distinct > 1 and timezone is None:
+        raise ValidationError(
+            f"column {column!r}: the dates carry {offsets.n_distinct} different UTC offsets "
+            f"(from {format_offset(offsets.lowest)} to {format_offset(offsets.highest)}), as "
+            "a local-time export across a daylight-saving change does; pass timezone=... to "
+            "count days on one clock (e.g. timezone='Europe/Paris', the zone of the export, "
+            "or timezone='UTC')"
+        )
+
+
+# A column is not factorized when over half of its first 100,000 values differ.
+_DISTINCT_HEAD = 100_000
+_MOSTLY_DISTINCT = 0.5
 
 
 def _distinct_values(raw: pd.Series) -> tuple[np.ndarray | slice, np.ndarray]:
@@ -375,8 +471,8 @@ def parse_date_text(text: str, date_format: str | None = None, *, name: str | No
         except ValueError:
             pass  # not in the data's layout: fall back to ISO and pandas' parsing
     try:
-        _read_dates(np.array([text], dtype=object))
-    except _DayMonthOrder as order:
+        read_dates(np.array([text], dtype=object))
+    except DayMonthOrder as order:
         label = f"{name} {text!r}" if name else repr(text)
         if date_format is not None:
             label += f" (not in date_format {date_format!r})"
@@ -387,173 +483,6 @@ def parse_date_text(text: str, date_format: str | None = None, *, name: str | No
     except (ValueError, TypeError):
         pass  # pd.Timestamp says what is wrong with it
     return pd.Timestamp(text)
-
-
-class _DayMonthOrder(Exception):
-    """Raised by :func:`_read_dates` when reading the day or the month first gives different
-    dates and the values do not say which is meant.
-
-    ``differs`` flags the distinct values read differently; ``example`` is the first of them,
-    ``month_first`` / ``day_first`` its two readings and ``layouts`` the two ``date_format``
-    values (month first, day first) when they are known.
-    """
-
-    def __init__(self, differs: np.ndarray, example: object, month_first: pd.Timestamp,
-                 day_first: pd.Timestamp, layouts: tuple[str, str] | None, reason: str):
-        super().__init__(reason)
-        self.differs, self.example, self.reason = differs, example, reason
-        self.month_first, self.day_first, self.layouts = month_first, day_first, layouts
-
-    def describe(self, value: bool = True) -> str:
-        readings = f"{_show(self.month_first)} month first or {_show(self.day_first)} day first"
-        return f"value {self.example!r}: {readings}" if value else readings
-
-    def advice(self) -> str:
-        if self.layouts is None:
-            return "date_format=... naming the layout, with the day or the month first"
-        month_first, day_first = self.layouts
-        return (f"date_format={month_first!r} (month first) or date_format={day_first!r} "
-                "(day first)")
-
-
-def _show(timestamp: pd.Timestamp) -> str:
-    """A reading for a message: the date alone at midnight, else the ISO timestamp."""
-    if timestamp == timestamp.normalize():
-        return f"{timestamp:%Y-%m-%d}"
-    return timestamp.isoformat(sep=" ")
-
-
-_DEFAULT_EXPECTED = "dates pandas can parse (pass date_format=... for other layouts)"
-# How many of the first distinct dates choose the order to parse all of them in first.
-_SAMPLE = 1000
-# A column is not factorized when over half of its first 100,000 values differ.
-_DISTINCT_HEAD = 100_000
-_MOSTLY_DISTINCT = 0.5
-# The first run of digits has four or more: a year first (or YYYYMMDD), read year-month-day.
-_YEAR_FIRST = re.compile(r"\D*\d{4}")
-# Day and month as numbers, then the year: "01/02/06", "1.2.2006 10:00" (for suggestions).
-_NUMERIC_DATE = re.compile(r"(\d{1,2})([/.\- ])(\d{1,2})\2(\d{4}|\d{2})(?!\d)(.*)", re.DOTALL)
-
-
-def _read_dates(values: np.ndarray) -> tuple[pd.DatetimeIndex, str]:
-    """Parse distinct date values without a ``date_format``: the readings (NaT where a value
-    does not parse) and what the values were expected to be, for the message.
-
-    Raises :class:`_DayMonthOrder` rather than guess the day/month order (the rule is in
-    :func:`check_transactions`).
-    """
-    layout = _inferred_layout(values[0])
-    if layout is None:  # pandas would read each value on its own (dateutil), month first
-        return _read_one_by_one(values), _DEFAULT_EXPECTED
-    orders = _day_month_orders(layout)
-    if orders is None:  # year first, or the month as a name: one reading
-        return pd.to_datetime(values, errors="coerce"), _DEFAULT_EXPECTED
-    pandas_layout = layout
-    # Parse first in the order that reads the first distinct values (pandas' own when both
-    # do): the other order then needs parsing only if no day exceeds 12 (one that does would be
-    # a month > 12 in the other order), so a column in one layout is parsed once.
-    other = orders[1] if layout == orders[0] else orders[0]
-    sample = values[:_SAMPLE]
-    if (pd.to_datetime(sample, format=layout, errors="coerce").isna().any()
-            and not pd.to_datetime(sample, format=other, errors="coerce").isna().any()):
-        layout, other = other, layout
-    readings = {layout: pd.to_datetime(values, format=layout, errors="coerce")}
-    if readings[layout].isna().any() or not (readings[layout].day > 12).any():
-        readings[other] = pd.to_datetime(values, format=other, errors="coerce")
-    complete = [order for order, parsed in readings.items() if not parsed.isna().any()]
-    if len(complete) == 2:
-        month_first, day_first = readings[orders[0]], readings[orders[1]]
-        differs = np.asarray(month_first != day_first)
-        if differs.any():
-            first = np.flatnonzero(differs)[0]
-            raise _DayMonthOrder(
-                differs, values[first], month_first[first], day_first[first], orders,
-                "every date parses with the day first and with the month first",
-            )
-    if complete:
-        return readings[complete[0]], _DEFAULT_EXPECTED
-    # Neither order reads every value: report the values the better one does not read (pandas'
-    # own order when they tie).
-    best = min(sorted(readings, key=lambda order: order != pandas_layout),
-               key=lambda order: int(readings[order].isna().sum()))
-    return readings[best], (
-        f"dates in one layout ({best!r} reads the most of them; pass date_format=... if they "
-        "are in another)"
-    )
-
-
-def _inferred_layout(first: object) -> str | None:
-    """The layout pandas infers from the first value (None: it reads values one by one)."""
-    if not isinstance(first, str):
-        return None
-    with warnings.catch_warnings():  # pandas warns when the first value is day first
-        warnings.simplefilter("ignore", UserWarning)
-        return guess_datetime_format(first)
-
-
-def _day_month_orders(layout: str) -> tuple[str, str] | None:
-    """(month-first, day-first) versions of a layout with the day and month as numbers and the
-    year not first; None for any other layout."""
-    day, month = layout.find("%d"), layout.find("%m")
-    if day < 0 or month < 0 or layout.count("%d") > 1 or layout.count("%m") > 1:
-        return None
-    years = [i for i in (layout.find("%Y"), layout.find("%y")) if i >= 0]
-    if years and min(years) < min(day, month):
-        return None
-    swapped = layout.replace("%d", "\0").replace("%m", "%d").replace("\0", "%m")
-    return (layout, swapped) if month < day else (swapped, layout)
-
-
-def _read_one_by_one(values: np.ndarray) -> pd.DatetimeIndex:
-    """pandas' reading of values in no inferable layout (each with dateutil, month first),
-    refused where reading the day first would give another date."""
-    month_first = pd.to_datetime(values, format="mixed", errors="coerce")
-    # Only a value with a day up to 12 that differs from its month can read otherwise, and
-    # dateutil reads a value with the year first year-month-day unless asked for the day first.
-    candidates = np.flatnonzero(
-        np.asarray(month_first.day <= 12) & np.asarray(month_first.day != month_first.month)
-    )
-    candidates = np.array([i for i in candidates if isinstance(values[i], str)
-                           and not _YEAR_FIRST.match(values[i])], dtype=np.intp)
-    if len(candidates) == 0:
-        return month_first
-    day_first = pd.to_datetime(values[candidates], format="mixed", dayfirst=True,
-                               errors="coerce")
-    changed = np.asarray(day_first != month_first[candidates])
-    if changed.any():
-        differs = np.zeros(len(values), dtype=bool)
-        differs[candidates[changed]] = True
-        first = candidates[np.flatnonzero(changed)[0]]
-        raise _DayMonthOrder(
-            differs, values[first], month_first[first], day_first[np.flatnonzero(changed)[0]],
-            _suggested_layouts(values[first]),
-            "pandas infers no layout from the first value and would read each value on its "
-            "own, month first",
-        )
-    return month_first
-
-
-def _suggested_layouts(value: str) -> tuple[str, str] | None:
-    """(month-first, day-first) layouts that read ``value`` (e.g. "01/02/06 10:00"), if it is
-    a numeric date whose layout can be spelt out."""
-    match = _NUMERIC_DATE.fullmatch(value.strip())
-    if match is None:
-        return None
-    separator, year, rest = match[2], "%Y" if len(match[4]) == 4 else "%y", match[5]
-    suffix = ""
-    if rest:  # the time's layout, from an ISO date with the same time
-        time = _inferred_layout("2000-01-13" + rest)
-        if time is None or not time.startswith("%Y-%m-%d"):
-            return None
-        suffix = time[len("%Y-%m-%d"):]
-    layouts = tuple(f"{a}{separator}{b}{separator}{year}{suffix}"
-                    for a, b in (("%m", "%d"), ("%d", "%m")))
-    try:
-        for layout in layouts:
-            pd.to_datetime(value.strip(), format=layout)
-    except ValueError:
-        return None
-    return layouts
 
 
 def _check_amounts(raw: pd.Series, customers: np.ndarray) -> None:

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal
 
 from clvmodels.datasets import _data_dir, load_cdnow_summary, load_cdnow_transactions
-from clvmodels.rfm import TIME_UNITS, _canonical_time_unit, calibration_holdout, rfm_summary
+from clvmodels.rfm import calibration_holdout, rfm_summary
+from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError
 
 CDNOW_CALIBRATION_END = "1997-09-30"
@@ -191,7 +192,7 @@ def test_time_units_are_conversions_of_days(cdnow: pd.DataFrame, unit: str) -> N
     assert in_unit.attrs["time_unit"] == unit
     for column in ("recency", "T"):
         # Two or three correctly rounded operations on the same integers: a few ulps apart.
-        np.testing.assert_allclose(in_unit[column], in_days[column] / TIME_UNITS[unit],
+        np.testing.assert_allclose(in_unit[column], in_days[column] / TimeUnit.parse(unit).days,
                                    rtol=1e-12, atol=1e-12)
 
 
@@ -201,7 +202,7 @@ def test_time_units_are_conversions_of_days(cdnow: pd.DataFrame, unit: str) -> N
      ("m", "M"), ("months", "M"), ("YEARS", "Y"), ("y", "Y"), ("hours", "h"), ("H", "h")],
 )
 def test_time_unit_aliases(alias: str, code: str) -> None:
-    assert _canonical_time_unit(alias) == code
+    assert TimeUnit.parse(alias) == code
 
 
 @pytest.mark.parametrize("unit", ["minutes", "fortnight", "", 7])

@@ -255,3 +255,78 @@ def test_scoring_on_executors_equals_pandas(summaries):
     assert "clv" not in only_purchases
     with pytest.raises(TypeError, match="maximum-likelihood models"):
         clv_spark.score(spark_summary, object(), settings=settings)
+
+
+def test_spend_sums_that_overflow_are_refused(spark):
+    """Amounts of 1e308 gave monetary_value = inf; the pandas engine's refusal instead."""
+    log = pd.DataFrame({"customer_id": ["a", "a", "a", "b", "b"], "date": pd.to_datetime(
+        ["2020-01-01", "2020-01-02", "2020-01-03", "2020-01-01", "2020-01-05"]),
+        "amount": [1e308, 1e308, 1e308, 1.0, 2.0]})
+    for function, options in ((rfm_summary, {}), (calibration_holdout,
+                                                  {"calibration_end": "2020-01-01"})):
+        with pytest.raises(ValidationError) as expected:
+            function(log, amount_col="amount", **options)
+        assert "add up to more than the largest floating-point number" in str(expected.value)
+        with pytest.raises(ValidationError) as got:
+            function(spark.createDataFrame(log), amount_col="amount", engine="spark", **options)
+        assert str(got.value) == str(expected.value)
+
+
+def test_utc_offsets_follow_the_pandas_engines_rule(spark):
+    """Spark read '1997-01-01T00:30:00+01:00' as its time as written and took a log mixing
+    offsets with none, or with different offsets, without a word."""
+    def log(*dates):
+        return pd.DataFrame({"customer_id": ["a", "b", "a"][:len(dates)], "date": list(dates)})
+
+    single = log("1997-01-01T00:30:00+01:00", "1997-03-01T12:00:00+01:00")
+    mixed = log("1997-01-01T00:30:00+01:00", "1997-03-01T12:00:00")
+    daylight = log("1997-01-01T00:30:00+01:00", "1997-06-01T12:00:00+02:00",
+                   "1997-06-01T23:30:00+02:00")
+    for frame, timezone in ((single, None), (single, "UTC"), (daylight, "Europe/Paris"),
+                            (daylight, "UTC")):
+        reference = rfm_summary(frame, time_unit="D", timezone=timezone)
+        ours = _to_pandas(rfm_summary(spark.createDataFrame(frame), time_unit="D",
+                                      timezone=timezone, engine="spark"))
+        assert_frame_equal(ours, reference, check_exact=True, check_index_type=False)
+    for frame in (mixed, daylight):
+        with pytest.raises(ValidationError) as expected:
+            rfm_summary(frame)
+        with pytest.raises(ValidationError) as got:
+            rfm_summary(spark.createDataFrame(frame), engine="spark")
+        assert str(got.value) == str(expected.value)
+        assert "UTC offset" in str(got.value)
+
+
+def test_timestamps_are_read_on_the_clock_of_the_timezone(spark):
+    # The session time zone is UTC: 23:30 UTC on 1 March is 00:30 on 2 March in Paris.
+    instants = pd.to_datetime(["2021-03-01 08:00", "2021-03-01 23:30"]).tz_localize("UTC")
+    frame = pd.DataFrame({"customer_id": ["a", "a"], "date": instants})
+    for timezone, frequency in ((None, 0), ("Europe/Paris", 1)):
+        reference = rfm_summary(frame, time_unit="D", timezone=timezone or "UTC")
+        ours = _to_pandas(rfm_summary(spark.createDataFrame(frame), time_unit="D",
+                                      timezone=timezone, engine="spark"))
+        assert ours.loc["a", "frequency"] == frequency
+        assert_frame_equal(ours, reference, check_exact=True)
+
+
+def test_list_ids_are_refused_naming_the_column(spark):
+    frame = spark.createDataFrame(pd.DataFrame({"customer_id": [[1, 2], [3]],
+                                                "date": ["2020-01-01", "2020-01-02"]}))
+    with pytest.raises(ValidationError, match=r"column 'customer_id': customer ids of type "
+                       r"array<bigint> \(Spark's type of the column\); expected one id per row"):
+        rfm_summary(frame, engine="spark")
+
+
+def test_dates_far_outside_the_bulk_get_the_pandas_engines_warning(spark, log):
+    far = pd.concat([log, pd.DataFrame({
+        "customer_id": [log["customer_id"].iloc[0], 10**6], "amount": [1.0, 2.0],
+        "date": pd.to_datetime(["2123-03-01", "1700-01-01"])})], ignore_index=True)
+    with pytest.warns(UserWarning, match="far outside the bulk") as expected:
+        rfm_summary(far, amount_col="amount")
+    with pytest.warns(UserWarning, match="far outside the bulk") as got:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            frame = spark.createDataFrame(far)
+        rfm_summary(frame, amount_col="amount", engine="spark")
+    assert [str(w.message) for w in got] == [str(w.message) for w in expected]
+    assert got[0].filename == __file__

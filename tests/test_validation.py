@@ -436,3 +436,52 @@ def test_no_customer_is_split_or_merged(rows: list[tuple[int, int, str]]) -> Non
     summary, reference = rfm_summary(mixed, time_unit="D"), rfm_summary(one_type, time_unit="D")
     assert [str(int(float(i))) for i in summary.index] == [str(i) for i in reference.index]
     np.testing.assert_array_equal(summary.to_numpy(), reference.to_numpy())
+
+
+# --- UTC offsets and ids that are not single values ------------------------------------------
+_DAYLIGHT = ["2020-03-28T23:30:00+01:00", "2020-03-29T12:00:00+02:00",
+             "2020-03-30T00:30:00+02:00", "2020-03-31T10:00:00+02:00"]
+
+
+def test_dates_with_different_offsets_need_a_timezone() -> None:
+    """pandas' own 'Mixed timezones detected. Pass utc=True' named no clvmodels option."""
+    with pytest.raises(ValidationError, match=re.escape(
+            "column 'date': the dates carry 2 different UTC offsets (from +01:00 to +02:00)")
+            + ".*pass timezone=..."):
+        _check(_transactions(date=_DAYLIGHT))
+    dates = _check(_transactions(date=_DAYLIGHT), timezone="Europe/Paris")
+    assert str(dates.dt.tz) == "Europe/Paris"
+    # The local days of the export, whatever the offset of each.
+    assert dates.dt.day.tolist() == [28, 29, 30, 31]
+    assert dates.iloc[0] == pd.Timestamp("2020-03-28T22:30:00Z")
+
+
+@pytest.mark.parametrize("dates", [
+    ["2020-01-01T10:00:00+01:00", "2020-01-02", "2020-01-05", "2020-01-03T10:00:00"],
+    ["2020-01-01T10:00:00", "2020-01-02T10:00:00+01:00", "2020-01-05T10:00:00+01:00",
+     "2020-01-03T10:00:00+01:00"],
+], ids=["first with an offset", "first without"])
+def test_dates_with_and_without_an_offset_are_refused(dates: list[str]) -> None:
+    n_with = sum("+" in d for d in dates)
+    for timezone in (None, "UTC"):
+        with pytest.raises(ValidationError, match=re.escape(
+                f"column 'date': {n_with} row(s) have a UTC offset (e.g. +01:00) and "
+                f"{4 - n_with} have none")):
+            _check(_transactions(date=dates), timezone=timezone)
+
+
+def test_one_offset_is_the_time_as_written_and_a_timezone_converts_it() -> None:
+    dates = ["2020-01-01T23:30:00-05:00", "2020-01-02T10:00:00-05:00",
+             "2020-01-05T10:00:00-05:00", "2020-01-03T10:00:00-05:00"]
+    assert _check(_transactions(date=dates)).dt.day.tolist() == [1, 2, 5, 3]
+    assert _check(_transactions(date=dates), timezone="UTC").dt.day.tolist() == [2, 2, 5, 3]
+
+
+def test_list_ids_are_refused_naming_the_column() -> None:
+    """A Parquet list column read by pandas: factorize's 'unhashable type' named no column."""
+    ids = pd.Series([np.array([1, 2]), np.array([3]), np.array([3]), np.array([4])],
+                    dtype=object)
+    with pytest.raises(ValidationError, match=re.escape(
+            "column 'customer_id': customer ids of type ndarray (e.g. row 0, value "
+            "array([1, 2])); expected one id per row, text or a number")):
+        _check(_transactions(customer_id=ids))

@@ -19,8 +19,8 @@ import typer
 import typer.core
 
 from clvmodels.cli.console import in_cli_terms
+from clvmodels.engines.window import parse_end_date
 from clvmodels.files.tables import require_pyarrow, table_kind
-from clvmodels.rfm import _as_timestamp
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError
 
@@ -74,7 +74,7 @@ def parse_date(value: str | None, option: str, date_format: str | None = None
     if value is None:
         return None
     try:
-        return _as_timestamp(value, date_format)
+        return parse_end_date(value, date_format)
     except ValidationError as error:  # a date, but its day/month order is ambiguous
         raise typer.BadParameter(in_cli_terms(str(error)), param_hint=option) from None
     except (ValueError, TypeError) as error:
