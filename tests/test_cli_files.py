@@ -442,3 +442,31 @@ def test_tables_defuse_and_restore_every_formula_start(tmp_path):
         tables.write_table(frame, tmp_path / "t.parquet", metadata=metadata)
         pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet")
                                       .set_index("customer_id"), frame)
+
+
+def test_timezone_option_reads_a_daylight_saving_export(tmp_path):
+    """A local-time export across a daylight-saving change (+01:00 and +02:00) is refused
+    without a zone, the message naming --timezone; with --timezone (or [data] timezone) its
+    dates are bucketed by that zone's calendar days, as rfm_summary(timezone=...) does."""
+    log = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "b"],
+        "date": ["2020-03-01T10:00:00+01:00", "2020-04-02T23:30:00+02:00",
+                 "2020-03-20T08:00:00+01:00", "2020-03-30T00:30:00+02:00"],
+        "amount": [10.0, 20.0, 5.0, 7.0],
+    })
+    log.to_csv(tmp_path / "log.csv", index=False)
+    base = [sys.executable, "-m", "clvmodels", "summarize", str(tmp_path / "log.csv"),
+            "-o", str(tmp_path / "rfm.csv"), "--time-unit", "D"]
+    refused = subprocess.run(base, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 4
+    assert "--timezone" in refused.stderr.strip().splitlines()[-1]
+    done = subprocess.run([*base, "--timezone", "Europe/Berlin"], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    ours = pd.read_csv(tmp_path / "rfm.csv", index_col=0)
+    expected = clvmodels.rfm_summary(log, amount_col="amount", time_unit="D",
+                                     timezone="Europe/Berlin")
+    np.testing.assert_array_equal(ours[["frequency", "recency", "T"]].to_numpy(),
+                                  expected[["frequency", "recency", "T"]].to_numpy())
+    assert json.loads((tmp_path / "rfm.csv.json").read_text())["transactions"][
+        "timezone"] == "Europe/Berlin"

@@ -78,6 +78,10 @@ def summarize(
         callback=check_encoding,
         help="Text encoding of a CSV log, e.g. latin-1 or cp1252 (pandas engine).")
     ] = "utf-8",
+    timezone: Annotated[str | None, typer.Option(
+        help="Time zone whose calendar days bucket dates that carry a zone or UTC offset, "
+        "e.g. Europe/Berlin (needed when their offsets differ, as across a daylight-saving "
+        "change).")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Summarize a transaction log into one RFM row per customer."""
@@ -86,7 +90,7 @@ def summarize(
         customer_col=customer_col, date_col=date_col,
         amount_col=None if no_amount else amount_col, date_format=date_format,
         observation_end=observation_end, time_unit=time_unit, engine=engine,
-        encoding=encoding,
+        encoding=encoding, timezone=timezone,
     )
     settings.check(lambda name: f"--{name}")
     parse_date(observation_end, "--observation-end", date_format)

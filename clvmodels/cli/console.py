@@ -112,7 +112,7 @@ OPTION_NAMES = {
     "customer_col=...": "--customer-col", "date_col=...": "--date-col",
     "amount_col=...": "--amount-col", "date_format=...": "--date-format",
     "date_format=": "--date-format ", "pass a later observation_end": "pass a later "
-    "--observation-end",
+    "--observation-end", "timezone=...": "--timezone", "timezone=": "--timezone ",
 }
 
 

@@ -46,7 +46,7 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         # amount_col defaults to "amount", or to none (counts only) with [model] spend = "none"
         "date_col": (str, "date"), "amount_col": (str, None), "date_format": (str, None),
         "observation_end": (str, None), "time_unit": (str, "W"), "engine": (str, "pandas"),
-        "encoding": (str, "utf-8"),
+        "encoding": (str, "utf-8"), "timezone": (str, None),
     },
     "model": {
         "model": (str, "bgnbd"), "spend": (str, "gamma-gamma"), "bayesian": (bool, False),
@@ -146,7 +146,7 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
         raise typer.BadParameter(error.message, param_hint="[data] encoding") from None
     settings = SummarizeSettings(
         **{key: data[key] for key in ("customer_col", "date_col", "date_format",
-                                      "observation_end", "engine")},
+                                      "observation_end", "engine", "timezone")},
         amount_col=amount_col, time_unit=parse_time_unit(data["time_unit"]), encoding=encoding,
     )
     settings.check(lambda key: f"[data] {key}")

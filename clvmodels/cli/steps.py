@@ -48,6 +48,7 @@ class SummarizeSettings:
     time_unit: str = "W"
     engine: str = "pandas"
     encoding: str = "utf-8"
+    timezone: str | None = None
 
     def check(self, hint: Callable[[str], str]) -> None:
         """Refuse settings the engine cannot follow, before any work (``hint`` names the
@@ -79,6 +80,7 @@ def read_transactions(path: Path, settings: SummarizeSettings) -> pd.DataFrame:
         dates = check_transactions(
             log, customer_col=settings.customer_col, date_col=settings.date_col,
             amount_col=settings.amount_col, date_format=settings.date_format,
+            timezone=settings.timezone,
         )
     log[settings.date_col] = dates
     log.attrs.update(
@@ -103,7 +105,7 @@ def summarize_transactions(
             str(log) if isinstance(log, Path) else log, customer_col=settings.customer_col,
             date_col=settings.date_col, amount_col=settings.amount_col, observation_end=end,
             time_unit=settings.time_unit, date_format=settings.date_format,
-            engine=settings.engine,
+            engine=settings.engine, timezone=settings.timezone,
         )
     if isinstance(log, Path):  # the log never was in memory: its first day from the ages T
         days = rfm["T"].max() * TimeUnit.parse(rfm.attrs["time_unit"]).days
@@ -126,6 +128,7 @@ def summarize_transactions(
             "date_format": settings.date_format,
             "engine": settings.engine,
             "encoding": settings.encoding,
+            "timezone": settings.timezone,
         },
     )
     return rfm
@@ -415,7 +418,7 @@ def check_holdout_end(holdout_end: pd.Timestamp | None, rfm: pd.DataFrame, optio
 def transaction_columns(rfm: pd.DataFrame) -> dict[str, Any]:
     """The column settings summarize used, from the RFM metadata (defaults without it)."""
     recorded = rfm.attrs.get("metadata", {}).get("transactions", {})
-    names = ("customer_col", "date_col", "amount_col", "date_format", "encoding")
+    names = ("customer_col", "date_col", "amount_col", "date_format", "encoding", "timezone")
     return {name: recorded[name] for name in names if name in recorded}
 
 
