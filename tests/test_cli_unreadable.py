@@ -57,7 +57,7 @@ FILES = {
     "latin-1": ("latin1.csv", lambda d: LOG.replace("\n1,", "\nJosé,").encode("latin-1")),
     "broken Parquet footer": ("broken.parquet", _broken_footer),
 }
-FRAGMENT = {"pandas": "is not a readable", "duckdb": "is not readable by DuckDB"}
+FRAGMENT = {"pandas": "is not a readable", "duckdb": "is not a readable"}
 
 
 @pytest.fixture(scope="module")

@@ -553,7 +553,7 @@ def test_unreadable_files_are_one_clear_error(case, corrupt_files):
     with pytest.raises(ValidationError) as error:
         rfm_summary(path, amount_col="amount" if case != "latin-1" else None, engine="duckdb")
     message = str(error.value)
-    assert message.startswith(f"transaction file {path} is not a readable {kind} file: ")
+    assert message.startswith(f"transactions file {path} is not a readable {kind} file: ")
     assert reason in message and "\n" not in message
 
 

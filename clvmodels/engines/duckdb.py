@@ -155,7 +155,7 @@ def _file_errors(path) -> Iterator[None]:
                     raise empty_table() from None  # (DuckDB: no header to sniff)
         kind = "Parquet" if _suffix(name) in (".parquet", ".pq") else "CSV"
         raise ValidationError(
-            f"transaction file {name} is not a readable {kind} file: {reason}"
+            f"transactions file {name} is not a readable {kind} file: {reason}"
         ) from None
 
 

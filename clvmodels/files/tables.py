@@ -203,7 +203,7 @@ def unreadable_by_duckdb(path: str | os.PathLike, role: str, error: BaseExceptio
                          ) -> DataError:
     """The one-line error for a file DuckDB could not read (its message's first line)."""
     message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return DataError(f"{role} file {path} is not readable by DuckDB: {message}")
+    return DataError(f"{role} file {path} is not a readable file (DuckDB: {message})")
 
 
 def require_duckdb() -> Any:
