@@ -104,3 +104,59 @@ def test_scipy_failure_falls_back_to_quadrature():
                                       rel=1e-12)
     if np.isfinite(raw):
         pytest.skip("this SciPy evaluates 2F1 here; the fallback was not exercised")
+
+
+# ----------------------------------------------------------------------------- partials
+def _reference_partials(case) -> np.ndarray:
+    """d log I / d(r, alpha, s, beta) of the 50-digit closed form (mpmath's numerical
+    derivative, at its own precision far beyond doubles)."""
+    r, alpha, s, beta, x, t_x, T = case
+
+    def log_integral(r_, alpha_, s_, beta_):
+        m = r_ + s_ + x
+        if alpha_ >= beta_:
+            base, second = alpha_, s_ + 1
+        else:
+            base, second = beta_, r_ + x
+
+        def f(tau):
+            z = abs(alpha_ - beta_) / (base + tau)
+            return (base + tau) ** -m * mpmath.hyp2f1(m, second, m + 1, z, maxterms=10**6)
+
+        return mpmath.log((f(t_x) - f(T)) / m)
+
+    with mpmath.workdps(50):
+        point = [mpmath.mpf(float(v)) for v in (r, alpha, s, beta)]
+        x, t_x, T = (mpmath.mpf(float(v)) for v in (x, t_x, T))
+        return np.array([float(mpmath.diff(log_integral, point, order))
+                         for order in np.eye(4, dtype=int).tolist()])
+
+
+@pytest.mark.parametrize("case", EXTREME)
+def test_dropout_integral_partials_match_mpmath(case):
+    """From the quadrature (rows where SciPy's 2F1 is slow or fails) the partials are averages
+    over the same nodes, ~1e-12 relative; from the closed form, r and s by central differences
+    of log I with relative step 1e-4: truncation ~1e-8 and rounding ~1e-16 |log I| / 1e-4."""
+    from clvmodels.models.pareto_nbd import log_dropout_integral_partials, needs_quadrature
+
+    arrays = [np.array([float(v)]) for v in case]
+    base, *partials = log_dropout_integral_partials(*arrays)
+    assert base[0] == pytest.approx(_reference_log_integral(*case), rel=1e-12, abs=1e-12)
+    reference = _reference_partials(case)
+    by_quadrature = needs_quadrature(*arrays[:6])[0]
+    rtol = 1e-10 if by_quadrature else 1e-6
+    np.testing.assert_allclose(np.concatenate(partials), reference, rtol=rtol,
+                               atol=rtol * np.abs(reference).max())
+
+
+def test_rows_where_scipy_is_slow_go_to_the_quadrature():
+    """alpha = 0.0044 and beta = 6.6e5 (a fit of CDNOW plus one customer with 1e6 purchases):
+    2F1's argument is 1 - 6e-5, where SciPy takes ~1 ms a row and returns inf."""
+    from clvmodels.models.pareto_nbd import needs_quadrature
+
+    x, t_x = np.array([0.0, 2.0, 10**6]), np.array([0.0, 30.0, 38.0])
+    assert needs_quadrature(0.049, 0.0044, 9694.0, 657596.0, x, t_x).all()
+    # At the CDNOW estimate only the customer with 1e6 purchases: (1 - z)^-(r + x) = e**2e4
+    # is beyond the float range there.
+    cdnow = needs_quadrature(0.55, 10.58, 0.61, 11.67, x, t_x)
+    assert cdnow.tolist() == [False, False, True]

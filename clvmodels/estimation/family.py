@@ -39,7 +39,9 @@ Params = Any  # a tuple or array of per-parameter values (scalars or broadcastab
 
 @dataclass(frozen=True)
 class Parameter:
-    """A model parameter: its name (as in the literature) and what it means.
+    """A model parameter: its name (as in the literature), what it means, and whether it is in
+    the data's unit (a time scale or a money scale, multiplied by c when the data's times or
+    spends are; the others are pure numbers).
 
     Every parameter of the current families is a positive real number; the optimiser and the
     samplers work with its logarithm.
@@ -47,6 +49,7 @@ class Parameter:
 
     name: str
     description: str
+    in_data_unit: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,11 @@ class Family:
     aliases: ClassVar[tuple[str, ...]] = ()
     parameters: ClassVar[tuple[Parameter, ...]]
     rfm_columns: ClassVar[tuple[str, ...]]
+    #: The likelihood's columns in the data's unit (times, or spends), which the
+    #: maximum-likelihood fit divides by a common scale (see :meth:`rescaled`), and the one
+    #: whose typical value sets that scale.
+    unit_columns: ClassVar[tuple[str, ...]]
+    scale_column: ClassVar[str]
     has_hessian: ClassVar[bool] = False
     #: Reasons for leaving customers out of a fit that a UserWarning announces, with its
     #: message (``{owner}``, ``{count}`` and ``{example}``, " (e.g. customer 42)" or empty,
@@ -169,6 +177,39 @@ class Family:
         """The columns the likelihood reads from a checked table, and the rows that take part."""
         raise NotImplementedError
 
+    # ------------------------------------------------------------------------- data units
+    # Every family is scale-equivariant: with the data's times (spends) multiplied by c, the
+    # maximum of the likelihood is at the parameters in the data's unit multiplied by c, the
+    # others unchanged, and the log-likelihood shifts by a constant (the densities of the
+    # unit columns gain a Jacobian). The maximum-likelihood fit works on data rescaled to a
+    # typical value near 1, whatever the unit (T of 1e9 seconds, spends of 1e300).
+    def data_scale(self, fit_data: FitData) -> float:
+        """The power of two nearest the weighted geometric mean of the positive values of
+        ``scale_column``: dividing by it is exact in floating point (1.0 if there are none)."""
+        column, weights = fit_data[self.scale_column], fit_data.weights
+        positive = (column > 0) & (weights > 0)
+        if not positive.any():
+            return 1.0
+        log2_mean = np.average(np.log2(column[positive]), weights=weights[positive])
+        return float(2.0 ** np.clip(np.round(log2_mean), -1000, 1000))
+
+    def parameter_scale(self, scale: float) -> np.ndarray:
+        """Per parameter: the factor from its value on data divided by ``scale`` to its value
+        on the data (``scale`` for parameters in the data's unit, else 1)."""
+        return np.array([scale if parameter.in_data_unit else 1.0
+                         for parameter in self.parameters])
+
+    def rescaled(self, fit_data: FitData, scale: float) -> FitData:
+        """``fit_data`` with its ``unit_columns`` divided by ``scale``."""
+        columns = {name: column / scale if name in self.unit_columns else column
+                   for name, column in fit_data.columns.items()}
+        return FitData(columns, fit_data.weights)
+
+    def log_likelihood_offset(self, fit_data: FitData, scale: float) -> float:
+        """The log-likelihood of ``fit_data`` minus that of ``rescaled(fit_data, scale)`` at
+        the corresponding parameters."""
+        raise NotImplementedError
+
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         """A data-driven starting point of the optimiser."""
         raise NotImplementedError
@@ -229,6 +270,8 @@ class PurchaseFamily(Family):
 
     kind: ClassVar[str] = "purchase"
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
+    unit_columns: ClassVar[tuple[str, ...]] = ("t_x", "T")
+    scale_column: ClassVar[str] = "T"
 
     # ------------------------------------------------------------------------- data
     def history(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -244,6 +287,12 @@ class PurchaseFamily(Family):
                 "and dropout cannot be told apart; fit on a longer observation period"
             )
         return FitColumns({"x": x, "t_x": t_x, "T": T}, np.ones(len(x), dtype=bool))
+
+    def log_likelihood_offset(self, fit_data: FitData, scale: float) -> float:
+        """``-log(scale)`` per repeat purchase: a customer's likelihood is a density in the
+        times of their x repeat purchases (the rate's ``r log(alpha)`` and ``-(r + x)
+        log(alpha + T)`` leave ``-x log(scale)``; so does the dropout term)."""
+        return -float(np.log(scale) * (fit_data.weights @ fit_data["x"]))
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         # r = 1 and a purchase rate r / alpha equal to the observed one; dropout parameters 1.
@@ -263,9 +312,15 @@ class PurchaseFamily(Family):
         return c + np.logaddexp(u, v)
 
     def log_alive(self, params: Params, x, t_x, T, x_levels=None) -> np.ndarray:
-        """log P(alive at T) given the history (x, t_x, T)."""
+        """log P(alive at T) given the history (x, t_x, T): ``-log(1 + e^(v - u))``.
+
+        From ``v - u`` rather than as ``u - logaddexp(u, v)``: for a customer with 1e6
+        purchases u is ~4e6, whose rounding (5e-10) the subtraction would leave in a
+        log P(alive) of -1e-6.
+        """
         _, u, v = self.likelihood_parts(params, x, t_x, T, x_levels)
-        return u - np.logaddexp(u, v)
+        with np.errstate(invalid="ignore"):
+            return -np.logaddexp(0.0, v - u)
 
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
@@ -296,6 +351,12 @@ class PurchaseFamily(Family):
         alive, updated = self.new_customer(params)
         return alive * self.future_expected(updated, t)
 
+    def rate_new(self, params: Params, t) -> np.ndarray:
+        """The purchase rate at t of a customer just acquired: the derivative of
+        :meth:`expected_new` in t."""
+        alive, updated = self.new_customer(params)
+        return alive * np.exp(self.future_log_rate(updated, t))
+
     def pmf_new(self, params: Params, n: int, t) -> np.ndarray:
         """P(X(t) = n) of a customer just acquired."""
         alive, updated = self.new_customer(params)
@@ -315,6 +376,12 @@ class SpendFamily(Family):
 
     kind: ClassVar[str] = "spend"
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "monetary_value")
+    unit_columns: ClassVar[tuple[str, ...]] = ("zbar",)
+    scale_column: ClassVar[str] = "zbar"
+
+    def log_likelihood_offset(self, fit_data: FitData, scale: float) -> float:
+        """``-log(scale)`` per customer: the likelihood is a density in the mean spend."""
+        return -float(np.log(scale) * fit_data.weights.sum())
 
     def spend_history(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """Checked ``(frequency, monetary_value)`` arrays (recency and T play no part)."""

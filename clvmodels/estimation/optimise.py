@@ -1,13 +1,17 @@
 """Maximum-likelihood optimisation of any family, in log-parameters.
 
-:class:`Objective` is the mean penalised negative log-likelihood of a family on distinct
-weighted rows, evaluated in blocks; :func:`optimise` finds its minimum with L-BFGS-B (Nelder-Mead
-when that fails), or, on very many distinct rows, with Newton steps from the fit of a subset,
-and returns the Hessian there for the standard errors.
+:func:`fit_maximum_likelihood` fits a family on data rescaled to a typical value near 1 (the
+families are scale-equivariant, see :meth:`~clvmodels.estimation.family.Family.rescaled`), maps
+the estimate back and diagnoses it. :class:`Objective` is the mean penalised negative
+log-likelihood of a family on distinct weighted rows, evaluated in blocks; :func:`optimise`
+finds its minimum within the search box ``|log parameter| <= LOG_PARAMETER_BOUND`` with
+L-BFGS-B (Nelder-Mead when that fails), or, on very many distinct rows, with Newton steps from
+the fit of a subset, and returns the Hessian there for the standard errors.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
@@ -38,6 +42,24 @@ _NEWTON_LAST_STEP = 1e-5
 # relative decrease below ftol; Nelder-Mead, the fallback, on the simplex's size.
 _L_BFGS_B_OPTIONS = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}
 _NELDER_MEAD_OPTIONS = {"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14}
+#: The search box: every parameter within a factor 1e10 of 1, on data rescaled to a typical
+#: value near 1 (the time and money parameters relative to the data's own scale). Sensible
+#: estimates lie far inside; an estimate on its edge means the likelihood still rises towards
+#: a limit of the model (e.g. no heterogeneity, or no dropout): a degenerate fit.
+LOG_PARAMETER_BOUND = float(np.log(1e10))
+# An estimate within this distance (in log) of the bound is on the edge.
+_EDGE = 1e-6
+# A standard error of a log-parameter above this (a 95% interval spanning a factor e**19.6,
+# 3e8) means the data hardly determine the parameter: the likelihood is flat along a ridge.
+_UNIDENTIFIED_LOG_SE = 5.0
+
+
+class DegenerateFitWarning(UserWarning):
+    """A maximum-likelihood estimate on the edge of the search box, without finite standard
+    errors, or with a parameter the data hardly determine: the likelihood has no proper
+    maximum inside the model (degenerate data: e.g. customers all alike, purchases all at the
+    end of the period, or a few extreme customers), so the estimate is a limit the optimiser
+    stopped at. Its predictions are computed all the same; treat them with caution."""
 
 
 class Objective:
@@ -47,32 +69,41 @@ class Objective:
     family with an analytic Hessian also the Hessian. Sums run over the rows' blocks.
     """
 
-    def __init__(self, family: Family, fit_data: FitData, penalizer: float = 0.0) -> None:
+    def __init__(self, family: Family, fit_data: FitData, penalizer: float = 0.0,
+                 parameter_scale: np.ndarray | None = None) -> None:
         self.family = family
         self.fit_data = fit_data
         self.penalizer = penalizer
+        # On rescaled data (see fit_maximum_likelihood) the penalty still applies to the
+        # parameters in the data's own units: these factors map them back.
+        self.parameter_scale = (np.ones(len(family.parameters)) if parameter_scale is None
+                                else np.asarray(parameter_scale, dtype=float))
 
     def on(self, fit_data: FitData) -> Objective:
         """The same objective on other data (a subset)."""
-        return Objective(self.family, fit_data, self.penalizer)
+        return Objective(self.family, fit_data, self.penalizer, self.parameter_scale)
 
     def __call__(self, log_params: np.ndarray, hessian: bool = False) -> tuple:
         params = np.exp(log_params)
         total_weight = self.fit_data.weights.sum()
-        penalty = self.penalizer * np.sum(params**2)
         hessian = hessian and self.family.has_hessian
         with np.errstate(all="ignore"):
+            # Without a penalty none is computed: 0 * inf would be NaN for parameters beyond
+            # the float range in the data's units.
+            squared_scale = self.parameter_scale**2 if self.penalizer else 0.0
+            penalty = self.penalizer * np.sum(squared_scale * params**2) if self.penalizer else 0.0
             parts = [self.family.derivatives(params, block, hessian=hessian)
                      for block in self.fit_data.blocks()]
             value = -sum(part[0] for part in parts) / total_weight + penalty
             grad_natural = (-sum(part[1] for part in parts) / total_weight
-                            + 2.0 * self.penalizer * params)
+                            + 2.0 * self.penalizer * squared_scale * params)
             # Chain rule for theta = exp(log_theta).
             gradient = grad_natural * params
             if not hessian:
                 return value, gradient
             hess_natural = (-sum(part[2] for part in parts) / total_weight
-                            + 2.0 * self.penalizer * np.eye(len(params)))
+                            + 2.0 * self.penalizer * np.diag(
+                                np.broadcast_to(squared_scale, params.shape)))
             return value, gradient, params[:, None] * hess_natural * params + np.diag(gradient)
 
     def hessian(self, log_params: np.ndarray) -> np.ndarray:
@@ -89,13 +120,114 @@ class Objective:
         return 0.5 * (hessian + hessian.T)
 
 
+@dataclass(frozen=True)
+class MaximumLikelihood:
+    """The result of :func:`fit_maximum_likelihood`.
+
+    Attributes
+    ----------
+    params : ndarray
+        The estimate, in the data's units.
+    log_likelihood : float
+        The log-likelihood of the data there (without the penalty).
+    information : ndarray
+        The observed information (negative Hessian of the total log-likelihood) of the
+        log-parameters, which rescaling does not change.
+    problems : tuple of str
+        Why the estimate is degenerate (empty if it is not): see :func:`diagnose`.
+    """
+
+    params: np.ndarray
+    log_likelihood: float
+    information: np.ndarray
+    problems: tuple[str, ...]
+
+
+def fit_maximum_likelihood(family: Family, fit_data: FitData, start: np.ndarray,
+                           penalizer: float, owner: str) -> MaximumLikelihood:
+    """Maximise the (penalised) likelihood of ``fit_data`` from ``start`` (in the data's units).
+
+    The fit runs on the data divided by :meth:`Family.data_scale` (a power of two, so exactly),
+    where every parameter is of order 1 whatever the data's unit: times of 1e9 time units or
+    spends of 1e300 fit like weeks and dollars. The estimate's parameters in the data's unit
+    are multiplied back; the others, the standard errors of log-parameters and so the
+    intervals of all are unchanged; the log-likelihood of the data is that of the rescaled data
+    plus :meth:`Family.log_likelihood_offset`. The penalty applies to the parameters in the
+    data's units, as without rescaling.
+
+    Raises
+    ------
+    ConvergenceError
+        If the optimiser finds no maximum (``owner`` names the model).
+    """
+    scale = family.data_scale(fit_data)
+    factors = family.parameter_scale(scale)
+    objective = Objective(family, family.rescaled(fit_data, scale), penalizer, factors)
+    scaled, value, hessian = optimise(objective, np.asarray(start, dtype=float) / factors,
+                                      owner)
+    params = scaled * factors
+    total_weight = fit_data.weights.sum()
+    penalty = penalizer * np.sum(params**2) if penalizer else 0.0
+    information = total_weight * hessian
+    return MaximumLikelihood(
+        params=params,
+        log_likelihood=float(total_weight * (penalty - value)
+                             + family.log_likelihood_offset(fit_data, scale)),
+        information=information,
+        problems=diagnose(family, np.log(scaled), params, information),
+    )
+
+
+def diagnose(family: Family, log_scaled: np.ndarray, params: np.ndarray,
+             information: np.ndarray) -> tuple[str, ...]:
+    """What makes an estimate degenerate, one phrase each: a parameter on the edge of the
+    search box (``log_scaled`` are the log-parameters on the rescaled data), standard errors
+    that are not finite (singular information), a log-parameter with a standard error above
+    ``_UNIDENTIFIED_LOG_SE``."""
+    names = family.param_names
+    problems = [
+        f"{name} = {value:.4g} is on the edge of the search box (within a factor "
+        f"{np.exp(LOG_PARAMETER_BOUND):.0e} of 1 on data rescaled to a typical "
+        f"{family.scale_column} of 1)"
+        for name, value, log_value in zip(names, params, log_scaled, strict=True)
+        if abs(log_value) >= LOG_PARAMETER_BOUND - _EDGE
+    ]
+    log_se = np.sqrt(np.diag(covariance(np.ones(len(names)), information, names).to_numpy()))
+    if not np.all(np.isfinite(log_se)):
+        problems.append("the standard errors are not finite (the observed information is "
+                        "singular: the likelihood is flat in some direction)")
+    else:
+        problems += [
+            f"the data hardly determine {name} (standard error of log {name} {se:.3g}: its "
+            f"95% interval spans a factor {_factor(2 * 1.96 * se)})"
+            for name, se in zip(names, log_se, strict=True) if se > _UNIDENTIFIED_LOG_SE
+        ]
+    return tuple(problems)
+
+
+def _factor(log_factor: float) -> str:
+    return f"{np.exp(log_factor):.1e}" if log_factor < 700 else "beyond 1e300"
+
+
+def degenerate_fit_message(owner: str, problems: tuple[str, ...]) -> str:
+    """The text of the :class:`DegenerateFitWarning` of a fit with these problems."""
+    return (
+        f"{owner}: degenerate fit: " + "; ".join(problems) + ". The likelihood has no proper "
+        "maximum inside the model, so the estimate is a limit the optimiser stopped at "
+        "(degenerate data: e.g. customers all alike, purchases all at the end of the period, "
+        "a few extreme customers or dates). Check the data, or add a small penalizer "
+        "(e.g. 0.001)"
+    )
+
+
 def optimise(objective: Objective, start: np.ndarray, owner: str) -> tuple:
-    """The maximum likelihood parameters, with the objective and its Hessian (in
-    log-parameters) there. ``owner`` names the model in a ConvergenceError."""
+    """The maximum likelihood parameters within the search box, with the objective and its
+    Hessian (in log-parameters) there. ``owner`` names the model in a ConvergenceError."""
+    start = np.exp(np.clip(np.log(start), -LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND))
     params = evaluation = None
     if objective.fit_data.n_rows > 4 * WARM_START_ROWS:
         newton = subsample_newton(objective, start, owner)
-        if newton is not None:
+        if newton is not None and np.all(np.abs(np.log(newton[0])) <= LOG_PARAMETER_BOUND):
             params, evaluation = newton
     if params is None:
         params = maximise(objective, start, owner)
@@ -119,25 +251,26 @@ def maximise(objective: Objective, start: np.ndarray, owner: str) -> np.ndarray:
 
     attempts = []
     x0 = np.log(start)
+    bounds = [(-LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND)] * len(x0)
     for method in ("L-BFGS-B", "Nelder-Mead"):
         gradient_based = method == "L-BFGS-B"
         result = optimize.minimize(
             fun if gradient_based else partial(fun, with_gradient=False), x0,
-            jac=gradient_based or None, method=method,
+            jac=gradient_based or None, method=method, bounds=bounds,
             options=_L_BFGS_B_OPTIONS if gradient_based else _NELDER_MEAD_OPTIONS,
         )
         attempts.append(f"{method}: {result.message} (objective {result.fun:.6g})")
-        if np.isfinite(result.fun) and np.all(np.abs(result.x) < 50) and (
-            result.success or is_stationary(objective, result.x)
-        ):
+        if np.isfinite(result.fun) and (result.success or is_stationary(objective, result.x)):
             return np.exp(result.x)
         if np.isfinite(result.fun) and np.all(np.isfinite(result.x)):
             x0 = result.x  # restart the next method from where this one got to
     names = objective.family.param_names
+    natural_start = start * objective.parameter_scale
     raise ConvergenceError(
         f"{owner}: the likelihood maximisation did not converge. Tried "
         + "; ".join(attempts)
-        + f". Started from {dict(zip(names, start, strict=True))}. Check that the data hold "
+        + f". Started from {dict(zip(names, natural_start.tolist(), strict=True))}. "
+        "Check that the data hold "
         "enough repeat buyers and consistent time units, try other initial_params, or add a "
         "small penalizer (e.g. 0.001)."
     )
@@ -209,7 +342,8 @@ def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ..
 
     Working in log-parameters keeps finite-difference steps well scaled; at the maximum the
     gradient is zero, so the covariance of the natural parameters is ``J C J`` with
-    ``J = diag(params)``. All NaN when the information is singular (no standard errors).
+    ``J = diag(params)``. All NaN when the information is singular (no standard errors); inf
+    where a variance exceeds the float range (a spend scale of 1e300).
     """
     n = len(params)
     try:
@@ -219,7 +353,11 @@ def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ..
     if not np.all(np.isfinite(cov_log)) or np.any(np.diag(cov_log) <= 0):
         cov_log = np.full((n, n), np.nan)
     jacobian = np.diag(params)
-    return pd.DataFrame(jacobian @ cov_log @ jacobian, index=list(names), columns=list(names))
+    with np.errstate(over="ignore", invalid="ignore"):  # beyond the float range: inf
+        natural = jacobian @ cov_log @ jacobian
+    return pd.DataFrame(natural, index=list(names), columns=list(names))
 
 
-__all__ = ["Objective", "covariance", "maximise", "optimise"]
+__all__ = ["LOG_PARAMETER_BOUND", "DegenerateFitWarning", "MaximumLikelihood", "Objective",
+           "covariance", "degenerate_fit_message", "diagnose", "fit_maximum_likelihood",
+           "maximise", "optimise"]

@@ -18,7 +18,8 @@ from clvmodels.models.beta_geometric import BetaGeometricFamily
 #: The parameters of the BG/NBD and of the MBG/NBD.
 BETA_GEOMETRIC_PARAMETERS = (
     Parameter("r", "shape of the purchase rate lambda ~ Gamma(r, alpha)"),
-    Parameter("alpha", "scale of the purchase rate (in the data's time unit)"),
+    Parameter("alpha", "scale of the purchase rate (in the data's time unit)",
+              in_data_unit=True),
     Parameter("a", "first shape of the dropout probability p ~ Beta(a, b)"),
     Parameter("b", "second shape of the dropout probability"),
 )

@@ -25,18 +25,37 @@ from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy.special import betainc, betaln, digamma, expit, gammaln, xlogy, zeta
+from scipy.special import betainc, digamma, expit, gammaln, xlogy, zeta
 
-from clvmodels._numerics import integrate_rate, log_hyp2f1_forms
+from clvmodels._numerics import log_hyp2f1_forms, log_rising
 from clvmodels.estimation.family import Params, PurchaseFamily, by_levels, scalar_params
 from clvmodels.estimation.fitdata import FitData
+from clvmodels.models.beta_mixture import expected_purchases, log_purchase_rate
 
-# Within this distance of a = 1 the closed form of E[X(t)] is 0/0 to rounding: the purchase
-# rate, whose formula has no such point, is integrated instead.
+# Within this distance of a = 1 the closed form of E[X(t)] is 0/0 to rounding: the average
+# over the dropout probability, which has no such point, is integrated instead.
 _A_NEAR_ONE = 1e-4
 # For t below this fraction of alpha, 1 - term cancels (relative error ~ eps * alpha / t): the
-# rate is integrated there too.
+# average is integrated there too.
 _SHORT_T = 1e-4
+
+
+def beta_ratios(a, b, opportunities) -> tuple[np.ndarray, np.ndarray]:
+    """With p ~ Beta(a, b): the logs of E[(1 - p)^m] = B(a, b + m) / B(a, b), surviving m
+    dropout opportunities, and of E[p (1 - p)^(m - 1)] = B(a + 1, b + m - 1) / B(a, b),
+    leaving at the m-th (-inf for m = 0), with m = ``opportunities``.
+
+    As rising factorials, ``log_rising(b, m) - log_rising(a + b, m)`` and ``log a +
+    log_rising(b, m - 1) - log_rising(a + b, m)``: the difference of betaln values of 1e12
+    (a = 8e10, b = 8e16) loses the result to rounding (SciPy's betaln itself is off by up to
+    440 there), which would put P(alive) at 1e-185 instead of 1 - 1e-6.
+    """
+    possible = opportunities > 0
+    earlier = np.where(possible, opportunities - 1.0, 0.0)
+    to_all = log_rising(a + b, opportunities)
+    with np.errstate(divide="ignore"):
+        dropped = np.log(a) + log_rising(b, earlier) - to_all
+    return log_rising(b, opportunities) - to_all, np.where(possible, dropped, -np.inf)
 
 
 def _trigamma(x):
@@ -92,14 +111,7 @@ class BetaGeometricFamily(PurchaseFamily):
     def level_terms(self, params: Params, x):
         """The likelihood's terms of x alone: log-gamma and the two log-beta ratios."""
         r, _, a, b = params
-        log_beta_ab = betaln(a, b)
-        opportunities = x + self.shift
-        later = b + np.where(opportunities > 0, opportunities, 1.0)  # keeps betaln finite
-        return (
-            gammaln(r + x) - gammaln(r),
-            betaln(a, b + opportunities) - log_beta_ab,
-            np.where(opportunities > 0, betaln(a + 1, later - 1) - log_beta_ab, -np.inf),
-        )
+        return (gammaln(r + x) - gammaln(r), *beta_ratios(a, b, x + self.shift))
 
     def likelihood_parts(self, params: Params, x, t_x, T, x_levels=None):
         r, alpha = params[:2]
@@ -268,8 +280,9 @@ class BetaGeometricFamily(PurchaseFamily):
         grow together, so its first argument does not), the published form for large ``a``;
         each is evaluated in log space and the first finite one used. Within ``_A_NEAR_ONE``
         of a = 1 (0/0 to rounding), for t below ``_SHORT_T * alpha`` (1 - term cancels) and
-        where no form is finite (e.g. a + b = 1, where both have c = 0), the purchase rate is
-        integrated instead.
+        where no form is finite in SciPy (a or b of 1e10, t so long that z rounds to 1, a + b
+        = 1), the average over the dropout probability is integrated instead
+        (:func:`clvmodels.models.beta_mixture.expected_purchases`, vectorised and bounded).
         """
         r, alpha, a, b = updated
         z = t / (alpha + t)
@@ -277,6 +290,7 @@ class BetaGeometricFamily(PurchaseFamily):
         log_term = log_hyp2f1_forms(
             ((1 - a) * growth, a + b - 1 - r, a - 1, a + b - 1, z),
             (-r * growth, r, b, a + b - 1, z),
+            exact_fallback=False,
         )
         with np.errstate(divide="ignore", invalid="ignore"):  # a = 1: handled below
             expected = (a + b - 1) / (a - 1) * -np.expm1(log_term)
@@ -286,39 +300,47 @@ class BetaGeometricFamily(PurchaseFamily):
         if np.any(failed):
             expected = np.array(expected, dtype=float)
             rows = tuple(np.broadcast_to(v, expected.shape)[failed] for v in (*updated, t))
-            expected[failed] = integrate_rate(self.future_log_rate, rows[:4], rows[1], rows[4])
+            expected[failed] = expected_purchases(*rows)
         return expected
 
     def future_log_rate(self, updated: tuple, t) -> np.ndarray:
         """log dE[X(t)]/dt, rate = (r/alpha) E_p[(1 + p t/alpha)^-(r+1)], p ~ Beta(a, b).
 
         The two Pfaff transforms ``(1+t/alpha)^-a 2F1(a, a+b-r-1; a+b; z)`` and
-        ``(1+t/alpha)^-(r+1) 2F1(r+1, b; a+b; z)`` of the expectation, the first finite one.
+        ``(1+t/alpha)^-(r+1) 2F1(r+1, b; a+b; z)`` of the expectation, the first finite one;
+        where neither is finite in SciPy the expectation is integrated
+        (:func:`clvmodels.models.beta_mixture.log_purchase_rate`).
         """
         r, alpha, a, b = updated
         z = t / (alpha + t)
         growth = np.log1p(t / alpha)
-        return np.log(r / alpha) + log_hyp2f1_forms(
+        log_rate = np.log(r / alpha) + log_hyp2f1_forms(
             (-a * growth, a, a + b - r - 1, a + b, z),
             (-(r + 1) * growth, r + 1, b, a + b, z),
+            exact_fallback=False,
         )
+        failed = ~np.isfinite(log_rate)
+        if np.any(failed):
+            log_rate = np.array(log_rate, dtype=float)
+            rows = tuple(np.broadcast_to(v, log_rate.shape)[failed] for v in (*updated, t))
+            log_rate[failed] = log_purchase_rate(*rows)
+        return log_rate
 
     def future_pmf(self, updated: tuple, n: int, t) -> np.ndarray:
         """P(X(t) = n): alive throughout, or dropped out after the n-th purchase."""
         r, alpha, a, b = updated
-        log_beta_ab = betaln(a, b)
         q = t / (alpha + t)
+        log_survived, log_dropped = beta_ratios(a, b, np.asarray(float(n)))
         with np.errstate(divide="ignore"):
             # xlogy: over an empty period (q = 0) no purchase is certain, 0 * log 0 = 0.
             log_alive_nb = (
-                betaln(a, b + n) - log_beta_ab
-                + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
+                log_survived + gammaln(r + n) - gammaln(r) - gammaln(n + 1)
                 + r * np.log1p(-q) + xlogy(n, q)
             )
         if n == 0:
             return np.exp(log_alive_nb)
         # P(at least n purchases of the NB count) is the regularised incomplete beta I_q(n, r).
-        dropped = np.exp(betaln(a + 1, b + n - 1) - log_beta_ab) * betainc(n, r, q)
+        dropped = np.exp(log_dropped) * betainc(n, r, q)
         return np.exp(log_alive_nb) + dropped
 
     def future_rate_scale(self, updated: tuple) -> np.ndarray:

@@ -32,7 +32,8 @@ class GammaGammaFamily(SpendFamily):
     parameters = (
         Parameter("p", "shape of the spend per transaction z ~ Gamma(p, nu)"),
         Parameter("q", "shape of the customers' spend scale nu ~ Gamma(q, gamma)"),
-        Parameter("gamma", "rate of the customers' spend scale (in the currency)"),
+        Parameter("gamma", "rate of the customers' spend scale (in the currency)",
+                  in_data_unit=True),
     )
     has_hessian: ClassVar[bool] = True
     announced_exclusions: ClassVar[dict[str, str]] = {

@@ -36,10 +36,40 @@ def log_dropout_integral(r, alpha, s, beta, x, t_x, T):
     The closed form of Fader & Hardie's note uses the Gauss hypergeometric function on the branch
     with argument in [0, 1): ``I = (F(t_x) - F(T)) / m`` with ``m = r + s + x`` and
     ``F(tau) = (base + tau)^-m 2F1(m, b; m + 1; |alpha - beta| / (base + tau))``. Where SciPy's
-    2F1 cannot evaluate it (huge x with alpha far from beta) the integral is computed by
-    quadrature of its log-concave integrand instead.
+    2F1 is slow and fails (see :func:`needs_quadrature`) or cannot evaluate it (huge x with
+    alpha far from beta) the integral is computed by quadrature of its log-concave integrand
+    instead.
     """
     r, alpha, s, beta, x, t_x, T = np.broadcast_arrays(r, alpha, s, beta, x, t_x, T)
+    quadrature = needs_quadrature(r, alpha, s, beta, x, t_x)
+    result = np.full(r.shape, -np.inf)
+    closed = np.flatnonzero(~quadrature)
+    values, valid = _closed_form(*(v.flat[closed] for v in (r, alpha, s, beta, x, t_x, T)))
+    result.flat[closed] = values
+    quadrature.flat[closed] = ~valid
+    # When t_x == T the interval is empty and I = 0 exactly, whatever F evaluates to.
+    quadrature &= t_x < T
+    if np.any(quadrature):
+        result[quadrature] = log_dropout_integral_quadrature(
+            *(v[quadrature] for v in (r, alpha, s, beta, x, t_x, T)))
+    return result
+
+
+def needs_quadrature(r, alpha, s, beta, x, t_x) -> np.ndarray:
+    """Rows whose closed form SciPy evaluates slowly or not at all: 2F1's argument z (largest
+    at t_x) above 0.9, or its value near the float range, ``(1 - z)^-b`` beyond e**500. There
+    SciPy's hyp2f1 takes up to ~1 ms per row and mostly returns inf or NaN (a fit of CDNOW
+    plus one customer with 1e6 purchases spent minutes in it); the quadrature takes ~10 us.
+    Elsewhere it takes ~1 us (measured with SciPy 1.17 over m and b from 1.5 to 1e6)."""
+    alpha_larger = alpha >= beta
+    second = np.where(alpha_larger, s + 1, r + x)
+    z = np.abs(alpha - beta) / (np.where(alpha_larger, alpha, beta) + t_x)
+    with np.errstate(divide="ignore"):
+        return (z > 0.9) | (second * -np.log1p(-z) > 500.0)
+
+
+def _closed_form(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
+    """``log I`` from the closed form, and where it is valid (both ends finite, I >= 0)."""
     m = r + s + x
     alpha_larger = alpha >= beta
     base = np.where(alpha_larger, alpha, beta)
@@ -52,73 +82,98 @@ def log_dropout_integral(r, alpha, s, beta, x, t_x, T):
     with np.errstate(all="ignore"):
         log_f_tx, log_f_T = log_f(t_x), log_f(T)
         result = log_f_tx - np.log(m) + log1mexp(log_f_T - log_f_tx)
-    # Valid when both ends are finite and F(t_x) >= F(T) (I >= 0). When t_x == T the
-    # interval is empty and I = 0 exactly, whatever F evaluates to.
-    valid = np.isfinite(log_f_tx) & np.isfinite(log_f_T) & (log_f_T <= log_f_tx)
-    empty = t_x >= T
-    result = np.where(empty, -np.inf, result)
-    bad = ~valid & ~empty
-    if np.any(bad):
-        result[bad] = log_dropout_integral_quadrature(
-            r[bad], alpha[bad], s[bad], beta[bad], x[bad], t_x[bad], T[bad]
-        )
-    return result
+    return result, np.isfinite(log_f_tx) & np.isfinite(log_f_T) & (log_f_T <= log_f_tx)
 
 
-def log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T):
+def log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T, partials: bool = False):
     """The same integral by quadrature in u = log(c + tau), c = min(alpha, beta).
 
     In u the log integrand ``u - (r+x) log(alpha-c+e^u) - (s+1) log(beta-c+e^u)`` is concave
-    (one of the logs is linear in u), and bends where e^u reaches |alpha - beta|.
+    (one of the logs is linear in u), and bends where e^u reaches |alpha - beta|. With
+    ``partials``, also the derivatives of ``log I`` in (r, alpha, s, beta): averages over the
+    integrand of the derivatives of its log, ``-log(alpha + tau)``, ``-(r + x) / (alpha +
+    tau)``, ``-log(beta + tau)`` and ``-(s + 1) / (beta + tau)``, from the same nodes.
     """
     c = np.minimum(alpha, beta)
     a_shift, b_shift = alpha - c, beta - c
     k_a, k_b = r + x, s + 1
+    last = {}  # the quadrature's nodes, evaluated by log_f, then by moments
 
     def log_f(u):
         e_u = np.exp(u)
-        return u - k_a * np.log(a_shift + e_u) - k_b * np.log(b_shift + e_u)
+        purchase, dropout = a_shift + e_u, b_shift + e_u
+        log_purchase, log_dropout = np.log(purchase), np.log(dropout)
+        if partials:
+            last.update(u=u, terms=(purchase, dropout, log_purchase, log_dropout))
+        return u - k_a * log_purchase - k_b * log_dropout
 
     def dlog_f(u):
         e_u = np.exp(u)
         return 1 - k_a * e_u / (a_shift + e_u) - k_b * e_u / (b_shift + e_u)
 
+    def moments(u):
+        if last.get("u") is not u:
+            log_f(u)
+        purchase, dropout, log_purchase, log_dropout = last["terms"]
+        result = np.empty((4, *u.shape))
+        np.negative(log_purchase, out=result[0])
+        np.divide(-k_a, purchase, out=result[1])
+        np.negative(log_dropout, out=result[2])
+        np.divide(-k_b, dropout, out=result[3])
+        return result
+
     with np.errstate(divide="ignore"):
         bend = np.log(np.abs(alpha - beta))
     lo, hi = np.log(c + t_x), np.log(c + T)
     bend = np.where(np.isfinite(bend), bend, lo)
-    return log_integral_concave(log_f, dlog_f, lo, hi, breakpoints=[bend])
+    return log_integral_concave(log_f, dlog_f, lo, hi, breakpoints=[bend],
+                                moments=moments if partials else None)
 
 
 def log_dropout_integral_partials(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, ...]:
     """``log I`` and its partial derivatives in (r, alpha, s, beta), per row.
 
-    In alpha and beta exactly, from the same closed form: differentiating the integrand brings
-    down a factor -(r + x) / (alpha + tau) (or -(s + 1) / (beta + tau)), which is the
-    integrand with r (or s) raised by one. In r and s (log-weighted integrals without a closed
-    form) by central differences of the closed form, accurate to ~1e-9 relative. Rows with an
-    empty interval (t_x = T, ``log I = -inf``) get zero partials.
+    From the closed form where SciPy evaluates it well: in alpha and beta exactly
+    (differentiating the integrand brings down a factor -(r + x) / (alpha + tau), or
+    -(s + 1) / (beta + tau), which is the integrand with r, or s, raised by one), in r and s
+    (log-weighted integrals without a closed form) by central differences, accurate to ~1e-9
+    relative: seven evaluations per row. Elsewhere (:func:`needs_quadrature`, or a closed form
+    that fails) all five from one quadrature. Rows with an empty interval (t_x = T,
+    ``log I = -inf``) get zero partials.
     """
-    r, alpha, s, beta, x, t_x, T = np.broadcast_arrays(r, alpha, s, beta, x, t_x, T)
-    h_r, h_s = _STEP * r, _STEP * s
-    shifted = [(r, s), (r + 1, s), (r, s + 1), (r + h_r, s), (r - h_r, s), (r, s + h_s),
-               (r, s - h_s)]
-    n = len(shifted)
-    values = log_dropout_integral(
-        np.concatenate([point[0] for point in shifted]), np.tile(alpha, n),
-        np.concatenate([point[1] for point in shifted]), np.tile(beta, n),
-        *(np.tile(column, n) for column in (x, t_x, T)),
-    ).reshape(n, -1)
-    base = values[0]
-    empty = ~np.isfinite(base)
-    with np.errstate(invalid="ignore"):
-        partials = (
-            (values[3] - values[4]) / (2 * h_r),
-            -(r + x) * np.exp(values[1] - base),
-            (values[5] - values[6]) / (2 * h_s),
-            -(s + 1) * np.exp(values[2] - base),
+    arrays = np.broadcast_arrays(r, alpha, s, beta, x, t_x, T)
+    shape = arrays[0].shape
+    r, alpha, s, beta, x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in arrays)
+    base = np.full(len(r), -np.inf)
+    partials = np.zeros((4, len(r)))
+    nonempty = t_x < T
+    quadrature = needs_quadrature(r, alpha, s, beta, x, t_x) & nonempty
+    closed = np.flatnonzero(~quadrature & nonempty)
+    if len(closed):
+        rc, ac, sc, bc, xc, txc, Tc = (v[closed] for v in (r, alpha, s, beta, x, t_x, T))
+        h_r, h_s = _STEP * rc, _STEP * sc
+        shifted = [(rc, sc), (rc + 1, sc), (rc, sc + 1), (rc + h_r, sc), (rc - h_r, sc),
+                   (rc, sc + h_s), (rc, sc - h_s)]
+        n = len(shifted)
+        values, valid = _closed_form(
+            np.concatenate([point[0] for point in shifted]), np.tile(ac, n),
+            np.concatenate([point[1] for point in shifted]), np.tile(bc, n),
+            *(np.tile(column, n) for column in (xc, txc, Tc)),
         )
-    return (base, *(np.where(empty, 0.0, partial) for partial in partials))
+        values, valid = values.reshape(n, -1), valid.reshape(n, -1).all(axis=0)
+        with np.errstate(invalid="ignore"):
+            base[closed] = values[0]
+            partials[:, closed] = (
+                (values[3] - values[4]) / (2 * h_r),
+                -(xc + rc) * np.exp(values[1] - values[0]),
+                (values[5] - values[6]) / (2 * h_s),
+                -(sc + 1) * np.exp(values[2] - values[0]),
+            )
+        quadrature[closed[~valid]] = True
+    if np.any(quadrature):
+        base[quadrature], partials[:, quadrature] = log_dropout_integral_quadrature(
+            *(v[quadrature] for v in (r, alpha, s, beta, x, t_x, T)), partials=True)
+    return (base.reshape(shape), *(partial.reshape(shape) for partial in partials))
 
 
 class ParetoNBDFamily(PurchaseFamily):
@@ -129,9 +184,11 @@ class ParetoNBDFamily(PurchaseFamily):
     aliases: ClassVar[tuple[str, ...]] = ("paretonbd",)
     parameters = (
         Parameter("r", "shape of the purchase rate lambda ~ Gamma(r, alpha)"),
-        Parameter("alpha", "scale of the purchase rate (in the data's time unit)"),
+        Parameter("alpha", "scale of the purchase rate (in the data's time unit)",
+                  in_data_unit=True),
         Parameter("s", "shape of the dropout rate mu ~ Gamma(s, beta)"),
-        Parameter("beta", "scale of the dropout rate (in the data's time unit)"),
+        Parameter("beta", "scale of the dropout rate (in the data's time unit)",
+                  in_data_unit=True),
     )
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
