@@ -9,7 +9,7 @@ the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value
 
 from clvmodels.clv import CustomerEquity, customer_equity, customer_lifetime_value
 from clvmodels.datasets import load_cdnow_summary, load_cdnow_transactions, load_donations
-from clvmodels.errors import ConvergenceError
+from clvmodels.errors import ConvergenceError, DegenerateFitWarning
 from clvmodels.estimation.base import package_version
 from clvmodels.evaluate import Backtest, backtest, compare_models
 from clvmodels.models import (
@@ -36,6 +36,7 @@ __all__ = [
     "BayesianParetoNBDModel",
     "BetaGeoModel",
     "ConvergenceError",
+    "DegenerateFitWarning",
     "CustomerEquity",
     "GammaGammaModel",
     "ModifiedBetaGeoModel",

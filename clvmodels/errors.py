@@ -22,6 +22,14 @@ class ConvergenceError(RuntimeError):
     """Raised when the optimiser cannot find a maximum of the likelihood."""
 
 
+class DegenerateFitWarning(UserWarning):
+    """A maximum-likelihood estimate on the edge of the search box, without finite standard
+    errors, or with a parameter the data hardly determine: the likelihood has no proper
+    maximum inside the model (degenerate data: e.g. customers all alike, purchases all at the
+    end of the period, or a few extreme customers), so the estimate is a limit the optimiser
+    stopped at. Its predictions are computed all the same; treat them with caution."""
+
+
 class BatchError(Exception):
     """An error the user can act on: reported as one line, with an exit code for schedulers."""
 
@@ -58,5 +66,5 @@ class DependencyError(BatchError, ImportError):
     exit_code = EXIT_DEPENDENCY
 
 
-__all__ = ["BatchError", "ConvergenceError", "DataError", "DependencyError", "FitError",
-           "InputFileError", "OutputFileError"]
+__all__ = ["BatchError", "ConvergenceError", "DataError", "DegenerateFitWarning",
+           "DependencyError", "FitError", "InputFileError", "OutputFileError"]

@@ -19,10 +19,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from clvmodels import BetaGeoModel, ConvergenceError, ModifiedBetaGeoModel, ParetoNBDModel
+from clvmodels import (
+    BetaGeoModel,
+    ConvergenceError,
+    DegenerateFitWarning,
+    ModifiedBetaGeoModel,
+    ParetoNBDModel,
+)
 from clvmodels._numerics import MPMATH_MAX_EVALUATIONS, log_hyp2f1_forms
 from clvmodels.cohort import cohort_sums
-from clvmodels.estimation.optimise import DegenerateFitWarning
 
 
 def run_bounded(code: str, seconds: float) -> str:
@@ -204,7 +209,7 @@ def test_pareto_nbd_with_a_customer_of_a_million_purchases_fits_in_seconds():
         import warnings
         import pandas as pd
         from clvmodels import ParetoNBDModel, load_cdnow_summary
-        from clvmodels.estimation.optimise import DegenerateFitWarning
+        from clvmodels import DegenerateFitWarning
         rfm = load_cdnow_summary()
         whale = pd.DataFrame({"frequency": [10**6], "recency": [38.0], "T": [38.86]},
                              index=[99999])

@@ -14,10 +14,10 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from clvmodels.errors import DegenerateFitWarning
 from clvmodels.estimation.base import FittedModel, package_version
 from clvmodels.estimation.modelfile import check_header, header, read_json, require
 from clvmodels.estimation.optimise import (
-    DegenerateFitWarning,
     covariance,
     degenerate_fit_message,
     fit_maximum_likelihood,
@@ -71,7 +71,7 @@ class MLEModel(FittedModel):
         :func:`~clvmodels.estimation.optimise.fit_maximum_likelihood`). An estimate on the edge
         of the search box, without finite standard errors, or with a parameter whose standard
         error in log exceeds 5 is a degenerate fit: it is kept, with a
-        :class:`~clvmodels.estimation.optimise.DegenerateFitWarning` naming the problem; a
+        :class:`~clvmodels.DegenerateFitWarning` naming the problem; a
         fit that does not converge raises ``ConvergenceError``.
 
         Parameters

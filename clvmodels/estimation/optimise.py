@@ -54,14 +54,6 @@ _EDGE = 1e-6
 _UNIDENTIFIED_LOG_SE = 5.0
 
 
-class DegenerateFitWarning(UserWarning):
-    """A maximum-likelihood estimate on the edge of the search box, without finite standard
-    errors, or with a parameter the data hardly determine: the likelihood has no proper
-    maximum inside the model (degenerate data: e.g. customers all alike, purchases all at the
-    end of the period, or a few extreme customers), so the estimate is a limit the optimiser
-    stopped at. Its predictions are computed all the same; treat them with caution."""
-
-
 class Objective:
     """Mean negative log-likelihood plus an L2 penalty, in log-parameters.
 
@@ -210,7 +202,7 @@ def _factor(log_factor: float) -> str:
 
 
 def degenerate_fit_message(owner: str, problems: tuple[str, ...]) -> str:
-    """The text of the :class:`DegenerateFitWarning` of a fit with these problems."""
+    """The text of the :class:`~clvmodels.DegenerateFitWarning` of a fit with these problems."""
     return (
         f"{owner}: degenerate fit: " + "; ".join(problems) + ". The likelihood has no proper "
         "maximum inside the model, so the estimate is a limit the optimiser stopped at "
@@ -358,6 +350,6 @@ def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ..
     return pd.DataFrame(natural, index=list(names), columns=list(names))
 
 
-__all__ = ["LOG_PARAMETER_BOUND", "DegenerateFitWarning", "MaximumLikelihood", "Objective",
+__all__ = ["LOG_PARAMETER_BOUND", "MaximumLikelihood", "Objective",
            "covariance", "degenerate_fit_message", "diagnose", "fit_maximum_likelihood",
            "maximise", "optimise"]
