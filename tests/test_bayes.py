@@ -468,6 +468,28 @@ def test_pareto_nbd_map_and_short_nuts_on_cdnow(cdnow, sample):
         short = BayesianParetoNBDModel().fit(cdnow.iloc[:300], draws=30, tune=30, chains=1,
                                              random_seed=1)
     assert short.idata.posterior.sizes["draw"] == 30
+    # the family's smaller steps along its s-beta ridge (ParetoNBDFamily.target_accept)
+    assert short.idata.posterior.attrs["target_accept"] == 0.9
+
+
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_target_accept_reaches_the_sampler(cdnow, sampler, monkeypatch):
+    import nutpie
+
+    seen = {}
+    original = nutpie.sample if sampler == "nutpie" else pm.sample
+
+    def recording(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie if sampler == "nutpie" else pm, "sample", recording)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # too short to be judged on R-hat
+        model = BayesianBetaGeoModel().fit(cdnow.iloc[:200], draws=20, tune=20, chains=1,
+                                           random_seed=1, sampler=sampler, target_accept=0.95)
+    assert seen["target_accept"] == 0.95
+    assert model.idata.posterior.attrs["target_accept"] == 0.95
 
 
 def _posterior_model(model_class, draws: dict, time_unit="W"):
@@ -556,6 +578,9 @@ def test_bad_arguments_raise_clear_errors(nuts_bgnbd, cdnow):
         BayesianBetaGeoModel().fit(cdnow, method="advi")
     with pytest.raises(ValueError, match="sampler must be one of"):
         BayesianBetaGeoModel().fit(cdnow, sampler="stan")
+    for bad in (1.0, 0.0, True, -0.5):
+        with pytest.raises(ValueError, match="target_accept must be a number in"):
+            BayesianBetaGeoModel().fit(cdnow, target_accept=bad)
     with pytest.raises(ValueError, match="level must be strictly between 0 and 1"):
         nuts_bgnbd.probability_alive(cdnow, level=90)
     with pytest.raises(RuntimeError, match="not fitted yet"):

@@ -38,18 +38,22 @@ def _reference_log_integral(r, alpha, s, beta, x, t_x, T) -> float:
     falls by thousands of nats across the interval).
     """
     with mpmath.workdps(50):
-        r, alpha, s, beta, x, t_x, T = (mpmath.mpf(v) for v in (r, alpha, s, beta, x, t_x, T))
-        m = r + s + x
-        if alpha >= beta:
-            base, second = alpha, s + 1
-        else:
-            base, second = beta, r + x
+        return float(_mp_log_integral(*(mpmath.mpf(v) for v in (r, alpha, s, beta, x, t_x, T))))
 
-        def f(tau):
-            z = abs(alpha - beta) / (base + tau)
-            return (base + tau) ** -m * mpmath.hyp2f1(m, second, m + 1, z, maxterms=10**6)
 
-        return float(mpmath.log((f(t_x) - f(T)) / m))
+def _mp_log_integral(r, alpha, s, beta, x, t_x, T):
+    """The closed form of log I in mpmath numbers, at the working precision."""
+    m = r + s + x
+    if alpha >= beta:
+        base, second = alpha, s + 1
+    else:
+        base, second = beta, r + x
+
+    def f(tau):
+        z = abs(alpha - beta) / (base + tau)
+        return (base + tau) ** -m * mpmath.hyp2f1(m, second, m + 1, z, maxterms=10**6)
+
+    return mpmath.log((f(t_x) - f(T)) / m)
 
 
 def test_reference_matches_the_equal_scales_integral():
@@ -112,22 +116,13 @@ def _reference_partials(case) -> np.ndarray:
     derivative, at its own precision far beyond doubles)."""
     r, alpha, s, beta, x, t_x, T = case
 
-    def log_integral(r_, alpha_, s_, beta_):
-        m = r_ + s_ + x
-        if alpha_ >= beta_:
-            base, second = alpha_, s_ + 1
-        else:
-            base, second = beta_, r_ + x
-
-        def f(tau):
-            z = abs(alpha_ - beta_) / (base + tau)
-            return (base + tau) ** -m * mpmath.hyp2f1(m, second, m + 1, z, maxterms=10**6)
-
-        return mpmath.log((f(t_x) - f(T)) / m)
-
     with mpmath.workdps(50):
         point = [mpmath.mpf(float(v)) for v in (r, alpha, s, beta)]
         x, t_x, T = (mpmath.mpf(float(v)) for v in (x, t_x, T))
+
+        def log_integral(r_, alpha_, s_, beta_):
+            return _mp_log_integral(r_, alpha_, s_, beta_, x, t_x, T)
+
         return np.array([float(mpmath.diff(log_integral, point, order))
                          for order in np.eye(4, dtype=int).tolist()])
 

@@ -35,7 +35,7 @@ def default_sampler() -> str:
 
 def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], *,
                      method: str, draws: int, tune: int, chains: int,
-                     random_seed: int | None, sampler: str | None,
+                     random_seed: int | None, sampler: str | None, target_accept: float,
                      progressbar: bool) -> az.InferenceData:
     """The posterior of ``family``'s parameters given ``fit_data``: ``chains x draws`` draws of
     NUTS (``method="nuts"``) or of the Laplace approximation (``"map"``), with the sampler's
@@ -47,14 +47,14 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
     if method == "map":
         idata = _laplace(model, family.param_names, draws, chains, seed, timings)
     elif sampler == "nutpie":
-        idata = _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, progressbar,
-                               timings)
+        idata = _sample_nutpie(model, family, fit_data, draws, tune, chains, seed,
+                               target_accept, progressbar, timings)
     else:
         start = time.perf_counter()
         idata = pm.sample(
             draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
-            random_seed=seed, progressbar=progressbar, compute_convergence_checks=False,
-            model=model,
+            random_seed=seed, target_accept=target_accept, progressbar=progressbar,
+            compute_convergence_checks=False, model=model,
         )
         timings["sampling_seconds"] = time.perf_counter() - start
     idata = az.InferenceData(
@@ -66,12 +66,14 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
         "sampler": "laplace" if method == "map" else sampler,
         "priors": describe_priors(family, fit_data, priors),
         "random_seed": seed,
+        **({} if method == "map" else {"target_accept": target_accept}),
         **timings,
     }
     return idata
 
 
-def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, progressbar, timings):
+def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, target_accept,
+                   progressbar, timings):
     import nutpie
 
     start = time.perf_counter()
@@ -84,7 +86,7 @@ def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, progressb
     timings["compile_seconds"] = time.perf_counter() - start
     start = time.perf_counter()
     idata = nutpie.sample(
-        compiled, draws=draws, tune=tune, chains=chains, seed=seed,
+        compiled, draws=draws, tune=tune, chains=chains, seed=seed, target_accept=target_accept,
         cores=min(chains, os.cpu_count() or 1), progress_bar=progressbar,
     )
     timings["sampling_seconds"] = time.perf_counter() - start

@@ -93,6 +93,7 @@ class BayesianModel(FittedModel):
         chains: int = 4,
         random_seed: int | None = None,
         sampler: str | None = None,
+        target_accept: float | None = None,
         weights: pd.Series | np.ndarray | None = None,
         progressbar: bool = False,
     ) -> Self:
@@ -113,6 +114,10 @@ class BayesianModel(FittedModel):
             Seed for reproducible draws.
         sampler : {"nutpie", "pymc"}, optional
             NUTS implementation; nutpie (compiled with numba) when installed, PyMC's otherwise.
+        target_accept : float, optional
+            NUTS's target acceptance rate, in (0, 1): raise it (e.g. 0.95) when the fit warns
+            of divergent transitions. Default: the family's (0.8; 0.9 for Pareto/NBD, whose
+            posterior has a long curved ridge).
         weights : array-like, optional
             Number of customers each row stands for (a pre-aggregated table).
         progressbar : bool, default False
@@ -133,6 +138,9 @@ class BayesianModel(FittedModel):
         for name, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
             if isinstance(value, bool) or int(value) != value or value < least:
                 raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
+        target_accept = self.family.target_accept if target_accept is None else target_accept
+        if isinstance(target_accept, bool) or not 0.0 < float(target_accept) < 1.0:
+            raise ValueError(f"target_accept must be a number in (0, 1), got {target_accept!r}")
         if sampler is not None and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         bayes = bayes_backend()
@@ -140,7 +148,7 @@ class BayesianModel(FittedModel):
         idata = bayes.sample_posterior(
             self.family, fit_data, self.priors, method=method, draws=int(draws),
             tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
-            progressbar=progressbar,
+            target_accept=float(target_accept), progressbar=progressbar,
         )
         self.record_data(data, fit_data)
         idata.posterior.attrs.update(

@@ -113,6 +113,9 @@ class Family:
     #: message (``{owner}``, ``{count}`` and ``{example}``, " (e.g. customer 42)" or empty,
     #: are filled in).
     announced_exclusions: ClassVar[dict[str, str]] = {}
+    #: The NUTS samplers' target acceptance rate for this family's posterior (their default
+    #: 0.8; higher means smaller steps, for posteriors with long curved tails).
+    target_accept: ClassVar[float] = 0.8
 
     @property
     def param_names(self) -> tuple[str, ...]:

@@ -190,6 +190,10 @@ class ParetoNBDFamily(PurchaseFamily):
         Parameter("beta", "scale of the dropout rate (in the data's time unit)",
                   in_data_unit=True),
     )
+    # The posterior of s and beta is a long curved ridge (s / beta, the mean dropout rate, is
+    # far better determined than either): at 0.8 NUTS diverged once in 12,000 CDNOW draws,
+    # 3.6 posterior sd out along it; 0.9 costs ~1.25x the sampling time.
+    target_accept: ClassVar[float] = 0.9
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         r, alpha, _, _ = super().initial_params(fit_data)
