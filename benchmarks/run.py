@@ -277,6 +277,7 @@ def _bayes_step(implementation: str, path: str, n_customers: int, draws: int) ->
         start = time.perf_counter()
         BetaGeoModel(data=data).fit(progressbar=False, **settings)
         return {"seconds": time.perf_counter() - start}
+    import clvmodels.bayes  # noqa: F401  PyMC, imported on first use, as the peer's is before its timer
     from clvmodels import BayesianBetaGeoModel
 
     start = time.perf_counter()

@@ -126,12 +126,14 @@ def summarise(transactions: SparkDataFrame, request: SummaryRequest) -> SparkDat
 def _warn_far_dates(per_customer, request: SummaryRequest) -> None:
     """The pandas engine's warning about dates far outside the bulk of the log, from the
     histogram of the customers' earliest and latest periods (one job; one more to name the
-    customers when there are any)."""
+    customers when the histogram holds a far-out period)."""
     histogram = (per_customer.where("earliest IS NOT NULL")
                  .selectExpr("explode(array(earliest, latest)) AS p").groupBy("p").count()
                  .orderBy("p").collect())
     values = np.array([row[0] for row in histogram], dtype=np.int64)
     bulk = bulk_of_the_log(values, np.array([row[1] for row in histogram]), request.resolution)
+    if bulk is None or not bulk.outside(values[:1], values[-1:])[0]:
+        return
     far = (f"earliest < {bulk.low - bulk.margin} OR latest > {bulk.high + bulk.margin}")
     n_far, examples = per_customer.where(f"earliest IS NOT NULL AND ({far})").selectExpr(
         "count(*)",
