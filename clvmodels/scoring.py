@@ -104,8 +104,12 @@ def _columns(name: str, result: pd.Series | pd.DataFrame) -> dict[str, pd.Series
 
 def _part_columns(transaction_model: FittedModel, spend_model: FittedModel | None,
                   rfm: pd.DataFrame, settings: ValueSettings, rate: float,
-                  progress: Callable[[], None]) -> dict[str, pd.Series]:
-    """The columns before ``clv``, each from the model's own prediction method."""
+                  progress: Callable[[], None],
+                  point_parts: pd.DataFrame | None = None) -> dict[str, pd.Series]:
+    """The columns before ``clv``, each from the model's own prediction method, or from
+    ``point_parts``: the parts of a one-draw CLV (P(alive), discounted expected purchases,
+    expected spend), which are those methods' point predictions, already computed (the
+    discounted count is a quadrature: evaluating it again doubled the scoring time)."""
     level = settings.level
     predictions = {
         "probability_alive": lambda: transaction_model.probability_alive(rfm, level=level),
@@ -117,6 +121,12 @@ def _part_columns(transaction_model: FittedModel, spend_model: FittedModel | Non
             rfm, settings.horizon, level=level)
     if spend_model is not None:
         predictions["expected_spend"] = lambda: spend_model.expected_spend(rfm, level=level)
+    if point_parts is not None:
+        predictions |= {
+            "probability_alive": lambda: point_parts["probability_alive"],
+            "discounted_expected_purchases": lambda: point_parts["expected_purchases"],
+            "expected_spend": lambda: point_parts["expected_spend"],
+        }
     columns: dict[str, pd.Series] = {}
     for name in SCORE_COLUMNS[:-2]:
         if name in predictions:
@@ -155,14 +165,16 @@ def customer_scores(
     what a batch of a larger base gets (Spark's executors)."""
     settings.check()
     rate = settings.rate_per_unit(_unit(transaction_model))
-    columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress)
-    if spend_model is not None:
-        columns |= _clv_columns(valuation(
-            transaction_model, spend_model, rfm, horizon=settings.horizon,
-            discount_rate=rate, margin=settings.margin, level=settings.level,
-            max_draws=None).frame())
-        progress()
-    return pd.DataFrame(columns, index=rfm.index)
+    if spend_model is None:
+        columns = _part_columns(transaction_model, None, rfm, settings, rate, progress)
+        return pd.DataFrame(columns, index=rfm.index)
+    value = valuation(transaction_model, spend_model, rfm, horizon=settings.horizon,
+                      discount_rate=rate, margin=settings.margin, level=settings.level,
+                      max_draws=None)
+    progress()
+    columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress,
+                            value.parts() if value.n_draws == 1 else None)
+    return pd.DataFrame(columns | _clv_columns(value.frame()), index=rfm.index)
 
 
 def score_customers(
@@ -177,15 +189,17 @@ def score_customers(
     settings.check()
     unit = _unit(transaction_model)
     rate = settings.rate_per_unit(unit)
-    columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress)
-    equity = None
-    if spend_model is not None:
-        equity = customer_equity(transaction_model, spend_model, rfm, horizon=settings.horizon,
-                                 discount_rate=rate, margin=settings.margin,
-                                 level=settings.level)
-        columns |= _clv_columns(equity.clv)
-        columns["segment"] = equity.clv["segment"]
-        progress()
+    if spend_model is None:
+        columns = _part_columns(transaction_model, None, rfm, settings, rate, progress)
+        return Scores(pd.DataFrame(columns, index=rfm.index), None, settings.as_dict(unit))
+    equity = customer_equity(transaction_model, spend_model, rfm, horizon=settings.horizon,
+                             discount_rate=rate, margin=settings.margin, level=settings.level)
+    progress()
+    one_draw = len(equity.total_draws) == 1
+    columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress,
+                            equity.clv if one_draw else None)
+    columns |= _clv_columns(equity.clv)
+    columns["segment"] = equity.clv["segment"]
     return Scores(pd.DataFrame(columns, index=rfm.index), equity, settings.as_dict(unit))
 
 

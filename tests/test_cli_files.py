@@ -304,7 +304,7 @@ horizon = 52
     assert "Expected purchases, next 52 weeks: " in result.stdout
 
 
-def test_loading_checks_a_directory_without_spend_model(counts_chain, tmp_path):
+def test_loading_checks_a_directory_without_spend_model(counts_chain, rfm_csv, tmp_path):
     d, _, _, _ = counts_chain
     predict = ["predict", tmp_path / "model", d / "counts_rfm.csv", "--horizon", 52, "-o",
                tmp_path / "s.csv"]
@@ -325,7 +325,7 @@ def test_loading_checks_a_directory_without_spend_model(counts_chain, tmp_path):
         one_line_error(stderr))
     # A directory with a spend model still scores an RFM table that lacks monetary_value? No:
     # its CLV needs the spend, and the message says how to get it.
-    assert main(["fit", str(d / "rfm.csv"), "-o", str(tmp_path / "full"), "-q"]) == 0
+    assert main(["fit", str(rfm_csv), "-o", str(tmp_path / "full"), "-q"]) == 0
     code, _, stderr = run_main("predict", tmp_path / "full", d / "counts_rfm.csv", "--horizon",
                                52, "-o", tmp_path / "s.csv")
     assert code == 4 and "lacks column(s) ['monetary_value']" in one_line_error(stderr)
