@@ -11,9 +11,9 @@ import scipy.special
 
 from clvmodels.errors import ConvergenceError
 
-# Where a log-concave integrand has fallen this many nats below its peak, the rest of it adds
-# less than e**-40 (about 4e-18) relative to the integral: below double precision.
-_NEGLIGIBLE_NATS = 40.0
+#: Where a log-concave integrand has fallen this many nats below its peak, the rest of it adds
+#: less than e**-40 (about 4e-18) relative to the integral: below double precision.
+NEGLIGIBLE_NATS = 40.0
 _BISECTION_STEPS = 64
 _NODES_PER_PANEL = 32
 # Composite Gauss-Legendre panels of a discounted-purchase integral (see integrate_rate).
@@ -82,10 +82,12 @@ def integrate_panels(
     return log_integral, averages
 
 
-def _bisect(predicate: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray):
-    """Vectorised bisection for the point where ``predicate`` turns from True to False."""
+def bisect(predicate: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray,
+           steps: int = _BISECTION_STEPS) -> np.ndarray:
+    """Vectorised bisection (``steps`` halvings) for the point where ``predicate`` turns from
+    True to False between ``lo`` and ``hi``, per element."""
     lo, hi = lo.copy(), hi.copy()
-    for _ in range(_BISECTION_STEPS):
+    for _ in range(steps):
         mid = 0.5 * (lo + hi)
         go_right = predicate(mid)
         lo = np.where(go_right, mid, lo)
@@ -104,7 +106,7 @@ def log_integral_concave(
     """Log of ``integral_lo^hi exp(log_f(u)) du`` for a concave ``log_f``, per row.
 
     A log-concave integrand is unimodal, so the mode is found by bisection on the derivative
-    and the integral is truncated where the integrand has fallen ``_NEGLIGIBLE_NATS`` below its
+    and the integral is truncated where the integrand has fallen ``NEGLIGIBLE_NATS`` below its
     peak. Composite Gauss-Legendre panels are split at the mode and at ``breakpoints`` (where
     the caller knows the integrand bends), which keeps the quadrature accurate to about 1e-13
     relative for the smooth integrands of the models.
@@ -129,11 +131,11 @@ def log_integral_concave(
     """
     lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
     with np.errstate(all="ignore"):
-        mode = _bisect(lambda u: dlog_f(u) > 0, lo, hi)
+        mode = bisect(lambda u: dlog_f(u) > 0, lo, hi)
         peak = log_f(mode)
-        floor = peak - _NEGLIGIBLE_NATS
-        left = np.where(log_f(lo) < floor, _bisect(lambda u: log_f(u) < floor, lo, mode), lo)
-        right = np.where(log_f(hi) < floor, _bisect(lambda u: log_f(u) > floor, mode, hi), hi)
+        floor = peak - NEGLIGIBLE_NATS
+        left = np.where(log_f(lo) < floor, bisect(lambda u: log_f(u) < floor, lo, mode), lo)
+        right = np.where(log_f(hi) < floor, bisect(lambda u: log_f(u) > floor, mode, hi), hi)
     inner = [np.clip(b, left, right) for b in breakpoints]
     edges = np.sort(np.vstack([left, mode, right, *inner]), axis=0)
     return integrate_panels(log_f, edges, moments)

@@ -24,17 +24,20 @@ panels per element, vectorised.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 from scipy.special import expit, log_expit
 
-from clvmodels._numerics import log1mexp, log_beta_at_mean, log_integral_adaptive
+from clvmodels._numerics import (
+    NEGLIGIBLE_NATS,
+    bisect,
+    log1mexp,
+    log_beta_at_mean,
+    log_integral_adaptive,
+)
 from clvmodels.errors import ConvergenceError
 
-# Beyond this many nats below its peak the integrand adds less than e**-40 (4e-18) to the
-# integral; tails are taken in closed form from where they are exponential to within e**-40.
-_NEGLIGIBLE_NATS = 40.0
+# Tails beyond NEGLIGIBLE_NATS below the peak are taken in closed form from where they are
+# exponential to within e**-40; the edges are found in this many halvings.
 _BISECTION_STEPS = 48
 # The quadrature's target: its error estimate below this of the integral (see
 # log_integral_adaptive), and the largest estimate whose value is still returned.
@@ -111,14 +114,16 @@ class _Mixture:
         scale_left = np.logaddexp(np.log1p(a + b + self.r + 1),
                                   np.log(2 * self.r + 2) + self.log_k)
         scale_right = np.log1p(a + b + 2 * self.r + 2)
-        edge_left = -_NEGLIGIBLE_NATS - scale_left - self.centre
-        edge_right = _NEGLIGIBLE_NATS + scale_right - self.centre
+        edge_left = -NEGLIGIBLE_NATS - scale_left - self.centre
+        edge_right = NEGLIGIBLE_NATS + scale_right - self.centre
         with np.errstate(all="ignore"):
-            mode = _bisect(lambda d: self.slope(d) > 0, edge_left, edge_right)
+            mode = bisect(lambda d: self.slope(d) > 0, edge_left, edge_right, _BISECTION_STEPS)
             peak = self.log_integrand(mode, every)
-            floor = peak - _NEGLIGIBLE_NATS
-            left = _bisect(lambda d: self.log_integrand(d, every) < floor, edge_left, mode)
-            right = _bisect(lambda d: self.log_integrand(d, every) > floor, mode, edge_right)
+            floor = peak - NEGLIGIBLE_NATS
+            left = bisect(lambda d: self.log_integrand(d, every) < floor, edge_left, mode,
+                          _BISECTION_STEPS)
+            right = bisect(lambda d: self.log_integrand(d, every) > floor, mode, edge_right,
+                           _BISECTION_STEPS)
             # Tails beyond the edges: exp(log_integrand(edge)) / slope, the slopes a and b.
             tails = np.logaddexp(self.log_integrand(edge_left, every) - np.log(a),
                                  self.log_integrand(edge_right, every) - np.log(b))
@@ -147,15 +152,6 @@ def _log_shifted(weight, x, log_rest, log_weight):
                     np.logaddexp(log_rest, log_weight + x))
 
 
-def _bisect(predicate: Callable[[np.ndarray], np.ndarray], lo: np.ndarray, hi: np.ndarray
-            ) -> np.ndarray:
-    """Where ``predicate`` turns from True to False between lo and hi, per element."""
-    lo, hi = lo.copy(), hi.copy()
-    for _ in range(_BISECTION_STEPS):
-        middle = 0.5 * (lo + hi)
-        right = predicate(middle)
-        lo, hi = np.where(right, middle, lo), np.where(right, hi, middle)
-    return 0.5 * (lo + hi)
 
 
 def _mixture(kind: str, r, alpha, a, b, t) -> np.ndarray:
