@@ -138,7 +138,7 @@ def cohort_to_customers(survivors: ArrayLike, *, expand: bool = True,
     bad = ~np.isfinite(counts) | (counts < 0) | (counts != np.round(counts))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
-        raise ValidationError(f"survivors: period {first} has {counts[first]!r}; expected a "
+        raise ValidationError(f"survivors: period {first} has {counts[first]:g}; expected a "
                               "whole number of customers >= 0")
     rising = np.flatnonzero(np.diff(counts) > 0)
     if len(rising):

@@ -31,7 +31,7 @@ from clvmodels.estimation.contract import (
     ContractPredictions,
     discounted_survival_series,
 )
-from clvmodels.estimation.family import Params, Parameter
+from clvmodels.estimation.family import Parameter, Params
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 
