@@ -33,6 +33,7 @@ from clvmodels.models import (
     ShiftedBetaGeoModel,
 )
 from clvmodels.rfm import calibration_holdout, rfm_summary
+from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
 
@@ -63,6 +64,7 @@ __all__ = [
     "check_transactions",
     "cohort_to_customers",
     "compare_models",
+    "contract_summary",
     "customer_equity",
     "customer_lifetime_value",
     "load_cdnow_summary",
