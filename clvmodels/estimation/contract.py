@@ -303,7 +303,7 @@ class ContractPredictions:
         with np.errstate(divide="ignore", invalid="ignore"):
             summary = summarise(lambda block: formula(params, rows["t"][block][None, :]),
                                 len(rows), len(params[0]), level=level)
-        index = pd.Index(flat, name="period")
+        index = pd.Index(flat.astype(np.int64), name="period")
         return self.present(summary, rows, index, name)
 
     def survival(self, t: ArrayLike, *, level: float = 0.9, max_draws: int | None = None):
