@@ -145,6 +145,9 @@ def check_rfm_columns(rfm: pd.DataFrame, source: str, *, spend: bool = True) -> 
             "for purchase counts only)"
             if missing == ["monetary_value"] else ""
         )
+        if {"frequency", "recency", "T"} <= set(missing):
+            hint = (" (a contract table or subscription log? fit it with a contractual "
+                    "model: --model sbg or bdw)")
         raise DataError(
             f"RFM file {source} lacks column(s) {missing}{hint}; it has {list(rfm.columns)}"
         )
@@ -167,7 +170,7 @@ class FitSettings:
     def check(self, hint: Callable[[str], str]) -> None:
         """Refuse values the models would refuse, before any work (``hint`` names the option
         or config key of a field)."""
-        allowed = {"model": model_files.TRANSACTION_MODELS, "spend": model_files.SPEND_CHOICES,
+        allowed = {"model": model_files.FIT_MODELS, "spend": model_files.SPEND_CHOICES,
                    "method": BAYES_METHODS}
         for name, values in allowed.items():
             if getattr(self, name) not in values:

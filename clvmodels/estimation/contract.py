@@ -162,6 +162,32 @@ def cohort_to_customers(survivors: ArrayLike, *, expand: bool = True,
     return set_table_time_unit(table, time_unit)
 
 
+def empirical_survival(data: pd.DataFrame, weights: ArrayLike | None = None) -> pd.Series:
+    """The Kaplan-Meier estimate of S(t) from a contract table: at each renewal date t, the
+    share of those still at risk (known active up to it: churned at t or later, or active
+    with at least t renewals) who renewed. For one cohort observed for m periods it is the
+    survivors' share S(t) itself; customers observed for different lengths (a log of staggered
+    starts) each count while observed.
+
+    Returns
+    -------
+    Series
+        S(0) = 1, ..., S(m) by ``period``, m the most renewals observed.
+    """
+    renewals, churned = check_contracts(data)
+    weight = np.ones(len(renewals)) if weights is None else np.asarray(weights, dtype=float)
+    m = int(renewals.max())
+    periods = np.arange(1, m + 1)
+    # Left at renewal date t: churned with t - 1 renewals; at risk there: lifetimes >= t.
+    lifetime = renewals + churned  # churned: T = n + 1; active: T > n (censored at n)
+    left = np.bincount((renewals[churned]).astype(np.int64), weight[churned], minlength=m + 1)
+    at_risk = np.array([weight[(lifetime >= t)].sum() for t in periods])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        renewed = np.where(at_risk > 0, 1.0 - left[:m] / at_risk, 1.0)
+    return pd.Series(np.concatenate([[1.0], np.cumprod(renewed)]),
+                     index=pd.RangeIndex(m + 1, name="period"), name="survival")
+
+
 class ContractFamily(Family):
     """A contractual model of whole-period lifetimes: its survival function is the model.
 
@@ -443,4 +469,5 @@ def contract_draws(model: Any, max_draws: int | None, random_seed: int = 0
 
 
 __all__ = ["CONTRACT_COLUMNS", "ContractFamily", "ContractPredictions", "check_contracts",
-           "cohort_to_customers", "contract_draws", "discounted_survival_series"]
+           "cohort_to_customers", "contract_draws", "discounted_survival_series",
+           "empirical_survival"]
