@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.estimation.contract import contract_draws
+from clvmodels.estimation.contract import check_renewal_horizon, contract_draws
 from clvmodels.estimation.draws import DistinctRows, summarise
-from clvmodels.validation import ValidationError, check_discounting, check_level, check_margin
+from clvmodels.validation import ValidationError, check_level, check_margin
 
 __all__ = ["ContractEquity", "contract_equity", "contract_lifetime_value"]
 
@@ -58,8 +58,7 @@ class _Valuation:
 def _valuation(model: Any, data: pd.DataFrame, payment: Any, margin: float,
                discount_rate: float, horizon: float, level: float, max_draws: int | None,
                keep_draws: bool = False) -> tuple[_Valuation, Any]:
-    horizon, discount_rate = check_discounting(horizon, discount_rate)
-    horizon = np.inf if np.isinf(horizon) else float(np.floor(horizon))
+    horizon, discount_rate = check_renewal_horizon(horizon, discount_rate)
     level, margin = check_level(level), check_margin(margin)
     params = contract_draws(model, max_draws)
     renewals, churned = model.contracts(data)
@@ -216,8 +215,7 @@ def contract_equity(
                          by_cohort["equity"] / total if total else np.nan)
         by_cohort.index.name = cohort_col
     params = contract_draws(model, max_draws)
-    horizon_, discount_rate_ = check_discounting(horizon, discount_rate)
-    horizon_ = np.inf if np.isinf(horizon_) else float(np.floor(horizon_))
+    horizon_, discount_rate_ = check_renewal_horizon(horizon, discount_rate)
     new = 1.0 + model.family.residual_lifetime(params, np.zeros((1, 1)), discount_rate_,
                                                horizon_)
     mean_payment = float(_payments(data, payment).mean())

@@ -214,14 +214,17 @@ def test_simulated_survival_matches_the_formula():
 positive = st.floats(1e-6, 1e6)
 
 
-@settings(max_examples=60, deadline=None)
+@pytest.mark.parametrize("model_class", [ShiftedBetaGeoModel, BetaDiscreteWeibullModel])
+@settings(max_examples=40, deadline=None)
 @given(alpha=positive, beta=positive, c=positive)
-def test_curves_are_probabilities_and_survival_does_not_rise(alpha, beta, c):
+def test_curves_are_probabilities_and_survival_does_not_rise(model_class, alpha, beta, c):
     """At any parameters in [1e-6, 1e6] and up to 10,000 periods: S in [0, 1] and
     non-increasing, retention and churn probabilities in [0, 1], the residual lifetime finite,
     >= 0 and at most the horizon's sum of discount factors (1 / d); the likelihood finite
     (to rounding: 1e-12 above 1 or below 0)."""
-    model = BetaDiscreteWeibullModel().set_params_({"alpha": alpha, "beta": beta, "c": c})
+    params = {"alpha": alpha, "beta": beta} | ({"c": c} if model_class.family.name == "bdw"
+                                               else {})
+    model = model_class().set_params_(params)
     t = np.array([0, 1, 2, 3, 10, 100, 1_000, 10_000], dtype=float)
     survival = model.survival(t).to_numpy()
     assert np.all(np.isfinite(survival)) and np.all((survival >= 0) & (survival <= 1))
@@ -235,8 +238,7 @@ def test_curves_are_probabilities_and_survival_does_not_rise(alpha, beta, c):
     assert np.all(np.isfinite(residual)) and np.all(residual >= 0)
     assert np.all(residual <= (1 / 0.05) * (1 + 1e-12))
     fit_data = FitData({"n": t, "churned": np.ones(len(t))}, np.ones(len(t)))
-    assert np.all(np.isfinite(BETA_DISCRETE_WEIBULL.log_likelihood((alpha, beta, c),
-                                                                   fit_data)))
+    assert np.all(np.isfinite(model.family.log_likelihood(tuple(params.values()), fit_data)))
 
 
 # ----------------------------------------------------------------------------- inputs

@@ -19,7 +19,7 @@ import typer
 
 from clvmodels import presentation as present
 from clvmodels.cli.console import Reporter, in_cli_terms, user_errors, warnings_as_notes
-from clvmodels.cli.steps import FitSettings
+from clvmodels.cli.steps import FitSettings, new_estimator
 from clvmodels.contract_value import contract_equity
 from clvmodels.errors import DataError
 from clvmodels.estimation.base import package_version
@@ -106,13 +106,7 @@ def fit_contract(path: Path, output: Path, settings: FitSettings,
         table = read_contracts(path, subscriptions)
     spec = MODELS[settings.model]
     model_class = spec.estimator(settings.bayesian)
-    if settings.bayesian:
-        model = model_class()
-        options = dict(method=settings.method, draws=settings.draws, tune=settings.tune,
-                       chains=settings.chains, random_seed=settings.seed,
-                       progressbar=reporter.shows_progress)
-    else:
-        model, options = model_class(penalizer=settings.penalizer), {}
+    model, options = new_estimator(model_class, settings, reporter)
     fit_warnings: list[str] = []
     with (reporter.step(f"Fitting {model_class.__name__} to {len(table):,} customers"),
           user_errors(f"fitting {settings.model}", values=False),

@@ -292,6 +292,13 @@ def discounted_survival_series(family: ContractFamily, params: Params, n: np.nda
     return total
 
 
+def check_renewal_horizon(horizon: float, discount_rate: float) -> tuple[float, float]:
+    """A checked ``(horizon, discount_rate)`` of a residual lifetime (see
+    :func:`clvmodels.validation.check_discounting`), the horizon in whole renewals."""
+    horizon, discount_rate = check_discounting(horizon, discount_rate)
+    return (np.inf if np.isinf(horizon) else float(np.floor(horizon))), discount_rate
+
+
 def _curve_periods(t: ArrayLike, name: str) -> np.ndarray:
     periods = check_duration(t, name)
     if np.any(periods != np.round(periods)):
@@ -392,44 +399,39 @@ class ContractPredictions:
         Series or DataFrame
             Indexed like ``data``.
         """
-        horizon, discount_rate = check_discounting(horizon, discount_rate)
-        horizon = np.inf if np.isinf(horizon) else float(np.floor(horizon))
-        level = check_level(level)
-        renewals, churned = self.contracts(data)
-        params = self.draw_arrays(max_draws)
-        rows = DistinctRows({"n": renewals, "churned": churned.astype(float)},
-                            merge=len(params[0]) > 1)
+        horizon, discount_rate = check_renewal_horizon(horizon, discount_rate)
         family = self.family
-
-        def evaluate(block: slice) -> np.ndarray:
-            n, gone = rows["n"][block], rows["churned"][block] > 0
-            values = family.residual_lifetime(params, n, discount_rate, horizon)
-            return np.where(gone, 0.0, values)
-
-        summary = summarise(evaluate, len(rows), len(params[0]), level=level,
-                            keep_draws=return_draws)
-        return self.present(summary, rows, data.index, "expected_residual_lifetime",
-                            return_draws)
+        return self._per_customer(
+            data, lambda params, n: family.residual_lifetime(params, n, discount_rate, horizon),
+            "expected_residual_lifetime", level, max_draws, return_draws)
 
     def probability_active(self, data: pd.DataFrame, *, level: float = 0.9,
                            max_draws: int | None = None):
         """P(active at the next renewal date) of each customer: P(T > n + 1 | T > n), the
         retention rate at their next renewal (0 for a customer who churned)."""
+        family = self.family
+        return self._per_customer(
+            data, lambda params, n: np.exp(family.survival_ratio_log(params, n, 1.0)),
+            "probability_active", level, max_draws)
+
+    def _per_customer(self, data: pd.DataFrame, formula, name: str, level: float,
+                      max_draws: int | None, return_draws: bool = False):
+        """``formula(params, n)`` for the active customers of ``data`` (0 for those who
+        churned), per draw and distinct (renewals, churned), presented per customer."""
         level = check_level(level)
         renewals, churned = self.contracts(data)
         params = self.draw_arrays(max_draws)
         rows = DistinctRows({"n": renewals, "churned": churned.astype(float)},
                             merge=len(params[0]) > 1)
-        family = self.family
 
         def evaluate(block: slice) -> np.ndarray:
-            n, gone = rows["n"][block], rows["churned"][block] > 0
             with np.errstate(divide="ignore", invalid="ignore"):
-                values = np.exp(family.survival_ratio_log(params, n, 1.0))
-            return np.where(gone, 0.0, values)
+                values = formula(params, rows["n"][block])
+            return np.where(rows["churned"][block] > 0, 0.0, values)
 
-        summary = summarise(evaluate, len(rows), len(params[0]), level=level)
-        return self.present(summary, rows, data.index, "probability_active")
+        summary = summarise(evaluate, len(rows), len(params[0]), level=level,
+                            keep_draws=return_draws)
+        return self.present(summary, rows, data.index, name, return_draws)
 
     def simulate(self, n_customers: int, periods: ArrayLike,
                  random_state: int | np.random.Generator | None = None) -> pd.DataFrame:
@@ -469,5 +471,5 @@ def contract_draws(model: Any, max_draws: int | None, random_seed: int = 0
 
 
 __all__ = ["CONTRACT_COLUMNS", "ContractFamily", "ContractPredictions", "check_contracts",
-           "cohort_to_customers", "contract_draws", "discounted_survival_series",
-           "empirical_survival"]
+           "check_renewal_horizon", "cohort_to_customers", "contract_draws",
+           "discounted_survival_series", "empirical_survival"]
