@@ -282,3 +282,12 @@ def test_contract_tables_are_checked():
     text = pd.DataFrame({"renewals": [1, 2, 0], "churned": ["True", " false", "1"]})
     renewals, churned = check_contracts(text)
     assert churned.tolist() == [True, False, True] and renewals.tolist() == [1.0, 2.0, 0.0]
+
+
+def test_a_series_that_cannot_converge_says_so():
+    """At d = 1e-7 per period the tail bound z^K / d needs ~4e8 terms: refused, not cut
+    short silently."""
+    model = BetaDiscreteWeibullModel().set_params_({"alpha": 1e-6, "beta": 1e6, "c": 1e-6})
+    table = pd.DataFrame({"renewals": [1], "churned": [False]})
+    with pytest.raises(ValueError, match="too small for the residual lifetime's series"):
+        model.expected_residual_lifetime(table, 1e-7)

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from clvmodels.estimation.draws import DistinctRows, summarise
+from clvmodels.estimation.draws import BLOCK_VALUES, DistinctRows, summarise
 from clvmodels.estimation.family import Family, FitColumns, Params
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
@@ -36,8 +36,8 @@ from clvmodels.validation import (
 
 #: The columns of a contract table.
 CONTRACT_COLUMNS = ("renewals", "churned")
-# The series of discounted survival is summed in chunks of this many periods until its tail
-# bound falls below _SERIES_RTOL of the partial sum.
+# The series of discounted survival is summed in chunks of periods (this many first) until its
+# tail bound falls below _SERIES_RTOL of the partial sum.
 _SERIES_CHUNK = 256
 _SERIES_RTOL = 1e-12
 _MAX_SERIES_PERIODS = 10_000_000
@@ -277,18 +277,27 @@ def discounted_survival_series(family: ContractFamily, params: Params, n: np.nda
     # z / (1 - z) = 1 / d: the tail after the last term is at most that term over d.
     tail_factor = np.inf if discount_rate == 0 else 1.0 / discount_rate
     last = min(horizon, _MAX_SERIES_PERIODS)
-    start = 1
+    start, chunk = 1, _SERIES_CHUNK
+    # Chunks double (slowly decaying series need millions of terms) up to BLOCK_VALUES
+    # values at once.
+    widest = max(_SERIES_CHUNK, BLOCK_VALUES // max(total.size, 1))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         while start <= last:
-            k = np.arange(start, min(start + _SERIES_CHUNK, last + 1), dtype=float)
+            k = np.arange(start, min(start + chunk, last + 1), dtype=float)
+            chunk = min(2 * chunk, widest)
             log_terms = (family.survival_ratio_log(
                 tuple(np.expand_dims(p, -1) for p in params), np.expand_dims(n, -1), k)
                 + k * log_z)
             terms = np.exp(log_terms)
             total = total + terms.sum(axis=-1)
             if np.all(terms[..., -1] * tail_factor <= _SERIES_RTOL * total):
-                break
+                return total
             start = int(k[-1]) + 1
+    if horizon > _MAX_SERIES_PERIODS:
+        raise ValueError(
+            f"discount_rate {discount_rate:g} per period is too small for the residual "
+            f"lifetime's series to converge within {_MAX_SERIES_PERIODS:,} periods; use a "
+            "larger rate or a finite horizon")
     return total
 
 
