@@ -491,10 +491,10 @@ def backtest(
     calibration_end, observation_end : date-like
         Last day of the calibration period and of the holdout (default: the last transaction).
     model : str or model instance, default "bgnbd"
-        A model name ("bgnbd", "mbgnbd", "pnbd": a new maximum-likelihood model), an unfitted
-        instance (fitted here,
-        with ``fit_kwargs``) or a fitted one (used as it is: e.g. published parameters set
-        with ``set_params_``, or a Bayesian fit). Maximum-likelihood and Bayesian models alike.
+        A model name (one of ``clvmodels.models.PURCHASE_MODELS``, e.g. "bgnbd" or "pnbd": a
+        new maximum-likelihood model), an unfitted instance (fitted here, with ``fit_kwargs``)
+        or a fitted one (used as it is: e.g. published parameters set with ``set_params_``, or
+        a Bayesian fit). Maximum-likelihood and Bayesian models alike.
     customer_col, date_col : str
         Columns of the customer id and the purchase date.
     time_unit : str, optional

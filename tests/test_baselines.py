@@ -22,6 +22,7 @@ from clvmodels.baselines import (
     baseline_metrics,
     holdout_duration,
 )
+from clvmodels.models import MODELS, PURCHASE_MODELS
 
 CALIBRATION_END, HOLDOUT_END = "2024-01-11", "2024-01-21"  # a 10-day holdout
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -216,10 +217,35 @@ def test_bare_models_get_no_baselines_and_their_nan_metrics_say_why(tiny_backtes
 
 
 # ----------------------------------------------------------------------------- CDNOW
+# The purchase families read from the calibration/holdout table in continuous time (the
+# backtest's table has T, not a number of discrete periods).
+CONTINUOUS_TIME = [name for name in PURCHASE_MODELS
+                   if MODELS[name].family.rfm_columns == ("frequency", "recency", "T")]
+
+
 @pytest.fixture(scope="module")
-def cdnow_backtest():
-    return backtest(clvmodels.load_cdnow_transactions(), calibration_end="1997-09-30",
-                    observation_end="1998-06-30", model="bgnbd")
+def cdnow_log():
+    return clvmodels.load_cdnow_transactions()
+
+
+@pytest.fixture(scope="module")
+def cdnow_backtest(cdnow_log):
+    return backtest(cdnow_log, calibration_end="1997-09-30", observation_end="1998-06-30",
+                    model="bgnbd")
+
+
+@pytest.mark.parametrize("name", CONTINUOUS_TIME)
+def test_every_continuous_time_family_is_compared_with_the_baselines(name, cdnow_log,
+                                                                     cdnow_backtest):
+    """By name through backtest and compare_models: no code asks which family it is."""
+    result = backtest(cdnow_log, calibration_end="1997-09-30", observation_end="1998-06-30",
+                      model=name)
+    assert type(result.model) is MODELS[name].mle
+    # The baselines do not depend on the model: the same table, to the bit.
+    pd.testing.assert_frame_equal(result.baselines, cdnow_backtest.baselines)
+    table = compare_models({"reference": cdnow_backtest, name: result})
+    assert list(table.index) == ["reference", name, CALIBRATION_RATE, ZERO]
+    assert table.loc[name, "n_params"] == len(MODELS[name].family.parameters)
 
 
 def test_baselines_on_cdnow_are_facts_of_the_data(cdnow_backtest):
