@@ -109,8 +109,8 @@ def _check_table(data: pd.DataFrame) -> float:
          "frequency 0 where T == 0 (no time for a repeat purchase)"),
     ):
         if mask.any():
-            raise invalid_rows("T", int(mask.sum()), data.index[np.flatnonzero(mask)[0]],
-                               expected, value=T[np.flatnonzero(mask)[0]])
+            first = np.flatnonzero(mask)[0]
+            raise invalid_rows("T", int(mask.sum()), data.index[first], expected, value=T[first])
     return duration
 
 
