@@ -269,13 +269,18 @@ class ContractFamily(Family):
 
 
 def discounted_survival_series(family: ContractFamily, params: Params, n: np.ndarray,
-                               discount_rate: float, horizon: float) -> np.ndarray:
-    """The series of :meth:`ContractFamily.residual_lifetime`, per draw (rows) and n."""
+                               discount_rate: float, horizon: float,
+                               weighted: bool = False) -> np.ndarray:
+    """The series of :meth:`ContractFamily.residual_lifetime`, per draw (rows) and n; with
+    ``weighted``, each term k times k (for the retention elasticity).
+
+    The terms t_k = P(T > n + k | T > n) z^k fall at least as z^k does, so the tail after
+    term K is at most t_K z / (1 - z) = t_K / d; weighted, at most
+    K t_K (1 + (1 + d) / (K d)) / d.
+    """
     shape = np.broadcast_shapes(*(np.shape(p) for p in params), np.shape(n))
     total = np.zeros(shape)
     log_z = -np.log1p(discount_rate)
-    # z / (1 - z) = 1 / d: the tail after the last term is at most that term over d.
-    tail_factor = np.inf if discount_rate == 0 else 1.0 / discount_rate
     last = min(horizon, _MAX_SERIES_PERIODS)
     start, chunk = 1, _SERIES_CHUNK
     # Chunks double (slowly decaying series need millions of terms) up to BLOCK_VALUES
@@ -288,9 +293,12 @@ def discounted_survival_series(family: ContractFamily, params: Params, n: np.nda
             log_terms = (family.survival_ratio_log(
                 tuple(np.expand_dims(p, -1) for p in params), np.expand_dims(n, -1), k)
                 + k * log_z)
-            terms = np.exp(log_terms)
+            terms = np.exp(log_terms) * (k if weighted else 1.0)
             total = total + terms.sum(axis=-1)
-            if np.all(terms[..., -1] * tail_factor <= _SERIES_RTOL * total):
+            tail = (np.inf if discount_rate == 0 else
+                    (1.0 + (1.0 + discount_rate) / (k[-1] * discount_rate) * weighted)
+                    / discount_rate)
+            if np.all(terms[..., -1] * tail <= _SERIES_RTOL * total):
                 return total
             start = int(k[-1]) + 1
     if horizon > _MAX_SERIES_PERIODS:
@@ -413,6 +421,29 @@ class ContractPredictions:
         return self._per_customer(
             data, lambda params, n: family.residual_lifetime(params, n, discount_rate, horizon),
             "expected_residual_lifetime", level, max_draws, return_draws)
+
+    def retention_elasticity(self, data: pd.DataFrame, discount_rate: float, *,
+                             horizon: float = np.inf, level: float = 0.9,
+                             max_draws: int | None = None):
+        """The retention elasticity of each active customer's residual lifetime (Fader &
+        Hardie 2010): the % increase of :meth:`expected_residual_lifetime` for a 1% increase
+        of every future retention rate, as a point elasticity.
+
+        A factor (1 + e) on every retention rate multiplies the k-th term of the DERL series
+        by (1 + e)^k, so the elasticity is ``sum k t_k / sum t_k`` over its terms t_k (the
+        discounted mean number of further renewals, weighted by their value); 0 for a
+        customer who churned. Arguments as :meth:`expected_residual_lifetime`.
+        """
+        horizon, discount_rate = check_renewal_horizon(horizon, discount_rate)
+        family = self.family
+
+        def elasticity(params, n):
+            weighted = discounted_survival_series(family, params, n, discount_rate, horizon,
+                                                  weighted=True)
+            return weighted / discounted_survival_series(family, params, n, discount_rate,
+                                                         horizon)
+
+        return self._per_customer(data, elasticity, "retention_elasticity", level, max_draws)
 
     def probability_active(self, data: pd.DataFrame, *, level: float = 0.9,
                            max_draws: int | None = None):
