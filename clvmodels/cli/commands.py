@@ -149,7 +149,7 @@ def fit(
         model=model, spend=spend, bayesian=bayesian, penalizer=penalizer,
         method=method, draws=draws, tune=tune, chains=chains, seed=seed,
     )
-    settings.check(lambda name: f"--{name}")
+    settings.check(lambda name: f"--{name}", model_files.FIT_MODELS)
     subscriptions = contract.SubscriptionSettings(customer_col, start_col, end_col,
                                                   observation_end, period, date_format)
     subscriptions.check(model)

@@ -167,10 +167,11 @@ class FitSettings:
     chains: int = 4
     seed: int | None = None
 
-    def check(self, hint: Callable[[str], str]) -> None:
+    def check(self, hint: Callable[[str], str],
+              models: tuple[str, ...] = model_files.TRANSACTION_MODELS) -> None:
         """Refuse values the models would refuse, before any work (``hint`` names the option
-        or config key of a field)."""
-        allowed = {"model": model_files.FIT_MODELS, "spend": model_files.SPEND_CHOICES,
+        or config key of a field; ``models`` are the models the caller fits)."""
+        allowed = {"model": models, "spend": model_files.SPEND_CHOICES,
                    "method": BAYES_METHODS}
         for name, values in allowed.items():
             if getattr(self, name) not in values:
