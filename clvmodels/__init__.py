@@ -1,7 +1,8 @@
 """clvmodels: probabilistic customer-lifetime-value models.
 
 Transaction log -> RFM summary (:func:`rfm_summary`) -> purchase-count model
-(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`) and spend model
+(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
+:class:`GGompertzNBDModel`) and spend model
 (:class:`GammaGammaModel`), fitted by maximum likelihood or as Bayesian models (``Bayesian...``,
 the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value` and
 :func:`customer_equity`.
@@ -15,10 +16,12 @@ from clvmodels.evaluate import Backtest, backtest, compare_models
 from clvmodels.models import (
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
+    BayesianGGompertzNBDModel,
     BayesianModifiedBetaGeoModel,
     BayesianParetoNBDModel,
     BetaGeoModel,
     GammaGammaModel,
+    GGompertzNBDModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
 )
@@ -32,6 +35,7 @@ __all__ = [
     "Backtest",
     "BayesianBetaGeoModel",
     "BayesianGammaGammaModel",
+    "BayesianGGompertzNBDModel",
     "BayesianModifiedBetaGeoModel",
     "BayesianParetoNBDModel",
     "BetaGeoModel",
@@ -39,6 +43,7 @@ __all__ = [
     "DegenerateFitWarning",
     "CustomerEquity",
     "GammaGammaModel",
+    "GGompertzNBDModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "TimeUnit",

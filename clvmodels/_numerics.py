@@ -293,8 +293,9 @@ def _kronrod_panels(log_f: Callable, lo: np.ndarray, hi: np.ndarray, rows: np.nd
 
 def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
                           edges: np.ndarray, log_extra: np.ndarray | None = None,
-                          rtol: float = 1e-11, max_panels: int = 64
-                          ) -> tuple[np.ndarray, np.ndarray]:
+                          rtol: float = 1e-11, max_panels: int = 64,
+                          moments: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                          ) -> tuple[np.ndarray, ...]:
     """Log of the integral of ``exp(log_f(u))`` over ``[edges[0], edges[-1]]`` per row, by
     adaptive Gauss-Kronrod (7-15) quadrature, vectorised over rows.
 
@@ -314,6 +315,12 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
         Non-decreasing initial panel boundaries per row.
     log_extra : ndarray, optional
         Log of a part of each row's integral computed otherwise, added to the result.
+    moments : callable, optional
+        ``moments(u, rows)``: k functions of shape (k, nodes, len(rows)) whose averages
+        weighted by the integrand are returned too (e.g. derivatives of the log integrand in
+        parameters: their averages are the derivatives of the log integral), from the final
+        panels' Kronrod nodes (one more evaluation of the integrand there). Needs no
+        ``log_extra``.
 
     Returns
     -------
@@ -321,7 +328,8 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
         The log integral and the log of its error estimate, which is above
         ``log_integral + log(rtol)`` where ``max_panels`` panels did not reach ``rtol`` (e.g.
         where rounding of a huge log integrand puts a floor under the error): the caller
-        decides what it accepts.
+        decides what it accepts. With ``moments``, also the averages, shape (k, rows) (NaN
+        where the integral is 0).
     """
     n_initial, n_rows = edges.shape[0] - 1, edges.shape[1]
     if log_extra is None:
@@ -372,8 +380,39 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
             rebase(outgrown)
         todo = todo[(total_error[todo] > rtol * total[todo]) & (count[todo] < slots)]
     with np.errstate(invalid="ignore"):
-        return (np.logaddexp(scipy.special.logsumexp(value, axis=0), log_extra),
-                scipy.special.logsumexp(error, axis=0))
+        log_integral = np.logaddexp(scipy.special.logsumexp(value, axis=0), log_extra)
+        log_error = scipy.special.logsumexp(error, axis=0)
+    if moments is None:
+        return log_integral, log_error
+    return log_integral, log_error, _kronrod_moments(log_f, moments, lo, hi, count,
+                                                     log_integral)
+
+
+def _kronrod_moments(log_f: Callable, moments: Callable, lo: np.ndarray, hi: np.ndarray,
+                     count: np.ndarray, log_integral: np.ndarray) -> np.ndarray:
+    """Averages of ``moments`` weighted by the integrand over the panels ``lo``, ``hi`` (the
+    first ``count`` per row), by the 15-point Kronrod rule; the weights are taken relative to
+    the row's integral, so no panel's values overflow."""
+    sums, mass = None, np.zeros(lo.shape[1])
+    reference = np.where(np.isfinite(log_integral), log_integral, 0.0)
+    for j in range(int(count.max(initial=0))):
+        rows = np.flatnonzero(count > j)
+        half = 0.5 * (hi[j, rows] - lo[j, rows])
+        u = (0.5 * (lo[j, rows] + hi[j, rows]))[None, :] + half[None, :] * _KRONROD_NODES[:, None]
+        with np.errstate(all="ignore"):
+            weights = (np.exp(log_f(u, rows) - reference[rows]) * half
+                       * _KRONROD_WEIGHTS[:, None])
+            weights = np.where(half > 0, weights, 0.0)
+            values = np.where(weights > 0, moments(u, rows), 0.0)
+        panel = np.sum(values * weights, axis=1)
+        if sums is None:
+            sums = np.zeros((panel.shape[0], lo.shape[1]))
+        sums[:, rows] += panel
+        mass[rows] += weights.sum(axis=0)
+    if sums is None:
+        return np.full((0, lo.shape[1]), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / mass
 
 
 # ----------------------------------------------------------------------------- log-gamma

@@ -15,6 +15,7 @@ from clvmodels.estimation.family import Family
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.models.beta_geo import BayesianBetaGeoModel, BetaGeoModel
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
+from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
 
@@ -45,6 +46,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(BetaGeoModel, BayesianBetaGeoModel),
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
+        ModelSpec(GGompertzNBDModel, BayesianGGompertzNBDModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
     )
 }
@@ -90,7 +92,7 @@ def model_class(name: str) -> type:
 
 __all__ = [
     "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS", "BayesianBetaGeoModel",
-    "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
-    "BetaGeoModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
+    "BayesianGammaGammaModel", "BayesianGGompertzNBDModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
+    "BetaGeoModel", "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
     "model_by_name", "model_class",
 ]
