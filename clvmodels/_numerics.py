@@ -340,26 +340,31 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     every = np.arange(n_rows)
     for j in range(n_initial):
         lo[j], hi[j] = edges[j], edges[j + 1]
-        value[j], error[j] = _kronrod_panels(log_f, lo[j], hi[j], every)
+        # An empty panel adds nothing (its Kronrod value is 0): it is not evaluated.
+        rows = np.flatnonzero(hi[j] > lo[j])
+        value[j, rows], error[j, rows] = _kronrod_panels(log_f, lo[j, rows], hi[j, rows], rows)
+    # Slots beyond the largest count of panels are empty: sums run over the first `used`.
+    used = n_initial
     # The bookkeeping runs on a linear scale relative to each row's running total (rebased
     # when a part outgrows it); the result is summed in log space at the end.
     reference = np.zeros(n_rows)
 
     def rebase(rows: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):
-            base = np.logaddexp(scipy.special.logsumexp(value[:, rows], axis=0),
+            base = np.logaddexp(scipy.special.logsumexp(value[:used, rows], axis=0),
                                 log_extra[rows])
         reference[rows] = np.where(np.isfinite(base), base, 0.0)
         ref = reference[rows]
-        total[rows] = np.exp(value[:, rows] - ref).sum(axis=0) + np.exp(log_extra[rows] - ref)
-        total_error[rows] = np.exp(error[:, rows] - ref).sum(axis=0)
+        total[rows] = (np.exp(value[:used, rows] - ref).sum(axis=0)
+                       + np.exp(log_extra[rows] - ref))
+        total_error[rows] = np.exp(error[:used, rows] - ref).sum(axis=0)
 
     total, total_error = np.empty(n_rows), np.empty(n_rows)
     rebase(every)
     count = np.full(n_rows, n_initial)
     todo = np.flatnonzero((total_error > rtol * total) & (count < slots))
     while len(todo):
-        worst = np.argmax(error[:, todo], axis=0)
+        worst = np.argmax(error[:used, todo], axis=0)
         left, right = lo[worst, todo], hi[worst, todo]
         middle = 0.5 * (left + right)
         new = count[todo]
@@ -375,42 +380,49 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
             total_error[todo] += (np.exp(error[worst, todo] - ref)
                                   + np.exp(error[new, todo] - ref) - np.exp(old_error - ref))
         count[todo] += 1
+        used = max(used, int(count[todo].max()))
         outgrown = todo[~(np.abs(total[todo]) < 1e100) | ~(total_error[todo] < 1e100)]
         if len(outgrown):
             rebase(outgrown)
         todo = todo[(total_error[todo] > rtol * total[todo]) & (count[todo] < slots)]
     with np.errstate(invalid="ignore"):
-        log_integral = np.logaddexp(scipy.special.logsumexp(value, axis=0), log_extra)
-        log_error = scipy.special.logsumexp(error, axis=0)
+        log_integral = np.logaddexp(scipy.special.logsumexp(value[:used], axis=0), log_extra)
+        log_error = scipy.special.logsumexp(error[:used], axis=0)
     if moments is None:
         return log_integral, log_error
-    return log_integral, log_error, _kronrod_moments(log_f, moments, lo, hi, count,
+    return log_integral, log_error, _kronrod_moments(log_f, moments, lo[:used], hi[:used],
                                                      log_integral)
 
 
+# Panels whose moments are evaluated at once: bounds memory at about 15 * k * 8 bytes each.
+_MOMENT_CHUNK = 16384
+
+
 def _kronrod_moments(log_f: Callable, moments: Callable, lo: np.ndarray, hi: np.ndarray,
-                     count: np.ndarray, log_integral: np.ndarray) -> np.ndarray:
-    """Averages of ``moments`` weighted by the integrand over the panels ``lo``, ``hi`` (the
-    first ``count`` per row), by the 15-point Kronrod rule; the weights are taken relative to
-    the row's integral, so no panel's values overflow."""
-    sums, mass = None, np.zeros(lo.shape[1])
+                     log_integral: np.ndarray) -> np.ndarray:
+    """Averages of ``moments`` weighted by the integrand over the non-empty panels ``lo``,
+    ``hi`` (shape (panels, rows)), by the 15-point Kronrod rule, all panels at once; the
+    weights are taken relative to the row's integral, so no panel's values overflow."""
+    n_rows = lo.shape[1]
+    panel, rows = np.nonzero(hi > lo)
     reference = np.where(np.isfinite(log_integral), log_integral, 0.0)
-    for j in range(int(count.max(initial=0))):
-        rows = np.flatnonzero(count > j)
-        half = 0.5 * (hi[j, rows] - lo[j, rows])
-        u = (0.5 * (lo[j, rows] + hi[j, rows]))[None, :] + half[None, :] * _KRONROD_NODES[:, None]
+    sums, mass = None, np.zeros(n_rows)
+    for start in range(0, len(rows), _MOMENT_CHUNK):
+        chunk = slice(start, start + _MOMENT_CHUNK)
+        p, r = panel[chunk], rows[chunk]
+        half = 0.5 * (hi[p, r] - lo[p, r])
+        u = (0.5 * (lo[p, r] + hi[p, r]))[None, :] + half[None, :] * _KRONROD_NODES[:, None]
         with np.errstate(all="ignore"):
-            weights = (np.exp(log_f(u, rows) - reference[rows]) * half
-                       * _KRONROD_WEIGHTS[:, None])
-            weights = np.where(half > 0, weights, 0.0)
-            values = np.where(weights > 0, moments(u, rows), 0.0)
-        panel = np.sum(values * weights, axis=1)
+            weights = np.exp(log_f(u, r) - reference[r]) * half * _KRONROD_WEIGHTS[:, None]
+            values = np.where(weights > 0, moments(u, r), 0.0)
+        weighted = np.sum(values * weights, axis=1)  # (k, panels)
         if sums is None:
-            sums = np.zeros((panel.shape[0], lo.shape[1]))
-        sums[:, rows] += panel
-        mass[rows] += weights.sum(axis=0)
-    if sums is None:
-        return np.full((0, lo.shape[1]), np.nan)
+            sums = np.zeros((weighted.shape[0], n_rows))
+        for i, row_sums in enumerate(weighted):
+            sums[i] += np.bincount(r, row_sums, minlength=n_rows)
+        mass += np.bincount(r, weights.sum(axis=0), minlength=n_rows)
+    if sums is None:  # no row has a non-empty panel: the number of moments is unknown
+        sums = np.zeros((len(moments(np.zeros((1, 0)), np.zeros(0, dtype=int))), n_rows))
     with np.errstate(invalid="ignore", divide="ignore"):
         return sums / mass
 

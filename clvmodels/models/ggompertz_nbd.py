@@ -7,14 +7,15 @@ Gompertz, hazard ``eta b e^(b tau)``, with eta ~ Gamma(s, beta): the population 
 ``f(tau) = s beta^s b e^(b tau) g(tau)^-(s + 1)`` with ``g(tau) = beta + expm1(b tau)``. As
 b -> 0 with beta / b fixed it is the Pareto/NBD with that beta (``g ~ b (beta / b + tau)``).
 
-Per row ``LL = c + logaddexp(u, v)`` with ``c = lnG(r + x) - lnG(r) + r ln(alpha)
-+ s ln(beta)``, ``u = -(r + x) ln(alpha + T) - s ln g(T)`` (alive at T) and
-``v = ln(s) + ln I``, ``I = integral_{t_x}^T (alpha + tau)^-(r + x) b e^(b tau)
-g(tau)^-(s + 1) dtau`` (gone in (t_x, T]).
+Per row ``LL = c + logaddexp(u, v)`` with ``c = lnG(r + x) - lnG(r) + r ln(alpha)``,
+``u = -(r + x) ln(alpha + T) + ln S(T)`` (alive at T) and ``v = ln(s) + ln I``,
+``I = integral_{t_x}^T (alpha + tau)^-(r + x) (b / G(tau)) S(tau) dtau`` (gone in
+(t_x, T]; ``f = s (b / G) S``).
 
 Every ``ln g`` is written ``b tau + ln G`` with ``G = beta e^(-b tau) - expm1(-b tau)``, a
 sum of two positive terms: exact as b tau -> 0 (G -> beta + b tau) and as b tau grows
-(G -> 1, no overflow of e^(b tau)). The integral is adaptive Gauss-Kronrod quadrature
+(G -> 1, no overflow of e^(b tau)); and ``ln S = -s ln(1 + expm1(b tau) / beta)`` (see
+:func:`log_ageing`), not ``s ln beta - s ln g``, which cancel for large s and beta. The integral is adaptive Gauss-Kronrod quadrature
 (:func:`clvmodels._numerics.log_integral_adaptive`) in ``w = ln((alpha + tau) / (alpha +
 t_x))``, in which the purchase factor is exponential; its derivatives in the parameters are
 averages of the log integrand's over the same nodes.
@@ -45,11 +46,11 @@ from clvmodels.estimation.predictions import PurchasePredictions
 _RTOL = 1e-12
 _MAX_PANELS = 64
 # Initial panels: even ones over the interval, and around the features of the integrand.
-_EVEN_PANELS = 2
+_EVEN_PANELS = 1
 # Multiples of the Gompertz density's width around its mode, and of the e-fold length of the
 # integrand at the interval's left end, where the integrand bends or has fallen off.
-_MODE_WIDTHS = (-4.0, -1.0, 0.0, 1.0, 4.0)
-_LEFT_DECAY = (1.0, 4.0, 16.0, 40.0)
+_MODE_WIDTHS = (-4.0, 0.0, 4.0)
+_LEFT_DECAY = (1.0, 6.0, 40.0)
 
 
 def log_base(b, beta, tau) -> np.ndarray:
@@ -60,13 +61,28 @@ def log_base(b, beta, tau) -> np.ndarray:
     return np.log(beta * decay - np.expm1(-b * tau))
 
 
+def log_ageing(b, beta, tau) -> np.ndarray:
+    """``L = ln(g(tau) / beta) = ln(1 + expm1(b tau) / beta)``, so that ``ln S = -s L``.
+
+    From ``q = ln expm1(b tau) - ln beta`` as ``logaddexp(0, q)``: no cancellation between
+    ``s ln beta`` and ``s ln g`` (for s and beta of 1e10, the limit of a lifetime without
+    heterogeneity, those are 2e11 apart from a difference of order 1), and no overflow of
+    e^(b tau).
+    """
+    z = b * tau
+    with np.errstate(divide="ignore", over="ignore"):
+        # ln expm1(z): z + ln(1 - e^-z) where expm1 would overflow or lose nothing.
+        log_expm1 = np.where(z > 30.0, z + np.log1p(-np.exp(-z)), np.log(np.expm1(z)))
+        return np.logaddexp(0.0, log_expm1 - np.log(beta))
+
+
 def log_survival(b, s, beta, tau) -> np.ndarray:
-    """``ln S(tau) = s (ln beta - ln g(tau))``, the lifetime's log survival function."""
-    return s * (np.log(beta) - b * tau - log_base(b, beta, tau))
+    """``ln S(tau) = -s ln(1 + expm1(b tau) / beta)``, the lifetime's log survival function."""
+    return -s * log_ageing(b, beta, tau)
 
 
 class _LifetimeIntegral:
-    """``integral_lo^hi (alpha + tau)^-k tau^n b e^(b tau) g(tau)^-(s + 1) dtau`` per element
+    """``integral_lo^hi (alpha + tau)^-k tau^n (b / G(tau)) S(tau) dtau`` per element
     (``n`` a whole number: 0 in the likelihood, the count in P(X(t) = n)), in the coordinate
     ``w = ln((alpha + tau) / (alpha + lo))`` on [0, W]."""
 
@@ -80,27 +96,40 @@ class _LifetimeIntegral:
     def _tau(self, w, rows):
         return self.lo[rows] + self.origin[rows] * np.expm1(w)
 
-    def log_integrand(self, w: np.ndarray, rows) -> np.ndarray:
-        k, b, s, beta, n = (v[rows] for v in (self.k, self.b, self.s, self.beta, self.n))
+    def _nodes(self, w: np.ndarray, rows) -> tuple[np.ndarray, np.ndarray]:
+        """tau and ln G at the nodes w, kept for the partials at the same nodes (the
+        quadrature evaluates them right after the integrand)."""
+        last = getattr(self, "_last", None)
+        if last is not None and last[0] is w:
+            return last[1:]
+        b, beta = self.b[rows], self.beta[rows]
         tau = self._tau(w, rows)
+        log_base_value, ageing = log_base(b, beta, tau), log_ageing(b, beta, tau)
+        self._last = (w, tau, log_base_value, ageing)
+        return tau, log_base_value, ageing
+
+    def log_integrand(self, w: np.ndarray, rows) -> np.ndarray:
+        k, b, s, n = (v[rows] for v in (self.k, self.b, self.s, self.n))
+        tau, log_base_value, ageing = self._nodes(w, rows)
         with np.errstate(divide="ignore", invalid="ignore"):
             return ((1.0 - k) * (self.log_origin[rows] + w) + xlogy(n, tau) + np.log(b)
-                    - s * b * tau - (s + 1) * log_base(b, beta, tau))
+                    - log_base_value - s * ageing)
 
     def partials(self, w: np.ndarray, rows) -> np.ndarray:
         """Derivatives of the log integrand (at fixed tau) in (k, alpha, b, s, beta)."""
         k, b, s, beta = (v[rows] for v in (self.k, self.b, self.s, self.beta))
-        tau = self._tau(w, rows)
+        tau, log_base_value, ageing = self._nodes(w, rows)
         log_purchase = self.log_origin[rows] + w
-        log_g = log_base(b, beta, tau)
-        base = np.exp(log_g)
-        return np.array([
-            -log_purchase,
-            -k * np.exp(-log_purchase),
-            1.0 / b + tau - (s + 1) * tau / base,
-            -(b * tau + log_g),
-            -(s + 1) * np.exp(-b * tau - log_g),
-        ])
+        inverse_base = np.exp(-log_base_value)
+        result = np.empty((5, *tau.shape))
+        np.negative(log_purchase, out=result[0])
+        result[1] = -k * np.exp(-log_purchase)
+        result[2] = 1.0 / b + tau * (1.0 - (s + 1) * inverse_base)
+        np.negative(ageing, out=result[3])
+        with np.errstate(over="ignore"):
+            # d/dbeta of -ln G - s L: -e^(-b tau) / G - (s / beta) expm1(-L).
+            result[4] = -np.exp(-b * tau) * inverse_base - s / beta * np.expm1(-ageing)
+        return result
 
     def edges(self) -> np.ndarray:
         """Initial panel boundaries in w: even panels, the Gompertz density's mode and its
@@ -112,13 +141,16 @@ class _LifetimeIntegral:
         taus = []
         with np.errstate(all="ignore"):
             # The density's mode, where e^(b tau) = (beta - 1) / s (interior only if > 1).
-            mode = np.log((beta - 1.0) / s) / b
-            spread = np.sqrt((s + 1.0) / s) / b
-            taus += [mode + m * spread for m in _MODE_WIDTHS]
+            if np.any(beta > 1.0 + s):
+                mode = np.log((beta - 1.0) / s) / b
+                spread = np.sqrt((s + 1.0) / s) / b
+                taus += [mode + m * spread for m in _MODE_WIDTHS]
             slope = (-k / self.origin + np.where(n > 0, n / lo, 0.0) + b
                      - (s + 1) * b * np.exp(-log_base(b, beta, lo)))
             taus += [lo - m / slope for m in _LEFT_DECAY]
-            taus.append(np.where(n > 0, n * alpha / (k - n), lo))
+            if np.any(n > 0):
+                taus.append(np.where(n > 0, n * alpha / (k - n), lo))
+            # Panels clipped to an end are empty, and cost nothing.
             for tau in taus:
                 w = np.log1p((tau - lo) / self.origin)
                 points.append(np.clip(np.where(np.isfinite(w), w, 0.0), 0.0, self.width))
@@ -132,7 +164,8 @@ class _LifetimeIntegral:
 
 
 def log_lifetime_integral(k, alpha, b, s, beta, n, lo, hi, partials: bool = False):
-    """``ln integral_lo^hi (alpha + tau)^-k tau^n b e^(b tau) g(tau)^-(s + 1) dtau`` per element
+    """``ln integral_lo^hi (alpha + tau)^-k tau^n (b / G(tau)) S(tau) dtau`` per element
+    (``f = s (b / G) S`` is the lifetime density; ``b / G = b e^(b tau) / g``)
     (broadcast; ``-inf`` where lo = hi) and, with ``partials``, its derivatives in
     (k, alpha, b, s, beta), shape (5, ...) (zero where lo = hi).
 
@@ -201,8 +234,8 @@ class GGompertzNBDFamily(PurchaseFamily):
     def _terms(self, params: Params, x, t_x, T, x_levels=None, partials=False):
         r, alpha, b, s, beta = params
         (log_gamma_x,) = by_levels(lambda values: (gammaln(r + values),), x, x_levels)
-        c = log_gamma_x - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        u = -(r + x) * np.log(alpha + T) + log_survival(b, s, beta, T) - s * np.log(beta)
+        c = log_gamma_x - gammaln(r) + r * np.log(alpha)
+        u = -(r + x) * np.log(alpha + T) + log_survival(b, s, beta, T)
         integral = log_lifetime_integral(r + x, alpha, b, s, beta, 0.0, t_x, T, partials)
         log_i, d_i = integral if partials else (integral, None)
         return c, u, np.log(s) + log_i, d_i
@@ -220,13 +253,14 @@ class GGompertzNBDFamily(PurchaseFamily):
         dropped = expit(v - u)
         alive = 1.0 - dropped
         log_g = b * T + log_base(b, beta, T)
+        ageing = log_ageing(b, beta, T)
         gradient = np.array([
             digamma(r + x) - digamma(r) + np.log(alpha) - alive * np.log(alpha + T)
             + dropped * d_i[0],
             r / alpha - alive * (r + x) / (alpha + T) + dropped * d_i[1],
             -alive * s * T * np.exp(b * T - log_g) + dropped * d_i[2],
-            np.log(beta) - alive * log_g + dropped * (1 / s + d_i[3]),
-            s / beta - alive * s * np.exp(-log_g) + dropped * d_i[4],
+            -alive * ageing + dropped * (1 / s + d_i[3]),
+            -alive * s / beta * np.expm1(-ageing) + dropped * d_i[4],
         ])
         return c + np.logaddexp(u, v), gradient
 
@@ -256,7 +290,7 @@ class GGompertzNBDFamily(PurchaseFamily):
         with np.errstate(divide="ignore"):
             log_alive = (log_nb_constant - (r + n) * np.log(alpha + t) + xlogy(n, t)
                          + log_survival(b, s, beta, t))
-        log_dropped = (log_nb_constant + np.log(s) + s * np.log(beta)
+        log_dropped = (log_nb_constant + np.log(s)
                        + log_lifetime_integral(r + n, alpha, b, s, beta, float(n), 0.0, t))
         pmf = np.exp(np.logaddexp(log_alive, log_dropped))
         return np.where(t > 0, pmf, float(n == 0))
