@@ -92,7 +92,8 @@ def model_class(name: str) -> type:
 
 __all__ = [
     "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS", "BayesianBetaGeoModel",
-    "BayesianGammaGammaModel", "BayesianGGompertzNBDModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
-    "BetaGeoModel", "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
+    "BayesianGGompertzNBDModel", "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel",
+    "BayesianParetoNBDModel", "BetaGeoModel", "GGompertzNBDModel", "GammaGammaModel",
+    "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
     "model_by_name", "model_class",
 ]

@@ -15,7 +15,8 @@ Per row ``LL = c + logaddexp(u, v)`` with ``c = lnG(r + x) - lnG(r) + r ln(alpha
 Every ``ln g`` is written ``b tau + ln G`` with ``G = beta e^(-b tau) - expm1(-b tau)``, a
 sum of two positive terms: exact as b tau -> 0 (G -> beta + b tau) and as b tau grows
 (G -> 1, no overflow of e^(b tau)); and ``ln S = -s ln(1 + expm1(b tau) / beta)`` (see
-:func:`log_ageing`), not ``s ln beta - s ln g``, which cancel for large s and beta. The integral is adaptive Gauss-Kronrod quadrature
+:func:`log_ageing`), not ``s ln beta - s ln g``, which cancel for large s and beta. The
+integral is adaptive Gauss-Kronrod quadrature
 (:func:`clvmodels._numerics.log_integral_adaptive`) in ``w = ln((alpha + tau) / (alpha +
 t_x))``, in which the purchase factor is exponential; its derivatives in the parameters are
 averages of the log integrand's over the same nodes.
