@@ -225,11 +225,12 @@ class GGompertzNBDFamily(PurchaseFamily):
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         r, alpha, _, _ = super().initial_params(fit_data)
-        # A Gompertz lifetime close to a Pareto/NBD's with mean lifetime of the order of the
-        # observation length: b small against 1 / T, beta / b = mean T.
+        # Lifetimes of the order of the observation length: b = 1 / mean T, s = beta = 1,
+        # so that S(mean T) = 1 / e. (From a start near the Pareto/NBD limit, b = 0.1 / mean
+        # T and beta / b = mean T, L-BFGS-B went to the other limit, s and beta -> inf, on
+        # simulated data whose maximum was inside: tests/test_ggompertz_nbd.py.)
         mean_T = float(np.average(fit_data["T"], weights=fit_data.weights))
-        b = 0.1 / mean_T
-        return np.array([r, alpha, b, 1.0, b * mean_T])
+        return np.array([r, alpha, 1.0 / mean_T, 1.0, 1.0])
 
     # ------------------------------------------------------------------------- likelihood
     def _terms(self, params: Params, x, t_x, T, x_levels=None, partials=False):
@@ -306,34 +307,34 @@ class GGompertzNBDFamily(PurchaseFamily):
 
     def simulate(self, params: Params, T: np.ndarray, holdout: float,
                  rng: np.random.Generator):
+        """Gamma rates, Gompertz lifetimes ``log1p(E / eta) / b`` (E ~ Exp(1): the inverse of
+        S(tau | eta) = exp(-eta expm1(b tau))) and Poisson purchases while alive."""
         r, alpha, b, s, beta = params
-        n = len(T)
-        rate = rng.gamma(r, 1.0 / alpha, n)
-        eta = rng.gamma(s, 1.0 / beta, n)
-        # S(tau | eta) = exp(-eta expm1(b tau)): tau = log1p(E / eta) / b, E ~ Exp(1).
-        lifetime = np.log1p(rng.exponential(1.0, n) / eta) / b
-        active = np.minimum(lifetime, T)
-        x = rng.poisson(rate * active)
-        # The last of x uniform purchase times in (0, active] is active * U ** (1 / x).
-        t_x = np.where(x > 0, active * rng.random(n) ** (1.0 / np.maximum(x, 1)), 0.0)
-        x_holdout = rng.poisson(rate * np.clip(lifetime - T, 0.0, holdout))
-        return x, t_x, x_holdout
+        size = len(T)
+        rate = rng.gamma(r, 1.0 / alpha, size)
+        lifetime = np.log1p(rng.exponential(1.0, size) / rng.gamma(s, 1.0 / beta, size)) / b
+        observed = np.minimum(lifetime, T)
+        x = rng.poisson(rate * observed)
+        # Given x, the purchase times are uniform in (0, observed]: the last is at
+        # observed * U^(1/x).
+        last = observed * rng.random(size) ** (1.0 / np.maximum(x, 1))
+        return (x, np.where(x > 0, last, 0.0),
+                rng.poisson(rate * np.clip(lifetime - T, 0.0, holdout)))
 
 
 GGOMPERTZ_NBD = GGompertzNBDFamily()
 
 
 class GGompertzNBDModel(PurchasePredictions, MLEModel):
-    """GGompertz/NBD model (Bemmaor & Glady 2012) fitted by maximum likelihood.
-
-    Takes ``penalizer`` and keeps the fitted state of
-    :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
+    """GGompertz/NBD model (Bemmaor & Glady 2012) fitted by maximum likelihood, with the
+    options and fitted state of :class:`~clvmodels.estimation.mle.MLEModel` (``penalizer``;
+    ``covariance_``, ``log_likelihood_``, ...).
 
     Attributes
     ----------
     params_ : Series
-        ``r``, ``alpha`` (purchase rate ~ Gamma(r, alpha), alpha in the data's time unit),
-        ``b`` (Gompertz ageing rate, per time unit), ``s``, ``beta`` (eta ~ Gamma(s, beta)).
+        The purchase rate's ``r`` and ``alpha`` (in the data's time unit), the Gompertz
+        ageing rate ``b`` (per time unit), and ``s``, ``beta`` of the lifetime's eta.
         Where the data show no ageing the estimate tends to the Pareto/NBD (b and beta -> 0
         with beta / b the Pareto/NBD's beta) and a DegenerateFitWarning says so.
     """
