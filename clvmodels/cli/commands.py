@@ -106,7 +106,8 @@ def fit(
     model: Annotated[str, typer.Option(
         "--model", "-m", callback=choice(*model_files.TRANSACTION_MODELS),
         metavar=choice_metavar(*model_files.TRANSACTION_MODELS),
-        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD) or pnbd (Pareto/NBD)."
+        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD), pnbd (Pareto/NBD) or "
+        "ggomnbd (GGompertz/NBD)."
     )] = "bgnbd",
     spend: Annotated[str, typer.Option(
         callback=choice(*model_files.SPEND_CHOICES),
