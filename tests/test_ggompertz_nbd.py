@@ -280,6 +280,21 @@ def test_predictions_against_monte_carlo():
     assert abs(new.mean() - expected) <= 4 * new.std() / np.sqrt(n)
 
 
+@pytest.mark.slow
+def test_nuts_smoke_fit(cdnow):
+    """A short NUTS run (the samplers call the family's NumPy likelihood and gradient):
+    finite positive draws and probabilities (~20 s of CPU, up to a minute on a loaded
+    machine: marked slow, run with -m slow)."""
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianGGompertzNBDModel
+
+    model = BayesianGGompertzNBDModel().fit(cdnow, draws=40, tune=40, chains=1, random_seed=3)
+    draws = model.parameter_draws()
+    assert len(draws) == 40 and np.all(np.isfinite(draws)) and np.all(draws > 0)
+    alive = model.probability_alive(cdnow.head(20))
+    assert np.all((alive["lower"] >= 0) & (alive["upper"] <= 1))
+
+
 # ----------------------------------------------------------------------------- properties
 extreme = st.sampled_from([1e-6, 1e-3, 1.0, 1e3, 1e6]) | st.floats(1e-6, 1e6)
 
