@@ -1,7 +1,8 @@
 """clvmodels: probabilistic customer-lifetime-value models.
 
 Transaction log -> RFM summary (:func:`rfm_summary`) -> purchase-count model
-(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`) and spend model
+(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
+:class:`GGompertzNBDModel`) and spend model
 (:class:`GammaGammaModel`), fitted by maximum likelihood or as Bayesian models (``Bayesian...``,
 the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value` and
 :func:`customer_equity`.
@@ -22,12 +23,14 @@ from clvmodels.models import (
     BayesianBetaDiscreteWeibullModel,
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
+    BayesianGGompertzNBDModel,
     BayesianModifiedBetaGeoModel,
     BayesianParetoNBDModel,
     BayesianShiftedBetaGeoModel,
     BetaDiscreteWeibullModel,
     BetaGeoModel,
     GammaGammaModel,
+    GGompertzNBDModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     ShiftedBetaGeoModel,
@@ -44,6 +47,7 @@ __all__ = [
     "BayesianBetaDiscreteWeibullModel",
     "BayesianBetaGeoModel",
     "BayesianGammaGammaModel",
+    "BayesianGGompertzNBDModel",
     "BayesianModifiedBetaGeoModel",
     "BayesianParetoNBDModel",
     "BayesianShiftedBetaGeoModel",
@@ -53,6 +57,7 @@ __all__ = [
     "DegenerateFitWarning",
     "CustomerEquity",
     "GammaGammaModel",
+    "GGompertzNBDModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
     "ShiftedBetaGeoModel",

@@ -108,8 +108,9 @@ def fit(
     model: Annotated[str, typer.Option(
         "--model", "-m", callback=choice(*model_files.FIT_MODELS),
         metavar=choice_metavar(*model_files.FIT_MODELS),
-        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD) or pnbd (Pareto/NBD); "
-        "or a contractual model of a subscription log or contract table: sbg or bdw."
+        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD), pnbd (Pareto/NBD) or "
+        "ggomnbd (GGompertz/NBD); or a contractual model of a subscription log or contract "
+        "table: sbg or bdw."
     )] = "bgnbd",
     spend: Annotated[str, typer.Option(
         callback=choice(*model_files.SPEND_CHOICES),

@@ -21,6 +21,7 @@ from clvmodels.models.beta_discrete_weibull import (
 )
 from clvmodels.models.beta_geo import BayesianBetaGeoModel, BetaGeoModel
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
+from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
 
@@ -51,6 +52,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(BetaGeoModel, BayesianBetaGeoModel),
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
+        ModelSpec(GGompertzNBDModel, BayesianGGompertzNBDModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
         ModelSpec(ShiftedBetaGeoModel, BayesianShiftedBetaGeoModel),
         ModelSpec(BetaDiscreteWeibullModel, BayesianBetaDiscreteWeibullModel),
@@ -100,9 +102,10 @@ def model_class(name: str) -> type:
 
 __all__ = [
     "CONTRACT_MODELS", "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
-    "BayesianBetaDiscreteWeibullModel", "BayesianShiftedBetaGeoModel",
-    "BetaDiscreteWeibullModel", "ShiftedBetaGeoModel", "BayesianBetaGeoModel",
+    "BayesianBetaDiscreteWeibullModel", "BayesianBetaGeoModel", "BayesianGGompertzNBDModel",
     "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
-    "BetaGeoModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
+    "BayesianShiftedBetaGeoModel", "BetaDiscreteWeibullModel", "BetaGeoModel",
+    "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel",
+    "ParetoNBDModel", "ShiftedBetaGeoModel",
     "model_by_name", "model_class",
 ]
