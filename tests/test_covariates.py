@@ -383,3 +383,81 @@ def test_load_refuses_tampered_covariates(tmp_path):
         path.write_text(json.dumps(broken))
         with pytest.raises(ValidationError, match=message):
             ParetoNBDModel.load(path)
+
+
+@pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel])
+def test_every_prediction_is_the_customers_own_model(model_class):
+    # A customer's prediction under covariates is the prediction of the model without
+    # covariates at that customer's parameters: the same formulas, to rounding.
+    table = _table(300)
+    fitted = model_class(purchase_covariates=["age", "channel"],
+                         dropout_covariates=["member"]).fit(table)
+    per_customer = fitted.customer_parameters(table)
+    predictions = {
+        "alive": lambda m, t: m.probability_alive(t),
+        "expected": lambda m, t: m.expected_purchases(t, 26),
+        "pmf": lambda m, t: m.probability_of_purchases(t, 1, 26),
+        "pmf0": lambda m, t: m.probability_of_purchases(t, 0, 26),
+        "discounted": lambda m, t: m.discounted_expected_purchases(
+            t, horizon=float("inf"), discount_rate=0.01),
+        "predictive": lambda m, t: m.predictive_purchases(t, 26)["upper"],
+    }
+    values = {name: predict(fitted, table) for name, predict in predictions.items()}
+    for position in (0, 7, 123):
+        params = {name: per_customer[name][position] if name in per_customer
+                  else fitted.params_[name] for name in fitted.param_names}
+        own = model_class().set_params_(params)
+        row = table.iloc[[position]]
+        for name, predict in predictions.items():
+            assert predict(own, row).iloc[0] == pytest.approx(values[name].iloc[position],
+                                                              rel=1e-10), name
+
+
+def test_expected_spend_uses_the_spend_covariates():
+    table = _table(300)
+    fitted = GammaGammaModel(spend_covariates=["age"]).fit(table)
+    spend = fitted.expected_spend(table)
+    gamma = fitted.customer_parameters(table)["gamma"]
+    for position in (0, 5, 50):  # also customers without repeat purchases (population mean)
+        own = GammaGammaModel().set_params_({"p": fitted.params_["p"],
+                                             "q": fitted.params_["q"], "gamma": gamma[position]})
+        assert own.expected_spend(table.iloc[[position]]).iloc[0] == pytest.approx(
+            spend.iloc[position], rel=1e-12)
+
+
+def test_simulate_and_set_params_refuse_a_model_with_covariates():
+    fitted = BetaGeoModel(purchase_covariates=["age"]).fit(_table())
+    with pytest.raises(ValidationError, match="simulate"):
+        fitted.simulate(10, 30)
+    with pytest.raises(ValidationError, match="set_params_"):
+        fitted.set_params_(dict(fitted.params_[list(fitted.param_names)]))
+
+
+def test_weights_are_repeated_rows():
+    table = _table(200)
+    doubled = pd.concat([table, table.iloc[:50]])
+    doubled.index = pd.RangeIndex(len(doubled), name="customer_id")
+    weights = np.r_[np.where(np.arange(200) < 50, 2.0, 1.0)]
+    covariates = {"purchase_covariates": ["age"], "dropout_covariates": ["channel"]}
+    by_weight = BetaGeoModel(**covariates).fit(table, weights=weights)
+    by_rows = BetaGeoModel(**covariates).fit(doubled)
+    # The same objective on the same distinct rows: the same optimiser path, to rounding.
+    assert np.allclose(by_weight.params_, by_rows.params_, rtol=1e-8)
+    assert by_weight.log_likelihood_ == pytest.approx(by_rows.log_likelihood_, rel=1e-10)
+
+
+def test_standardize_makes_the_penalty_independent_of_the_columns_unit():
+    table = _table()
+    tenfold = table.assign(age=table["age"] * 10)
+    settings = {"purchase_covariates": ["age"], "covariate_penalizer": 0.5}
+
+    def coefficient(data, standardize):
+        model = BetaGeoModel(**settings, standardize=standardize).fit(data)
+        return model.params_["purchase.age"]
+
+    # With standardize the penalty is on the coefficient of age / sd(age): measuring age in
+    # tenths divides the coefficient by 10 exactly (to the optimiser's tolerance); without,
+    # the penalty on the raw coefficient weighs differently and the fit is another one.
+    assert coefficient(tenfold, True) == pytest.approx(coefficient(table, True) / 10, rel=1e-5)
+    assert coefficient(tenfold, False) != pytest.approx(coefficient(table, False) / 10,
+                                                        rel=1e-2)

@@ -132,7 +132,8 @@ class MLEModel(FittedModel):
             Number of customers each row stands for (e.g. a pre-aggregated table). Whole or
             fractional, non-negative.
         initial_params : dict, optional
-            Starting values by parameter name; a data-driven guess by default.
+            Starting values by parameter name; a data-driven guess by default. With
+            covariates, of the family's parameters only (the coefficients start at 0).
 
         Returns
         -------

@@ -204,6 +204,11 @@ class GammaGammaModel(SpendPredictions, MLEModel):
     Takes ``penalizer`` and keeps the fitted state of
     :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
+    Static covariates (``spend_covariates=``, columns of the table): ``gamma_i = gamma
+    exp(g_spend' z_i)``, so a customer's mean spend per transaction is the base one times
+    ``exp(g_spend' z_i)`` (CLVTools' Gamma-Gamma has no covariates; this is the natural
+    link of its rate parameter); see :class:`~clvmodels.estimation.mle.MLEModel`.
+
     Attributes
     ----------
     params_ : Series
