@@ -257,7 +257,7 @@ def test_new_customers_by_covariate_profile(apparel_fit):
 
 
 def test_clv_follows_the_covariates():
-    from clvmodels import customer_lifetime_value
+    from clvmodels import customer_equity, customer_lifetime_value
 
     table = _table(300)
     purchase = ParetoNBDModel(purchase_covariates=["age"], dropout_covariates=["member"]).fit(
@@ -267,6 +267,9 @@ def test_clv_follows_the_covariates():
     expected = (purchase.discounted_expected_purchases(table, horizon=52)
                 * spend.expected_spend(table))
     assert np.allclose(clv, expected, rtol=1e-12)
+    # Equity sums the same per-customer values (summation rounding only).
+    equity = customer_equity(purchase, spend, table, horizon=52)
+    assert equity.total == pytest.approx(float(expected.sum()), rel=1e-12)
 
 
 # ------------------------------------------------------------------------------ bad input
