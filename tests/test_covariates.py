@@ -14,6 +14,7 @@ import pytest
 
 from clvmodels import (
     BetaGeoModel,
+    DegenerateFitWarning,
     GammaGammaModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
@@ -53,7 +54,9 @@ def apparel() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def apparel_fit(apparel) -> ParetoNBDModel:
-    return ParetoNBDModel(**BOTH).fit(apparel)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DegenerateFitWarning)  # a proper maximum
+        return ParetoNBDModel(**BOTH).fit(apparel)
 
 
 def test_apparel_summary_matches_clvtools_without_covariates(apparel):
@@ -79,6 +82,14 @@ def test_apparel_pareto_nbd_with_covariates_matches_clvtools(apparel, apparel_fi
     at_published = held_out_log_likelihood(apparel_fit.family, apparel_fit.covariates_,
                                            published, apparel, np.ones(len(apparel)))
     assert at_published == pytest.approx(apparel_fit.log_likelihood_, abs=1e-3)
+
+
+def test_a_degenerate_fit_with_covariates_is_announced(apparel):
+    # BG/NBD on the apparel data: the dropout of the online customers tends to no
+    # heterogeneity (a, b -> infinity at a fixed mean), as the rule of the fits without
+    # covariates (standard error of a log-parameter above 5) diagnoses.
+    with pytest.warns(DegenerateFitWarning, match="hardly determine a .*dropout.Channel"):
+        BetaGeoModel(**BOTH).fit(apparel)
 
 
 def test_summary_has_coefficients_with_wald_intervals(apparel_fit):

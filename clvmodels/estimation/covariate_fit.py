@@ -30,6 +30,7 @@ from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import BLOCK_ROWS, FitData
 from clvmodels.estimation.optimise import (
     LOG_PARAMETER_BOUND,
+    UNIDENTIFIED_LOG_SE,
     difference_hessian,
     minimise_from,
 )
@@ -238,6 +239,9 @@ def fit_with_covariates(family: Family, design: CovariateDesign, fit_data: FitDa
     if not finite:
         problems.append("the standard errors are not finite (the observed information is "
                         "singular: the likelihood is flat in some direction)")
+    else:
+        problems += hardly_determined(names, n_base, np.sqrt(np.diag(cov)), natural,
+                                      design.scales[coordinates.positions])
     return CovariateFit(
         params=pd.Series(natural, index=names, name="estimate"),
         covariance=pd.DataFrame(cov, index=names, columns=names),
@@ -245,6 +249,20 @@ def fit_with_covariates(family: Family, design: CovariateDesign, fit_data: FitDa
         n_free=n_base + coordinates.n_free,
         problems=tuple(problems),
     )
+
+
+def hardly_determined(names: list[str], n_base: int, std_error: np.ndarray,
+                      estimate: np.ndarray, column_scales: np.ndarray) -> list[str]:
+    """The parameters the data hardly determine, by the rule of the fits without covariates
+    (:data:`~clvmodels.estimation.optimise.UNIDENTIFIED_LOG_SE`): a base parameter whose
+    log has a standard error above it, a coefficient whose standard error per standard
+    deviation of its column (the change of the log-parameter it stands for) is above it."""
+    log_scale = np.concatenate([std_error[:n_base] / estimate[:n_base],
+                                std_error[n_base:] * column_scales])
+    return [f"the data hardly determine {name} (standard error of log "
+            f"{name if k < n_base else 'its effect per standard deviation'} {se:.3g})"
+            for k, (name, se) in enumerate(zip(names, log_scale, strict=True))
+            if se > UNIDENTIFIED_LOG_SE]
 
 
 def customer_params(family: Family, design: CovariateDesign, params: pd.Series,

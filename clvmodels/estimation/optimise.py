@@ -51,7 +51,7 @@ LOG_PARAMETER_BOUND = float(np.log(1e10))
 _EDGE = 1e-6
 # A standard error of a log-parameter above this (a 95% interval spanning a factor e**19.6,
 # 3e8) means the data hardly determine the parameter: the likelihood is flat along a ridge.
-_UNIDENTIFIED_LOG_SE = 5.0
+UNIDENTIFIED_LOG_SE = 5.0
 
 
 class Objective:
@@ -185,7 +185,7 @@ def diagnose(family: Family, log_scaled: np.ndarray, params: np.ndarray,
     """What makes an estimate degenerate, one phrase each: a parameter on the edge of the
     search box (``log_scaled`` are the log-parameters on the rescaled data), standard errors
     that are not finite (singular information), a log-parameter with a standard error above
-    ``_UNIDENTIFIED_LOG_SE``."""
+    ``UNIDENTIFIED_LOG_SE``."""
     names = family.param_names
     problems = [
         f"{name} = {value:.4g} is on the edge of the search box (within a factor "
@@ -202,7 +202,7 @@ def diagnose(family: Family, log_scaled: np.ndarray, params: np.ndarray,
         problems += [
             f"the data hardly determine {name} (standard error of log {name} {se:.3g}: its "
             f"95% interval spans a factor {_factor(2 * 1.96 * se)})"
-            for name, se in zip(names, log_se, strict=True) if se > _UNIDENTIFIED_LOG_SE
+            for name, se in zip(names, log_se, strict=True) if se > UNIDENTIFIED_LOG_SE
         ]
     return tuple(problems)
 
@@ -370,6 +370,6 @@ def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ..
     return pd.DataFrame(natural, index=list(names), columns=list(names))
 
 
-__all__ = ["LOG_PARAMETER_BOUND", "MaximumLikelihood", "Objective",
+__all__ = ["LOG_PARAMETER_BOUND", "UNIDENTIFIED_LOG_SE", "MaximumLikelihood", "Objective",
            "covariance", "degenerate_fit_message", "diagnose", "difference_hessian",
            "fit_maximum_likelihood", "maximise", "minimise_from", "optimise"]
