@@ -259,7 +259,8 @@ class MLEModel(FittedModel):
 
         The interval is built on the log scale (``exp(log(estimate) +/- z * se / estimate)``),
         which keeps it inside the positive parameter space; standard errors are NaN when the
-        observed information is singular.
+        observed information is singular. Covariate coefficients (real numbers) get the
+        symmetric interval ``estimate +/- z * se``.
         """
         self.check_fitted()
         if self.covariate_design is not None:
