@@ -390,6 +390,8 @@ def test_load_refuses_tampered_covariates(tmp_path):
         (lambda d: d["covariates"]["scales"].__setitem__(0, -1.0), "scales must be positive"),
         (lambda d: d["params"].__setitem__("dropout.age", 0.5), "must be equal"),
         (lambda d: d["covariates"]["levels"].__setitem__("age", ["x"]), "levels"),
+        # 1 and 1.0 are one level to the lookup of the predictions.
+        (lambda d: d["covariates"]["levels"].__setitem__("age", [1, 1.0]), "distinct"),
         (lambda d: d["params"].pop("purchase.age"), "params must name"),
     ]:
         broken = json.loads(json.dumps(document))

@@ -419,7 +419,7 @@ class CovariateDesign:
             if found is not None and not (
                     isinstance(found, list) and len(found) >= 2
                     and all(isinstance(level, _LEVEL_TYPES) for level in found)
-                    and len(set(map(repr, found))) == len(found)):
+                    and pd.Index(found, dtype=object).is_unique):
                 raise ValidationError(f"{source}: covariates.levels[{name!r}] must be null or "
                                       "a list of at least two distinct strings or numbers")
         partial = cls(spec, levels, (), np.zeros(0), np.ones(0))
