@@ -8,21 +8,32 @@ the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value
 """
 
 from clvmodels.clv import CustomerEquity, customer_equity, customer_lifetime_value
-from clvmodels.datasets import load_cdnow_summary, load_cdnow_transactions, load_donations
+from clvmodels.datasets import (
+    load_cdnow_summary,
+    load_cdnow_transactions,
+    load_donations,
+    load_retention_cohorts,
+)
 from clvmodels.errors import ConvergenceError, DegenerateFitWarning
 from clvmodels.estimation.base import package_version
+from clvmodels.estimation.contract import cohort_to_customers
 from clvmodels.evaluate import Backtest, backtest, compare_models
 from clvmodels.models import (
+    BayesianBetaDiscreteWeibullModel,
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
     BayesianModifiedBetaGeoModel,
     BayesianParetoNBDModel,
+    BayesianShiftedBetaGeoModel,
+    BetaDiscreteWeibullModel,
     BetaGeoModel,
     GammaGammaModel,
     ModifiedBetaGeoModel,
     ParetoNBDModel,
+    ShiftedBetaGeoModel,
 )
 from clvmodels.rfm import calibration_holdout, rfm_summary
+from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
 
@@ -30,10 +41,13 @@ __version__ = package_version()
 
 __all__ = [
     "Backtest",
+    "BayesianBetaDiscreteWeibullModel",
     "BayesianBetaGeoModel",
     "BayesianGammaGammaModel",
     "BayesianModifiedBetaGeoModel",
     "BayesianParetoNBDModel",
+    "BayesianShiftedBetaGeoModel",
+    "BetaDiscreteWeibullModel",
     "BetaGeoModel",
     "ConvergenceError",
     "DegenerateFitWarning",
@@ -41,17 +55,21 @@ __all__ = [
     "GammaGammaModel",
     "ModifiedBetaGeoModel",
     "ParetoNBDModel",
+    "ShiftedBetaGeoModel",
     "TimeUnit",
     "ValidationError",
     "backtest",
     "calibration_holdout",
     "check_rfm",
     "check_transactions",
+    "cohort_to_customers",
     "compare_models",
+    "contract_summary",
     "customer_equity",
     "customer_lifetime_value",
     "load_cdnow_summary",
     "load_cdnow_transactions",
     "load_donations",
+    "load_retention_cohorts",
     "rfm_summary",
 ]
