@@ -3,13 +3,16 @@
 Run from the repository root::
 
     python -m benchmarks.bench_bayes [--customers 1000000] [--clv-draws N] [--skip-peer]
-                                     [--skip-million]
+                                     [--skip-million] [--model bgnbd|mbgnbd|gg]
 
-- BG/NBD on the CDNOW sample, 4 chains x 1,000 draws after 1,000 tuning steps (wall time
-  including compilation), against PyMC-Marketing's ``BetaGeoModel`` with the same settings
-  (target: at least 3x faster). Both compile code and cache it on disk (numba's cache, PyTensor's
-  compiledir), so each fit runs in a fresh process twice: with empty caches (cold, a machine's
-  first fit) and with the caches that run filled (warm, every later fit);
+- BG/NBD, MBG/NBD and Gamma-Gamma on the CDNOW sample, 4 chains x 1,000 draws after 1,000
+  tuning steps (wall time including compilation), each against PyMC-Marketing's model of the
+  same name with the same settings (targets: under 3 s warm, R-hat <= 1.01 without
+  divergences, at least 10x faster). Both compile code and cache it on disk (numba's cache,
+  PyTensor's compiledir), so each fit runs in a fresh process twice: with empty caches (cold,
+  a machine's first fit) and with the caches that run filled (warm, every later fit);
+- the CDNOW sample's year of discounted CLV with 90% intervals from all 4,000 paired draws
+  (target: under 2 s);
 - 1,000,000 simulated customers (CDNOW's BG/NBD and Gamma-Gamma parameters, purchases on whole
   days, times in weeks, as a transaction log gives them): the BG/NBD fit with the same settings
   (target: under 2 minutes), then a year's discounted CLV with 90% intervals for every customer
@@ -43,6 +46,7 @@ from benchmarks._common import (
 from clvmodels import (
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
+    BayesianModifiedBetaGeoModel,
     BetaGeoModel,
     GammaGammaModel,
     customer_lifetime_value,
@@ -73,70 +77,110 @@ def simulated_customers(n: int, seed: int = 0) -> pd.DataFrame:
     return data
 
 
-def _fit_cdnow(who: str) -> dict:
-    """One CDNOW fit, by ``"ours"`` or ``"peer"`` (PyMC-Marketing): its wall time and
-    results."""
+OURS = {"bgnbd": BayesianBetaGeoModel, "mbgnbd": BayesianModifiedBetaGeoModel,
+        "gg": BayesianGammaGammaModel}
+# PyMC-Marketing's model of the same name (in pymc_marketing.clv).
+PEERS = {"bgnbd": "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel", "gg": "GammaGammaModel"}
+
+
+def _peer_data(rfm: pd.DataFrame, model: str) -> pd.DataFrame:
+    """The CDNOW table as PyMC-Marketing reads it (Gamma-Gamma: the repeat buyers)."""
+    columns = ["frequency", "monetary_value"] if model == "gg" else ["frequency", "recency", "T"]
+    data = rfm[columns].rename_axis("customer_id").reset_index()
+    return data[data["frequency"] > 0] if model == "gg" else data
+
+
+def _fit_cdnow(who: str, model: str = "bgnbd", draws: int = SETTINGS["draws"]) -> dict:
+    """One CDNOW fit of ``model`` (a key of ``OURS``), by ``"ours"`` or ``"peer"``
+    (PyMC-Marketing's model of the same name), 4 chains x ``draws`` after as many tuning steps:
+    its wall time and results. PyMC is imported before the timer for both."""
+    import pymc  # noqa: F401
+
     rfm = load_cdnow_summary()
+    settings = {**SETTINGS, "draws": draws, "tune": draws}
     if who == "ours":
-        model, seconds = timed(BayesianBetaGeoModel().fit, rfm, random_seed=1, **SETTINGS)
-        attrs = model.idata.posterior.attrs
+        fitted, seconds = timed(OURS[model]().fit, rfm, random_seed=1, **settings)
+        attrs = fitted.idata.posterior.attrs
         return {"seconds": seconds, "compile": attrs.get("compile_seconds", float("nan")),
                 "sampling": attrs["sampling_seconds"], "sampler": attrs["sampler"],
                 "rows": attrs["n_distinct_rows"],
-                "r_hat": float(model.summary()["r_hat"].max()),
-                "divergences": int(model.idata.sample_stats["diverging"].sum()),
-                "steps": float(model.idata.sample_stats["n_steps"].mean()),
-                "means": model.params_.round(3).to_dict()}
-    from pymc_marketing.clv import BetaGeoModel as PeerModel
+                "r_hat": float(fitted.summary()["r_hat"].max()),
+                "divergences": int(fitted.idata.sample_stats["diverging"].sum()),
+                "steps": float(fitted.idata.sample_stats["n_steps"].mean()),
+                "means": fitted.params_.round(3).to_dict()}
+    from pymc_marketing import clv as peer_clv
 
-    data = pd.DataFrame({"customer_id": rfm.index, "frequency": rfm["frequency"],
-                         "recency": rfm["recency"], "T": rfm["T"]}).reset_index(drop=True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        peer = PeerModel(data=data)
+        peer = getattr(peer_clv, PEERS[model])(data=_peer_data(rfm, model))
         # As many parallel chains as ours (one run without it sampled sequentially).
         _, seconds = timed(peer.fit, random_seed=1, progressbar=False,
-                           cores=min(SETTINGS["chains"], os.cpu_count() or 1), **SETTINGS)
+                           cores=min(settings["chains"], os.cpu_count() or 1), **settings)
+    names = OURS[model].family.param_names
     return {"seconds": seconds,
-            "means": {k: round(float(peer.idata.posterior[k].mean()), 3) for k in CDNOW_BGNBD}}
+            "means": {k: round(float(peer.idata.posterior[k].mean()), 3) for k in names
+                      if k in peer.idata.posterior}}
 
 
-def _fit_cdnow_in_fresh_process(who: str, cache: Path) -> dict:
+def _fit_cdnow_in_fresh_process(who: str, model: str, cache: Path) -> dict:
     """:func:`_fit_cdnow` in a new Python process whose compilation caches (PyTensor's C
     modules, numba's machine code) live under ``cache``: empty the first time (cold), filled
     by then the second (warm)."""
     env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache / 'pytensor'}",
            "NUMBA_CACHE_DIR": str(cache / "numba")}
-    result = subprocess.run([sys.executable, "-m", "benchmarks.bench_bayes", "--fit-cdnow", who],
+    result = subprocess.run([sys.executable, "-m", "benchmarks.bench_bayes", "--fit-cdnow", who,
+                             "--model", model],
                             env=env, capture_output=True, text=True, check=True)
     return json.loads(result.stdout.splitlines()[-1])
 
 
-def compare_with_pymc_marketing(skip_peer: bool) -> None:
-    """Ours and PyMC-Marketing's CDNOW fits, each in a fresh process, first with empty
-    compilation caches (cold: a first fit on a machine), then again with the caches the first
-    run filled (warm: every later fit); the two runs of a state back to back."""
-    print(f"\nBG/NBD on CDNOW (2,357 customers), {SETTINGS}, each fit in a fresh process "
-          "(wall time of fit(), compilation included)")
+def compare_with_pymc_marketing(skip_peer: bool, models: tuple[str, ...] = tuple(OURS)) -> None:
+    """Ours and PyMC-Marketing's CDNOW fits of each model, each in a fresh process, first with
+    empty compilation caches (cold: a first fit on a machine), then again with the caches the
+    first run filled (warm: every later fit); the two runs of a state back to back. Targets:
+    under 3 s warm, R-hat <= 1.01, no divergences, at least 10x the peer."""
     who = ("ours",) if skip_peer else ("ours", "peer")
-    with tempfile.TemporaryDirectory() as tmp:
-        for state in ("cold", "warm"):
-            print(f"  {state} caches; {_load()}")
-            runs = {name: _fit_cdnow_in_fresh_process(name, Path(tmp) / name) for name in who}
-            ours = runs["ours"]
-            print(f"    clvmodels ({ours['sampler']}, {ours['rows']:,} distinct rows): "
-                  f"{ours['seconds']:6.1f} s (compile {ours['compile']:.1f} s, sampling "
-                  f"{ours['sampling']:.1f} s, {ours['steps']:.1f} leapfrog steps a draw); "
-                  f"max R-hat {ours['r_hat']:.3f}, divergences {ours['divergences']}; "
-                  f"posterior means {ours['means']}")
-            if skip_peer:
-                continue
-            peer = runs["peer"]
-            ratio = peer["seconds"] / ours["seconds"]
-            print(f"    PyMC-Marketing BetaGeoModel (PyMC NUTS): {peer['seconds']:6.1f} s; "
-                  f"posterior means {peer['means']}")
-            print(f"    speed-up {ratio:.1f}x (target >= 3x: "
-                  f"{'met' if ratio >= 3 else 'NOT met'}); {_load()}")
+    for model in models:
+        print(f"\n{OURS[model].__name__} on CDNOW (2,357 customers), {SETTINGS}, each fit in a "
+              "fresh process (wall time of fit(), compilation included)")
+        with tempfile.TemporaryDirectory() as tmp:
+            for state in ("cold", "warm"):
+                print(f"  {state} caches; {_load()}")
+                runs = {name: _fit_cdnow_in_fresh_process(name, model, Path(tmp) / name)
+                        for name in who}
+                ours = runs["ours"]
+                converged = ours["r_hat"] <= 1.01 and ours["divergences"] == 0
+                print(f"    clvmodels ({ours['sampler']}, {ours['rows']:,} distinct rows): "
+                      f"{ours['seconds']:6.1f} s (compile {ours['compile']:.1f} s, sampling "
+                      f"{ours['sampling']:.1f} s, {ours['steps']:.1f} leapfrog steps a draw); "
+                      f"max R-hat {ours['r_hat']:.3f}, divergences {ours['divergences']} "
+                      f"({'converged' if converged else 'NOT converged'}); "
+                      f"posterior means {ours['means']}")
+                if state == "warm":
+                    print(f"    target < 3 s warm: {'met' if ours['seconds'] < 3 else 'NOT met'}")
+                if skip_peer:
+                    continue
+                peer = runs["peer"]
+                ratio = peer["seconds"] / ours["seconds"]
+                print(f"    PyMC-Marketing {PEERS[model]} (PyMC NUTS): {peer['seconds']:6.1f} s; "
+                      f"posterior means {peer['means']}")
+                print(f"    speed-up {ratio:.1f}x (target >= 10x: "
+                      f"{'met' if ratio >= 10 else 'NOT met'}); {_load()}")
+
+
+def cdnow_clv(clv_draws: int | None) -> None:
+    """A year's discounted CLV with 90% intervals of the CDNOW sample from the NUTS fits'
+    paired draws (target: under 2 s with all 4,000)."""
+    rfm = load_cdnow_summary()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        purchases = BayesianBetaGeoModel().fit(rfm, random_seed=1, **SETTINGS)
+        spend = BayesianGammaGammaModel().fit(rfm, random_seed=1, **SETTINGS)
+    _, seconds = timed(customer_lifetime_value, purchases, spend, rfm, horizon=52.0,
+                       discount_rate=WEEKLY_DISCOUNT, max_draws=clv_draws)
+    draws = min(purchases.n_draws, clv_draws or purchases.n_draws)
+    print(f"\nCDNOW CLV with 90% intervals over {draws:,} draws: {seconds:6.2f} s (target < 2 s: "
+          f"{'met' if seconds < 2 else 'NOT met'}); {_load()}")
 
 
 def million_customers(n: int, clv_draws: int | None) -> None:
@@ -171,6 +215,37 @@ def million_customers(n: int, clv_draws: int | None) -> None:
           f"{(result['upper'] - result['lower']).mean():.2f}")
 
 
+# ----------------------------------------------------------------------------- suite steps
+# ``python -m benchmarks`` (benchmarks/run.py) runs these in fresh worker processes.
+def cdnow_fit_step(implementation: str, model: str, draws: int) -> dict:
+    """:func:`_fit_cdnow` for the suite's table: ``implementation`` is ``"clvmodels"`` or
+    ``"pymc-marketing"``."""
+    return _fit_cdnow("ours" if implementation == "clvmodels" else "peer", model, draws)
+
+
+def clv_step(customers: int, draws: int) -> dict:
+    """A year's discounted CLV (10% a year) with 90% intervals from ``4 x draws`` paired
+    posterior draws: of the CDNOW sample (``customers=0``; NUTS fits) or of that many simulated
+    CDNOW-like customers (Laplace fits: the CLV's cost does not depend on the sampler). Only
+    the CLV call is timed; the peak RSS includes the fits."""
+    import time
+
+    if customers == 0:
+        data, method = load_cdnow_summary(), "nuts"
+    else:
+        data, method = simulated_customers(customers), "map"
+    settings = {"draws": draws, "tune": draws, "chains": 4, "random_seed": 1, "method": method}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        purchases = BayesianBetaGeoModel().fit(data, **settings)
+        spend = BayesianGammaGammaModel().fit(data, **settings)
+    start = time.perf_counter()
+    customer_lifetime_value(purchases, spend, data, horizon=52.0,
+                            discount_rate=WEEKLY_DISCOUNT)
+    return {"seconds": time.perf_counter() - start, "customers": len(data),
+            "draws": purchases.n_draws}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1_000_000)
@@ -182,12 +257,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="only the CDNOW comparison")
     parser.add_argument("--fit-cdnow", choices=("ours", "peer"),
                         help="internal: one CDNOW fit, printed as JSON")
+    parser.add_argument("--model", choices=tuple(OURS), default=None,
+                        help="only this model's CDNOW comparison (with --fit-cdnow: the model "
+                        "to fit)")
     args = parser.parse_args(argv)
     if args.fit_cdnow:
-        print(json.dumps(_fit_cdnow(args.fit_cdnow)))
+        print(json.dumps(_fit_cdnow(args.fit_cdnow, args.model or "bgnbd")))
         return
     print(machine_description())
-    compare_with_pymc_marketing(args.skip_peer)
+    compare_with_pymc_marketing(args.skip_peer, (args.model,) if args.model else tuple(OURS))
+    cdnow_clv(args.clv_draws)
     if not args.skip_million:
         million_customers(args.customers, args.clv_draws)
 

@@ -61,10 +61,13 @@ class Sizes:
     spark: int
     bayes: int
     bayes_draws: int
+    cdnow_draws: int = 1000  # per chain (4 chains) for the CDNOW fits and CLV
+    bayes_clv: int = 1_000_000  # simulated customers of the large Bayesian CLV row
 
 
 QUICK = Sizes(logs=(2_000, 10_000), out_of_core=20_000, fit_peer=10_000, pareto_peer=2_000,
-              fit_large=20_000, spark=2_000, bayes=500, bayes_draws=100)
+              fit_large=20_000, spark=2_000, bayes=500, bayes_draws=100, cdnow_draws=100,
+              bayes_clv=20_000)
 FULL = Sizes(logs=(100_000, 1_000_000), out_of_core=10_000_000, fit_peer=1_000_000,
              pareto_peer=100_000, fit_large=10_000_000, spark=100_000, bayes=5_000,
              bayes_draws=500)
@@ -285,8 +288,20 @@ def _bayes_step(implementation: str, path: str, n_customers: int, draws: int) ->
     return {"seconds": time.perf_counter() - start}
 
 
+def _bayes_cdnow_step(*arguments) -> dict:
+    from benchmarks.bench_bayes import cdnow_fit_step
+
+    return cdnow_fit_step(*arguments)
+
+
+def _bayes_clv_step(*arguments) -> dict:
+    from benchmarks.bench_bayes import clv_step
+
+    return clv_step(*arguments)
+
+
 _STEPS = {"rfm": _rfm_step, "fit": _fit_step, "clv": _clv_step, "spark-model": _spark_model_step,
-          "bayes": _bayes_step}
+          "bayes": _bayes_step, "bayes-cdnow": _bayes_cdnow_step, "bayes-clv": _bayes_clv_step}
 
 
 def _worker(step: str, arguments: list) -> None:
@@ -455,6 +470,19 @@ def _bayes_rows(table: Table, sizes: Sizes, rfm_path: str, enabled: bool) -> Non
     table.add(step, size, measure("bayes", "clvmodels", rfm_path, sizes.bayes, sizes.bayes_draws),
               "PyMC-Marketing", measure("bayes", "pymc-marketing", rfm_path, sizes.bayes,
                                         sizes.bayes_draws))
+    draws = sizes.cdnow_draws
+    for model, name in (("bgnbd", "BG/NBD"), ("mbgnbd", "MBG/NBD"), ("gg", "Gamma-Gamma")):
+        ours = measure("bayes-cdnow", "clvmodels", model, draws)
+        table.add(f"Bayesian {name} fit (NUTS)", f"CDNOW (2,357), 4 chains x {draws} + tune",
+                  ours, "PyMC-Marketing", measure("bayes-cdnow", "pymc-marketing", model, draws))
+        if "r_hat" in ours:
+            table.notes.append(f"Bayesian {name} on CDNOW: max R-hat {ours['r_hat']:.3f}, "
+                               f"{ours['divergences']} divergences, compile "
+                               f"{ours['compile']:.2f} s (warm caches after the first row).")
+    for customers, size in ((0, "CDNOW (2,357 customers)"),
+                            (sizes.bayes_clv, f"{sizes.bayes_clv:,} simulated customers")):
+        table.add("Bayesian CLV, 90% intervals (52 weeks)", f"{size}, {4 * draws:,} draws",
+                  measure("bayes-clv", customers, draws))
 
 
 def _pandas_limit(runs: dict, logs: dict, target: int) -> str:

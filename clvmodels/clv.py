@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.estimation.base import FittedModel
-from clvmodels.estimation.draws import DistinctRows, Summary, summarise
+from clvmodels.estimation.draws import DistinctRows, Summary, interval, summarise
 from clvmodels.estimation.fitdata import first_rows, row_codes
 from clvmodels.estimation.predictions import (
     block_params,
@@ -40,6 +40,14 @@ class Valuation:
     probability_alive: np.ndarray
     expected_purchases: np.ndarray
     expected_spend: np.ndarray
+    #: Per part ("alive", "purchases", "spend") its interval (lower, upper) per distinct row,
+    #: when asked for (``part_intervals``) and there are draws.
+    part_intervals: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+    #: Whether each model's draws were all used (a model with one draw counts as all): then a
+    #: part's mean and interval are that model's own prediction's.
+    all_draws: tuple[bool, bool] = (False, False)
+    #: Draws of the purchase and the spend model (1 for a maximum-likelihood model).
+    model_draws: tuple[int, int] = (1, 1)
 
     def frame(self) -> pd.DataFrame:
         """``clv`` per customer (the posterior mean with draws), with ``lower`` and ``upper``
@@ -65,6 +73,31 @@ class Valuation:
         """The CLV draws: one row per draw, one column per customer."""
         return self.clv.draws_frame(self.rows, self.index)
 
+    def part_predictions(self) -> dict[str, pd.Series | pd.DataFrame] | None:
+        """The parts as the models' own methods return them (``probability_alive``,
+        ``discounted_expected_purchases``, ``expected_spend``: a Series for a model with one
+        draw, ``mean``, ``lower``, ``upper`` for one with draws), or None when they are not
+        those: a subset of a model's draws was paired, or the intervals were not computed."""
+        with_draws = [n > 1 for n in self.model_draws]
+        if not all(self.all_draws) or (any(with_draws) and self.part_intervals is None):
+            return None
+        codes = self.rows.codes
+        parts = {}
+        for name, key, mean, draws in (
+            ("probability_alive", "alive", self.probability_alive, with_draws[0]),
+            ("discounted_expected_purchases", "purchases", self.expected_purchases,
+             with_draws[0]),
+            ("expected_spend", "spend", self.expected_spend, with_draws[1]),
+        ):
+            if not draws:
+                parts[name] = pd.Series(mean[codes], index=self.index, name=name)
+                continue
+            lower, upper = self.part_intervals[key]
+            parts[name] = pd.DataFrame(
+                {"mean": mean[codes], "lower": lower[codes], "upper": upper[codes]},
+                index=self.index)
+        return parts
+
 
 def valuation(
     transaction_model: FittedModel,
@@ -78,9 +111,11 @@ def valuation(
     max_draws: int | None,
     keep_draws: bool = False,
     random_seed: int = 0,
+    part_intervals: bool = False,
 ) -> Valuation:
     """Per customer: CLV over the paired parameter draws (mean and interval), the means of its
-    parts, and the per-draw total over customers.
+    parts (and with ``part_intervals`` their intervals, in the same pass over the draws), and
+    the per-draw total over customers.
 
     The two models' draws are paired at random (they come from independent fits, so any
     pairing is a draw from the joint posterior); the number of draws is the smaller of the two
@@ -107,6 +142,12 @@ def valuation(
                         spend=spend)
     future = discounted_future(family, horizon, discount_rate, n_draws)
     means = {name: np.empty(len(rows)) for name in ("alive", "purchases", "spend")}
+    model_draws = (transaction_model.n_draws, spend_model.n_draws)
+    # Intervals of the parts that vary over draws (a one-draw model's part is its point).
+    varying = [name for name, draws in zip(means, (*model_draws[:1], *model_draws), strict=True)
+               if draws > 1]
+    intervals = ({name: (np.empty(len(rows)), np.empty(len(rows))) for name in varying}
+                 if part_intervals and n_draws > 1 else None)
     owner = type(spend_model).__name__
 
     def evaluate(block: slice) -> np.ndarray:
@@ -126,12 +167,16 @@ def valuation(
         for name, values in (("alive", alive), ("purchases", purchases),
                              ("spend", spend_draws)):
             means[name][block] = values.mean(axis=0)
+            if intervals is not None and name in intervals:
+                lower, upper = interval(values, level)
+                intervals[name][0][block], intervals[name][1][block] = lower, upper
         return margin * spend_draws * purchases
 
     summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
                         keep_draws=keep_draws)
     return Valuation(summary, rows, data.index, n_draws, means["alive"], means["purchases"],
-                     means["spend"])
+                     means["spend"], intervals,
+                     tuple(draws in (1, n_draws) for draws in model_draws), model_draws)
 
 
 def customer_lifetime_value(
@@ -257,7 +302,13 @@ def customer_equity(
     value = valuation(transaction_model, spend_model, data, horizon=horizon,
                       discount_rate=discount_rate, margin=margin, level=level,
                       max_draws=max_draws)
-    table = with_segments(value.frame().join(value.parts()), "clv", int(n_segments))
+    return equity_of(value, int(n_segments), level)
+
+
+def equity_of(value: Valuation, n_segments: int, level: float) -> CustomerEquity:
+    """The customer equity of a valuation (see :func:`customer_equity`), in ``n_segments``
+    CLV segments, with intervals of mass ``level``."""
+    table = with_segments(value.frame().join(value.parts()), "clv", n_segments)
     total_draws = value.clv.total_draws
     interval = None
     if value.n_draws > 1:
@@ -290,4 +341,5 @@ def segment_table(table: pd.DataFrame, column: str, total: float) -> pd.DataFram
     return segments
 
 
-__all__ = ["CustomerEquity", "customer_equity", "customer_lifetime_value", "valuation"]
+__all__ = ["CustomerEquity", "Valuation", "customer_equity", "customer_lifetime_value",
+           "equity_of", "valuation"]

@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from clvmodels.clv import CustomerEquity, customer_equity, valuation
+from clvmodels.clv import CustomerEquity, equity_of, valuation
 from clvmodels.estimation.base import FittedModel
 from clvmodels.timeunit import TimeUnit
 
@@ -105,11 +105,13 @@ def _columns(name: str, result: pd.Series | pd.DataFrame) -> dict[str, pd.Series
 def _part_columns(transaction_model: FittedModel, spend_model: FittedModel | None,
                   rfm: pd.DataFrame, settings: ValueSettings, rate: float,
                   progress: Callable[[], None],
-                  point_parts: pd.DataFrame | None = None) -> dict[str, pd.Series]:
+                  parts: dict[str, pd.Series | pd.DataFrame] | None = None
+                  ) -> dict[str, pd.Series]:
     """The columns before ``clv``, each from the model's own prediction method, or from
-    ``point_parts``: the parts of a one-draw CLV (P(alive), discounted expected purchases,
-    expected spend), which are those methods' point predictions, already computed (the
-    discounted count is a quadrature: evaluating it again doubled the scoring time)."""
+    ``parts``: those methods' predictions of P(alive), the discounted expected purchases and
+    the expected spend as the CLV's valuation computed them in its one pass over the draws
+    (:meth:`clvmodels.clv.Valuation.part_predictions`; the discounted count is a quadrature
+    per draw: evaluating it again doubled the scoring time)."""
     level = settings.level
     predictions = {
         "probability_alive": lambda: transaction_model.probability_alive(rfm, level=level),
@@ -121,12 +123,8 @@ def _part_columns(transaction_model: FittedModel, spend_model: FittedModel | Non
             rfm, settings.horizon, level=level)
     if spend_model is not None:
         predictions["expected_spend"] = lambda: spend_model.expected_spend(rfm, level=level)
-    if point_parts is not None:
-        predictions |= {
-            "probability_alive": lambda: point_parts["probability_alive"],
-            "discounted_expected_purchases": lambda: point_parts["expected_purchases"],
-            "expected_spend": lambda: point_parts["expected_spend"],
-        }
+    if parts is not None:
+        predictions |= {name: (lambda part=part: part) for name, part in parts.items()}
     columns: dict[str, pd.Series] = {}
     for name in SCORE_COLUMNS[:-2]:
         if name in predictions:
@@ -168,13 +166,19 @@ def customer_scores(
     if spend_model is None:
         columns = _part_columns(transaction_model, None, rfm, settings, rate, progress)
         return pd.DataFrame(columns, index=rfm.index)
-    value = valuation(transaction_model, spend_model, rfm, horizon=settings.horizon,
-                      discount_rate=rate, margin=settings.margin, level=settings.level,
-                      max_draws=None)
+    value = _valuation(transaction_model, spend_model, rfm, settings, rate)
     progress()
     columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress,
-                            value.parts() if value.n_draws == 1 else None)
+                            value.part_predictions())
     return pd.DataFrame(columns | _clv_columns(value.frame()), index=rfm.index)
+
+
+def _valuation(transaction_model: FittedModel, spend_model: FittedModel, rfm: pd.DataFrame,
+               settings: ValueSettings, rate: float):
+    """The CLV over every draw, with its parts' intervals (the score columns reuse them)."""
+    return valuation(transaction_model, spend_model, rfm, horizon=settings.horizon,
+                     discount_rate=rate, margin=settings.margin, level=settings.level,
+                     max_draws=None, part_intervals=True)
 
 
 def score_customers(
@@ -192,12 +196,11 @@ def score_customers(
     if spend_model is None:
         columns = _part_columns(transaction_model, None, rfm, settings, rate, progress)
         return Scores(pd.DataFrame(columns, index=rfm.index), None, settings.as_dict(unit))
-    equity = customer_equity(transaction_model, spend_model, rfm, horizon=settings.horizon,
-                             discount_rate=rate, margin=settings.margin, level=settings.level)
+    value = _valuation(transaction_model, spend_model, rfm, settings, rate)
+    equity = equity_of(value, 10, settings.level)
     progress()
-    one_draw = len(equity.total_draws) == 1
     columns = _part_columns(transaction_model, spend_model, rfm, settings, rate, progress,
-                            equity.clv if one_draw else None)
+                            value.part_predictions())
     columns |= _clv_columns(equity.clv)
     columns["segment"] = equity.clv["segment"]
     return Scores(pd.DataFrame(columns, index=rfm.index), equity, settings.as_dict(unit))

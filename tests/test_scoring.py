@@ -64,3 +64,80 @@ def test_scores_with_draws_have_intervals_from_the_methods(cdnow):
         else:
             np.testing.assert_array_equal(batch[name].to_numpy(), expected.to_numpy())
     assert {"clv_lower", "clv_upper"} <= set(batch.columns)
+
+
+def _posterior_model(model_class, means: dict[str, float], n_draws: int, seed: int):
+    """A Bayesian model whose posterior is ``n_draws`` normal draws around ``means`` (1% sd
+    on the log scale), in weeks: scoring's input without a NUTS fit."""
+    az = pytest.importorskip("arviz")
+    rng = np.random.default_rng(seed)
+    draws = {k: v * np.exp(rng.normal(0, 0.01, n_draws)) for k, v in means.items()}
+    model = model_class()
+    idata = az.from_dict(posterior={k: v[None, :] for k, v in draws.items()})
+    idata.posterior.attrs = {"time_unit": "W", "n_customers": 1.0, "n_distinct_rows": 1,
+                             "n_customers_excluded": 0}
+    model.set_posterior(idata)
+    return model
+
+
+def _bayesian_models(spend_draws: int = 40):
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianBetaGeoModel, BayesianGammaGammaModel
+
+    purchases = _posterior_model(
+        BayesianBetaGeoModel, {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, 40, 0)
+    spend = _posterior_model(
+        BayesianGammaGammaModel, {"p": 6.25, "q": 3.74, "gamma": 15.44}, spend_draws, 1)
+    return purchases, spend
+
+
+def _assert_columns_are_the_methods(scores: pd.DataFrame, expected: dict) -> None:
+    for name, prediction in expected.items():
+        # the same draws (all of each model's, paired in another order), summed in another
+        # order: a few ulps of the mean; the quantiles of the same values are the same
+        np.testing.assert_allclose(scores[name], prediction["mean"], rtol=1e-13, err_msg=name)
+        np.testing.assert_array_equal(scores[f"{name}_lower"], prediction["lower"], name)
+        np.testing.assert_array_equal(scores[f"{name}_upper"], prediction["upper"], name)
+
+
+def test_bayesian_scores_take_the_parts_and_intervals_from_the_clv_pass(cdnow, monkeypatch):
+    """With posterior draws in both models the P(alive), discounted purchases and spend
+    columns (mean and interval) are those of the models' methods, taken from the CLV's one
+    pass over the draws: the per-draw discounted integral runs as often as for the CLV alone,
+    not twice."""
+    from clvmodels.clv import valuation
+    from clvmodels.estimation import predictions
+
+    purchases, spend = _bayesian_models()
+    rfm = cdnow.iloc[:300]
+    expected = _method_columns(purchases, spend, rfm)
+    calls = []
+    integrate = predictions.integrate_rate
+    monkeypatch.setattr(predictions, "integrate_rate",
+                        lambda *args, **kwargs: calls.append(1) or integrate(*args, **kwargs))
+    rate = SETTINGS.rate_per_unit(TimeUnit.WEEK)
+    valuation(purchases, spend, rfm, horizon=SETTINGS.horizon, discount_rate=rate,
+              margin=SETTINGS.margin, level=SETTINGS.level, max_draws=None)
+    alone = len(calls)
+    assert alone > 0
+    for entry_point in (customer_scores,
+                        lambda *args: score_customers(*args).table):
+        calls.clear()
+        scores = entry_point(purchases, spend, rfm, SETTINGS)
+        assert len(calls) == alone
+        _assert_columns_are_the_methods(scores, {name: expected[name] for name in (
+            "probability_alive", "discounted_expected_purchases", "expected_spend")})
+    np.testing.assert_allclose(scores["expected_purchases"], expected["expected_purchases"]
+                               ["mean"], rtol=1e-13)
+
+
+def test_scores_of_a_draw_subset_come_from_the_methods(cdnow):
+    """When the CLV pairs a subset of a model's draws (here the spend model has fewer), its
+    parts are not that model's predictions: the columns come from the methods over all
+    draws."""
+    purchases, spend = _bayesian_models(spend_draws=25)
+    rfm = cdnow.iloc[:200]
+    scores = customer_scores(purchases, spend, rfm, SETTINGS)
+    expected = _method_columns(purchases, spend, rfm)
+    _assert_columns_are_the_methods(scores, {name: expected[name] for name in (
+        "probability_alive", "discounted_expected_purchases", "expected_spend")})

@@ -71,9 +71,11 @@ class FamilyLogLikelihood(Op):
 
 def log_likelihood_term(family: Family, fit_data: FitData, params: list):
     """The weighted total log-likelihood of ``fit_data`` as a PyTensor scalar of ``params``:
-    the family's compiled kernel when it has one, else :class:`FamilyLogLikelihood`."""
+    the family's compiled kernel when it has one as a PyTensor Op (its ``tensor``), else
+    :class:`FamilyLogLikelihood`. A kernel without ``tensor`` serves nutpie's native route
+    only (:mod:`clvmodels.bayes.native`)."""
     compiled = family.compiled_likelihood(fit_data)
-    if compiled is not None:
+    if compiled is not None and hasattr(compiled, "tensor"):
         return compiled.tensor(params)
     return FamilyLogLikelihood(family, fit_data)(*params)[0]
 

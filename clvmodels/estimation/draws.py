@@ -141,7 +141,6 @@ def summarise(
     keep_draws : bool, default False
         Also return the full draws x rows matrix (memory ``8 * n_draws * n_rows`` bytes).
     """
-    quantiles = [(1 - level) / 2, (1 + level) / 2]
     mean, lower, upper = (np.empty(n_rows) for _ in range(3))
     total = np.zeros(n_draws) if counts is not None else None
     draws = np.empty((n_draws, n_rows)) if keep_draws else None
@@ -150,15 +149,22 @@ def summarise(
         rows = slice(start, min(start + block, n_rows))
         values = np.broadcast_to(evaluate(rows), (n_draws, rows.stop - rows.start))
         mean[rows] = values.mean(axis=0)
-        if n_draws == 1:  # a point estimate: its interval is the point
-            lower[rows] = upper[rows] = values[0]
-        else:
-            lower[rows], upper[rows] = np.quantile(values, quantiles, axis=0)
+        lower[rows], upper[rows] = interval(values, level)
         if total is not None:
             total += values @ counts[rows]
         if draws is not None:
             draws[:, rows] = values
     return Summary(mean, lower, upper, total, draws)
+
+
+def interval(values: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The equal-tailed interval of mass ``level`` over the draws (rows) of ``values``, per
+    column: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (the value itself for a
+    single draw, a point estimate)."""
+    if len(values) == 1:
+        return values[0], values[0]
+    lower, upper = np.quantile(values, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return lower, upper
 
 
 def block_levels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

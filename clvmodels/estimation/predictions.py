@@ -39,6 +39,14 @@ Future = Callable[[tuple, np.ndarray], np.ndarray]
 # per posterior draw: one agrees with the eight of a single draw to ~1e-14 on posterior draws
 # (tests/test_bayes.py checks 1e-10) at an eighth of the cost.
 _PANELS_PER_DRAW = 1
+# Per draw the integral is first taken by two short Gauss-Legendre rules on that one panel.
+# Their error falls geometrically with the nodes (~rho**-2n for an integrand analytic in an
+# ellipse rho around the panel), so where the 6- and 12-node values agree to
+# _TWO_RULE_TOLERANCE the 12-node one, whose error is about the square of the 6-node one's,
+# is well within it; elsewhere (long horizons, sharply decaying rates) the 32-node panel is
+# used as before. 18 evaluations instead of 32 where the rules agree (a year on CDNOW: all).
+_COARSE_NODES, _FINE_NODES = 6, 12
+_TWO_RULE_TOLERANCE = 1e-11
 # The predictive count distribution is summed up to at most this many purchases beyond the
 # largest expected count of a block (its upper tail is then far below 1e-6).
 _MAX_EXTRA_COUNT = 10_000
@@ -120,11 +128,35 @@ def discounted_future(family: PurchaseFamily, horizon: float, discount_rate: flo
     if discount_rate == 0:
         return lambda updated, _: family.future_expected(updated, horizon)
     log_rate = np.log1p(discount_rate)  # the continuous-time equivalent of the rate
-    panels = RATE_PANELS if n_draws == 1 else _PANELS_PER_DRAW
-    return lambda updated, _: integrate_rate(
-        family.future_log_rate, updated, family.future_rate_scale(updated), horizon, log_rate,
-        panels=panels,
-    )
+    if n_draws == 1:
+        return lambda updated, _: integrate_rate(
+            family.future_log_rate, updated, family.future_rate_scale(updated), horizon,
+            log_rate, panels=RATE_PANELS,
+        )
+    return lambda updated, _: integrate_rate_per_draw(family, updated, horizon, log_rate)
+
+
+def integrate_rate_per_draw(family: PurchaseFamily, updated: tuple, horizon: float,
+                            log_rate: float) -> np.ndarray:
+    """The discounted integral of an alive customer's purchase rate on one panel per element
+    (flat arrays of updated parameters, one per draw and row): the 12-node Gauss-Legendre
+    value where it agrees with the 6-node one to ``_TWO_RULE_TOLERANCE`` relative, else the
+    32-node one (see ``_TWO_RULE_TOLERANCE``)."""
+    scale = family.future_rate_scale(updated)
+
+    def integral(params: tuple, rows_scale: np.ndarray, **nodes: int) -> np.ndarray:
+        return integrate_rate(family.future_log_rate, params, rows_scale, horizon, log_rate,
+                              panels=_PANELS_PER_DRAW, **nodes)
+
+    coarse = integral(updated, scale, nodes=_COARSE_NODES)
+    fine = integral(updated, scale, nodes=_FINE_NODES)
+    with np.errstate(invalid="ignore"):
+        unsure = ~(np.abs(fine - coarse) <= _TWO_RULE_TOLERANCE * np.abs(fine))
+    if np.any(unsure):
+        shape = np.broadcast_shapes(*(np.shape(p) for p in updated))
+        rows = tuple(np.broadcast_to(p, shape)[unsure] for p in updated)
+        fine[unsure] = integral(rows, np.broadcast_to(scale, shape)[unsure])  # 32 nodes
+    return fine
 
 
 def history_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: ArrayLike, n_draws: int,

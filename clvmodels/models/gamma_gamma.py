@@ -10,7 +10,8 @@ announced instead of failing the whole table. Both kinds get the population mean
 
 from __future__ import annotations
 
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -153,6 +154,10 @@ class GammaGammaFamily(SpendFamily):
         ])
         return total, gradient, curvature
 
+    def compiled_likelihood(self, fit_data: FitData) -> CompiledGammaGamma:
+        """The numba kernel of the weighted likelihood on ``fit_data`` (for the samplers)."""
+        return CompiledGammaGamma(kernel_data(fit_data))
+
     # ------------------------------------------------------------------------- predictions
     def expected_spend(self, params: Params, x, spend) -> np.ndarray:
         """Conditional mean spend per transaction given x transactions of mean ``spend``: a
@@ -185,6 +190,59 @@ class GammaGammaFamily(SpendFamily):
         # The mean of x Gamma(p, scale) draws is Gamma(p x, scale x).
         mean = rng.gamma(np.maximum(p * x, 1e-300), 1.0 / (scale * np.maximum(x, 1.0)))
         return np.where(x > 0, mean, 0.0)
+
+
+def kernel_data(fit_data: FitData) -> tuple[np.ndarray, ...]:
+    """The arrays the compiled kernel reads after the parameters: the distinct x with the
+    weight and the weight * x summed per x, then per distinct row x * zbar, its log, log zbar,
+    the weight and the weight * x (the terms :meth:`GammaGammaFamily.derivatives` caches)."""
+    x, weights, zbar = fit_data["x"], fit_data.weights, fit_data["zbar"]
+    values, codes = fit_data.levels("x")
+    x_zbar = x * zbar
+    return tuple(np.ascontiguousarray(array, dtype=float) for array in (
+        values, np.bincount(codes, weights, len(values)),
+        np.bincount(codes, weights * x, len(values)),
+        x_zbar, np.log(x_zbar), np.log(zbar), weights, weights * x))
+
+
+@dataclass(frozen=True)
+class CompiledGammaGamma:
+    """The likelihood of one fit's data as a compiled kernel
+    (:mod:`clvmodels.models.gamma_gamma_kernel`, imported on first use: it needs numba).
+
+    With log-normal priors it is nutpie's native model (:meth:`packed`, :meth:`log_density`,
+    :meth:`callbacks`); with other priors the samplers run the family's NumPy likelihood, as
+    it has no PyTensor Op of its own (no ``tensor``).
+    """
+
+    data: tuple[np.ndarray, ...]
+
+    @staticmethod
+    def _kernel() -> Any:
+        from clvmodels.models import gamma_gamma_kernel
+
+        return gamma_gamma_kernel
+
+    def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The weighted total log-likelihood and its gradient at ``params``."""
+        return self._kernel().value_and_gradient(*(float(v) for v in params), *self.data)
+
+    def packed(self, priors: np.ndarray, centre: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        """The one float array nutpie's callbacks read: the numbers of distinct x and of
+        distinct rows, the log-normal priors' (mean, sd) of each log-parameter, the whitening
+        (centre and Cholesky factor), then the data."""
+        sizes = [len(self.data[0]), len(self.data[3])]
+        return np.concatenate([np.array(sizes, dtype=float), np.ravel(priors),
+                               np.ravel(centre), np.ravel(factor), *self.data])
+
+    def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log posterior density of the log-parameters and its gradient (log-normal
+        priors, as packed)."""
+        return self._kernel().log_density(np.asarray(theta, dtype=float), packed)
+
+    def callbacks(self) -> tuple:
+        """nutpie's C callbacks (log density, expansion of a draw), cached by numba."""
+        return self._kernel().compiled_callbacks()
 
 
 GAMMA_GAMMA = GammaGammaFamily()
