@@ -1,7 +1,8 @@
 """clvmodels: probabilistic customer-lifetime-value models.
 
 Transaction log -> RFM summary (:func:`rfm_summary`) -> purchase-count model
-(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`) and spend model
+(:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`; in discrete
+time :class:`BetaGeoBetaBinomModel`) and spend model
 (:class:`GammaGammaModel`), fitted by maximum likelihood or as Bayesian models (``Bayesian...``,
 the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value` and
 :func:`customer_equity`.
@@ -13,10 +14,12 @@ from clvmodels.errors import ConvergenceError, DegenerateFitWarning
 from clvmodels.estimation.base import package_version
 from clvmodels.evaluate import Backtest, backtest, compare_models
 from clvmodels.models import (
+    BayesianBetaGeoBetaBinomModel,
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
     BayesianModifiedBetaGeoModel,
     BayesianParetoNBDModel,
+    BetaGeoBetaBinomModel,
     BetaGeoModel,
     GammaGammaModel,
     ModifiedBetaGeoModel,
@@ -30,10 +33,12 @@ __version__ = package_version()
 
 __all__ = [
     "Backtest",
+    "BayesianBetaGeoBetaBinomModel",
     "BayesianBetaGeoModel",
     "BayesianGammaGammaModel",
     "BayesianModifiedBetaGeoModel",
     "BayesianParetoNBDModel",
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "ConvergenceError",
     "DegenerateFitWarning",

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from clvmodels._numerics import integrate_rate
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.validation import ValidationError, check_rfm
 
@@ -266,7 +267,8 @@ class PurchaseFamily(Family):
     - the future of an alive customer as a function of those: :meth:`future_expected`
       (expected purchases in (0, t]), :meth:`future_log_rate` (log purchase rate at t),
       :meth:`future_pmf` (P(n purchases in (0, t])) and :meth:`future_rate_scale` (the time
-      scale on which the rate decays, for quadrature);
+      scale on which the rate decays, for quadrature); :meth:`future_discounted` integrates
+      the discounted rate (a discrete-time family, the BG/BB, overrides it with a sum);
     - :meth:`simulate` ``(params, T, holdout, rng) -> (x, t_x, holdout purchases)``;
     - :meth:`log_likelihood_gradient`, and :meth:`initial_params`.
     """
@@ -340,6 +342,15 @@ class PurchaseFamily(Family):
 
     def future_rate_scale(self, updated: tuple) -> np.ndarray:
         raise NotImplementedError
+
+    def future_discounted(self, updated: tuple, horizon: float, discount_rate: float,
+                          panels: int) -> np.ndarray:
+        """An alive customer's purchases over ``horizon``, each discounted to today by
+        ``(1 + discount_rate) ** -t`` (``discount_rate > 0``, checked): the integral of the
+        discounted purchase rate (Gauss-Legendre, ``panels`` of 32 nodes). A discrete-time
+        family overrides it with a sum over periods."""
+        return integrate_rate(self.future_log_rate, updated, self.future_rate_scale(updated),
+                              horizon, np.log1p(discount_rate), panels=panels)
 
     # ------------------------------------------------------------------------- new customers
     def new_customer(self, params: Params) -> tuple[np.ndarray, tuple]:

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from clvmodels._numerics import RATE_PANELS, integrate_rate
+from clvmodels._numerics import RATE_PANELS
 from clvmodels.estimation.draws import DistinctRows, block_levels, by_group, summarise
 from clvmodels.estimation.family import PurchaseFamily, SpendFamily
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
@@ -92,15 +92,12 @@ def discounted_future(family: PurchaseFamily, horizon: float, discount_rate: flo
                       n_draws: int) -> Future:
     """An alive customer's purchases over ``horizon``, each discounted to today by
     ``(1 + discount_rate) ** -t`` (checked settings): the expected purchases without
-    discounting, else the integral of the discounted purchase rate."""
+    discounting, else the family's discounted future (the integral of the discounted purchase
+    rate; a sum over periods in discrete time)."""
     if discount_rate == 0:
         return lambda updated, _: family.future_expected(updated, horizon)
-    log_rate = np.log1p(discount_rate)  # the continuous-time equivalent of the rate
     panels = RATE_PANELS if n_draws == 1 else _PANELS_PER_DRAW
-    return lambda updated, _: integrate_rate(
-        family.future_log_rate, updated, family.future_rate_scale(updated), horizon, log_rate,
-        panels=panels,
-    )
+    return lambda updated, _: family.future_discounted(updated, horizon, discount_rate, panels)
 
 
 def history_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: ArrayLike, n_draws: int,
@@ -376,8 +373,9 @@ class PurchasePredictions:
             raise ValueError("T must be positive and finite")
         params = self.customer_params(len(T), rng)
         x, t_x, x_holdout = self.family.simulate(params, T, float(holdout), rng)
+        frequency, recency, age = self.family.rfm_columns  # T is "periods" in discrete time
         result = pd.DataFrame(
-            {"frequency": x.astype(np.int64), "recency": t_x, "T": T},
+            {frequency: x.astype(np.int64), recency: t_x, age: T},
             index=pd.RangeIndex(len(T), name="customer_id"),
         )
         if holdout > 0:

@@ -14,6 +14,10 @@ from clvmodels.estimation.bayesian import BayesianModel
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.models.beta_geo import BayesianBetaGeoModel, BetaGeoModel
+from clvmodels.models.beta_geo_beta_binom import (
+    BayesianBetaGeoBetaBinomModel,
+    BetaGeoBetaBinomModel,
+)
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
@@ -45,6 +49,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(BetaGeoModel, BayesianBetaGeoModel),
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
+        ModelSpec(BetaGeoBetaBinomModel, BayesianBetaGeoBetaBinomModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
     )
 }
@@ -89,7 +94,8 @@ def model_class(name: str) -> type:
 
 
 __all__ = [
-    "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS", "BayesianBetaGeoModel",
+    "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
+    "BayesianBetaGeoBetaBinomModel", "BayesianBetaGeoModel", "BetaGeoBetaBinomModel",
     "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
     "BetaGeoModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
     "model_by_name", "model_class",
