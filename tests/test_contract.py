@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from _fitting import fit_data_of, objective_of
 
-from clvmodels import ValidationError, load_cdnow_summary
+from clvmodels import ValidationError, load_cdnow_summary, load_donations
 from clvmodels.models import MODELS
 
 SPECS = list(MODELS.values())
@@ -95,6 +95,41 @@ def _simulated_spends(truth_model, n_customers: int, rng: np.random.Generator) -
     return table
 
 
+def _discrete_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+    return {
+        "probability_alive": model.probability_alive(data),
+        "expected_purchases": model.expected_purchases(data, 5),
+        "probability_of_purchases": model.probability_of_purchases(data, 0, 5),
+        "discounted_expected_purchases": model.discounted_expected_purchases(
+            data, horizon=np.inf, discount_rate=0.1),
+    }
+
+
+def _discrete_unfitted_calls(model, data: pd.DataFrame) -> list[Callable]:
+    return [lambda: model.probability_alive(data), lambda: model.expected_purchases(data, 10),
+            lambda: model.simulate(3, 10)]
+
+
+def _extreme_discrete_table() -> pd.DataFrame:
+    """Valid but extreme discrete-time customers: from one to 10,000 periods, none to every
+    period with a transaction, the last one just now or long ago."""
+    histories = [(0, 0, 1), (0, 0, 10_000), (10_000, 10_000, 10_000), (1, 1, 10_000),
+                 (9_999, 10_000, 10_000), (1, 10_000, 10_000), (5_000, 9_000, 10_000),
+                 (3, 3, 3)]
+    table = pd.DataFrame(histories, columns=["frequency", "recency", "periods"],
+                         index=pd.RangeIndex(len(histories), name="customer_id"))
+    table.attrs["time_unit"] = "Y"
+    return table
+
+
+def _simulated_discrete(truth_model, n_customers: int, rng: np.random.Generator
+                        ) -> pd.DataFrame:
+    table = truth_model.simulate(n_customers, rng.integers(4, 15, n_customers),
+                                 random_state=rng)
+    table["weights"] = 1.0
+    return table
+
+
 @dataclass(frozen=True)
 class Case:
     """How the suite exercises one family: a real data set it fits, the parameters where its
@@ -139,6 +174,13 @@ CASES: dict[str, Case] = {
     "pnbd": _purchase_case(
         [(0.553, 10.58, 0.606, 11.67), (2.0, 0.5, 0.3, 40.0), (0.1, 80.0, 3.0, 2.0)],
         {"r": 0.8, "alpha": 6.0, "s": 0.7, "beta": 20.0}, n_simulated=5_000),
+    # Discrete time: the donations' distinct patterns, weighted by their donors.
+    "bgbb": Case(
+        load_donations, [(1.204, 0.750, 0.657, 2.783), (5.0, 0.3, 2.0, 0.5),
+                         (0.2, 8.0, 0.1, 20.0)],
+        {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}, _simulated_discrete,
+        _discrete_predictions, _extreme_discrete_table, _discrete_unfitted_calls,
+        weight_column="weights"),
     # Skewed and near-constant spend.
     "gamma-gamma": Case(
         load_cdnow_summary, [(6.25, 3.74, 15.44), (0.5, 20.0, 1.0), (50.0, 1.5, 300.0)],
