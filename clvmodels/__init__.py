@@ -25,7 +25,7 @@ from clvmodels.models import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
 )
-from clvmodels.rfm import calibration_holdout, rfm_summary
+from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
 
@@ -55,6 +55,7 @@ __all__ = [
     "compare_models",
     "customer_equity",
     "customer_lifetime_value",
+    "discrete_rfm_summary",
     "load_cdnow_summary",
     "load_cdnow_transactions",
     "load_donations",

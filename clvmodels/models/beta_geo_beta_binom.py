@@ -276,6 +276,14 @@ class BetaGeoBetaBinomFamily(PurchaseFamily):
                 f"missing column 'periods': the {self.title} model reads frequency, recency "
                 f"and periods (whole transaction opportunities){found}"
             )
+        periods = data["periods"] if isinstance(data, pd.DataFrame) else None
+        if periods is not None and pd.api.types.is_numeric_dtype(periods.dtype):
+            none = (periods <= 0).to_numpy()
+            if none.any():
+                raise invalid_rows(
+                    "periods", int(none.sum()), data.index[np.flatnonzero(none)[0]],
+                    "periods > 0 (a customer first seen in the last period has had no "
+                    "transaction opportunity yet: leave them out, or end the observation later)")
         check_rfm(data, T_col="periods")
         x, t_x, n = (data[column].to_numpy(dtype=float) for column in self.rfm_columns)
         for column, broken, expected in (
