@@ -102,10 +102,12 @@ def plot_period_transactions(
     ax.bar(positions + width / 2, table["expected"], width, color=MODEL_COLOR, yerr=error,
            capsize=3, label=f"expected ({_model_name(model)})")
     ax.set_xticks(positions, table.index)
-    ages = rfm["T"]
+    age_column = purchase_family(model).rfm_columns[-1]  # "periods" in discrete time
+    ages = rfm[age_column]
+    span = f"{ages.min():.3g} to {ages.max():.3g} {unit_label(model)}"
     ax.set_xlabel(
-        f"Repeat purchases in the calibration period (customer ages {ages.min():.3g} to "
-        f"{ages.max():.3g} {unit_label(model)})"
+        f"Repeat purchases in the calibration period (customer ages {span})"
+        if age_column == "T" else f"Periods with a repeat transaction ({span} of opportunities)"
     )
     ax.set_ylabel("Customers")
     ax.set_title("Calibration-period repeat purchases")

@@ -273,3 +273,29 @@ def test_discounted_survival_falls_back_on_the_sum_where_2f1_fails():
     assert np.isnan(discounted_survival_hyp2f1(2.0, 0.01, 2_000.0, q))
     assert discounted_survival(2.0, 0.01, 2_000.0, 0.002) == pytest.approx(
         discounted_survival_sum(2.0, 0.01, 2_000.0, q), rel=1e-13)
+
+
+def test_period_transactions_plot_in_discrete_time(fitted, donations):
+    """The calibration histogram of repeat transactions (lifetimes' plot_period_transactions):
+    observed donors by number of repeat donations, and the expected ones from eq. 8 at each
+    donor's 6 opportunities, the same sum as :meth:`probability_of_purchases_new_customer`
+    (to the rounding of 11,104 equal terms, ~1e-12)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from clvmodels.evaluate import period_transactions
+    from clvmodels.plotting import plot_period_transactions
+
+    donors = donations.loc[donations.index.repeat(donations["weights"])]
+    donors.index = pd.RangeIndex(len(donors), name="customer_id")
+    table = period_transactions(fitted, donors, max_frequency=6)
+    by_frequency = donations.groupby("frequency")["weights"].sum()
+    np.testing.assert_array_equal(table["observed"], by_frequency.to_numpy())
+    expected = [11_104 * fitted.probability_of_purchases_new_customer(x, 6) for x in range(6)]
+    np.testing.assert_allclose(table["expected"].iloc[:6], expected, rtol=1e-12)
+    ax = plot_period_transactions(fitted, donors, max_frequency=6)
+    assert len(ax.containers) == 2
+    assert "opportunities" in ax.get_xlabel() and "years" in ax.get_xlabel()
+    plt.close(ax.figure)
