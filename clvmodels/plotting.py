@@ -43,7 +43,7 @@ from clvmodels.evaluate import (
     unit_label,
 )
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
-from clvmodels.validation import ValidationError, check_level, check_rfm
+from clvmodels.validation import ValidationError, check_level
 
 __all__ = [
     "plot_calibration_vs_holdout",
@@ -131,13 +131,11 @@ def plot_posterior_predictive_check(
     -------
     Axes
     """
-    check_rfm(rfm)
-    purchase_family(model)
+    _, _, ages = purchase_family(model).history(rfm)  # T, or periods in discrete time
     check_same_unit(type(model).__name__, model.time_unit_, rfm)
     max_frequency = check_max_frequency(max_frequency)
     level = check_level(level)
-    simulated = _predictive_histograms(model, rfm["T"].to_numpy(dtype=float), max_frequency,
-                                       random_seed)
+    simulated = _predictive_histograms(model, ages, max_frequency, random_seed)
     lower, upper = np.quantile(simulated, [(1 - level) / 2, (1 + level) / 2], axis=0)
     mean = simulated.mean(axis=0)
     observed = observed_histogram(rfm["frequency"].to_numpy(), max_frequency)
@@ -149,7 +147,7 @@ def plot_posterior_predictive_check(
     ax.set_xticks(positions, count_labels(max_frequency))
     ax.set_xlabel(
         f"Repeat purchases in the calibration period (customer ages up to "
-        f"{rfm['T'].max():.3g} {unit_label(model)})"
+        f"{ages.max():.3g} {unit_label(model)})"
     )
     ax.set_ylabel("Customers")
     ax.set_title(f"Posterior predictive check ({len(simulated)} draws)")

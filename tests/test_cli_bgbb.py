@@ -87,3 +87,13 @@ def test_tables_that_do_not_fit_the_model_are_refused(donations_run, tmp_path):
     for args, code, fragment in cases:
         result = cli(*args)
         assert_one_line_error(result.returncode, result.stderr, code, fragment)
+
+
+def test_report_shows_a_discrete_time_model(donations_run, tmp_path):
+    d = donations_run
+    result = cli("report", d / "model", d / "rfm.csv", "-o", tmp_path / "report.html",
+                 "--horizon", "5", "--transactions", d / "log.csv")
+    assert result.returncode == 0, result.stderr
+    page = (tmp_path / "report.html").read_text()
+    assert "opportunities (years)" in page  # the top customers' periods, not an age T
+    assert "BG/BB model is in discrete time" in page  # no continuous-time tracking plot

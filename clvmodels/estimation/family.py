@@ -274,6 +274,9 @@ class PurchaseFamily(Family):
     """
 
     kind: ClassVar[str] = "purchase"
+    #: Whether times are whole periods (the BG/BB: ``periods`` instead of T, no purchase
+    #: rate at an instant), so that continuous-time tools (tracking, backtests) do not apply.
+    discrete_time: ClassVar[bool] = False
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     unit_columns: ClassVar[tuple[str, ...]] = ("t_x", "T")
     scale_column: ClassVar[str] = "T"

@@ -260,6 +260,7 @@ class BetaGeoBetaBinomFamily(PurchaseFamily):
     title: ClassVar[str] = "BG/BB"
     aliases: ClassVar[tuple[str, ...]] = ("betageobetabinom",)
     parameters = BETA_GEO_BETA_BINOM_PARAMETERS
+    discrete_time: ClassVar[bool] = True
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "periods")
     # Counts of periods: nothing in a unit to rescale.
     unit_columns: ClassVar[tuple[str, ...]] = ()
