@@ -35,14 +35,25 @@ def _id(value) -> str:
 
 
 # ----------------------------------------------------------------------------- kinds of data
-def _purchase_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
-    return {
-        "probability_alive": model.probability_alive(data),
-        "expected_purchases": model.expected_purchases(data, 52.0),
-        "probability_of_purchases": model.probability_of_purchases(data, 0, 52.0),
-        "discounted_expected_purchases": model.discounted_expected_purchases(
-            data, horizon=np.inf, discount_rate=0.01),
-    }
+def _purchase_predictions_over(horizon: float, discount_rate: float) -> Callable:
+    """A purchase model's predictions over ``horizon`` time units (whole periods in discrete
+    time), DERT at ``discount_rate`` per unit."""
+
+    def predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+        return {
+            "probability_alive": model.probability_alive(data),
+            "expected_purchases": model.expected_purchases(data, horizon),
+            "probability_of_purchases": model.probability_of_purchases(data, 0, horizon),
+            "discounted_expected_purchases": model.discounted_expected_purchases(
+                data, horizon=np.inf, discount_rate=discount_rate),
+        }
+
+    return predictions
+
+
+_purchase_predictions = _purchase_predictions_over(52.0, 0.01)
+# Five years of a discrete-time (BG/BB) model, 10% a year.
+_discrete_predictions = _purchase_predictions_over(5, 0.1)
 
 
 def _spend_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
@@ -93,16 +104,6 @@ def _simulated_spends(truth_model, n_customers: int, rng: np.random.Generator) -
                           "monetary_value": truth_model.simulate(frequency, random_state=rng)})
     table.attrs["time_unit"] = "W"
     return table
-
-
-def _discrete_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
-    return {
-        "probability_alive": model.probability_alive(data),
-        "expected_purchases": model.expected_purchases(data, 5),
-        "probability_of_purchases": model.probability_of_purchases(data, 0, 5),
-        "discounted_expected_purchases": model.discounted_expected_purchases(
-            data, horizon=np.inf, discount_rate=0.1),
-    }
 
 
 def _discrete_unfitted_calls(model, data: pd.DataFrame) -> list[Callable]:
