@@ -97,3 +97,28 @@ def test_report_shows_a_discrete_time_model(donations_run, tmp_path):
     page = (tmp_path / "report.html").read_text()
     assert "opportunities (years)" in page  # the top customers' periods, not an age T
     assert "BG/BB model is in discrete time" in page  # no continuous-time tracking plot
+
+
+def test_run_config_with_period_reproduces_the_chain(donations_run, tmp_path):
+    d = donations_run
+    config = tmp_path / "job.toml"
+    config.write_text(f"""
+[data]
+transactions = "{d / 'log.csv'}"
+observation_end = "2001-12-31"
+period = "Y"
+
+[model]
+model = "bgbb"
+
+[predict]
+horizon = 5
+discount_rate = 0.1
+
+[output]
+directory = "out"
+""")
+    result = cli("run", config, "--quiet")
+    assert result.returncode == 0, result.stderr
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "scores.csv"),
+                                  pd.read_csv(d / "scores.csv"))
