@@ -299,3 +299,24 @@ def test_period_transactions_plot_in_discrete_time(fitted, donations):
     assert len(ax.containers) == 2
     assert "opportunities" in ax.get_xlabel() and "years" in ax.get_xlabel()
     plt.close(ax.figure)
+
+
+def test_clv_pairs_the_bgbb_with_gamma_gamma(fitted, donations):
+    """CLV through clv.py: the margin times the Gamma-Gamma expected spend times the BG/BB's
+    discounted expected transactions (the sum over whole periods), customer by customer
+    (the same products: 1e-12), over 5 years and the whole lifetime."""
+    from clvmodels import GammaGammaModel, customer_lifetime_value
+
+    table = donations.copy()
+    table["monetary_value"] = np.where(table["frequency"] > 0,
+                                       25.0 + 5.0 * table["recency"], 0.0)
+    spend = GammaGammaModel().set_params_({"p": 6.0, "q": 4.0, "gamma": 15.0})
+    for horizon in (5, np.inf):
+        clv = customer_lifetime_value(fitted, spend, table, horizon=horizon,
+                                      discount_rate=0.1, margin=0.3)
+        purchases = fitted.discounted_expected_purchases(table, horizon=horizon,
+                                                         discount_rate=0.1)
+        np.testing.assert_allclose(clv["clv"], 0.3 * spend.expected_spend(table) * purchases,
+                                   rtol=1e-12)
+    with pytest.raises(ValidationError, match="whole periods"):
+        customer_lifetime_value(fitted, spend, table, horizon=2.5, discount_rate=0.1)
