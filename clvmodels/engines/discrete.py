@@ -35,7 +35,7 @@ from clvmodels.engines.window import (
 )
 from clvmodels.timeunit import TimeUnit
 
-__all__ = ["DISCRETE_PERIODS", "calendar_periods", "summarise_discrete"]
+__all__ = ["DISCRETE_PERIODS", "calendar_periods", "check_period", "summarise_discrete"]
 
 #: The calendar periods a discrete-time summary counts in.
 DISCRETE_PERIODS = (TimeUnit.YEAR, TimeUnit.MONTH, TimeUnit.WEEK, TimeUnit.DAY)
