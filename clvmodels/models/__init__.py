@@ -13,12 +13,19 @@ from dataclasses import dataclass
 from clvmodels.estimation.bayesian import BayesianModel
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.mle import MLEModel
+from clvmodels.models.beta_discrete_weibull import (
+    BayesianBetaDiscreteWeibullModel,
+    BayesianShiftedBetaGeoModel,
+    BetaDiscreteWeibullModel,
+    ShiftedBetaGeoModel,
+)
 from clvmodels.models.beta_geo import BayesianBetaGeoModel, BetaGeoModel
 from clvmodels.models.beta_geo_beta_binom import (
     BayesianBetaGeoBetaBinomModel,
     BetaGeoBetaBinomModel,
 )
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
+from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
 
@@ -36,7 +43,7 @@ class ModelSpec:
 
     @property
     def kind(self) -> str:
-        """``"purchase"`` or ``"spend"``."""
+        """``"purchase"``, ``"spend"`` or ``"contract"``."""
         return self.family.kind
 
     def estimator(self, bayesian: bool) -> type:
@@ -49,13 +56,18 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(BetaGeoModel, BayesianBetaGeoModel),
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
+        ModelSpec(GGompertzNBDModel, BayesianGGompertzNBDModel),
         ModelSpec(BetaGeoBetaBinomModel, BayesianBetaGeoBetaBinomModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
+        ModelSpec(ShiftedBetaGeoModel, BayesianShiftedBetaGeoModel),
+        ModelSpec(BetaDiscreteWeibullModel, BayesianBetaDiscreteWeibullModel),
     )
 }
 #: The command-line names of the purchase-count and of the spend models.
 PURCHASE_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == "purchase")
 SPEND_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == "spend")
+#: The command-line names of the contractual (retention) models.
+CONTRACT_MODELS = tuple(name for name, spec in MODELS.items() if spec.kind == "contract")
 #: Every estimator class by its name.
 MODEL_CLASSES: dict[str, type] = {
     cls.__name__: cls for spec in MODELS.values() for cls in (spec.mle, spec.bayesian)
@@ -94,9 +106,12 @@ def model_class(name: str) -> type:
 
 
 __all__ = [
-    "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
-    "BayesianBetaGeoBetaBinomModel", "BayesianBetaGeoModel", "BetaGeoBetaBinomModel",
+    "CONTRACT_MODELS", "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
+    "BayesianBetaDiscreteWeibullModel", "BayesianBetaGeoBetaBinomModel", "BayesianBetaGeoModel",
+    "BayesianGGompertzNBDModel", "BetaGeoBetaBinomModel",
     "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
-    "BetaGeoModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel", "ParetoNBDModel",
+    "BayesianShiftedBetaGeoModel", "BetaDiscreteWeibullModel", "BetaGeoModel",
+    "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel",
+    "ParetoNBDModel", "ShiftedBetaGeoModel",
     "model_by_name", "model_class",
 ]
