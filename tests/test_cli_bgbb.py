@@ -102,22 +102,17 @@ def test_report_shows_a_discrete_time_model(donations_run, tmp_path):
 def test_run_config_with_period_reproduces_the_chain(donations_run, tmp_path):
     d = donations_run
     config = tmp_path / "job.toml"
-    config.write_text(f"""
-[data]
-transactions = "{d / 'log.csv'}"
-observation_end = "2001-12-31"
-period = "Y"
-
-[model]
-model = "bgbb"
-
-[predict]
-horizon = 5
-discount_rate = 0.1
-
-[output]
-directory = "out"
-""")
+    sections = {
+        "data": {"transactions": str(d / "log.csv"), "observation_end": "2001-12-31",
+                 "period": "Y"},
+        "model": {"model": "bgbb"},
+        "predict": {"horizon": 5, "discount_rate": 0.1},
+        "output": {"directory": "out"},
+    }
+    config.write_text("".join(
+        f"[{name}]\n" + "".join(f"{key} = {value!r}\n".replace("'", '"')
+                                for key, value in keys.items())
+        for name, keys in sections.items()))
     result = cli("run", config, "--quiet")
     assert result.returncode == 0, result.stderr
     pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "out" / "scores.csv"),
