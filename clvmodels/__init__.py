@@ -2,7 +2,7 @@
 
 Transaction log -> RFM summary (:func:`rfm_summary`) -> purchase-count model
 (:class:`BetaGeoModel`, :class:`ModifiedBetaGeoModel`, :class:`ParetoNBDModel`,
-:class:`GGompertzNBDModel`) and spend model
+:class:`GGompertzNBDModel`; in discrete time :class:`BetaGeoBetaBinomModel`) and spend model
 (:class:`GammaGammaModel`), fitted by maximum likelihood or as Bayesian models (``Bayesian...``,
 the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value` and
 :func:`customer_equity`.
@@ -21,6 +21,7 @@ from clvmodels.estimation.contract import cohort_to_customers
 from clvmodels.evaluate import Backtest, backtest, compare_models
 from clvmodels.models import (
     BayesianBetaDiscreteWeibullModel,
+    BayesianBetaGeoBetaBinomModel,
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
     BayesianGGompertzNBDModel,
@@ -28,6 +29,7 @@ from clvmodels.models import (
     BayesianParetoNBDModel,
     BayesianShiftedBetaGeoModel,
     BetaDiscreteWeibullModel,
+    BetaGeoBetaBinomModel,
     BetaGeoModel,
     GammaGammaModel,
     GGompertzNBDModel,
@@ -35,7 +37,7 @@ from clvmodels.models import (
     ParetoNBDModel,
     ShiftedBetaGeoModel,
 )
-from clvmodels.rfm import calibration_holdout, rfm_summary
+from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
@@ -45,6 +47,7 @@ __version__ = package_version()
 __all__ = [
     "Backtest",
     "BayesianBetaDiscreteWeibullModel",
+    "BayesianBetaGeoBetaBinomModel",
     "BayesianBetaGeoModel",
     "BayesianGammaGammaModel",
     "BayesianGGompertzNBDModel",
@@ -52,6 +55,7 @@ __all__ = [
     "BayesianParetoNBDModel",
     "BayesianShiftedBetaGeoModel",
     "BetaDiscreteWeibullModel",
+    "BetaGeoBetaBinomModel",
     "BetaGeoModel",
     "ConvergenceError",
     "DegenerateFitWarning",
@@ -72,6 +76,7 @@ __all__ = [
     "contract_summary",
     "customer_equity",
     "customer_lifetime_value",
+    "discrete_rfm_summary",
     "load_cdnow_summary",
     "load_cdnow_transactions",
     "load_donations",

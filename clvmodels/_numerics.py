@@ -250,6 +250,40 @@ def integrate_rate(
     return result
 
 
+# Per posterior draw the discounted-purchase integral is first taken by two short
+# Gauss-Legendre rules on one panel. Their error falls geometrically with the nodes
+# (~rho**-2n for an integrand analytic in an ellipse rho around the panel), so where the 6- and
+# 12-node values agree to TWO_RULE_TOLERANCE the 12-node one, whose error is about the square
+# of the 6-node one's, is well within it (18 rate evaluations instead of 256; a year on CDNOW:
+# every element); elsewhere (long horizons, sharply decaying rates such as r + x = 300, where
+# one panel of 32 nodes can be 80% off) the full RATE_PANELS-panel rule of a single draw.
+SHORT_RULE_NODES = (6, 12)
+TWO_RULE_TOLERANCE = 1e-11
+
+
+def integrate_rate_per_draw(
+    log_rate: Callable[[tuple, np.ndarray], np.ndarray],
+    params: tuple,
+    scale: np.ndarray,
+    horizon: np.ndarray | float,
+    k: float = 0.0,
+) -> np.ndarray:
+    """:func:`integrate_rate` for many elements (posterior draws x rows) at a fraction of the
+    cost: the 12-node one-panel value where it agrees with the 6-node one to
+    ``TWO_RULE_TOLERANCE`` relative, else the full rule (see ``SHORT_RULE_NODES``)."""
+    coarse, fine = (integrate_rate(log_rate, params, scale, horizon, k, panels=1, nodes=nodes)
+                    for nodes in SHORT_RULE_NODES)
+    with np.errstate(invalid="ignore"):
+        unsure = ~(np.abs(fine - coarse) <= TWO_RULE_TOLERANCE * np.abs(fine))
+    if np.any(unsure):
+        shape = np.broadcast_shapes(np.shape(scale), *(np.shape(p) for p in params))
+        rows = tuple(np.broadcast_to(p, shape)[unsure] for p in params)
+        horizons = np.broadcast_to(np.asarray(horizon, dtype=float), shape)[unsure]
+        fine[unsure] = integrate_rate(log_rate, rows, np.broadcast_to(scale, shape)[unsure],
+                                      horizons, k)
+    return fine
+
+
 # Gauss-Kronrod 7-15 on [-1, 1] (QUADPACK's qk15): Kronrod nodes and weights, and the weights
 # of the 7-point Gauss rule on every other node, whose difference estimates the error.
 _KRONROD_NODES = np.array([

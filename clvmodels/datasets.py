@@ -98,9 +98,12 @@ def load_donations() -> pd.DataFrame:
         22 rows, one per (frequency, recency) pattern, with ``frequency`` (repeat donations in
         the 6 opportunities), ``recency`` (opportunity of the last donation, 0 if none),
         ``periods`` (6 for everyone) and ``weights`` (number of donors with that pattern,
-        summing to 11,104). All int.
+        summing to 11,104). All int. The opportunities are years: ``attrs["time_unit"]``
+        is "Y", as a BG/BB model fitted on the table records it.
     """
-    return pd.read_csv(_data_dir() / "donations.csv").astype("int64")
+    donations = pd.read_csv(_data_dir() / "donations.csv").astype("int64")
+    donations.attrs["time_unit"] = "Y"
+    return donations
 
 
 def load_retention_cohorts() -> pd.DataFrame:

@@ -41,7 +41,7 @@ from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_tes
 from clvmodels.models import PURCHASE_MODELS, model_by_name
 from clvmodels.rfm import calibration_holdout
 from clvmodels.timeunit import TimeUnit, check_same_unit
-from clvmodels.validation import ValidationError, check_level, check_rfm, check_transactions
+from clvmodels.validation import ValidationError, check_level, check_transactions
 
 __all__ = [
     "Backtest",
@@ -153,7 +153,8 @@ def period_transactions(
     model : BetaGeoModel, ParetoNBDModel or a Bayesian purchase-count model
         Fitted model.
     rfm : DataFrame
-        RFM table (``frequency``, ``recency``, ``T``) of the period the histogram describes.
+        RFM table (``frequency``, ``recency``, ``T``; ``periods`` instead of ``T`` for the
+        BG/BB) of the period the histogram describes.
     max_frequency : int, default 7
         Counts from this value up are pooled in the last bin.
     level : float, default 0.9
@@ -165,12 +166,11 @@ def period_transactions(
         Indexed by ``frequency`` ("0", "1", ..., "7+"), with ``observed`` and ``expected``
         customers; for Bayesian models also ``lower`` and ``upper`` of the expected counts.
     """
-    check_rfm(rfm)
-    purchase_family(model)
+    # The family's own columns: T, or the opportunities (periods) in discrete time.
+    _, _, ages = purchase_family(model).history(rfm)
     check_same_unit(type(model).__name__, model.time_unit_, rfm)
     max_frequency = check_max_frequency(max_frequency)
-    _, counts, probabilities = count_probabilities(model, rfm["T"].to_numpy(dtype=float),
-                                                   max_frequency)
+    _, counts, probabilities = count_probabilities(model, ages, max_frequency)
     histogram = probabilities.transpose(0, 2, 1) @ counts  # (draws, cells)
     table = pd.DataFrame(
         {

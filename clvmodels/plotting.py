@@ -45,7 +45,7 @@ from clvmodels.evaluate import (
     unit_label,
 )
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
-from clvmodels.validation import ValidationError, check_level, check_rfm
+from clvmodels.validation import ValidationError, check_level
 
 __all__ = [
     "plot_calibration_vs_holdout",
@@ -105,10 +105,12 @@ def plot_period_transactions(
     ax.bar(positions + width / 2, table["expected"], width, color=MODEL_COLOR, yerr=error,
            capsize=3, label=f"expected ({_model_name(model)})")
     ax.set_xticks(positions, table.index)
-    ages = rfm["T"]
+    age_column = purchase_family(model).rfm_columns[-1]  # "periods" in discrete time
+    ages = rfm[age_column]
+    span = f"{ages.min():.3g} to {ages.max():.3g} {unit_label(model)}"
     ax.set_xlabel(
-        f"Repeat purchases in the calibration period (customer ages {ages.min():.3g} to "
-        f"{ages.max():.3g} {unit_label(model)})"
+        f"Repeat purchases in the calibration period (customer ages {span})"
+        if age_column == "T" else f"Periods with a repeat transaction ({span} of opportunities)"
     )
     ax.set_ylabel("Customers")
     ax.set_title("Calibration-period repeat purchases")
@@ -132,13 +134,11 @@ def plot_posterior_predictive_check(
     -------
     Axes
     """
-    check_rfm(rfm)
-    purchase_family(model)
+    _, _, ages = purchase_family(model).history(rfm)  # T, or periods in discrete time
     check_same_unit(type(model).__name__, model.time_unit_, rfm)
     max_frequency = check_max_frequency(max_frequency)
     level = check_level(level)
-    simulated = _predictive_histograms(model, rfm["T"].to_numpy(dtype=float), max_frequency,
-                                       random_seed)
+    simulated = _predictive_histograms(model, ages, max_frequency, random_seed)
     lower, upper = np.quantile(simulated, [(1 - level) / 2, (1 + level) / 2], axis=0)
     mean = simulated.mean(axis=0)
     observed = observed_histogram(rfm["frequency"].to_numpy(), max_frequency)
@@ -150,7 +150,7 @@ def plot_posterior_predictive_check(
     ax.set_xticks(positions, count_labels(max_frequency))
     ax.set_xlabel(
         f"Repeat purchases in the calibration period (customer ages up to "
-        f"{rfm['T'].max():.3g} {unit_label(model)})"
+        f"{ages.max():.3g} {unit_label(model)})"
     )
     ax.set_ylabel("Customers")
     ax.set_title(f"Posterior predictive check ({len(simulated)} draws)")

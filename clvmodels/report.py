@@ -133,7 +133,8 @@ def build_report(
     sections = [
         lambda: _headline(models, rfm, scores),
         lambda: _segments(scores),
-        lambda: _top_customers(rfm, scores, top),
+        lambda: _top_customers(rfm, scores, top,
+                               discrete=models.transaction_model.family.discrete_time),
         lambda: _diagnostics(models, rfm, transactions, holdout_end, scores.settings["level"]),
         lambda: _parameters(models),
         lambda: _settings(models, rfm, scores, holdout_end),
@@ -326,7 +327,8 @@ def _segments(scores: Scores) -> str:
     return _section("segments", "Equity by CLV decile", content)
 
 
-def _top_customers(rfm: pd.DataFrame, scores: Scores, top: int) -> str:
+def _top_customers(rfm: pd.DataFrame, scores: Scores, top: int, discrete: bool = False
+                   ) -> str:
     by_value = scores.equity is not None
     if by_value:
         rank = "clv"
@@ -353,8 +355,12 @@ def _top_customers(rfm: pd.DataFrame, scores: Scores, top: int) -> str:
     if by_value:
         shown["expected spend"] = table["expected_spend"].map(lambda v: money(v, 2))
     shown["repeat purchases"] = history["frequency"].map("{:,}".format)
-    shown[f"recency ({units})"] = history["recency"].map("{:.1f}".format)
-    shown[f"age T ({units})"] = history["T"].map("{:.1f}".format)
+    if discrete:  # whole periods: the last repeat period and the opportunities
+        shown[f"recency ({units})"] = history["recency"].map("{:,}".format)
+        shown[f"opportunities ({units})"] = history["periods"].map("{:,}".format)
+    else:
+        shown[f"recency ({units})"] = history["recency"].map("{:.1f}".format)
+        shown[f"age T ({units})"] = history["T"].map("{:.1f}".format)
     if by_value:
         shown["mean repeat spend"] = history["monetary_value"].map(lambda v: money(v, 2))
         total = scores.equity.total
@@ -366,8 +372,12 @@ def _top_customers(rfm: pd.DataFrame, scores: Scores, top: int) -> str:
         summary = (f"The {len(table):,} customers with the most expected purchases account for "
                    f"{share:.1%} of them. ")
         title = f"Top {len(table):,} customers by expected purchases"
-    content = (f"<p>{summary}Recency: time from the first to the last purchase; age T: time "
-               "since the first purchase, both to the observation end.</p>" + _html_table(shown))
+    explained = ("Recency: the period of the last repeat transaction, counted from the first "
+                 "one's; opportunities: the periods after the first transaction, to the "
+                 "observation end." if discrete else
+                 "Recency: time from the first to the last purchase; age T: time since the "
+                 "first purchase, both to the observation end.")
+    content = f"<p>{summary}{explained}</p>" + _html_table(shown)
     return _section("top-customers", title, content)
 
 
@@ -395,7 +405,12 @@ def _diagnostics(
     calibration_end = rfm.attrs.get("observation_end")  # an ISO string in attrs
     if calibration_end is not None:
         calibration_end = pd.Timestamp(calibration_end)
-    if transactions is None:
+    if model.family.discrete_time and transactions is not None:
+        parts.append(f'<p class="muted">No tracking plot or holdout comparison: the '
+                     f"{model.family.title} model is in discrete time, which they do not "
+                     "follow yet.</p>")
+        transactions = None
+    elif transactions is None:
         parts.append('<p class="muted">No tracking plot: pass --transactions (the transaction '
                      "log) to add it.</p>")
     elif calibration_end is None:

@@ -47,9 +47,10 @@ import pandas as pd
 
 from clvmodels import engines
 from clvmodels.engines import ENGINES
+from clvmodels.engines.discrete import summarise_discrete
 from clvmodels.engines.window import SummaryRequest
 
-__all__ = ["ENGINES", "calibration_holdout", "rfm_summary"]
+__all__ = ["ENGINES", "calibration_holdout", "discrete_rfm_summary", "rfm_summary"]
 
 
 def rfm_summary(
@@ -198,3 +199,54 @@ def calibration_holdout(
         observation_end=observation_end, calibration_end=calibration_end, timezone=timezone,
     )
     return engines.summarise(transactions, request, engine)
+
+
+def discrete_rfm_summary(
+    transactions: pd.DataFrame,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str | None = None,
+    observation_end: object = None,
+    period: str = "Y",
+    date_format: str | None = None,
+    timezone: str | None = None,
+) -> pd.DataFrame:
+    """Summarise a transaction log in discrete time, for the BG/BB model: per customer the
+    repeat periods with a transaction, the last of them and the opportunities.
+
+    The opportunities are the calendar periods (``period``: years, months, weeks starting on
+    Monday, or days) after the one of the customer's first transaction, up to the one holding
+    the observation end; a transaction marks its period, several in one period count once.
+    See :mod:`clvmodels.engines.discrete`.
+
+    Parameters
+    ----------
+    transactions : DataFrame
+        One row per transaction (in memory: the pandas engine's reading and checks).
+    customer_col, date_col, amount_col, observation_end, date_format, timezone
+        As for :func:`rfm_summary`.
+    period : str or TimeUnit, default "Y"
+        The length of a period: "Y", "M", "W" or "D" (or their names).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by customer id (sorted), with ``frequency``, ``recency`` and ``periods``
+        (int64; recency is the period of the last repeat transaction counted from the first
+        one's, 0 if none) and, with ``amount_col``, ``monetary_value`` (mean spend per repeat
+        period). ``attrs`` as :func:`rfm_summary`'s, with ``time_unit`` the period's code.
+
+    Raises
+    ------
+    ValidationError
+        If the transactions fail :func:`~clvmodels.validation.check_transactions` or the
+        observation end is before every transaction.
+    ValueError
+        If ``period`` is not one of those above, or ``timezone`` is unknown.
+    """
+    request = SummaryRequest.make(
+        customer_col=customer_col, date_col=date_col, amount_col=amount_col,
+        date_format=date_format, time_unit=period, resolution="D",
+        observation_end=observation_end, calibration_end=None, timezone=timezone,
+    )
+    return summarise_discrete(transactions, request)

@@ -26,6 +26,7 @@ from clvmodels import (
     ValidationError,
     cohort_to_customers,
     load_cdnow_summary,
+    load_donations,
     load_retention_cohorts,
 )
 from clvmodels.models import MODELS
@@ -40,14 +41,25 @@ def _id(value) -> str:
 
 
 # ----------------------------------------------------------------------------- kinds of data
-def _purchase_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
-    return {
-        "probability_alive": model.probability_alive(data),
-        "expected_purchases": model.expected_purchases(data, 52.0),
-        "probability_of_purchases": model.probability_of_purchases(data, 0, 52.0),
-        "discounted_expected_purchases": model.discounted_expected_purchases(
-            data, horizon=np.inf, discount_rate=0.01),
-    }
+def _purchase_predictions_over(horizon: float, discount_rate: float) -> Callable:
+    """A purchase model's predictions over ``horizon`` time units (whole periods in discrete
+    time), DERT at ``discount_rate`` per unit."""
+
+    def predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+        return {
+            "probability_alive": model.probability_alive(data),
+            "expected_purchases": model.expected_purchases(data, horizon),
+            "probability_of_purchases": model.probability_of_purchases(data, 0, horizon),
+            "discounted_expected_purchases": model.discounted_expected_purchases(
+                data, horizon=np.inf, discount_rate=discount_rate),
+        }
+
+    return predictions
+
+
+_purchase_predictions = _purchase_predictions_over(52.0, 0.01)
+# Five years of a discrete-time (BG/BB) model, 10% a year.
+_discrete_predictions = _purchase_predictions_over(5, 0.1)
 
 
 def _spend_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
@@ -139,6 +151,31 @@ def _simulated_contracts(truth_model, n_customers: int, rng: np.random.Generator
                                 random_state=rng)
 
 
+def _discrete_unfitted_calls(model, data: pd.DataFrame) -> list[Callable]:
+    return [lambda: model.probability_alive(data), lambda: model.expected_purchases(data, 10),
+            lambda: model.simulate(3, 10)]
+
+
+def _extreme_discrete_table() -> pd.DataFrame:
+    """Valid but extreme discrete-time customers: from one to 10,000 periods, none to every
+    period with a transaction, the last one just now or long ago."""
+    histories = [(0, 0, 1), (0, 0, 10_000), (10_000, 10_000, 10_000), (1, 1, 10_000),
+                 (9_999, 10_000, 10_000), (1, 10_000, 10_000), (5_000, 9_000, 10_000),
+                 (3, 3, 3)]
+    table = pd.DataFrame(histories, columns=["frequency", "recency", "periods"],
+                         index=pd.RangeIndex(len(histories), name="customer_id"))
+    table.attrs["time_unit"] = "Y"
+    return table
+
+
+def _simulated_discrete(truth_model, n_customers: int, rng: np.random.Generator
+                        ) -> pd.DataFrame:
+    table = truth_model.simulate(n_customers, rng.integers(4, 15, n_customers),
+                                 random_state=rng)
+    table["weights"] = 1.0
+    return table
+
+
 @dataclass(frozen=True)
 class Case:
     """How the suite exercises one family: a real data set it fits, the parameters where its
@@ -190,6 +227,13 @@ CASES: dict[str, Case] = {
         [(0.553, 10.58, 1e-4, 0.606, 1.2e-3), (1.0, 5.0, 0.05, 1.2, 3.0),
          (0.1, 80.0, 0.2, 3.0, 0.5)],
         {"r": 0.8, "alpha": 6.0, "b": 0.1, "s": 0.8, "beta": 2.0}, n_simulated=5_000),
+    # Discrete time: the donations' distinct patterns, weighted by their donors.
+    "bgbb": Case(
+        load_donations, [(1.204, 0.750, 0.657, 2.783), (5.0, 0.3, 2.0, 0.5),
+                         (0.2, 8.0, 0.1, 20.0)],
+        {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.8}, _simulated_discrete,
+        _discrete_predictions, _extreme_discrete_table, _discrete_unfitted_calls,
+        weight_column="weights"),
     # Skewed and near-constant spend.
     "gamma-gamma": Case(
         load_cdnow_summary, [(6.25, 3.74, 15.44), (0.5, 20.0, 1.0), (50.0, 1.5, 300.0)],

@@ -84,6 +84,9 @@ def summarize(
         help="Time zone whose calendar days bucket dates that carry a zone or UTC offset, "
         "e.g. Europe/Berlin (needed when their offsets differ, as across a daylight-saving "
         "change).")] = None,
+    period: Annotated[str | None, typer.Option(
+        help="Discrete time, for --model bgbb: count transaction opportunities in calendar "
+        "periods of this length (Y, M, W or D): frequency, recency and periods.")] = None,
     quiet: Quiet = False,
 ) -> None:
     """Summarize a transaction log into one RFM row per customer."""
@@ -92,7 +95,7 @@ def summarize(
         customer_col=customer_col, date_col=date_col,
         amount_col=None if no_amount else amount_col, date_format=date_format,
         observation_end=observation_end, time_unit=time_unit, engine=engine,
-        encoding=encoding, timezone=timezone,
+        encoding=encoding, timezone=timezone, period=period,
     )
     settings.check(lambda name: f"--{name}")
     parse_date(observation_end, "--observation-end", date_format)
@@ -108,9 +111,10 @@ def fit(
     model: Annotated[str, typer.Option(
         "--model", "-m", callback=choice(*model_files.FIT_MODELS),
         metavar=choice_metavar(*model_files.FIT_MODELS),
-        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD), pnbd (Pareto/NBD) or "
-        "ggomnbd (GGompertz/NBD); or a contractual model of a subscription log or contract "
-        "table: sbg or bdw."
+        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD), pnbd (Pareto/NBD), "
+        "ggomnbd (GGompertz/NBD) or bgbb (BG/BB, discrete time: an RFM file from summarize "
+        "--period); or a contractual model of a subscription log or contract table: sbg or "
+        "bdw."
     )] = "bgnbd",
     spend: Annotated[str, typer.Option(
         callback=choice(*model_files.SPEND_CHOICES),
@@ -158,7 +162,7 @@ def fit(
         contract.fit_contract(rfm, output, settings, subscriptions, reporter)
         return
     table = load_rfm(rfm, time_unit=parse_time_unit(time_unit) if time_unit else None,
-                     spend=spend != model_files.NO_SPEND_MODEL)
+                     spend=spend != model_files.NO_SPEND_MODEL, model=model)
     models = fit_models(table, settings, str(rfm), reporter)
     save_models(models, output, reporter)
     print_parameters(models, reporter)

@@ -47,6 +47,8 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "date_col": (str, "date"), "amount_col": (str, None), "date_format": (str, None),
         "observation_end": (str, None), "time_unit": (str, "W"), "engine": (str, "pandas"),
         "encoding": (str, "utf-8"), "timezone": (str, None),
+        # calendar periods of a discrete-time summary (for model = "bgbb"), or continuous time
+        "period": (str, None),
     },
     "model": {
         "model": (str, "bgnbd"), "spend": (str, "gamma-gamma"), "bayesian": (bool, False),
@@ -146,7 +148,7 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
         raise typer.BadParameter(error.message, param_hint="[data] encoding") from None
     settings = SummarizeSettings(
         **{key: data[key] for key in ("customer_col", "date_col", "date_format",
-                                      "observation_end", "engine", "timezone")},
+                                      "observation_end", "engine", "timezone", "period")},
         amount_col=amount_col, time_unit=parse_time_unit(data["time_unit"]), encoding=encoding,
     )
     settings.check(lambda key: f"[data] {key}")

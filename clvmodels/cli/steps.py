@@ -22,6 +22,7 @@ from clvmodels import presentation as present
 from clvmodels import scoring
 from clvmodels.cli.console import Reporter, user_errors, warnings_as_notes
 from clvmodels.cli.options import BAYES_METHODS, not_one_of, parse_date
+from clvmodels.engines.discrete import check_period
 from clvmodels.errors import BatchError, DataError
 from clvmodels.estimation.base import package_version
 from clvmodels.files import manifest as model_files
@@ -29,7 +30,7 @@ from clvmodels.files import tables
 from clvmodels.files.atomic import Staging, write_text
 from clvmodels.files.model_directory import ModelDirectory
 from clvmodels.files.model_directory import model_class as estimator_class
-from clvmodels.rfm import rfm_summary
+from clvmodels.rfm import discrete_rfm_summary, rfm_summary
 from clvmodels.scoring import Scores, ValueSettings
 from clvmodels.timeunit import TimeUnit
 
@@ -49,10 +50,21 @@ class SummarizeSettings:
     engine: str = "pandas"
     encoding: str = "utf-8"
     timezone: str | None = None
+    #: Calendar periods of a discrete-time summary (for the BG/BB), or None: continuous time.
+    period: str | None = None
 
     def check(self, hint: Callable[[str], str]) -> None:
         """Refuse settings the engine cannot follow, before any work (``hint`` names the
         option or config key of a field)."""
+        if self.period is not None:
+            try:
+                check_period(self.period)
+            except ValueError as error:
+                raise typer.BadParameter(str(error), param_hint=hint("period")) from None
+            if self.engine != "pandas":
+                raise typer.BadParameter(
+                    f"a discrete-time summary (--period) runs on the pandas engine, not "
+                    f"{self.engine}", param_hint=hint("engine"))
         if self.engine == "duckdb" and codecs.lookup(self.encoding).name != "utf-8":
             raise typer.BadParameter(
                 f"the duckdb engine reads UTF-8 files only, not {self.encoding}; summarize "
@@ -101,12 +113,20 @@ def summarize_transactions(
             None if settings.observation_end is None
             else parse_date(settings.observation_end, "observation_end", settings.date_format)
         )
-        rfm = rfm_summary(
-            str(log) if isinstance(log, Path) else log, customer_col=settings.customer_col,
-            date_col=settings.date_col, amount_col=settings.amount_col, observation_end=end,
-            time_unit=settings.time_unit, date_format=settings.date_format,
-            engine=settings.engine, timezone=settings.timezone,
-        )
+        if settings.period is not None:  # in memory: check() allows the pandas engine only
+            rfm = discrete_rfm_summary(
+                log, customer_col=settings.customer_col, date_col=settings.date_col,
+                amount_col=settings.amount_col, observation_end=end, period=settings.period,
+                date_format=settings.date_format, timezone=settings.timezone,
+            )
+        else:
+            rfm = rfm_summary(
+                str(log) if isinstance(log, Path) else log, customer_col=settings.customer_col,
+                date_col=settings.date_col, amount_col=settings.amount_col,
+                observation_end=end, time_unit=settings.time_unit,
+                date_format=settings.date_format, engine=settings.engine,
+                timezone=settings.timezone,
+            )
     if isinstance(log, Path):  # the log never was in memory: its first day from the ages T
         days = rfm["T"].max() * TimeUnit.parse(rfm.attrs["time_unit"]).days
         end_day = pd.Timestamp(rfm.attrs["observation_end"]).normalize()
@@ -134,20 +154,26 @@ def summarize_transactions(
     return rfm
 
 
-def check_rfm_columns(rfm: pd.DataFrame, source: str, *, spend: bool = True) -> None:
-    """The columns fit/predict/report need (``monetary_value`` only with a spend model),
-    named in command-line terms."""
-    needed = RFM_COLUMNS if spend else RFM_COLUMNS[:-1]
+def check_rfm_columns(rfm: pd.DataFrame, source: str, *, spend: bool = True,
+                      columns: tuple[str, ...] = RFM_COLUMNS[:-1]) -> None:
+    """The columns fit/predict/report need: the purchase model's ``columns`` (frequency,
+    recency and T; periods instead of T in discrete time) and ``monetary_value`` with a
+    spend model, named in command-line terms."""
+    needed = (*columns, *RFM_COLUMNS[-1:]) if spend else columns
     missing = [column for column in needed if column not in rfm.columns]
     if missing:
-        hint = (
-            " (summarize with --amount-col naming the spend column, or fit with --spend none "
-            "for purchase counts only)"
-            if missing == ["monetary_value"] else ""
-        )
-        if {"frequency", "recency", "T"} <= set(missing):
+        hint = ""
+        if missing == ["monetary_value"]:
+            hint = (" (summarize with --amount-col naming the spend column, or fit with "
+                    "--spend none for purchase counts only)")
+        elif {"frequency", "recency"} <= set(missing):
             hint = (" (a contract table or subscription log? fit it with a contractual "
                     "model: --model sbg or bdw)")
+        elif "periods" in missing and "T" in rfm.columns:
+            hint = (" (the bgbb model is in discrete time: it needs a summary in calendar "
+                    "periods, summarize --period Y (or M, W, D))")
+        elif "T" in missing and "periods" in rfm.columns:
+            hint = " (a discrete-time summary, in calendar periods: fit it with --model bgbb)"
         raise DataError(
             f"RFM file {source} lacks column(s) {missing}{hint}; it has {list(rfm.columns)}"
         )
@@ -212,7 +238,8 @@ def fit_models(
     """Fit the purchase-count and spend models (no spend model with ``--spend none``) to an
     RFM table."""
     counts_only = settings.spend == model_files.NO_SPEND_MODEL
-    check_rfm_columns(rfm, source, spend=not counts_only)
+    check_rfm_columns(rfm, source, spend=not counts_only,
+                      columns=purchase_columns(settings.model))
     models = []
     fit_warnings: list[str] = []
     to_fit = [(settings.model, False)] + ([] if counts_only else [(settings.spend, True)])
@@ -243,12 +270,18 @@ def load_models(path: Path, reporter: Reporter) -> ModelDirectory:
     return models
 
 
+def purchase_columns(model: str) -> tuple[str, ...]:
+    """The RFM columns the purchase-count model of a command-line name reads."""
+    return estimator_class(model, bayesian=False, spend=False).family.rfm_columns
+
+
 def load_rfm(
     path: Path, models: ModelDirectory | None = None, time_unit: str | None = None,
-    spend: bool = True,
+    spend: bool = True, model: str | None = None,
 ) -> pd.DataFrame:
     """Read an RFM table for fit/predict/report, checking it against the models' time unit
-    (``monetary_value`` is needed when ``spend`` or the models have a spend model)."""
+    and the columns of their purchase model (or of ``model``, a command-line name;
+    ``monetary_value`` is needed when ``spend`` or the models have a spend model)."""
     with user_errors(f"reading {path}"):
         rfm = tables.read_rfm(path, time_unit=time_unit,
                               default_time_unit=models.time_unit if models else None)
@@ -257,9 +290,11 @@ def load_rfm(
             f"the models were fitted in time unit {models.time_unit!r} but RFM file {path} is "
             f"in {rfm.attrs['time_unit']!r}; summarize with --time-unit {models.time_unit}"
         )
+    columns = RFM_COLUMNS[:-1] if model is None else purchase_columns(model)
     if models is not None:
         spend = models.spend_model is not None
-    check_rfm_columns(rfm, str(path), spend=spend)
+        columns = models.transaction_model.family.rfm_columns
+    check_rfm_columns(rfm, str(path), spend=spend, columns=columns)
     return rfm
 
 
@@ -432,6 +467,7 @@ def transaction_columns(rfm: pd.DataFrame) -> dict[str, Any]:
 
 __all__ = ["RFM_COLUMNS", "FitSettings", "SummarizeSettings", "check_holdout_end",
            "check_rfm_columns", "check_values", "fit_models", "load_models", "load_rfm",
-           "new_estimator", "print_equity", "print_parameters", "print_rfm", "read_transactions",
-           "save_models", "score_customers", "summarize_file", "summarize_transactions",
-           "transaction_columns", "write_report", "write_scores"]
+           "new_estimator", "print_equity", "print_parameters", "print_rfm",
+           "purchase_columns", "read_transactions", "save_models", "score_customers",
+           "summarize_file", "summarize_transactions", "transaction_columns", "write_report",
+           "write_scores"]

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from clvmodels._numerics import integrate_rate, integrate_rate_per_draw
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.validation import ValidationError, check_rfm
 
@@ -286,12 +287,16 @@ class PurchaseFamily(Family):
     - the future of an alive customer as a function of those: :meth:`future_expected`
       (expected purchases in (0, t]), :meth:`future_log_rate` (log purchase rate at t),
       :meth:`future_pmf` (P(n purchases in (0, t])) and :meth:`future_rate_scale` (the time
-      scale on which the rate decays, for quadrature);
+      scale on which the rate decays, for quadrature); :meth:`future_discounted` integrates
+      the discounted rate (a discrete-time family, the BG/BB, overrides it with a sum);
     - :meth:`simulate` ``(params, T, holdout, rng) -> (x, t_x, holdout purchases)``;
     - :meth:`log_likelihood_gradient`, and :meth:`initial_params`.
     """
 
     kind: ClassVar[str] = "purchase"
+    #: Whether times are whole periods (the BG/BB: ``periods`` instead of T, no purchase
+    #: rate at an instant), so that continuous-time tools (tracking, backtests) do not apply.
+    discrete_time: ClassVar[bool] = False
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "T")
     unit_columns: ClassVar[tuple[str, ...]] = ("t_x", "T")
     scale_column: ClassVar[str] = "T"
@@ -360,6 +365,17 @@ class PurchaseFamily(Family):
 
     def future_rate_scale(self, updated: tuple) -> np.ndarray:
         raise NotImplementedError
+
+    def future_discounted(self, updated: tuple, horizon: float, discount_rate: float,
+                          per_draw: bool = False) -> np.ndarray:
+        """An alive customer's purchases over ``horizon``, each discounted to today by
+        ``(1 + discount_rate) ** -t`` (``discount_rate > 0``, checked): the integral of the
+        discounted purchase rate (Gauss-Legendre; for many posterior draws, short rules where
+        they are accurate: :func:`~clvmodels._numerics.integrate_rate_per_draw`). A
+        discrete-time family overrides it with a sum over periods."""
+        integrate = integrate_rate_per_draw if per_draw else integrate_rate
+        return integrate(self.future_log_rate, updated, self.future_rate_scale(updated),
+                         horizon, np.log1p(discount_rate))
 
     # ------------------------------------------------------------------------- new customers
     def new_customer(self, params: Params) -> tuple[np.ndarray, tuple]:

@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from clvmodels._numerics import RATE_PANELS, integrate_rate
 from clvmodels.estimation.draws import DistinctRows, block_levels, by_group, summarise
 from clvmodels.estimation.family import PurchaseFamily, SpendFamily
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
@@ -35,18 +34,6 @@ from clvmodels.validation import (
 Draws = tuple[np.ndarray, ...]
 Future = Callable[[tuple, np.ndarray], np.ndarray]
 
-# Gauss-Legendre panels of the discounted-purchase integral (32 nodes each) when it runs once
-# per posterior draw: one agrees with the eight of a single draw to ~1e-14 on posterior draws
-# (tests/test_bayes.py checks 1e-10) at an eighth of the cost.
-_PANELS_PER_DRAW = 1
-# Per draw the integral is first taken by two short Gauss-Legendre rules on that one panel.
-# Their error falls geometrically with the nodes (~rho**-2n for an integrand analytic in an
-# ellipse rho around the panel), so where the 6- and 12-node values agree to
-# _TWO_RULE_TOLERANCE the 12-node one, whose error is about the square of the 6-node one's,
-# is well within it; elsewhere (long horizons, sharply decaying rates) the 32-node panel is
-# used as before. 18 evaluations instead of 32 where the rules agree (a year on CDNOW: all).
-_COARSE_NODES, _FINE_NODES = 6, 12
-_TWO_RULE_TOLERANCE = 1e-11
 # The predictive count distribution is summed up to at most this many purchases beyond the
 # largest expected count of a block (its upper tail is then far below 1e-6).
 _MAX_EXTRA_COUNT = 10_000
@@ -124,39 +111,12 @@ def discounted_future(family: PurchaseFamily, horizon: float, discount_rate: flo
                       n_draws: int) -> Future:
     """An alive customer's purchases over ``horizon``, each discounted to today by
     ``(1 + discount_rate) ** -t`` (checked settings): the expected purchases without
-    discounting, else the integral of the discounted purchase rate."""
+    discounting, else the family's discounted future (the integral of the discounted purchase
+    rate; a sum over periods in discrete time)."""
     if discount_rate == 0:
         return lambda updated, _: family.future_expected(updated, horizon)
-    log_rate = np.log1p(discount_rate)  # the continuous-time equivalent of the rate
-    if n_draws == 1:
-        return lambda updated, _: integrate_rate(
-            family.future_log_rate, updated, family.future_rate_scale(updated), horizon,
-            log_rate, panels=RATE_PANELS,
-        )
-    return lambda updated, _: integrate_rate_per_draw(family, updated, horizon, log_rate)
-
-
-def integrate_rate_per_draw(family: PurchaseFamily, updated: tuple, horizon: float,
-                            log_rate: float) -> np.ndarray:
-    """The discounted integral of an alive customer's purchase rate on one panel per element
-    (flat arrays of updated parameters, one per draw and row): the 12-node Gauss-Legendre
-    value where it agrees with the 6-node one to ``_TWO_RULE_TOLERANCE`` relative, else the
-    32-node one (see ``_TWO_RULE_TOLERANCE``)."""
-    scale = family.future_rate_scale(updated)
-
-    def integral(params: tuple, rows_scale: np.ndarray, **nodes: int) -> np.ndarray:
-        return integrate_rate(family.future_log_rate, params, rows_scale, horizon, log_rate,
-                              panels=_PANELS_PER_DRAW, **nodes)
-
-    coarse = integral(updated, scale, nodes=_COARSE_NODES)
-    fine = integral(updated, scale, nodes=_FINE_NODES)
-    with np.errstate(invalid="ignore"):
-        unsure = ~(np.abs(fine - coarse) <= _TWO_RULE_TOLERANCE * np.abs(fine))
-    if np.any(unsure):
-        shape = np.broadcast_shapes(*(np.shape(p) for p in updated))
-        rows = tuple(np.broadcast_to(p, shape)[unsure] for p in updated)
-        fine[unsure] = integral(rows, np.broadcast_to(scale, shape)[unsure])  # 32 nodes
-    return fine
+    return lambda updated, _: family.future_discounted(updated, horizon, discount_rate,
+                                                       per_draw=n_draws > 1)
 
 
 def history_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: ArrayLike, n_draws: int,
@@ -469,8 +429,9 @@ class PurchasePredictions:
             raise ValueError("T must be positive and finite")
         params = self.customer_params(len(T), rng)
         x, t_x, x_holdout = self.family.simulate(params, T, float(holdout), rng)
+        frequency, recency, age = self.family.rfm_columns  # T is "periods" in discrete time
         result = pd.DataFrame(
-            {"frequency": x.astype(np.int64), "recency": t_x, "T": T},
+            {frequency: x.astype(np.int64), recency: t_x, age: T},
             index=pd.RangeIndex(len(T), name="customer_id"),
         )
         if holdout > 0:

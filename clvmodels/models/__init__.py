@@ -20,6 +20,10 @@ from clvmodels.models.beta_discrete_weibull import (
     ShiftedBetaGeoModel,
 )
 from clvmodels.models.beta_geo import BayesianBetaGeoModel, BetaGeoModel
+from clvmodels.models.beta_geo_beta_binom import (
+    BayesianBetaGeoBetaBinomModel,
+    BetaGeoBetaBinomModel,
+)
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
 from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
@@ -62,6 +66,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
         ModelSpec(GGompertzNBDModel, BayesianGGompertzNBDModel),
+        ModelSpec(BetaGeoBetaBinomModel, BayesianBetaGeoBetaBinomModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
         ModelSpec(ShiftedBetaGeoModel, BayesianShiftedBetaGeoModel),
         ModelSpec(BetaDiscreteWeibullModel, BayesianBetaDiscreteWeibullModel),
@@ -111,7 +116,8 @@ def model_class(name: str) -> type:
 
 __all__ = [
     "CONTRACT_MODELS", "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
-    "BayesianBetaDiscreteWeibullModel", "BayesianBetaGeoModel", "BayesianGGompertzNBDModel",
+    "BayesianBetaDiscreteWeibullModel", "BayesianBetaGeoBetaBinomModel", "BayesianBetaGeoModel",
+    "BayesianGGompertzNBDModel", "BetaGeoBetaBinomModel",
     "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
     "BayesianShiftedBetaGeoModel", "BetaDiscreteWeibullModel", "BetaGeoModel",
     "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel",
