@@ -127,21 +127,88 @@ def _reference_partials(case) -> np.ndarray:
                          for order in np.eye(4, dtype=int).tolist()])
 
 
-@pytest.mark.parametrize("case", EXTREME)
-def test_dropout_integral_partials_match_mpmath(case):
-    """From the quadrature (rows where SciPy's 2F1 is slow or fails) the partials are averages
-    over the same nodes, ~1e-12 relative; from the closed form, r and s by central differences
-    of log I with relative step 1e-4: truncation ~1e-8 and rounding ~1e-16 |log I| / 1e-4."""
-    from clvmodels.models.pareto_nbd import log_dropout_integral_partials, needs_quadrature
+def _reference_second_partials(case) -> np.ndarray:
+    """The 4 x 4 second derivatives of the 50-digit closed form of log I (mpmath)."""
+    r, alpha, s, beta, x, t_x, T = case
+    with mpmath.workdps(50):
+        point = [mpmath.mpf(float(v)) for v in (r, alpha, s, beta)]
+        x, t_x, T = (mpmath.mpf(float(v)) for v in (x, t_x, T))
+
+        def log_integral(r_, alpha_, s_, beta_):
+            return _mp_log_integral(r_, alpha_, s_, beta_, x, t_x, T)
+
+        result = np.empty((4, 4))
+        for i in range(4):
+            for j in range(i, 4):
+                order = [0] * 4
+                order[i] += 1
+                order[j] += 1
+                result[i, j] = result[j, i] = float(mpmath.diff(log_integral, point, order))
+        return result
+
+
+# Rows that reach every route: the Kronrod rule (CDNOW-like rows), the 32-node rule and the
+# adaptive fallback (alpha and beta far apart, huge x), and a short interval (t_x = T - 1e-6,
+# where the closed form's difference F(t_x) - F(T) cancels).
+DERIVATIVE_CASES = [*EXTREME, (0.55, 10.58, 0.61, 11.67, 3, 30.0, 30.000001),
+                    (0.55, 10.58, 0.61, 11.67, 0, 0.0, 39.0)]
+
+
+@pytest.mark.parametrize("case", DERIVATIVE_CASES)
+def test_dropout_integral_derivatives_match_mpmath(case):
+    """The value, gradient and Hessian of log I from one quadrature, against mpmath's
+    derivatives of the 50-digit closed form. Each route is accurate to ~1e-13 relative (the
+    rules agree with a higher one to 1e-9 before they are accepted, and their errors fall
+    geometrically, see the module); the second derivatives are covariances of the integrand's
+    log-derivatives, which subtract two averages: 1e-8 of the largest entry leaves room for
+    that cancellation."""
+    from clvmodels.models.pareto_nbd_quadrature import dropout_integral_derivatives
 
     arrays = [np.array([float(v)]) for v in case]
-    base, *partials = log_dropout_integral_partials(*arrays)
-    assert base[0] == pytest.approx(_reference_log_integral(*case), rel=1e-12, abs=1e-12)
+    value, gradient, hessian = dropout_integral_derivatives(*arrays, hessian=True)
+    assert value[0] == pytest.approx(_reference_log_integral(*case), rel=1e-13, abs=1e-13)
     reference = _reference_partials(case)
-    by_quadrature = needs_quadrature(*arrays[:6])[0]
-    rtol = 1e-10 if by_quadrature else 1e-6
-    np.testing.assert_allclose(np.concatenate(partials), reference, rtol=rtol,
-                               atol=rtol * np.abs(reference).max())
+    np.testing.assert_allclose(gradient[:, 0], reference, rtol=1e-10,
+                               atol=1e-10 * np.abs(reference).max())
+    second = _reference_second_partials(case)
+    np.testing.assert_allclose(hessian[:, :, 0], second, rtol=1e-8,
+                               atol=1e-8 * np.abs(second).max())
+
+
+def test_fit_derivatives_match_mpmath_on_extreme_rows():
+    """The family's weighted totals (the route every fit takes) on the extreme rows at once:
+    the total against the per-row closed form (each row ~1e-13 relative), the gradient
+    against mpmath's derivatives of the 50-digit per-row log-likelihood."""
+    from clvmodels.models.pareto_nbd import PARETO_NBD
+
+    cases = [case for case in DERIVATIVE_CASES if case[:4] == DERIVATIVE_CASES[0][:4]]
+    params = np.array(cases[0][:4], dtype=float)
+    columns = {name: np.array([float(case[4 + k]) for case in cases])
+               for k, name in enumerate(("x", "t_x", "T"))}
+    fit_data = FitData(columns, np.arange(1.0, len(cases) + 1))
+    total, gradient, hessian = PARETO_NBD.derivatives(params, fit_data, hessian=True)
+    assert total == pytest.approx(PARETO_NBD.total_log_likelihood(params, fit_data), rel=1e-13)
+
+    def mp_total(r, alpha, s, beta):
+        result = 0
+        for weight, (_, _, _, _, x, t_x, T) in zip(fit_data.weights, cases, strict=True):
+            x, t_x, T = (mpmath.mpf(float(v)) for v in (x, t_x, T))
+            c = (mpmath.loggamma(r + x) - mpmath.loggamma(r) + r * mpmath.log(alpha)
+                 + s * mpmath.log(beta))
+            alive = -(r + x) * mpmath.log(alpha + T) - s * mpmath.log(beta + T)
+            dropped = mpmath.log(s) + _mp_log_integral(r, alpha, s, beta, x, t_x, T)
+            peak = max(alive, dropped)
+            result += weight * (c + peak + mpmath.log(mpmath.exp(alive - peak)
+                                                      + mpmath.exp(dropped - peak)))
+        return result
+
+    with mpmath.workdps(50):
+        point = [mpmath.mpf(float(v)) for v in params]
+        reference = np.array([float(mpmath.diff(mp_total, point, order))
+                              for order in np.eye(4, dtype=int).tolist()])
+    np.testing.assert_allclose(gradient, reference, rtol=1e-10,
+                               atol=1e-10 * np.abs(reference).max())
+    assert np.all(np.isfinite(hessian))
 
 
 def test_rows_where_scipy_is_slow_go_to_the_quadrature():
