@@ -22,6 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from clvmodels.baselines import (
+    baseline_forecasts,
+    baseline_metrics,
+    comparison_table,
+    forecast_metrics,
+)
 from clvmodels.cohort import (
     AGE_BLOCK_VALUES,
     EXACT_AGE_DAYS,
@@ -407,12 +413,20 @@ class Backtest:
         (T, T + duration] as ``predicted``, whose average over every history a customer of age
         T could have it is; :func:`tracking` measures ages one day longer, to the end of each
         day, so its holdout weeks sum to a slightly different figure) and ``coverage`` (share
-        of customers whose actual count lies in their predictive interval).
+        of customers whose actual count lies in their predictive interval). A metric that is
+        NaN has its reason in ``metrics.attrs["not_applicable"]``.
     period_transactions : DataFrame
         Calibration histogram of repeat purchases, observed vs expected (see
         :func:`period_transactions`).
     chi_square : Series
         Goodness of fit of that histogram (see :func:`chi_square_test`).
+    baselines : DataFrame or None
+        The same metrics for the naive forecasts the model should beat, one row each
+        (``baseline: calibration rate``, ``baseline: zero``; see
+        :func:`clvmodels.baselines.baseline_metrics`), None with ``baselines=False``.
+    baseline_predictions : DataFrame or None
+        Per customer, the baselines' forecasts (see
+        :func:`clvmodels.baselines.baseline_forecasts`), None with ``baselines=False``.
     """
 
     model: Any
@@ -421,6 +435,8 @@ class Backtest:
     metrics: pd.Series
     period_transactions: pd.DataFrame
     chi_square: pd.Series
+    baselines: pd.DataFrame | None = None
+    baseline_predictions: pd.DataFrame | None = None
 
     def __repr__(self) -> str:
         m = self.metrics
@@ -459,8 +475,14 @@ def backtest(
     time_unit: str | None = None,
     level: float = 0.9,
     fit_kwargs: Mapping[str, Any] | None = None,
+    baselines: bool = True,
 ) -> Backtest:
     """Fit on a calibration period, predict the holdout, and score the predictions.
+
+    Beside the model, two naive forecasts are scored with the same metrics, so that one sees
+    whether the model beats them: each customer buying at their calibration rate (repeat
+    purchases / T, times the holdout length) and nobody buying (see
+    :mod:`clvmodels.baselines`).
 
     Parameters
     ----------
@@ -469,10 +491,10 @@ def backtest(
     calibration_end, observation_end : date-like
         Last day of the calibration period and of the holdout (default: the last transaction).
     model : str or model instance, default "bgnbd"
-        A model name ("bgnbd", "mbgnbd", "pnbd": a new maximum-likelihood model), an unfitted
-        instance (fitted here,
-        with ``fit_kwargs``) or a fitted one (used as it is: e.g. published parameters set
-        with ``set_params_``, or a Bayesian fit). Maximum-likelihood and Bayesian models alike.
+        A model name (one of ``clvmodels.models.PURCHASE_MODELS``, e.g. "bgnbd" or "pnbd": a
+        new maximum-likelihood model), an unfitted instance (fitted here, with ``fit_kwargs``)
+        or a fitted one (used as it is: e.g. published parameters set with ``set_params_``, or
+        a Bayesian fit). Maximum-likelihood and Bayesian models alike.
     customer_col, date_col : str
         Columns of the customer id and the purchase date.
     time_unit : str, optional
@@ -482,6 +504,8 @@ def backtest(
         draws, of the intervals of the expected counts).
     fit_kwargs : mapping, optional
         Keywords for ``model.fit`` (e.g. ``{"method": "map"}`` for a Bayesian model).
+    baselines : bool, default True
+        Score the naive baselines too (``Backtest.baselines``); False leaves them out.
 
     Returns
     -------
@@ -506,30 +530,26 @@ def backtest(
     predictions["lower"] = interval["lower"].to_numpy(dtype=float)
     predictions["upper"] = interval["upper"].to_numpy(dtype=float)
 
-    error = predictions["predicted"] - predictions["actual"]
-    actual_total, predicted_total = float(actual.sum()), float(predicted.sum())
-    metrics = {
-        "customers": float(len(data)),
-        "mae": float(error.abs().mean()),
-        "rmse": float(np.sqrt(np.mean(error**2))),
-        "actual_total": actual_total,
-        "predicted_total": predicted_total,
-        "bias": predicted_total / actual_total - 1.0 if actual_total else float("nan"),
-        "correlation": float(np.corrcoef(actual, predicted)[0, 1]),
-        "unconditional_total": float(_unconditional_total(model, data["T"], duration).mean()),
-    }
+    metrics, not_applicable = forecast_metrics(predictions["actual"], predictions["predicted"])
+    metrics["unconditional_total"] = float(
+        _unconditional_total(model, data["T"], duration).mean())
     inside = (predictions["actual"] >= predictions["lower"]) & (
         predictions["actual"] <= predictions["upper"]
     )
     metrics["coverage"] = float(inside.mean())
     histogram = period_transactions(model, data, level=level)
+    metrics = pd.Series(metrics, name="metrics")
+    metrics.attrs["not_applicable"] = not_applicable
+    forecasts = baseline_forecasts(data) if baselines else None
     return Backtest(
         model=model,
         data=data,
         predictions=predictions,
-        metrics=pd.Series(metrics, name="metrics"),
+        metrics=metrics,
         period_transactions=histogram,
         chi_square=chi_square_test(histogram, n_params=len(purchase_family(model).parameters)),
+        baselines=None if forecasts is None else baseline_metrics(data, forecasts),
+        baseline_predictions=forecasts,
     )
 
 
@@ -546,9 +566,16 @@ def _unconditional_total(model: Any, T: pd.Series, duration: float) -> np.ndarra
 
 # ----------------------------------------------------------------------------- comparison
 def compare_models(
-    models_or_backtests: Iterable[Any] | Mapping[str, Any], *, data: pd.DataFrame | None = None
+    models_or_backtests: Iterable[Any] | Mapping[str, Any],
+    *,
+    data: pd.DataFrame | None = None,
+    baselines: bool = True,
 ) -> pd.DataFrame:
     """One table comparing purchase-count models: fit criteria and holdout metrics.
+
+    With backtests, the naive baselines (each customer buying at their calibration rate,
+    nobody buying; see :mod:`clvmodels.baselines`) get rows of their own, scored on the same
+    holdout with the same metrics, so that one sees whether a model beats them.
 
     Parameters
     ----------
@@ -558,14 +585,21 @@ def compare_models(
         RFM table on which to evaluate the log-likelihood of bare models. Needed for Bayesian
         models and models with set parameters; a maximum-likelihood fit otherwise reports the
         likelihood of the data it was fitted on. Backtests use their calibration data.
+    baselines : bool, default True
+        Add the baseline rows (when there is a backtest); False leaves them out.
 
     Returns
     -------
     DataFrame
-        One row per entry: ``n_params``, ``log_likelihood``, ``aic``, ``bic`` (for Bayesian
-        models at the posterior mean) and, for backtests, the holdout metrics (see
-        :class:`Backtest`) and ``chi_square``, ``chi_square_p_value``. Metrics a row does not
-        have (holdout metrics of a bare model, coverage of an MLE model) are NaN.
+        One row per entry: ``baseline`` (False), ``n_params``, ``log_likelihood``, ``aic``,
+        ``bic`` (for Bayesian models at the posterior mean) and, for backtests, the holdout
+        metrics (see :class:`Backtest`) and ``chi_square``, ``chi_square_p_value``. Then the
+        baseline rows, ``baseline: calibration rate`` and ``baseline: zero`` (``baseline``
+        True: ranking code excludes them with ``table[~table["baseline"]]``), once per distinct
+        calibration/holdout table (see :func:`clvmodels.baselines.comparison_rows`). A metric
+        a row does not have (holdout metrics of a bare model, a baseline's likelihood or
+        coverage) is NaN, and ``attrs["not_applicable"]`` maps the row to ``{metric: reason}``
+        for each.
     """
     if isinstance(models_or_backtests, Mapping):
         items = list(models_or_backtests.items())
@@ -576,12 +610,11 @@ def compare_models(
         items = [(_unique_name(name, names[:i]), entry) for i, (name, entry) in enumerate(items)]
     if not items:
         raise ValueError("compare_models needs at least one model or backtest")
-    rows = {}
+    rows, not_applicable = {}, {}
     for name, entry in items:
-        rows[name] = _comparison_row(entry, data)
-    table = pd.DataFrame.from_dict(rows, orient="index")
-    table.index.name = "model"
-    return table
+        rows[name], not_applicable[name] = _comparison_row(entry, data)
+    backtests = [(name, entry.data) for name, entry in items if isinstance(entry, Backtest)]
+    return comparison_table(rows, not_applicable, backtests if baselines else [])
 
 
 def _default_name(entry: Any) -> str:
@@ -594,7 +627,10 @@ def _unique_name(name: str, earlier: list[str]) -> str:
     return name if count == 0 else f"{name} ({count + 1})"
 
 
-def _comparison_row(entry: Any, data: pd.DataFrame | None) -> dict[str, float]:
+def _comparison_row(
+    entry: Any, data: pd.DataFrame | None
+) -> tuple[dict[str, float], dict[str, str]]:
+    """A model's comparison row, and the reasons of its NaN metrics that are known."""
     model = entry.model if isinstance(entry, Backtest) else entry
     family = purchase_family(model)
     if isinstance(entry, Backtest):
@@ -624,4 +660,8 @@ def _comparison_row(entry: Any, data: pd.DataFrame | None) -> dict[str, float]:
         row.setdefault("coverage", float("nan"))
         row["chi_square"] = entry.chi_square["statistic"]
         row["chi_square_p_value"] = entry.chi_square["p_value"]
-    return row
+        reasons = dict(entry.metrics.attrs.get("not_applicable", {}))
+        if not np.isfinite(row["chi_square_p_value"]):
+            reasons["chi_square_p_value"] = "no degrees of freedom (see chi_square_test)"
+        return row, reasons
+    return row, {}

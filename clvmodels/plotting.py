@@ -28,6 +28,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, PercentFormatter
 
+from clvmodels.baselines import holdout_duration
 from clvmodels.clv import CustomerEquity
 from clvmodels.evaluate import (
     check_max_frequency,
@@ -174,23 +175,6 @@ def _model_name(model: Any) -> str:
 
 
 # ----------------------------------------------------------------------------- holdout
-def _holdout_duration(table: pd.DataFrame) -> float:
-    missing = {"frequency_holdout", "duration_holdout"} - set(table.columns)
-    if missing:
-        raise ValidationError(
-            f"missing column(s) {sorted(missing)}; expected a table from "
-            "clvmodels.calibration_holdout (frequency, recency, T, frequency_holdout, "
-            "duration_holdout)"
-        )
-    durations = table["duration_holdout"].unique()
-    if len(durations) != 1:
-        raise ValidationError(
-            "column 'duration_holdout': expected one holdout length for every customer, got "
-            f"{len(durations)} different values"
-        )
-    return float(durations[0])
-
-
 def plot_calibration_vs_holdout(
     model: Any, calibration_holdout_table: pd.DataFrame, *, max_frequency: int = 7,
     ax: Axes | None = None,
@@ -206,7 +190,7 @@ def plot_calibration_vs_holdout(
     Axes
     """
     table = calibration_holdout_table
-    duration = _holdout_duration(table)
+    duration = holdout_duration(table)
     max_frequency = check_max_frequency(max_frequency)
     predicted = point_values(model.expected_purchases(table, duration)).to_numpy(dtype=float)
     group = np.minimum(table["frequency"].to_numpy(dtype=np.int64), max_frequency)
@@ -249,7 +233,7 @@ def plot_holdout_intervals(
     """
     level = check_level(level)
     table = calibration_holdout_table
-    duration = _holdout_duration(table)
+    duration = holdout_duration(table)
     interval = model.predictive_purchases(table, duration, level=level)
     # Ranking by the upper bound first makes the band a staircase rather than a comb.
     order = np.lexsort((interval["mean"].to_numpy(), interval["upper"].to_numpy()))

@@ -359,31 +359,56 @@ def _diagnostics(
                 "holdout-intervals",
                 lambda ax: plotting.plot_holdout_intervals(model, result.data, level=level, ax=ax),
                 "Holdout purchases against their predictive intervals."))
-        parts.append(_holdout_metrics(result, calibration_end, holdout_end, models.time_unit))
+        parts.append(_holdout_metrics(result, calibration_end, holdout_end, models.time_unit,
+                                      model_label(models.manifest, "transaction_model")))
     grid = f'<div class="grid">{"".join(figures)}</div>'
     return _section("diagnostics", "Model fit", grid + "".join(parts))
 
 
-def _holdout_metrics(result: Any, start: pd.Timestamp, end: pd.Timestamp, unit: str) -> str:
-    metrics = result.metrics
+# Holdout metrics shown, with their format; "coverage" only when the backtest has it.
+_HOLDOUT_ROWS = {
+    "customers": ("customers", "{:,.0f}"),
+    "actual_total": ("actual repeat purchases", "{:,.0f}"),
+    "predicted_total": ("predicted repeat purchases", "{:,.1f}"),
+    "unconditional_total": ("tracking forecast (first purchase dates only)", "{:,.1f}"),
+    "bias": ("bias (predicted / actual - 1)", "{:+.1%}"),
+    "mae": ("mean absolute error per customer", "{:.3f}"),
+    "rmse": ("root mean squared error", "{:.3f}"),
+    "correlation": ("correlation, actual vs predicted", "{:.3f}"),
+    "coverage": ("interval coverage", "{:.1%}"),
+}
+
+
+def _holdout_metrics(result: Any, start: pd.Timestamp, end: pd.Timestamp, unit: str,
+                     model_name: str) -> str:
+    """The holdout metrics of the model and, beside it, of the naive baselines."""
     duration = float(result.data["duration_holdout"].iloc[0])
-    rows = {
-        "customers": f"{metrics['customers']:,.0f}",
-        "actual repeat purchases": f"{metrics['actual_total']:,.0f}",
-        "predicted repeat purchases": f"{metrics['predicted_total']:,.1f}",
-        "tracking forecast (first purchase dates only)":
-            f"{metrics['unconditional_total']:,.1f}",
-        "bias (predicted / actual - 1)": f"{metrics['bias']:+.1%}",
-        "mean absolute error per customer": f"{metrics['mae']:.3f}",
-        "root mean squared error": f"{metrics['rmse']:.3f}",
-        "correlation, actual vs predicted": f"{metrics['correlation']:.3f}",
-    }
-    if "coverage" in metrics:
-        rows["interval coverage"] = f"{metrics['coverage']:.1%}"
-    table = pd.DataFrame({"value": rows}).rename_axis("holdout metric")
+    columns = {model_name: result.metrics}
+    not_applicable = {model_name: result.metrics.attrs.get("not_applicable", {})}
+    if result.baselines is not None:
+        for name, metrics in result.baselines.iterrows():
+            columns[name] = metrics
+            not_applicable[name] = result.baselines.attrs["not_applicable"][name]
+    table = pd.DataFrame({
+        column: {label: ("n/a" if key in not_applicable[column]
+                         else template.format(metrics[key]))
+                 for key, (label, template) in _HOLDOUT_ROWS.items() if key in result.metrics}
+        for column, metrics in columns.items()
+    }).rename_axis("holdout metric")
+    text = ("<p>Predicted: each customer's expected purchases given the calibration history, "
+            "summed.")
+    if result.baselines is not None:
+        text += (" Beside the model, two naive forecasts it should beat: each customer buying at "
+                 "the rate of the calibration period (repeat purchases / time since the first "
+                 "purchase, times the holdout length), and nobody buying.")
+    text += "</p>"
+    notes = [f"{_HOLDOUT_ROWS[key][0]} ({column}): {reason}"
+             for column, reasons in not_applicable.items() for key, reason in reasons.items()
+             if key in _HOLDOUT_ROWS]
+    if notes:
+        text += f'<p class="muted">n/a: {html.escape("; ".join(notes))}.</p>'
     return (f"<h3>Holdout: {_date(start)} to {_date(end)} ({duration:.3g} {unit_plural(unit)})</h3>"
-            "<p>Predicted: each customer's expected purchases given the calibration history, "
-            "summed.</p>" + _html_table(table))
+            + text + _html_table(table))
 
 
 def _parameters(models: ModelDirectory) -> str:

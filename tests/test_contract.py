@@ -13,45 +13,155 @@ tests/test_bayes.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from _fitting import fit_data_of, objective_of
 
 from clvmodels import ValidationError, load_cdnow_summary
-from clvmodels.estimation.family import PurchaseFamily
 from clvmodels.models import MODELS
 
 SPECS = list(MODELS.values())
 FAMILIES = [spec.family for spec in SPECS]
 CLASSES = [cls for spec in SPECS for cls in (spec.mle, spec.bayesian)]
-# Parameters at which the derivatives are checked, per family: CDNOW-like values and values
-# far from them (fast buyers with b < 1, rare buyers; skewed and near-constant spend).
-POINTS = {
-    "bgnbd": [(0.243, 4.414, 0.793, 2.426), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
-    "mbgnbd": [(0.525, 6.183, 0.891, 1.614), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
-    "pnbd": [(0.553, 10.58, 0.606, 11.67), (2.0, 0.5, 0.3, 40.0), (0.1, 80.0, 3.0, 2.0)],
-    "gamma-gamma": [(6.25, 3.74, 15.44), (0.5, 20.0, 1.0), (50.0, 1.5, 300.0)],
-}
-# Parameters simulated from in the recovery tests (in weeks, or in the data's currency).
-TRUTH = {
-    "bgnbd": {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5},
-    "mbgnbd": {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5},
-    "pnbd": {"r": 0.8, "alpha": 6.0, "s": 0.7, "beta": 20.0},
-    "gamma-gamma": {"p": 6.0, "q": 4.0, "gamma": 15.0},
-}
 
 
 def _id(value) -> str:
     return getattr(value, "name", None) or getattr(value, "__name__", str(value))
 
 
+# ----------------------------------------------------------------------------- kinds of data
+def _purchase_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+    return {
+        "probability_alive": model.probability_alive(data),
+        "expected_purchases": model.expected_purchases(data, 52.0),
+        "probability_of_purchases": model.probability_of_purchases(data, 0, 52.0),
+        "discounted_expected_purchases": model.discounted_expected_purchases(
+            data, horizon=np.inf, discount_rate=0.01),
+    }
+
+
+def _spend_predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
+    return {"expected_spend": model.expected_spend(data)}
+
+
+def _purchase_unfitted_calls(model, data: pd.DataFrame) -> list[Callable]:
+    return [lambda: model.probability_alive(data), lambda: model.expected_purchases(data, 10),
+            lambda: model.simulate(3, 10.0)]
+
+
+def _spend_unfitted_calls(model, data: pd.DataFrame) -> list[Callable]:
+    return [lambda: model.expected_spend(data)]
+
+
+_EXTREME_HISTORIES = [
+    (0, 0.0, 1e-6), (0, 0.0, 1e4), (10_000, 51.9, 52.0), (10_000, 52.0, 52.0),
+    (3, 1e-6, 52.0), (50, 9_999.0, 1e4), (1, 1e-3, 1e3), (10_000, 1.0, 1e4),
+]
+
+
+def _extreme_purchase_table() -> pd.DataFrame:
+    """Valid but extreme customers: ages from 1e-6 to 1e4 weeks, up to 10,000 repeat
+    purchases, the last one just now or long ago."""
+    table = pd.DataFrame(_EXTREME_HISTORIES, columns=["frequency", "recency", "T"],
+                         index=pd.RangeIndex(len(_EXTREME_HISTORIES), name="customer_id"))
+    table.attrs["time_unit"] = "W"
+    return table
+
+
+def _extreme_spend_table() -> pd.DataFrame:
+    """The extreme purchase histories with spends from a cent to a billion."""
+    table = _extreme_purchase_table()
+    table["monetary_value"] = np.where(table["frequency"] > 0,
+                                       [0.01, 1e9, 0.01, 1e9, 5.0, 1e9, 0.01, 1e-2], 0.0)
+    return table
+
+
+def _simulated_purchases(truth_model, n_customers: int, rng: np.random.Generator
+                         ) -> pd.DataFrame:
+    return truth_model.simulate(n_customers, rng.uniform(30.0, 80.0, n_customers),
+                                random_state=rng)
+
+
+def _simulated_spends(truth_model, n_customers: int, rng: np.random.Generator) -> pd.DataFrame:
+    frequency = pd.Series(rng.integers(1, 20, n_customers))
+    table = pd.DataFrame({"frequency": frequency,
+                          "monetary_value": truth_model.simulate(frequency, random_state=rng)})
+    table.attrs["time_unit"] = "W"
+    return table
+
+
+@dataclass(frozen=True)
+class Case:
+    """How the suite exercises one family: a real data set it fits, the parameters where its
+    derivatives are checked (values like the data's estimate and values far from them), the
+    parameters it simulates from in the recovery test (in the table's time unit), and its
+    kind's predictions, extreme inputs and calls that need a fitted model.
+
+    A new family adds its entry to :data:`CASES` (the suite fails for a family without one).
+    """
+
+    table: Callable[[], pd.DataFrame]
+    points: list[tuple[float, ...]]
+    truth: dict[str, float]
+    simulated: Callable[[Any, int, np.random.Generator], pd.DataFrame]
+    predictions: Callable[[Any, pd.DataFrame], dict[str, pd.Series | pd.DataFrame]]
+    extreme_table: Callable[[], pd.DataFrame]
+    unfitted_calls: Callable[[Any, pd.DataFrame], list[Callable]]
+    #: Customers simulated in the recovery test (fewer where the likelihood is slow).
+    n_simulated: int = 20_000
+    #: The table's column of customer weights (rows standing for several customers), if any.
+    weight_column: str | None = None
+    #: Whether the predictions depend on the time unit (a spend model's do not).
+    timed_predictions: bool = True
+
+    def weights(self, data: pd.DataFrame) -> np.ndarray | None:
+        return None if self.weight_column is None else data[self.weight_column].to_numpy()
+
+
+def _purchase_case(points, truth, n_simulated: int = 20_000) -> Case:
+    return Case(load_cdnow_summary, points, truth, _simulated_purchases, _purchase_predictions,
+                _extreme_purchase_table, _purchase_unfitted_calls, n_simulated)
+
+
+CASES: dict[str, Case] = {
+    "bgnbd": _purchase_case(
+        [(0.243, 4.414, 0.793, 2.426), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
+        {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5}),
+    "mbgnbd": _purchase_case(
+        [(0.525, 6.183, 0.891, 1.614), (2.0, 0.5, 5.0, 0.3), (0.05, 50.0, 0.2, 20.0)],
+        {"r": 0.8, "alpha": 6.0, "a": 1.2, "b": 3.5}),
+    # Pareto/NBD's gradient costs seven evaluations of its likelihood per row: fewer rows.
+    "pnbd": _purchase_case(
+        [(0.553, 10.58, 0.606, 11.67), (2.0, 0.5, 0.3, 40.0), (0.1, 80.0, 3.0, 2.0)],
+        {"r": 0.8, "alpha": 6.0, "s": 0.7, "beta": 20.0}, n_simulated=5_000),
+    # Skewed and near-constant spend.
+    "gamma-gamma": Case(
+        load_cdnow_summary, [(6.25, 3.74, 15.44), (0.5, 20.0, 1.0), (50.0, 1.5, 300.0)],
+        {"p": 6.0, "q": 4.0, "gamma": 15.0}, _simulated_spends, _spend_predictions,
+        _extreme_spend_table, _spend_unfitted_calls, timed_predictions=False),
+}
+
+
 @pytest.fixture(scope="module")
-def cdnow_table() -> pd.DataFrame:
-    return load_cdnow_summary()
+def tables() -> Callable[[str], pd.DataFrame]:
+    """Each family's data set, loaded once, by family name."""
+    cache: dict[str, pd.DataFrame] = {}
+
+    def get(name: str) -> pd.DataFrame:
+        if name not in cache:
+            cache[name] = CASES[name].table()
+        return cache[name].copy()
+
+    return get
 
 
 def _fit(cls, data, **kwargs):
+    kwargs.setdefault("weights", CASES[cls.family.name].weights(data))
     if cls.point_estimate:
         return cls().fit(data, **kwargs)
     pytest.importorskip("pymc")
@@ -59,21 +169,31 @@ def _fit(cls, data, **kwargs):
 
 
 @pytest.fixture(scope="module")
-def fitted(cdnow_table):
-    """Every class fitted once on the CDNOW summary, by name."""
+def fitted(tables):
+    """Every class fitted once on its family's data set, by name."""
     cache = {}
 
     def get(cls):
         if cls.__name__ not in cache:
-            cache[cls.__name__] = _fit(cls, cdnow_table)
+            cache[cls.__name__] = _fit(cls, tables(cls.family.name))
         return cache[cls.__name__]
 
     return get
 
 
+def test_every_family_has_a_case():
+    assert set(CASES) >= {family.name for family in FAMILIES}
+
+
+def _fit_data(model, tables):
+    """The distinct weighted rows of the family's data set, as ``fit`` builds them."""
+    case, table = CASES[model.family.name], tables(model.family.name)
+    return fit_data_of(model, table, weights=case.weights(table))
+
+
 # ----------------------------------------------------------------------------- families
 @pytest.mark.parametrize("family", FAMILIES, ids=_id)
-def test_per_row_gradient_is_the_derivative_of_the_per_row_likelihood(family, cdnow_table):
+def test_per_row_gradient_is_the_derivative_of_the_per_row_likelihood(family, tables):
     """With different parameters on every row (as covariates give them), each row's
     derivative against central differences of that row's log-likelihood.
 
@@ -81,10 +201,11 @@ def test_per_row_gradient_is_the_derivative_of_the_per_row_likelihood(family, cd
     ~ 1e-10 absolute; the Pareto/NBD's r and s partials are themselves central differences of
     the dropout integral (step 1e-4, error ~1e-8 relative). So 1e-6 relative with an absolute
     floor of 1e-6, ample for all."""
-    model = MODELS[family.name].mle()
-    fit_data = fit_data_of(model, cdnow_table, compress=False)
+    model, case = MODELS[family.name].mle(), CASES[family.name]
+    table = tables(family.name)
+    fit_data = fit_data_of(model, table, compress=False, weights=case.weights(table))
     rng = np.random.default_rng(0)
-    for point in POINTS[family.name]:
+    for point in case.points:
         params = tuple(np.asarray(point)[:, None] * rng.uniform(0.8, 1.25, (len(point),
                                                                              fit_data.n_rows)))
         params = tuple(row for row in params)
@@ -101,14 +222,14 @@ def test_per_row_gradient_is_the_derivative_of_the_per_row_likelihood(family, cd
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=_id)
-def test_weighted_totals_are_the_per_row_sums(family, cdnow_table):
+def test_weighted_totals_are_the_per_row_sums(family, tables):
     """A family's fast route to the totals (by levels of x and T) against the weighted sums of
     its per-row values: the same terms grouped otherwise, each a few ulps of |LL| ~1e4 over
     ~1,000 rows (~1e-12 relative); the gradient components are sums of terms of both signs,
     so relative to the sum of their magnitudes (at most ~100 times the components here)."""
     model = MODELS[family.name].mle()
-    fit_data = fit_data_of(model, cdnow_table)
-    for point in POINTS[family.name]:
+    fit_data = _fit_data(model, tables)
+    for point in CASES[family.name].points:
         params = np.asarray(point)
         total, gradient, _ = family.derivatives(params, fit_data)
         rows, row_gradient = family.log_likelihood_gradient(params, fit_data)
@@ -119,13 +240,13 @@ def test_weighted_totals_are_the_per_row_sums(family, cdnow_table):
 
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f.has_hessian], ids=_id)
-def test_analytic_hessian_is_the_derivative_of_the_gradient(family, cdnow_table):
+def test_analytic_hessian_is_the_derivative_of_the_gradient(family, tables):
     """Each column of the analytic Hessian against central differences of the analytic
     gradient: relative step 1e-5, truncation ~h**2 ~ 1e-10 and rounding ~eps / h ~ 1e-11 of
     the gradient's scale, so 1e-7 relative (to each entry or the column's largest)."""
     model = MODELS[family.name].mle()
-    fit_data = fit_data_of(model, cdnow_table)
-    for point in POINTS[family.name]:
+    fit_data = _fit_data(model, tables)
+    for point in CASES[family.name].points:
         params = np.asarray(point)
         total, gradient, hessian = family.derivatives(params, fit_data, hessian=True)
         # The same code computes the value and gradient with or without the Hessian.
@@ -141,29 +262,29 @@ def test_analytic_hessian_is_the_derivative_of_the_gradient(family, cdnow_table)
 
 
 @pytest.mark.parametrize("family", [f for f in FAMILIES if f.has_hessian], ids=_id)
-def test_hessian_routes_agree(family, cdnow_table, monkeypatch):
+def test_hessian_routes_agree(family, tables, monkeypatch):
     """The objective's Hessian in log-parameters from the analytic Hessian and from central
     differences of the gradient (h = 1e-3: truncation ~h**2 / 6 ~ 2e-7 relative, rounding
     ~1e-16 / h), as a family without an analytic Hessian gets it: 2e-6 relative, floor 1e-9."""
     model = MODELS[family.name].mle()
-    objective = objective_of(model, fit_data_of(model, cdnow_table))
-    log_params = np.log(np.asarray(POINTS[family.name][0]))
+    objective = objective_of(model, _fit_data(model, tables))
+    log_params = np.log(np.asarray(CASES[family.name].points[0]))
     analytic = objective.hessian(log_params)
     monkeypatch.setattr(type(family), "has_hessian", False)
     np.testing.assert_allclose(objective.hessian(log_params), analytic, rtol=2e-6, atol=1e-9)
 
 
 @pytest.mark.parametrize("family", FAMILIES, ids=_id)
-def test_compiled_likelihood_equals_the_numpy_one(family, cdnow_table):
+def test_compiled_likelihood_equals_the_numpy_one(family, tables):
     """A family's compiled kernel (for the samplers) against its NumPy derivatives: the same
     sums in another order (1e-10 relative; the gradient to 1e-8 of its largest component)."""
     model = MODELS[family.name].mle()
-    fit_data = fit_data_of(model, cdnow_table)
+    fit_data = _fit_data(model, tables)
     compiled = family.compiled_likelihood(fit_data)
     if compiled is None:
         pytest.skip(f"{family.title} has no compiled kernel: the samplers call its NumPy code")
     pytest.importorskip("numba")
-    for point in POINTS[family.name]:
+    for point in CASES[family.name].points:
         params = np.asarray(point)
         total, gradient = compiled.value_and_gradient(params)
         expected_total, expected_gradient, _ = family.derivatives(params, fit_data)
@@ -174,7 +295,7 @@ def test_compiled_likelihood_equals_the_numpy_one(family, cdnow_table):
 
 @pytest.mark.parametrize("family", FAMILIES, ids=_id)
 def test_parameters_outside_the_constraints_are_refused(family):
-    good = dict(zip(family.param_names, POINTS[family.name][0], strict=True))
+    good = dict(zip(family.param_names, CASES[family.name].points[0], strict=True))
     for name in family.param_names:
         for bad in (-1.0, 0.0, np.nan, np.inf):
             with pytest.raises(ValidationError, match=f"parameter '{name}' is"):
@@ -188,17 +309,24 @@ def test_parameters_outside_the_constraints_are_refused(family):
 
 
 # ----------------------------------------------------------------------------- estimators
+def _case(cls) -> Case:
+    return CASES[cls.family.name]
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_fit_returns_self_with_the_fitted_state(cls, cdnow_table):
+def test_fit_returns_self_with_the_fitted_state(cls, tables):
     if not cls.point_estimate:
         pytest.importorskip("pymc")
+    table = tables(cls.family.name)
+    weights = _case(cls).weights(table)
     model = cls()
     kwargs = {} if cls.point_estimate else {"method": "map", "draws": 50, "chains": 1}
-    assert model.fit(cdnow_table, **kwargs) is model
+    assert model.fit(table, weights=weights, **kwargs) is model
     assert list(model.params_.index) == list(cls.family.param_names)
     assert np.all(np.isfinite(model.params_)) and np.all(model.params_ > 0)
-    assert model.time_unit_ == "W"
-    assert model.n_customers_ + model.n_customers_excluded_ == len(cdnow_table)
+    assert model.time_unit_ == table.attrs["time_unit"]
+    customers = len(table) if weights is None else weights.sum()
+    assert model.n_customers_ + model.n_customers_excluded_ == pytest.approx(customers)
     assert 0 < model.n_distinct_rows_ <= model.n_customers_
     draws = model.parameter_draws()
     assert list(draws.columns) == list(cls.family.param_names)
@@ -207,35 +335,18 @@ def test_fit_returns_self_with_the_fitted_state(cls, cdnow_table):
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_an_unfitted_model_says_so(cls, cdnow_table, tmp_path):
-    model = cls()
+def test_an_unfitted_model_says_so(cls, tables, tmp_path):
+    model, table = cls(), tables(cls.family.name)
     calls = [lambda: model.parameter_draws(), lambda: model.save(tmp_path / "m"),
-             lambda: model.summary(), lambda: model.log_likelihood(cdnow_table)]
-    if isinstance(cls.family, PurchaseFamily):
-        calls += [lambda: model.probability_alive(cdnow_table),
-                  lambda: model.expected_purchases(cdnow_table, 10),
-                  lambda: model.simulate(3, 10.0)]
-    else:
-        calls.append(lambda: model.expected_spend(cdnow_table))
+             lambda: model.summary(), lambda: model.log_likelihood(table),
+             *_case(cls).unfitted_calls(model, table)]
     for call in calls:
         with pytest.raises(RuntimeError, match=f"this {cls.__name__} is not fitted yet"):
             call()
 
 
-def _predictions(model, data: pd.DataFrame) -> dict[str, pd.Series | pd.DataFrame]:
-    if isinstance(model.family, PurchaseFamily):
-        return {
-            "probability_alive": model.probability_alive(data),
-            "expected_purchases": model.expected_purchases(data, 52.0),
-            "probability_of_purchases": model.probability_of_purchases(data, 0, 52.0),
-            "discounted_expected_purchases": model.discounted_expected_purchases(
-                data, horizon=np.inf, discount_rate=0.01),
-        }
-    return {"expected_spend": model.expected_spend(data)}
-
-
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_save_and_load_give_the_same_model(cls, fitted, cdnow_table, tmp_path):
+def test_save_and_load_give_the_same_model(cls, fitted, tables, tmp_path):
     model = fitted(cls)
     path = tmp_path / ("model.json" if cls.point_estimate else "model.nc")
     model.save(path)
@@ -245,9 +356,10 @@ def test_save_and_load_give_the_same_model(cls, fitted, cdnow_table, tmp_path):
     assert loaded.time_unit_ == model.time_unit_
     assert loaded.n_customers_ == model.n_customers_
     assert loaded.excluded_customers_ == model.excluded_customers_
-    head = cdnow_table.head(50)
-    for name, value in _predictions(model, head).items():
-        expected = _predictions(loaded, head)[name]
+    head = tables(cls.family.name).head(50)
+    predictions = _case(cls).predictions
+    for name, value in predictions(model, head).items():
+        expected = predictions(loaded, head)[name]
         assert type(value) is type(expected), name
         np.testing.assert_array_equal(np.asarray(value), np.asarray(expected), err_msg=name)
     # Another class with the same file format refuses the file, naming both.
@@ -258,50 +370,35 @@ def test_save_and_load_give_the_same_model(cls, fitted, cdnow_table, tmp_path):
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_tables_in_another_time_unit_are_refused(cls, fitted, cdnow_table):
+def test_tables_in_another_time_unit_are_refused(cls, fitted, tables):
     model = fitted(cls)
-    in_days = cdnow_table.copy()
-    in_days.attrs["time_unit"] = "D"
-    if isinstance(cls.family, PurchaseFamily):
-        with pytest.raises(ValidationError, match="time units differ.*'W'.*'D'"):
-            model.probability_alive(in_days)
-    with pytest.raises(ValidationError, match="time units differ"):
-        model.log_likelihood(in_days)
+    other_unit = tables(cls.family.name)
+    other = "h" if model.time_unit_ == "D" else "D"
+    other_unit.attrs["time_unit"] = other
+    refusal = f"time units differ.*'{model.time_unit_}'.*'{other}'"
+    with pytest.raises(ValidationError, match=refusal):
+        model.log_likelihood(other_unit)
+    if _case(cls).timed_predictions:
+        with pytest.raises(ValidationError, match=refusal):
+            _case(cls).predictions(model, other_unit)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_outputs_are_indexed_like_the_input(cls, fitted, cdnow_table):
+def test_outputs_are_indexed_like_the_input(cls, fitted, tables):
     model = fitted(cls)
-    shuffled = cdnow_table.sample(frac=1.0, random_state=0).head(300)
+    shuffled = tables(cls.family.name).sample(frac=1.0, random_state=0).head(300)
     shuffled.index = "id-" + shuffled.index.astype(str)
     shuffled.index.name = "customer"
-    for name, result in _predictions(model, shuffled).items():
+    for name, result in _case(cls).predictions(model, shuffled).items():
         assert result.index.equals(shuffled.index), name
         expected = (pd.Series if cls.point_estimate else pd.DataFrame)
         assert isinstance(result, expected), name
 
 
-def _extreme_table(spend: bool) -> pd.DataFrame:
-    """Valid but extreme customers: ages from 1e-6 to 1e4 weeks, up to 10,000 repeat
-    purchases, the last one just now or long ago, spends from a cent to a billion."""
-    rows = [
-        (0, 0.0, 1e-6), (0, 0.0, 1e4), (10_000, 51.9, 52.0), (10_000, 52.0, 52.0),
-        (3, 1e-6, 52.0), (50, 9_999.0, 1e4), (1, 1e-3, 1e3), (10_000, 1.0, 1e4),
-    ]
-    table = pd.DataFrame(rows, columns=["frequency", "recency", "T"],
-                         index=pd.RangeIndex(len(rows), name="customer_id"))
-    if spend:
-        table["monetary_value"] = np.where(table["frequency"] > 0,
-                                           [0.01, 1e9, 0.01, 1e9, 5.0, 1e9, 0.01, 1e-2], 0.0)
-    table.attrs["time_unit"] = "W"
-    return table
-
-
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
 def test_predictions_are_finite_at_extreme_valid_inputs(cls, fitted):
     model = fitted(cls)
-    table = _extreme_table(spend=not isinstance(cls.family, PurchaseFamily))
-    for name, result in _predictions(model, table).items():
+    for name, result in _case(cls).predictions(model, _case(cls).extreme_table()).items():
         values = np.asarray(result, dtype=float)
         assert np.all(np.isfinite(values)), (name, values)
         assert np.all(values >= 0), name
@@ -310,45 +407,37 @@ def test_predictions_are_finite_at_extreme_valid_inputs(cls, fitted):
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_log_likelihood_of_new_data(cls, fitted, cdnow_table):
+def test_log_likelihood_of_new_data(cls, fitted, tables):
     """``log_likelihood(data)`` at the model's estimate: on the data it was fitted on, the
     maximum-likelihood fit's own ``log_likelihood_`` (a per-row sum against the optimiser's
     fast route: ~1e-12 relative); and additive over a split of the customers (two sums of the
     same terms: 1e-12)."""
-    model = fitted(cls)
-    total = model.log_likelihood(cdnow_table)
+    model, case, table = fitted(cls), _case(cls), tables(cls.family.name)
+
+    def log_likelihood(part: pd.DataFrame) -> float:
+        return model.log_likelihood(part, weights=case.weights(part))
+
+    total = log_likelihood(table)
     assert np.isfinite(total) and total < 0
     if cls.point_estimate:
         assert total == pytest.approx(model.log_likelihood_, rel=1e-12)
-    first, second = cdnow_table.iloc[:1000], cdnow_table.iloc[1000:]
-    assert model.log_likelihood(first) + model.log_likelihood(second) == pytest.approx(
-        total, rel=1e-12)
-
-
-def _simulated(spec, n_customers: int, rng: np.random.Generator) -> pd.DataFrame:
-    truth = spec.mle().set_params_(TRUTH[spec.family.name], time_unit="W")
-    if isinstance(spec.family, PurchaseFamily):
-        return truth.simulate(n_customers, rng.uniform(30.0, 80.0, n_customers),
-                              random_state=rng)
-    frequency = pd.Series(rng.integers(1, 20, n_customers))
-    table = pd.DataFrame({"frequency": frequency,
-                          "monetary_value": truth.simulate(frequency, random_state=rng)})
-    table.attrs["time_unit"] = "W"
-    return table
+    half = len(table) // 2
+    assert log_likelihood(table.iloc[:half]) + log_likelihood(table.iloc[half:]) == (
+        pytest.approx(total, rel=1e-12))
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=_id)
-def test_simulation_recovers_the_parameters(cls):
+def test_simulation_recovers_the_parameters(cls, tables):
     """Data drawn from known parameters fitted back: every parameter within 4 standard errors
     of the truth (maximum likelihood; a false alarm has probability ~6e-5 per parameter for
     Gaussian estimates, and the seed is fixed), or within 4 posterior standard deviations of
     the posterior mean (Bayesian)."""
-    spec = next(spec for spec in SPECS if cls in (spec.mle, spec.bayesian))
-    # Pareto/NBD's gradient costs seven evaluations of its likelihood per row: fewer rows.
-    n_customers = 5_000 if spec.family.name == "pnbd" else 20_000
-    data = _simulated(spec, n_customers, np.random.default_rng(42))
+    case = _case(cls)
+    truth_model = MODELS[cls.family.name].mle().set_params_(
+        case.truth, time_unit=tables(cls.family.name).attrs["time_unit"])
+    data = case.simulated(truth_model, case.n_simulated, np.random.default_rng(42))
     model = _fit(cls, data)
-    truth = pd.Series(TRUTH[spec.family.name])
+    truth = pd.Series(case.truth)
     spread = (model.summary()["std_error"] if cls.point_estimate
               else model.parameter_draws().std())
     assert np.all(np.abs(model.params_ - truth) <= 4 * spread), (model.params_, spread)

@@ -136,6 +136,27 @@ def test_holdout_metrics_match_the_data(report, api):
     assert actual == 1882  # Fader, Hardie & Lee (2005): 1,882 holdout purchases (a count)
 
 
+def test_holdout_metrics_show_the_baselines_beside_the_model(report, api):
+    _, text = report
+    _, _, _, holdout = api
+    start = text.index("<h3>Holdout:")
+    section = text[start:text.index("</table>", start)]
+    header = re.findall(r"<th[^>]*>([^<]*)</th>", section)
+    assert header == ["holdout metric", "BG/NBD", "baseline: calibration rate", "baseline: zero"]
+    body = section[section.index("<tbody>"):]
+    rows = {cells[0]: cells[1:] for cells in (
+        re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body))}
+    actual = holdout["frequency_holdout"]
+    rate = holdout["frequency"] / holdout["T"] * 39.0  # repeat purchases / T, times 39 weeks
+    assert rows["predicted repeat purchases"][1:] == [f"{rate.sum():,.1f}", "0.0"]
+    assert rows["mean absolute error per customer"][1:] == [
+        f"{(rate - actual).abs().mean():.3f}", f"{actual.mean():.3f}"]
+    assert rows["bias (predicted / actual - 1)"][2] == "-100.0%"
+    assert rows["correlation, actual vs predicted"][2] == "n/a"  # a constant has none
+    assert rows["interval coverage"][1:] == ["n/a", "n/a"]  # point forecasts
+    assert "correlation, actual vs predicted (baseline: zero): the forecast is the same" in section
+
+
 def test_settings_record_the_run(report):
     _, text = report
     settings = text[text.index('<section id="settings">'):]
