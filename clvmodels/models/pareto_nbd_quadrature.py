@@ -34,13 +34,21 @@ from clvmodels._numerics import (
 # higher one is accurate to about the square of that, far below rounding.
 _AGREEMENT = 1e-9
 # The averages: phi's four components in the order (log C, 1/C, log O, 1/O) (the smaller
-# scale's factor C = e^u, the other O = gap + e^u), then the ten products of their centred
-# values in the order of _PAIRS (the upper triangle, row by row).
+# scale's factor C = e^u, the other O = gap + e^u), shifted (see _Integrand.features); for the
+# Hessian then the ten products of these in the order of _PAIRS (the upper triangle, row by
+# row), and the four again, averaged after the shift (the means the products are centred by;
+# the first four are averaged before it, with fewer passes, and the same with or without the
+# Hessian).
 _PAIRS = [(i, j) for i in range(4) for j in range(i, 4)]
+_PRODUCTS = 4
+_CENTRED_MEANS = _PRODUCTS + len(_PAIRS)
+_WITH_HESSIAN = _CENTRED_MEANS + 4
 # From (C, O) to (A, B) order where alpha >= beta (A = O, B = C): components 0 <-> 2, 1 <-> 3.
 _SWAP = (2, 3, 0, 1)
-_SWAPPED_ORDER = [*_SWAP, *(4 + _PAIRS.index(tuple(sorted((_SWAP[i], _SWAP[j]))))
-                            for i, j in _PAIRS)]
+_SWAPPED_ORDER = [*_SWAP,
+                  *(_PRODUCTS + _PAIRS.index(tuple(sorted((_SWAP[i], _SWAP[j]))))
+                    for i, j in _PAIRS),
+                  *(_CENTRED_MEANS + k for k in _SWAP)]
 
 
 def dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool = False):
@@ -159,14 +167,27 @@ class _Integrand:
         """phi's parts at the nodes (:meth:`at_nodes`), shifted by their values at ``centre``
         (the covariances do not change; the shift keeps them from cancelling): ``log(C/C0)``,
         ``C0/C - 1``, ``log(O/O0)``, ``O0/O - 1``, and with ``hessian`` the ten products of
-        these, each of shape (nodes, rows)."""
+        these and these four again (see ``_PAIRS``), each of shape (nodes, rows)."""
         e_centre = np.exp(centre)
         other_0 = self.gap + e_centre
         shifted = [nodes["u"] - centre, e_centre / nodes["e^u"] - 1.0,
                    nodes["log O"] - np.log(other_0), other_0 / nodes["O"] - 1.0]
         if hessian:
-            shifted += [shifted[i] * shifted[j] for i, j in _PAIRS]
+            shifted += [shifted[i] * shifted[j] for i, j in _PAIRS] + shifted[:4]
         return shifted
+
+    def shifted_means(self, nodes: dict, terms, total, centre) -> list:
+        """The averages of :meth:`features` (without products) under the weighted ``terms``,
+        shifted after averaging (fewer passes over the nodes; for the gradient, where the
+        shift does not matter)."""
+        e_centre = np.exp(centre)
+        other_0 = self.gap + e_centre
+
+        def mean(values):
+            return np.einsum("ij,ij->j", values, terms) / total
+
+        return [mean(nodes["u"]) - centre, e_centre * mean(1.0 / nodes["e^u"]) - 1.0,
+                mean(nodes["log O"]) - np.log(other_0), other_0 * mean(1.0 / nodes["O"]) - 1.0]
 
     def derivatives(self, moments, centre, hessian: bool):
         """The gradient (4, rows) and the Hessian (4, 4, rows) of log I from the averages of
@@ -175,6 +196,7 @@ class _Integrand:
         purchase_0, dropout_0 = self.a_shift + e_centre, self.b_shift + e_centre
         k_a, k_b = self.k_a, self.k_b
         mean = moments[:4]
+        centred = moments[_CENTRED_MEANS:_WITH_HESSIAN] if hessian else None
         # phi = -(log A0 + f0, k_a (f1 + 1) / A0, log B0 + f2, k_b (f3 + 1) / B0) in the
         # shifted averages f: an affine map per component.
         ones = np.ones_like(k_a)
@@ -186,13 +208,16 @@ class _Integrand:
             return gradient, None
         result = np.empty((4, 4, len(k_a)))
         for k, (i, j) in enumerate(_PAIRS):
-            covariance = scale[i] * scale[j] * (moments[4 + k] - mean[i] * mean[j])
+            covariance = scale[i] * scale[j] * (moments[_PRODUCTS + k]
+                                                - centred[i] * centred[j])
             result[i, j] = result[j, i] = covariance
         # E[d phi]: d(-log A)/d alpha = -1/A, d(-k_a/A)/d alpha = k_a/A^2, and so for beta.
         inverse_a = (mean[1] + 1.0) / purchase_0
         inverse_b = (mean[3] + 1.0) / dropout_0
-        inverse_a2 = (moments[4 + _PAIRS.index((1, 1))] + 2 * mean[1] + 1.0) / purchase_0**2
-        inverse_b2 = (moments[4 + _PAIRS.index((3, 3))] + 2 * mean[3] + 1.0) / dropout_0**2
+        inverse_a2 = ((moments[_PRODUCTS + _PAIRS.index((1, 1))] + 2 * centred[1] + 1.0)
+                      / purchase_0**2)
+        inverse_b2 = ((moments[_PRODUCTS + _PAIRS.index((3, 3))] + 2 * centred[3] + 1.0)
+                      / dropout_0**2)
         result[0, 1] -= inverse_a
         result[1, 0] -= inverse_a
         result[1, 1] += k_a * inverse_a2
@@ -207,7 +232,7 @@ def _fixed_rules(integrand: _Integrand, lo, width, hessian: bool):
     rule) or by 32-node Gauss-Legendre (checked by 16), and which rows either accepted."""
     n_rows = len(lo)
     values = np.full(n_rows, np.nan)
-    moments = np.full((14 if hessian else 4, n_rows), np.nan)
+    moments = np.full((_WITH_HESSIAN if hessian else 4, n_rows), np.nan)
     done = np.zeros(n_rows, dtype=bool)
     with np.errstate(all="ignore"):
         abscissae, kronrod, gauss = gauss_kronrod_15()
@@ -247,7 +272,11 @@ def _store(integrand, lo, width, nodes, terms, total, reference, accepted, hessi
            moments):
     """Write log I and the feature averages of the ``accepted`` rows into the outputs
     (computed on every row: cheaper than copying the accepted rows' nodes)."""
-    weights = terms / total
-    for k, feature in enumerate(integrand.features(nodes, hessian, centre=lo)):
-        moments[k] = np.where(accepted, np.einsum("ij,ij->j", feature, weights), moments[k])
+    averages = integrand.shifted_means(nodes, terms, total, centre=lo)
+    if hessian:
+        weights = terms / total
+        averages += [np.einsum("ij,ij->j", feature, weights)
+                     for feature in integrand.features(nodes, hessian, centre=lo)[4:]]
+    for k, average in enumerate(averages):
+        moments[k] = np.where(accepted, average, moments[k])
     values[accepted] = (reference + np.log(total * width))[accepted]
