@@ -111,9 +111,10 @@ def test_scipy_failure_falls_back_to_quadrature():
 
 
 # ----------------------------------------------------------------------------- partials
-def _reference_partials(case) -> np.ndarray:
-    """d log I / d(r, alpha, s, beta) of the 50-digit closed form (mpmath's numerical
-    derivative, at its own precision far beyond doubles)."""
+def _reference_derivative(case, order) -> float:
+    """A partial derivative of ``order`` (one count per parameter of (r, alpha, s, beta)) of
+    the 50-digit closed form of log I (mpmath's numerical derivative, at its own precision far
+    beyond doubles)."""
     r, alpha, s, beta, x, t_x, T = case
 
     with mpmath.workdps(50):
@@ -123,28 +124,25 @@ def _reference_partials(case) -> np.ndarray:
         def log_integral(r_, alpha_, s_, beta_):
             return _mp_log_integral(r_, alpha_, s_, beta_, x, t_x, T)
 
-        return np.array([float(mpmath.diff(log_integral, point, order))
-                         for order in np.eye(4, dtype=int).tolist()])
+        return float(mpmath.diff(log_integral, point, list(order)))
+
+
+def _reference_partials(case) -> np.ndarray:
+    """d log I / d(r, alpha, s, beta) of the 50-digit closed form."""
+    return np.array([_reference_derivative(case, order)
+                     for order in np.eye(4, dtype=int).tolist()])
 
 
 def _reference_second_partials(case) -> np.ndarray:
-    """The 4 x 4 second derivatives of the 50-digit closed form of log I (mpmath)."""
-    r, alpha, s, beta, x, t_x, T = case
-    with mpmath.workdps(50):
-        point = [mpmath.mpf(float(v)) for v in (r, alpha, s, beta)]
-        x, t_x, T = (mpmath.mpf(float(v)) for v in (x, t_x, T))
-
-        def log_integral(r_, alpha_, s_, beta_):
-            return _mp_log_integral(r_, alpha_, s_, beta_, x, t_x, T)
-
-        result = np.empty((4, 4))
-        for i in range(4):
-            for j in range(i, 4):
-                order = [0] * 4
-                order[i] += 1
-                order[j] += 1
-                result[i, j] = result[j, i] = float(mpmath.diff(log_integral, point, order))
-        return result
+    """The 4 x 4 second derivatives of the 50-digit closed form of log I."""
+    result = np.empty((4, 4))
+    for i in range(4):
+        for j in range(i, 4):
+            order = np.zeros(4, dtype=int)
+            order[i] += 1
+            order[j] += 1
+            result[i, j] = result[j, i] = _reference_derivative(case, order.tolist())
+    return result
 
 
 # Rows that reach every route: the Kronrod rule (CDNOW-like rows), the 32-node rule and the

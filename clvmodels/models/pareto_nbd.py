@@ -163,16 +163,20 @@ class ParetoNBDFamily(PurchaseFamily):
         total, gradient_total = float(weights @ rows), gradient @ weights
         if not hessian:
             return total, gradient_total, None
-        alive_part, dropped_part, spread = second
-        result = np.einsum("ijn,n->ij", dropped_part, weights * dropped)
-        result += np.einsum("ijn,n->ij", alive_part, weights)
+        terms, dropped_terms, spread = second
+        result = np.einsum("ijn,n->ij", dropped_terms, weights * dropped)
+        result += np.einsum("ijn,n->ij", terms, weights)
         result += (spread * (weights * dropped * (1.0 - dropped))) @ spread.T
         return total, gradient_total, 0.5 * (result + result.T)
 
     def _row_derivatives(self, params: Params, fit_data: FitData, hessian: bool):
-        """Per row: LL, its gradient (4, rows), the dropped-out share p and, with
-        ``hessian``, the parts of the Hessian: ``c'' + u''`` where they do not involve p, ...
-        (see :meth:`derivatives`)."""
+        """Per row: LL (from the quadrature), its gradient (4, rows), the parts of the
+        Hessian with ``hessian`` (else None) and the dropped-out share p.
+
+        The Hessian's parts (see :meth:`derivatives`), each per row: ``c'' + (1 - p) u''``
+        (4, 4, rows), ``v''`` (4, 4, rows), to be weighted by p, and ``v' - u'`` (4, rows),
+        whose outer product is weighted by p (1 - p).
+        """
         r, alpha, s, beta = params
         x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
         levels = fit_data.levels("x") if scalar_params(params) else None
