@@ -5,6 +5,10 @@ exponential with rate mu ~ Gamma(s, beta). Per row ``LL = c + logaddexp(u, v)`` 
 ``c = lnG(r + x) - lnG(r) + r ln(alpha) + s ln(beta)``, ``u = -(r + x) ln(alpha + T)
 - s ln(beta + T)`` (alive at T) and ``v = ln(s) + ln I`` (gone in (t_x, T]), where
 ``I = integral_{t_x}^T (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) dtau``.
+
+The per-row likelihood takes I from its closed form (2F1); the fit's value, gradient and
+analytic Hessian take I and its derivatives from one quadrature per distinct row
+(:mod:`clvmodels.models.pareto_nbd_quadrature`).
 """
 
 from __future__ import annotations
