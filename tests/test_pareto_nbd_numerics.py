@@ -220,3 +220,32 @@ def test_rows_where_scipy_is_slow_go_to_the_quadrature():
     # is beyond the float range there.
     cdnow = needs_quadrature(0.55, 10.58, 0.61, 11.67, x, t_x)
     assert cdnow.tolist() == [False, False, True]
+
+
+@pytest.mark.parametrize("params", [(0.55, 10.58, 0.61, 11.67), (0.5, 1e-3, 0.6, 1e3),
+                                    (0.2, 100.0, 0.1, 1.0)])
+def test_pooled_hessian_is_the_weighted_sum_of_the_rows_hessians(params):
+    """The fit's Hessian of log I summed over rows at once (one product over all rows' nodes,
+    the rows the Kronrod rule leaves to other rules one by one) against the weighted sum of the
+    per-row Hessians: the same terms summed in another order, ~1e-15 of the largest entry;
+    1e-12 leaves room for the sums over ~1,000 rows of both signs."""
+    from clvmodels.models.pareto_nbd_quadrature import (
+        dropout_integral_derivatives,
+        dropout_integral_pooled,
+    )
+
+    rng = np.random.default_rng(3)
+    x = np.concatenate([rng.poisson(3.0, 400), [0, 2000, 5000, 3000, 10000, 1]]).astype(float)
+    T = np.concatenate([rng.uniform(20.0, 80.0, 400), [39.0, 400.0, 3001.0, 500.0, 1e5, 1e6]])
+    t_x = np.where(x > 0, T * rng.random(len(T)), 0.0)
+    t_x[-6:] = [0.0, 300.0, 3000.0, 50.0, 10.0, 0.001]
+    t_x[:5] = T[:5]  # empty intervals
+    weights = rng.random(len(x))
+    log_i, gradient, per_row = dropout_integral_derivatives(*params, x, t_x, T, hessian=True)
+    pooled_log_i, pooled_gradient, pooled = dropout_integral_pooled(*params, x, t_x, T)
+    np.testing.assert_array_equal(pooled_log_i, log_i)
+    np.testing.assert_array_equal(pooled_gradient, gradient)
+    expected = np.einsum("ijn,n->ij", per_row, weights)
+    assert np.all(np.isfinite(expected))
+    np.testing.assert_allclose(pooled(weights), expected, rtol=0,
+                               atol=1e-12 * np.abs(expected).max())

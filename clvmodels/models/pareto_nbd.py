@@ -32,6 +32,7 @@ from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
 from clvmodels.models.pareto_nbd_quadrature import (
     dropout_integral_derivatives,
+    dropout_integral_pooled,
     log_dropout_integral_adaptive,
 )
 
@@ -167,8 +168,10 @@ class ParetoNBDFamily(PurchaseFamily):
         total, gradient_total = float(weights @ rows), gradient @ weights
         if not hessian:
             return total, gradient_total, None
-        terms, dropped_terms, spread = second
-        result = np.einsum("ijn,n->ij", dropped_terms, weights * dropped)
+        terms, pooled_dropout, spread = second
+        weights_dropped = weights * dropped
+        result = pooled_dropout(weights_dropped)
+        result[2, 2] -= weights_dropped.sum() / params[2] ** 2  # v'' of log s
         result += np.einsum("ijn,n->ij", terms, weights)
         result += (spread * (weights * dropped * (1.0 - dropped))) @ spread.T
         return total, gradient_total, 0.5 * (result + result.T)
@@ -177,14 +180,19 @@ class ParetoNBDFamily(PurchaseFamily):
         """Per row: LL (from the quadrature), its gradient (4, rows), the parts of the
         Hessian with ``hessian`` (else None) and the dropped-out share p.
 
-        The Hessian's parts (see :meth:`derivatives`), each per row: ``c'' + (1 - p) u''``
-        (4, 4, rows), ``v''`` (4, 4, rows), to be weighted by p, and ``v' - u'`` (4, rows),
-        whose outer product is weighted by p (1 - p).
+        The Hessian's parts (see :meth:`derivatives`): ``c'' + (1 - p) u''`` per row
+        (4, 4, rows), a function of row weights giving the weighted sum of the rows' Hessians
+        of log I (:func:`~clvmodels.models.pareto_nbd_quadrature.dropout_integral_pooled`;
+        the weights are p), and ``v' - u'`` (4, rows), whose outer product is weighted by
+        p (1 - p).
         """
         r, alpha, s, beta = params
         x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
         levels = fit_data.levels("x") if scalar_params(params) else None
-        log_i, d_i, h_i = dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian)
+        if hessian:  # shared parameters: the rows' Hessians of log I summed at once
+            log_i, d_i, pooled_dropout = dropout_integral_pooled(r, alpha, s, beta, x, t_x, T)
+        else:
+            log_i, d_i, _ = dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T)
         (log_gamma_x, digamma_x) = by_levels(
             lambda values: (gammaln(r + values), digamma(r + values)), x, levels)
         log_alpha_T, log_beta_T = np.log(alpha + T), np.log(beta + T)
@@ -213,9 +221,7 @@ class ParetoNBDFamily(PurchaseFamily):
         terms[1, 1] = -r / alpha**2 + alive * (r + x) / (alpha + T) ** 2
         terms[2, 3] = terms[3, 2] = 1.0 / beta - alive / (beta + T)
         terms[3, 3] = -s / beta**2 + alive * s / (beta + T) ** 2
-        dropped_terms = h_i.reshape(4, 4, *shape).copy()
-        dropped_terms[2, 2] -= 1.0 / s**2
-        return rows, gradient, (terms, dropped_terms, d_v - d_u), dropped
+        return rows, gradient, (terms, pooled_dropout, d_v - d_u), dropped
 
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:

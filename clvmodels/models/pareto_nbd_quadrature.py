@@ -59,6 +59,45 @@ def dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool = F
     their broadcast shape. Rows with an empty interval (``t_x == T``: ``I = 0``) get
     ``log I = -inf`` and zero derivatives.
     """
+    return _derivatives(r, alpha, s, beta, x, t_x, T, hessian)[:3]
+
+
+def dropout_integral_pooled(r, alpha, s, beta, x, t_x, T):
+    """``log I`` and its gradient per row as :func:`dropout_integral_derivatives` gives them
+    (the same code), and a function of row weights returning the weighted sum of the rows'
+    Hessians of log I, (4, 4), for scalar alpha and beta.
+
+    The Hessian of each row is a covariance of phi over its nodes plus E[d phi] (see the
+    module); summed with weights, the covariances are one product of the stacked weighted
+    nodes of all rows (a 4 x 4 matrix product over rows x nodes) less the weighted outer
+    products of the rows' means, instead of ten products and averages per row. Rows the
+    Kronrod rule did not accept (a few) get their Hessians one by one.
+    """
+    kept = {}
+    log_i, first, _, parts = _derivatives(r, alpha, s, beta, x, t_x, T, False, kept)
+    arrays = [np.broadcast_to(np.asarray(v, dtype=float), log_i.shape)
+              for v in (r, alpha, s, beta, x, t_x, T)]
+
+    def pooled(row_weights: np.ndarray) -> np.ndarray:
+        result = np.zeros((4, 4))
+        if parts is None:
+            return result
+        rows, integrand, lo = parts
+        accepted = kept["accepted"]
+        result += integrand.pooled_curvature(kept["features"], kept["weights"],
+                                             row_weights[rows], lo, accepted)
+        others = rows[~accepted]
+        if len(others):
+            second = _derivatives(*(v[others] for v in arrays), True)[2]
+            result += np.einsum("ijn,n->ij", second, row_weights[others])
+        return result
+
+    return log_i, first, pooled
+
+
+def _derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool, kept: dict | None = None):
+    """:func:`dropout_integral_derivatives`, and the rows with an interval, their integrand
+    and the start of their truncated intervals (None if there are none)."""
     arrays = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in
                                    (r, alpha, s, beta, x, t_x, T)))
     r, alpha, s, beta, x, t_x, T = (v.reshape(-1) for v in arrays)
@@ -68,13 +107,13 @@ def dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool = F
     second = np.zeros((4, 4, n)) if hessian else None
     rows = np.flatnonzero(t_x < T)
     if len(rows) == 0:
-        return log_i, first, second
+        return log_i, first, second, None
     integrand = _Integrand(*(v[rows] for v in (r, alpha, s, beta, x)))
     # The width from log1p: log(c + T) - log(c + t_x) would lose its digits on short intervals.
     start = integrand.c + t_x[rows]
     lo = np.log(start)
     lo, width = integrand.truncated(lo, np.log1p((T[rows] - t_x[rows]) / start))
-    values, moments, done = _fixed_rules(integrand, lo, width, hessian)
+    values, moments, done = _fixed_rules(integrand, lo, width, hessian, kept)
     left = np.flatnonzero(~done)
     if len(left):
         part = integrand.subset(left)
@@ -88,7 +127,7 @@ def dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool = F
     first[:, rows], curvature = integrand.derivatives(moments, lo, hessian)
     if hessian:
         second[:, :, rows] = curvature
-    return log_i, first, second
+    return log_i, first, second, (rows, integrand, lo)
 
 
 def log_dropout_integral_adaptive(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
@@ -189,6 +228,47 @@ class _Integrand:
         return [mean(nodes["u"]) - centre, e_centre * mean(1.0 / nodes["e^u"]) - 1.0,
                 mean(nodes["log O"]) - np.log(other_0), other_0 * mean(1.0 / nodes["O"]) - 1.0]
 
+    def pooled_curvature(self, features: list, node_weights, row_weights, centre, accepted):
+        """The sum over rows of ``row_weights`` times the Hessian of log I, from the shifted
+        ``features`` (4 arrays of (nodes, rows)) and the normalised ``node_weights`` of one
+        rule, over the ``accepted`` rows, for rows that share alpha and beta (so one order of
+        (C, O)). The other rows get weight 0; should their nodes not be finite (0 * inf), the
+        sums are taken again with those rows' nodes masked."""
+        result = self._pooled(features, node_weights, np.where(accepted, row_weights, 0.0),
+                              centre)
+        if not np.all(np.isfinite(result)):
+            features = [np.where(accepted, feature, 0.0) for feature in features]
+            result = self._pooled(features, np.where(accepted, node_weights, 0.0),
+                                  np.where(accepted, row_weights, 0.0), centre)
+        if self.alpha_larger.size and self.alpha_larger[0]:  # C = B: to (A, B) order
+            result = result[np.ix_(_SWAP, _SWAP)]
+        return result
+
+    def _pooled(self, features: list, node_weights, row_weights, centre) -> np.ndarray:
+        """:meth:`pooled_curvature` in (C, O) order, every row taking part."""
+        e_centre = np.exp(centre)
+        other_0 = self.gap + e_centre
+        # phi in (C, O) order is -(f0 + log C0, k_c (f1 + 1) / C0, f2 + log O0,
+        # k_o (f3 + 1) / O0): the shifted features times these factors, plus constants.
+        ones = np.ones_like(e_centre)
+        scale = np.array([-ones, -self.k_c / e_centre, -ones, -self.k_o / other_0])
+        stacked = np.array(features) * scale[:, None, :]
+        weighted = node_weights * row_weights
+        means = np.einsum("knr,nr->kr", stacked, node_weights)
+        flat = stacked.reshape(4, -1)
+        result = (flat * weighted.reshape(-1)) @ flat.T - (means * row_weights) @ means.T
+        # E[d phi]: -E[1/C] at (log C, 1/C), k_c E[1/C^2] at (1/C, 1/C), and so for O, with
+        # 1/C = (f1 + 1) / C0 and 1/O = (f3 + 1) / O0 from the shifted features.
+        for inverse_row, k, factor, base in ((0, self.k_c, features[1], e_centre),
+                                             (2, self.k_o, features[3], other_0)):
+            inverse = (factor + 1.0) / base
+            mean_inverse = np.einsum("nr,nr->", inverse, weighted)
+            result[inverse_row, inverse_row + 1] -= mean_inverse
+            result[inverse_row + 1, inverse_row] -= mean_inverse
+            result[inverse_row + 1, inverse_row + 1] += np.einsum(
+                "nr,nr,nr->r", inverse, inverse, weighted) @ k
+        return result
+
     def derivatives(self, moments, centre, hessian: bool):
         """The gradient (4, rows) and the Hessian (4, 4, rows) of log I from the averages of
         :meth:`features` (shifted at ``centre``), put in (A, B) order."""
@@ -227,9 +307,11 @@ class _Integrand:
         return gradient, result
 
 
-def _fixed_rules(integrand: _Integrand, lo, width, hessian: bool):
+def _fixed_rules(integrand: _Integrand, lo, width, hessian: bool, kept: dict | None = None):
     """log I and the averages of the features by Gauss-Kronrod 7-15 (checked by its Gauss
-    rule) or by 32-node Gauss-Legendre (checked by 16), and which rows either accepted."""
+    rule) or by 32-node Gauss-Legendre (checked by 16), and which rows either accepted.
+    ``kept``, a dict, receives the Kronrod rule's shifted features, normalised weights and the
+    rows it accepted (for :func:`dropout_integral_pooled`)."""
     n_rows = len(lo)
     values = np.full(n_rows, np.nan)
     moments = np.full((_WITH_HESSIAN if hessian else 4, n_rows), np.nan)
@@ -241,6 +323,9 @@ def _fixed_rules(integrand: _Integrand, lo, width, hessian: bool):
         accepted = np.abs(total - check) <= _AGREEMENT * total
         _store(integrand, lo, width, nodes, terms, total, reference, accepted, hessian,
                values, moments)
+        if kept is not None:
+            kept.update(features=integrand.features(nodes, False, centre=lo),
+                        weights=terms / total, accepted=accepted.copy())
         done |= accepted
         rows = np.flatnonzero(~accepted & np.isfinite(lo) & np.isfinite(width))
         if len(rows):
