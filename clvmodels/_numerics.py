@@ -299,8 +299,9 @@ def _kronrod_panels(log_f: Callable, lo: np.ndarray, hi: np.ndarray, rows: np.nd
 
 def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
                           edges: np.ndarray, log_extra: np.ndarray | None = None,
-                          rtol: float = 1e-11, max_panels: int = 64
-                          ) -> tuple[np.ndarray, np.ndarray]:
+                          rtol: float = 1e-11, max_panels: int = 64,
+                          moments: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+                          ) -> tuple[np.ndarray, ...]:
     """Log of the integral of ``exp(log_f(u))`` over ``[edges[0], edges[-1]]`` per row, by
     adaptive Gauss-Kronrod (7-15) quadrature, vectorised over rows.
 
@@ -320,6 +321,12 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
         Non-decreasing initial panel boundaries per row.
     log_extra : ndarray, optional
         Log of a part of each row's integral computed otherwise, added to the result.
+    moments : callable, optional
+        ``moments(u, rows)``: k functions of shape (k, nodes, len(rows)) whose averages
+        weighted by the integrand are returned too (e.g. derivatives of the log integrand in
+        parameters: their averages are the derivatives of the log integral), from the final
+        panels' Kronrod nodes (one more evaluation of the integrand there). Needs no
+        ``log_extra``.
 
     Returns
     -------
@@ -327,7 +334,8 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
         The log integral and the log of its error estimate, which is above
         ``log_integral + log(rtol)`` where ``max_panels`` panels did not reach ``rtol`` (e.g.
         where rounding of a huge log integrand puts a floor under the error): the caller
-        decides what it accepts.
+        decides what it accepts. With ``moments``, also the averages, shape (k, rows) (NaN
+        where the integral is 0).
     """
     n_initial, n_rows = edges.shape[0] - 1, edges.shape[1]
     if log_extra is None:
@@ -338,26 +346,31 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
     every = np.arange(n_rows)
     for j in range(n_initial):
         lo[j], hi[j] = edges[j], edges[j + 1]
-        value[j], error[j] = _kronrod_panels(log_f, lo[j], hi[j], every)
+        # An empty panel adds nothing (its Kronrod value is 0): it is not evaluated.
+        rows = np.flatnonzero(hi[j] > lo[j])
+        value[j, rows], error[j, rows] = _kronrod_panels(log_f, lo[j, rows], hi[j, rows], rows)
+    # Slots beyond the largest count of panels are empty: sums run over the first `used`.
+    used = n_initial
     # The bookkeeping runs on a linear scale relative to each row's running total (rebased
     # when a part outgrows it); the result is summed in log space at the end.
     reference = np.zeros(n_rows)
 
     def rebase(rows: np.ndarray) -> None:
         with np.errstate(invalid="ignore"):
-            base = np.logaddexp(scipy.special.logsumexp(value[:, rows], axis=0),
+            base = np.logaddexp(scipy.special.logsumexp(value[:used, rows], axis=0),
                                 log_extra[rows])
         reference[rows] = np.where(np.isfinite(base), base, 0.0)
         ref = reference[rows]
-        total[rows] = np.exp(value[:, rows] - ref).sum(axis=0) + np.exp(log_extra[rows] - ref)
-        total_error[rows] = np.exp(error[:, rows] - ref).sum(axis=0)
+        total[rows] = (np.exp(value[:used, rows] - ref).sum(axis=0)
+                       + np.exp(log_extra[rows] - ref))
+        total_error[rows] = np.exp(error[:used, rows] - ref).sum(axis=0)
 
     total, total_error = np.empty(n_rows), np.empty(n_rows)
     rebase(every)
     count = np.full(n_rows, n_initial)
     todo = np.flatnonzero((total_error > rtol * total) & (count < slots))
     while len(todo):
-        worst = np.argmax(error[:, todo], axis=0)
+        worst = np.argmax(error[:used, todo], axis=0)
         left, right = lo[worst, todo], hi[worst, todo]
         middle = 0.5 * (left + right)
         new = count[todo]
@@ -373,13 +386,51 @@ def log_integral_adaptive(log_f: Callable[[np.ndarray, np.ndarray], np.ndarray],
             total_error[todo] += (np.exp(error[worst, todo] - ref)
                                   + np.exp(error[new, todo] - ref) - np.exp(old_error - ref))
         count[todo] += 1
+        used = max(used, int(count[todo].max()))
         outgrown = todo[~(np.abs(total[todo]) < 1e100) | ~(total_error[todo] < 1e100)]
         if len(outgrown):
             rebase(outgrown)
         todo = todo[(total_error[todo] > rtol * total[todo]) & (count[todo] < slots)]
     with np.errstate(invalid="ignore"):
-        return (np.logaddexp(scipy.special.logsumexp(value, axis=0), log_extra),
-                scipy.special.logsumexp(error, axis=0))
+        log_integral = np.logaddexp(scipy.special.logsumexp(value[:used], axis=0), log_extra)
+        log_error = scipy.special.logsumexp(error[:used], axis=0)
+    if moments is None:
+        return log_integral, log_error
+    return log_integral, log_error, _kronrod_moments(log_f, moments, lo[:used], hi[:used],
+                                                     log_integral)
+
+
+# Panels whose moments are evaluated at once: bounds memory at about 15 * k * 8 bytes each.
+_MOMENT_CHUNK = 16384
+
+
+def _kronrod_moments(log_f: Callable, moments: Callable, lo: np.ndarray, hi: np.ndarray,
+                     log_integral: np.ndarray) -> np.ndarray:
+    """Averages of ``moments`` weighted by the integrand over the non-empty panels ``lo``,
+    ``hi`` (shape (panels, rows)), by the 15-point Kronrod rule, all panels at once; the
+    weights are taken relative to the row's integral, so no panel's values overflow."""
+    n_rows = lo.shape[1]
+    panel, rows = np.nonzero(hi > lo)
+    reference = np.where(np.isfinite(log_integral), log_integral, 0.0)
+    sums, mass = None, np.zeros(n_rows)
+    for start in range(0, len(rows), _MOMENT_CHUNK):
+        chunk = slice(start, start + _MOMENT_CHUNK)
+        p, r = panel[chunk], rows[chunk]
+        half = 0.5 * (hi[p, r] - lo[p, r])
+        u = (0.5 * (lo[p, r] + hi[p, r]))[None, :] + half[None, :] * _KRONROD_NODES[:, None]
+        with np.errstate(all="ignore"):
+            weights = np.exp(log_f(u, r) - reference[r]) * half * _KRONROD_WEIGHTS[:, None]
+            values = np.where(weights > 0, moments(u, r), 0.0)
+        weighted = np.sum(values * weights, axis=1)  # (k, panels)
+        if sums is None:
+            sums = np.zeros((weighted.shape[0], n_rows))
+        for i, row_sums in enumerate(weighted):
+            sums[i] += np.bincount(r, row_sums, minlength=n_rows)
+        mass += np.bincount(r, weights.sum(axis=0), minlength=n_rows)
+    if sums is None:  # no row has a non-empty panel: the number of moments is unknown
+        sums = np.zeros((len(moments(np.zeros((1, 0)), np.zeros(0, dtype=int))), n_rows))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return sums / mass
 
 
 # ----------------------------------------------------------------------------- log-gamma

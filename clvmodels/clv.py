@@ -17,11 +17,13 @@ from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.draws import DistinctRows, Summary, summarise
 from clvmodels.estimation.fitdata import first_rows, row_codes
 from clvmodels.estimation.predictions import (
+    block_params,
     discounted_future,
     future_values,
     history_rows,
     log_alive_values,
     spend_values,
+    varying_columns,
 )
 from clvmodels.timeunit import check_same_unit
 from clvmodels.validation import check_discounting, check_level, check_margin
@@ -97,7 +99,12 @@ def valuation(
     x, t_x, T = family.history(data)
     check_same_unit(type(transaction_model).__name__, transaction_model.time_unit_, data)
     _, spend = spend_family.spend_history(data)
-    rows = history_rows(x, t_x, T, 0.0, n_draws, spend=spend)
+    # Parameters that vary by customer (covariates) are columns of the rows.
+    purchase_varying = varying_columns(family, transaction_model.customer_parameters(data))
+    rows = history_rows(x, t_x, T, 0.0, n_draws,
+                        {**purchase_varying,
+                         **varying_columns(spend_family, spend_model.customer_parameters(data))},
+                        spend=spend)
     future = discounted_future(family, horizon, discount_rate, n_draws)
     means = {name: np.empty(len(rows)) for name in ("alive", "purchases", "spend")}
     owner = type(spend_model).__name__
@@ -105,15 +112,17 @@ def valuation(
     def evaluate(block: slice) -> np.ndarray:
         if n_draws > 1:
             # Rows differ by spend more than by history: P(alive) once per distinct history.
-            history = row_codes([rows[name][block] for name in ("x", "t_x", "T")])
+            history = row_codes([rows[name][block]
+                                 for name in ("x", "t_x", "T", *purchase_varying)])
             firsts = rows.subset(np.arange(block.start, block.stop)[first_rows(history)])
             alive = np.exp(log_alive_values(family, purchase_params, firsts,
                                             slice(None)))[:, history]
         else:  # one row per customer, one draw: hashing the histories costs more than this
             alive = np.exp(log_alive_values(family, purchase_params, rows, block))
         purchases = alive * future_values(family, purchase_params, rows, block, future)
-        spend_draws = spend_values(spend_family, spend_params, rows["x"][block],
-                                   rows["spend"][block], owner)
+        spend_draws = spend_values(spend_family,
+                                   block_params(spend_family, spend_params, rows, block),
+                                   rows["x"][block], rows["spend"][block], owner)
         for name, values in (("alive", alive), ("purchases", purchases),
                              ("spend", spend_draws)):
             means[name][block] = values.mean(axis=0)

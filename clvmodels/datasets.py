@@ -8,6 +8,9 @@
 * Donations: repeat-donation histories of the 1995 cohort of 11,104 first-time supporters of a
   nonprofit, over six annual opportunities (Fader, Hardie & Shang 2010, "Customer-base analysis
   in a discrete-time noncontractual setting", Marketing Science 29(6)).
+* Retention cohorts: customers of two cohorts of 1,000 ("regular" and "high end") still active
+  at the start of each year 0..12 (Fader & Hardie 2007, "How to project customer retention",
+  Journal of Interactive Marketing 21(1)); years 0-7 are the calibration, 8-12 the holdout.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load_cdnow_summary", "load_cdnow_transactions", "load_donations"]
+__all__ = ["load_cdnow_summary", "load_cdnow_transactions", "load_donations",
+           "load_retention_cohorts"]
 
 _COLUMNS = ["customer_id", "date", "number_of_cds", "amount"]
 
@@ -97,3 +101,25 @@ def load_donations() -> pd.DataFrame:
         summing to 11,104). All int.
     """
     return pd.read_csv(_data_dir() / "donations.csv").astype("int64")
+
+
+def load_retention_cohorts() -> pd.DataFrame:
+    """Load the survival table of Fader & Hardie's (2007) two contractual cohorts.
+
+    Source: Fader & Hardie (2007), "How to project customer retention", Journal of
+    Interactive Marketing 21(1), 76-90: two cohorts of 1,000 customers acquired at year 0,
+    followed for 12 annual renewals. The paper fits the sBG to years 0-7 (alpha = 0.668,
+    beta = 3.806 for the high-end cohort; alpha = 0.704, beta = 1.182 for the regular one) and
+    projects years 8-12.
+
+    Returns
+    -------
+    DataFrame
+        13 rows indexed by ``year`` (0..12), with ``regular`` and ``high_end``: the customers
+        still active at the start of that year (int). ``attrs["time_unit"]`` is "Y". Turn a
+        column into a contract table with :func:`clvmodels.cohort_to_customers`.
+    """
+    table = pd.read_csv(_data_dir() / "retention_cohorts.csv").astype("int64")
+    table = table.set_index("year")
+    table.attrs["time_unit"] = "Y"
+    return table

@@ -37,6 +37,7 @@ from clvmodels.cohort import (
 )
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
+from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
 from clvmodels.models import PURCHASE_MODELS, model_by_name
 from clvmodels.rfm import calibration_holdout
 from clvmodels.timeunit import TimeUnit, check_same_unit
@@ -47,6 +48,8 @@ __all__ = [
     "backtest",
     "chi_square_test",
     "compare_models",
+    "LikelihoodRatioTest",
+    "likelihood_ratio_test",
     "period_transactions",
     "tracking",
 ]

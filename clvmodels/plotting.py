@@ -14,6 +14,7 @@ bands show equal-tailed posterior intervals.
 :func:`plot_equity_concentration`         share of equity vs share of customers
 :func:`plot_posterior_predictive_check`   histogram with predictive intervals
 :func:`plot_holdout_intervals`            holdout purchases vs predictive intervals
+:func:`plot_retention`                    contractual: survivors, fitted and projected
 ========================================  ===================================================
 """
 
@@ -30,6 +31,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter, Percent
 
 from clvmodels.baselines import holdout_duration
 from clvmodels.clv import CustomerEquity
+from clvmodels.estimation.contract import empirical_survival
 from clvmodels.evaluate import (
     check_max_frequency,
     count_labels,
@@ -53,6 +55,7 @@ __all__ = [
     "plot_holdout_intervals",
     "plot_period_transactions",
     "plot_posterior_predictive_check",
+    "plot_retention",
     "plot_tracking",
 ]
 
@@ -524,4 +527,56 @@ def plot_equity_concentration(
     ax.set_ylabel("Share of customer equity (%)")
     ax.set_title("Equity concentration")
     ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+def plot_retention(
+    model: Any, data: pd.DataFrame | pd.Series, *, periods: int | None = None,
+    weights: Any = None, level: float = 0.9, ax: Axes | None = None,
+) -> Axes:
+    """A contractual model's survival curve against the customers actually still active.
+
+    Parameters
+    ----------
+    model : a fitted sBG or BdW model
+    data : DataFrame or Series
+        A contract table (its Kaplan-Meier survival is plotted, see
+        :func:`clvmodels.estimation.contract.empirical_survival`), or a cohort's survivors
+        at the start of each period (e.g. a column of :func:`clvmodels.load_retention_cohorts`,
+        holdout years included: they are drawn as observed, against the projection).
+    periods : int, optional
+        Draw the model to this period (default: twice the data's).
+    weights, level
+        The contract table's weights; the Bayesian band's mass.
+
+    Returns
+    -------
+    Axes
+    """
+    level = check_level(level)
+    if isinstance(data, pd.Series):
+        observed = data.to_numpy(dtype=float) / float(data.iloc[0])
+        observed = pd.Series(observed, index=pd.RangeIndex(len(observed), name="period"))
+    else:
+        observed = empirical_survival(data, weights)
+    last = int(periods if periods is not None else 2 * observed.index[-1])
+    curve = model.survival(np.arange(last + 1), level=level)
+    ax = _axes(ax)
+    ax.plot(observed.index, observed.to_numpy(), "o", color=OBSERVED_COLOR,
+            label="observed")
+    mean = curve if isinstance(curve, pd.Series) else curve["mean"]
+    label = model.family.title + ("" if model.point_estimate else " Bayesian")
+    ax.plot(mean.index, mean.to_numpy(), color=MODEL_COLOR, label=label)
+    if isinstance(curve, pd.DataFrame):
+        ax.fill_between(curve.index, curve["lower"], curve["upper"], color=MODEL_COLOR,
+                        alpha=BAND_ALPHA, label=f"{_level_label(level)} interval")
+    fitted_to = getattr(model, "n_customers_", None)
+    ax.set_xlabel(f"Renewal periods since acquisition ({unit_label(model)})")
+    ax.set_ylabel("Share still active")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Survival: observed and projected"
+                 + (f" (fitted on {fitted_to:,.0f} customers)"
+                    if isinstance(fitted_to, float) and np.isfinite(fitted_to) else ""))
+    ax.legend(frameon=False)
     return ax

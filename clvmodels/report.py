@@ -49,10 +49,13 @@ if TYPE_CHECKING:
     from clvmodels.files.model_directory import ModelDirectory
     from clvmodels.scoring import Scores
 
-__all__ = ["SECTIONS", "build_report"]
+__all__ = ["CONTRACT_SECTIONS", "SECTIONS", "build_contract_report", "build_report"]
 
 #: Section ids, in order; the tests look for each.
 SECTIONS = ("headline", "segments", "top-customers", "diagnostics", "parameters", "settings")
+
+#: The contractual report's section ids, in order.
+CONTRACT_SECTIONS = ("headline", "retention", "cohorts", "parameters", "settings")
 
 _DPI = 110
 
@@ -159,6 +162,71 @@ def build_report(
         version=html.escape(package_version()),
         generated=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"),
     )
+
+
+def build_contract_report(models: ModelDirectory, table: pd.DataFrame, equity: Any,
+                          settings: dict[str, Any], *, headline: str) -> str:
+    """The report of a contractual model (sBG, BdW) as an HTML string: the residual value of
+    the customer base (``equity``, a :class:`~clvmodels.contract_value.ContractEquity` of
+    ``table`` at ``settings``), the survival and retention curves (observed, fitted and
+    projected), the residual value by cohort, the parameters and the settings."""
+    model, unit = models.transaction_model, TimeUnit.parse(models.time_unit)
+    active = int((~table["churned"].astype(bool)).sum())
+    interval = ("" if equity.total_interval is None else
+                f'<div class="interval">{settings["level"]:.0%} interval '
+                f"{html.escape(money(equity.total_interval[0]))} to "
+                f"{html.escape(money(equity.total_interval[1]))}</div>")
+    cards = "".join([
+        _card(money(equity.total), f"residual value of the {active:,} active customers",
+              interval),
+        _card(money(equity.total / active if active else 0.0), "per active customer"),
+        _card(money(equity.new_customer_value), "a new customer, at acquisition"),
+    ])
+    parts = [_section("headline", "Customer equity",
+                      f'<div class="headline">{cards}</div><p>{html.escape(headline)}</p>')]
+    periods = int(table["renewals"].max())
+    retention = np.arange(1, 2 * periods + 1)
+    rates = evaluate.point_values(model.retention(retention, level=settings["level"]))
+
+    def draw_retention(ax: Axes) -> None:
+        ax.plot(retention, rates.to_numpy(), color=plotting.MODEL_COLOR)
+        ax.set_xlabel(f"Renewal ({unit.label})")
+        ax.set_ylabel("Retention rate r(t)")
+
+    figures = [
+        _figure("survival", lambda ax: plotting.plot_retention(model, table, ax=ax,
+                                                               level=settings["level"]),
+                f"Share of customers still active after each renewal ({unit.plural}): "
+                "observed (Kaplan-Meier) and the model, projected to twice the observation"),
+        _figure("retention", draw_retention,
+                "Retention rate at each renewal: the share of those still active who renew"),
+    ]
+    parts.append(_section("retention", "Retention", f'<div class="grid">{"".join(figures)}'
+                                                    "</div>"))
+    cohorts = (equity.by_cohort if equity.by_cohort is not None
+               else pd.DataFrame({"customers": [len(table)], "active": [active],
+                                  "equity": [equity.total]}, index=["all"]))
+    parts.append(_section("cohorts", "Residual value by cohort",
+                          _html_table(cohorts.rename_axis("cohort"))))
+    parts.append(_parameters(models))
+    rows = {"customers": f"{len(table):,}", "renewal period": f"{unit.label} ({unit.value})",
+            "payment per period": f"{settings['payment']:g}",
+            "margin": percent(settings["margin"]),
+            "discount rate": (f"{settings['discount_rate']:.2%} a year "
+                              f"({settings['rate_per_period']:.4%} a {unit.label})"),
+            "horizon": ("the remaining lifetime" if math.isinf(settings["horizon"])
+                        else f"{settings['horizon']:g} renewals"),
+            "model": _class_label(models.manifest, "transaction_model"),
+            "estimation": fit_settings_text(models.manifest.get("fit", {})),
+            "package version": package_version()}
+    parts.append(_section("settings", "Settings", _html_table(
+        pd.DataFrame({"value": rows}).rename_axis("setting"), text=True)))
+    return _PAGE.substitute(
+        title="Contractual customer equity report",
+        subtitle=html.escape(f"{len(table):,} customers; the {model_label(models.manifest)} "
+                             "model"),
+        body="\n".join(parts), version=html.escape(package_version()),
+        generated=pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M UTC"))
 
 
 # ----------------------------------------------------------------------------- sections
@@ -419,7 +487,9 @@ def _parameters(models: ModelDirectory) -> str:
             continue
         summary = model.summary()
         summary = summary.rename(columns=parameter_columns(summary.columns))
-        heading = f"{model_label(models.manifest, role)}: {ROLE_LABELS[role]}"
+        purpose = ("retention" if getattr(model.family, "kind", None) == "contract"
+                   else ROLE_LABELS[role])
+        heading = f"{model_label(models.manifest, role)}: {purpose}"
         parts.append(f"<h3>{html.escape(heading)}</h3>")
         parts.append(_html_table(summary.rename_axis("parameter")))
         facts = []

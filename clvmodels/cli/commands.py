@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from clvmodels.cli import contract
 from clvmodels.cli.app import command
 from clvmodels.cli.console import Reporter
 from clvmodels.cli.options import (
@@ -17,6 +18,7 @@ from clvmodels.cli.options import (
     Level,
     Margin,
     ModelDir,
+    Payment,
     Quiet,
     RfmFile,
     TimeUnitOption,
@@ -104,9 +106,11 @@ def fit(
     rfm: RfmFile,
     output: Annotated[Path, typer.Option("--output", "-o", help="Model directory to write.")],
     model: Annotated[str, typer.Option(
-        "--model", "-m", callback=choice(*model_files.TRANSACTION_MODELS),
-        metavar=choice_metavar(*model_files.TRANSACTION_MODELS),
-        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD) or pnbd (Pareto/NBD)."
+        "--model", "-m", callback=choice(*model_files.FIT_MODELS),
+        metavar=choice_metavar(*model_files.FIT_MODELS),
+        help="Purchase-count model: bgnbd (BG/NBD), mbgnbd (MBG/NBD), pnbd (Pareto/NBD) or "
+        "ggomnbd (GGompertz/NBD); or a contractual model of a subscription log or contract "
+        "table: sbg or bdw."
     )] = "bgnbd",
     spend: Annotated[str, typer.Option(
         callback=choice(*model_files.SPEND_CHOICES),
@@ -125,15 +129,34 @@ def fit(
     seed: Annotated[int | None, typer.Option(help="Bayesian: random seed.")] = None,
     time_unit: Annotated[str | None, typer.Option(
         "--time-unit", help="Time unit of an RFM file not written by summarize.")] = None,
+    customer_col: Annotated[str, typer.Option(
+        help="sbg/bdw: customer id column of the subscription log.")] = "customer_id",
+    start_col: Annotated[str | None, typer.Option(
+        help="sbg/bdw: contract start column (the input is then a subscription log).")] = None,
+    end_col: Annotated[str | None, typer.Option(
+        help="sbg/bdw: contract end column (empty for active contracts).")] = None,
+    observation_end: Annotated[str | None, typer.Option(
+        help="sbg/bdw: the date the subscription log was taken.")] = None,
+    period: Annotated[str, typer.Option(
+        help="sbg/bdw: renewal period, M (months), Y, W or D.")] = "M",
+    date_format: Annotated[str | None, typer.Option(
+        help="sbg/bdw: strftime layout of the log's dates.")] = None,
     quiet: Quiet = False,
 ) -> None:
-    """Fit a purchase-count model and a spend model; write them to a model directory."""
+    """Fit a purchase-count model and a spend model (or a contractual model); write them to a
+    model directory."""
     reporter = Reporter(quiet)
     settings = FitSettings(
         model=model, spend=spend, bayesian=bayesian, penalizer=penalizer,
         method=method, draws=draws, tune=tune, chains=chains, seed=seed,
     )
-    settings.check(lambda name: f"--{name}")
+    settings.check(lambda name: f"--{name}", model_files.FIT_MODELS)
+    subscriptions = contract.SubscriptionSettings(customer_col, start_col, end_col,
+                                                  observation_end, period, date_format)
+    subscriptions.check(model)
+    if model in contract.CONTRACT_MODELS:
+        contract.fit_contract(rfm, output, settings, subscriptions, reporter)
+        return
     table = load_rfm(rfm, time_unit=parse_time_unit(time_unit) if time_unit else None,
                      spend=spend != model_files.NO_SPEND_MODEL)
     models = fit_models(table, settings, str(rfm), reporter)
@@ -151,13 +174,18 @@ def predict(
     discount_rate: DiscountRate = 0.0,
     margin: Margin = 1.0,
     level: Level = 0.9,
+    payment: Payment = 1.0,
     quiet: Quiet = False,
 ) -> None:
-    """Score every customer: P(alive), expected purchases and spend, CLV, CLV decile."""
+    """Score every customer: P(alive), expected purchases and spend, CLV, CLV decile (a
+    contractual model: residual value)."""
     reporter = Reporter(quiet)
     settings = ValueSettings(horizon, discount_rate, margin, level)
     check_values(settings)
     models = load_models(model, reporter)
+    if contract.is_contract(models):
+        contract.predict_contract(models, rfm, output, settings, payment, reporter)
+        return
     table = load_rfm(rfm, models)
     scores = score_customers(models, table, settings, reporter)
     with reporter.step(f"Writing {output}"):
@@ -182,6 +210,7 @@ def report(
         help="End date of a holdout period after the RFM's observation end: compares the "
         "predictions with the purchases in --transactions up to it.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Customers in the top-customers table.")] = 20,
+    payment: Payment = 1.0,
     quiet: Quiet = False,
 ) -> None:
     """Write a self-contained HTML report: customer equity, segments, fit diagnostics."""
@@ -192,6 +221,9 @@ def report(
         raise typer.BadParameter("needs --transactions (the log holding the holdout purchases)",
                                  param_hint="--holdout")
     models = load_models(model, reporter)
+    if contract.is_contract(models):
+        contract.report_contract(models, rfm, output, settings, payment, reporter)
+        return
     table = load_rfm(rfm, models)
     log = None
     holdout_end = None

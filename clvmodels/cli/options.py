@@ -145,12 +145,15 @@ DiscountRate = Annotated[
                         "to the model's time unit.")
 ]
 Margin = Annotated[float, typer.Option("--margin", help="Share of revenue that is profit.")]
+Payment = Annotated[float, typer.Option(
+    "--payment", min=0, help="sbg/bdw: payment per renewal period (default 1: value in "
+    "payments).")]
 Level = Annotated[float, typer.Option("--level", help="Mass of Bayesian intervals.")]
 ModelDir = Annotated[Path, typer.Argument(help="Model directory written by clvmodels fit.")]
 RfmFile = Annotated[Path, typer.Argument(help="RFM table (.csv or .parquet) from summarize.")]
 
 
 __all__ = ["BAYES_METHODS", "ENGINES", "DiscountRate", "Horizon", "Level", "Margin", "ModelDir",
-           "Quiet", "RfmFile", "TimeUnitOption", "UsageCommand", "choice", "choice_metavar",
-           "command", "encoding", "html_path", "not_one_of", "parse_date", "table_path",
-           "time_unit"]
+           "Payment", "Quiet", "RfmFile", "TimeUnitOption", "UsageCommand", "choice",
+           "choice_metavar", "command", "encoding", "html_path", "not_one_of", "parse_date",
+           "table_path", "time_unit"]

@@ -145,6 +145,9 @@ def check_rfm_columns(rfm: pd.DataFrame, source: str, *, spend: bool = True) -> 
             "for purchase counts only)"
             if missing == ["monetary_value"] else ""
         )
+        if {"frequency", "recency", "T"} <= set(missing):
+            hint = (" (a contract table or subscription log? fit it with a contractual "
+                    "model: --model sbg or bdw)")
         raise DataError(
             f"RFM file {source} lacks column(s) {missing}{hint}; it has {list(rfm.columns)}"
         )
@@ -164,10 +167,11 @@ class FitSettings:
     chains: int = 4
     seed: int | None = None
 
-    def check(self, hint: Callable[[str], str]) -> None:
+    def check(self, hint: Callable[[str], str],
+              models: tuple[str, ...] = model_files.TRANSACTION_MODELS) -> None:
         """Refuse values the models would refuse, before any work (``hint`` names the option
-        or config key of a field)."""
-        allowed = {"model": model_files.TRANSACTION_MODELS, "spend": model_files.SPEND_CHOICES,
+        or config key of a field; ``models`` are the models the caller fits)."""
+        allowed = {"model": models, "spend": model_files.SPEND_CHOICES,
                    "method": BAYES_METHODS}
         for name, values in allowed.items():
             if getattr(self, name) not in values:
@@ -191,6 +195,17 @@ class FitSettings:
         return settings
 
 
+def new_estimator(model_class: type, settings: FitSettings, reporter: Reporter
+                  ) -> tuple[Any, dict[str, Any]]:
+    """An unfitted ``model_class`` and the options of its ``fit``, from the fit settings."""
+    if settings.bayesian:
+        return model_class(), dict(method=settings.method, draws=settings.draws,
+                                   tune=settings.tune, chains=settings.chains,
+                                   random_seed=settings.seed,
+                                   progressbar=reporter.shows_progress)
+    return model_class(penalizer=settings.penalizer), {}
+
+
 def fit_models(
     rfm: pd.DataFrame, settings: FitSettings, source: str, reporter: Reporter
 ) -> ModelDirectory:
@@ -203,14 +218,7 @@ def fit_models(
     to_fit = [(settings.model, False)] + ([] if counts_only else [(settings.spend, True)])
     for name, spend in to_fit:
         model_class = estimator_class(name, bayesian=settings.bayesian, spend=spend)
-        if settings.bayesian:
-            model = model_class()
-            options = dict(method=settings.method, draws=settings.draws, tune=settings.tune,
-                           chains=settings.chains, random_seed=settings.seed,
-                           progressbar=reporter.shows_progress)
-        else:
-            model = model_class(penalizer=settings.penalizer)
-            options = {}
+        model, options = new_estimator(model_class, settings, reporter)
         label = f"Fitting {model_class.__name__} to {len(rfm):,} customers"
         with (
             reporter.step(label, live=not settings.bayesian),
@@ -424,6 +432,6 @@ def transaction_columns(rfm: pd.DataFrame) -> dict[str, Any]:
 
 __all__ = ["RFM_COLUMNS", "FitSettings", "SummarizeSettings", "check_holdout_end",
            "check_rfm_columns", "check_values", "fit_models", "load_models", "load_rfm",
-           "print_equity", "print_parameters", "print_rfm", "read_transactions", "save_models",
-           "score_customers", "summarize_file", "summarize_transactions", "transaction_columns",
-           "write_report", "write_scores"]
+           "new_estimator", "print_equity", "print_parameters", "print_rfm", "read_transactions",
+           "save_models", "score_customers", "summarize_file", "summarize_transactions",
+           "transaction_columns", "write_report", "write_scores"]

@@ -8,6 +8,7 @@ asks which kind a model is.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
@@ -91,16 +92,23 @@ class FittedModel:
             )
 
     # ------------------------------------------------------------------------- data
-    def fit_data(self, data: pd.DataFrame, weights: Any = None) -> FitData:
+    def fit_data(self, data: pd.DataFrame, weights: Any = None,
+                 extra_columns: Callable[[np.ndarray, np.ndarray], dict] | None = None
+                 ) -> FitData:
         """The distinct rows the likelihood reads from ``data``, with their weights.
 
         Records the customers the family leaves out, by reason (``excluded_customers_``, sums
         of their weights), and announces those the family lists in ``announced_exclusions``
-        with a UserWarning that counts them and names one.
+        with a UserWarning that counts them and names one. ``extra_columns(rows, weights)``
+        (the mask of the rows that take part and their weights) adds columns to the rows,
+        e.g. covariates.
         """
         selection = self.family.fit_columns(data)
         all_weights = check_weights(data, weights)
-        fit_data = FitData.compress(selection.columns, all_weights[selection.rows])
+        columns = dict(selection.columns)
+        if extra_columns is not None:
+            columns.update(extra_columns(selection.rows, all_weights[selection.rows]))
+        fit_data = FitData.compress(columns, all_weights[selection.rows])
         if fit_data.n_rows == 0:
             raise ValidationError(f"{type(self).__name__}: no customer rows to fit")
         self.excluded_customers_ = {reason: float(all_weights[mask].sum())
@@ -160,8 +168,22 @@ class FittedModel:
     def draw_arrays(self, max_draws: int | None = None, random_seed: int | None = 0
                     ) -> tuple[np.ndarray, ...]:
         """The draws as one ``(draws, 1)`` array per parameter, for broadcasting over rows."""
-        table = self.parameter_draws(max_draws, random_seed).to_numpy(dtype=float)
+        # The family's parameters only: a fit with covariates also has coefficients, which
+        # enter through customer_parameters.
+        table = self.parameter_draws(max_draws, random_seed)[list(self.param_names)]
+        table = table.to_numpy(dtype=float)
         return tuple(table[:, [j]] for j in range(table.shape[1]))
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        """The table columns the model's predictions read besides the history (its
+        covariates): none unless it was fitted with covariates."""
+        return ()
+
+    def customer_parameters(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The parameters that vary by customer (from covariates), by name, one value per row
+        of ``data``: none unless the model was fitted with covariates."""
+        return {}
 
     @property
     def n_draws(self) -> int:

@@ -53,6 +53,22 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class CovariateLink:
+    """Which parameters a process's covariates scale: per customer i, each parameter ``theta``
+    named in ``parameters`` becomes ``theta_i = theta * exp(sign * g' z_i)``, with ``z_i`` the
+    customer's covariates of ``process`` and ``g`` their coefficients (one vector per process,
+    shared by its parameters, as in CLVTools).
+
+    ``meaning`` says, for the documentation and the summary, what a positive coefficient does.
+    """
+
+    process: str
+    parameters: tuple[str, ...]
+    sign: int
+    meaning: str
+
+
+@dataclass(frozen=True)
 class FitColumns:
     """The columns a likelihood reads, for the rows of a table that take part in the fit.
 
@@ -113,6 +129,10 @@ class Family:
     #: message (``{owner}``, ``{count}`` and ``{example}``, " (e.g. customer 42)" or empty,
     #: are filled in).
     announced_exclusions: ClassVar[dict[str, str]] = {}
+    #: The processes whose covariates a maximum-likelihood fit accepts (``purchase_covariates=``,
+    #: ``dropout_covariates=``, ``spend_covariates=``) and the parameters each scales; none by
+    #: default (see :mod:`clvmodels.estimation.covariates`).
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = ()
     #: The NUTS samplers' target acceptance rate for this family's posterior (their default
     #: 0.8; higher means smaller steps, for posteriors with long curved tails).
     target_accept: ClassVar[float] = 0.8
@@ -406,5 +426,5 @@ class SpendFamily(Family):
         raise NotImplementedError
 
 
-__all__ = ["Family", "FitColumns", "Parameter", "PurchaseFamily", "SpendFamily", "by_levels",
-           "scalar_params"]
+__all__ = ["CovariateLink", "Family", "FitColumns", "Parameter", "PurchaseFamily", "SpendFamily",
+           "by_levels", "scalar_params"]

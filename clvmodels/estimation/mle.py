@@ -15,7 +15,15 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from clvmodels.errors import DegenerateFitWarning
-from clvmodels.estimation.base import FittedModel, package_version
+from clvmodels.estimation.base import FittedModel, check_weights, package_version
+from clvmodels.estimation.covariate_fit import (
+    COLUMN_PREFIX,
+    customer_params,
+    fit_with_covariates,
+    held_out_log_likelihood,
+    summary_table,
+)
+from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
 from clvmodels.estimation.modelfile import check_header, header, read_json, require
 from clvmodels.estimation.optimise import (
     covariance,
@@ -23,11 +31,12 @@ from clvmodels.estimation.optimise import (
     fit_maximum_likelihood,
 )
 from clvmodels.files.atomic import write_text
-from clvmodels.timeunit import TimeUnit
+from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError
 
 FORMAT_NAME = "clvmodels.model"
-FORMAT_VERSION = 1
+# Version 2 adds the covariates; files without them are still written as version 1.
+FORMAT_VERSION = 2
 _SETTINGS = ("penalizer",)
 
 
@@ -39,6 +48,24 @@ class MLEModel(FittedModel):
     penalizer : float, default 0.0
         Coefficient of an L2 penalty ``penalizer * sum(params ** 2)`` added to the mean negative
         log-likelihood, as in ``lifetimes``; shrinks parameters on small or degenerate data.
+        With covariates it applies to the base parameters (those of z = 0).
+    purchase_covariates, dropout_covariates, spend_covariates : list of str, optional
+        Static covariates: columns of the table given to :meth:`fit` (and to every
+        prediction), indexed by customer, that scale the parameters the family links to
+        each process (``family.covariate_links``; e.g. Pareto/NBD ``alpha_i = alpha
+        exp(-g' z_i)`` for the purchase process). Numeric or boolean columns enter as they
+        are; a categorical or string column is expanded into indicators of its levels but
+        the first (``purchase.Channel[offline]``). Coefficients appear in ``params_`` and
+        :meth:`summary` as ``<process>.<column>``. See
+        :mod:`clvmodels.estimation.covariates`.
+    covariate_penalizer : float or dict, optional
+        L2 penalty ``lambda * sum(g ** 2)`` on the coefficients, one for every process or by
+        process (``{"purchase": 0.1, "dropout": 0.0}``); none by default.
+    constrain : list of str, optional
+        Columns whose coefficient is the same in every process they enter.
+    standardize : bool, default False
+        Put the covariate penalty on the coefficients of the columns divided by their
+        standard deviations (the coefficients are still reported on the columns' own scale).
 
     Attributes
     ----------
@@ -54,8 +81,31 @@ class MLEModel(FittedModel):
 
     point_estimate: ClassVar[bool] = True
 
-    def __init__(self, penalizer: float = 0.0) -> None:
+    def __init__(self, penalizer: float = 0.0, *, purchase_covariates: list[str] | None = None,
+                 dropout_covariates: list[str] | None = None,
+                 spend_covariates: list[str] | None = None,
+                 covariate_penalizer: float | dict[str, float] | None = None,
+                 constrain: list[str] | None = None, standardize: bool = False) -> None:
         self.penalizer = penalizer
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.spend_covariates = spend_covariates
+        self.covariate_penalizer = covariate_penalizer
+        self.constrain = constrain
+        self.standardize = standardize
+
+    def covariate_spec(self) -> CovariateSpec:
+        """The covariates this estimator was given, checked against its family."""
+        return CovariateSpec.check(
+            self.family, type(self).__name__,
+            {"purchase": self.purchase_covariates, "dropout": self.dropout_covariates,
+             "spend": self.spend_covariates},
+            self.covariate_penalizer, self.constrain, self.standardize)
+
+    @property
+    def covariate_design(self) -> CovariateDesign | None:
+        """The fitted model's covariates (None without)."""
+        return getattr(self, "covariates_", None)
 
     # ----------------------------------------------------------------------------- fitting
     def fit(
@@ -82,7 +132,8 @@ class MLEModel(FittedModel):
             Number of customers each row stands for (e.g. a pre-aggregated table). Whole or
             fractional, non-negative.
         initial_params : dict, optional
-            Starting values by parameter name; a data-driven guess by default.
+            Starting values by parameter name; a data-driven guess by default. With
+            covariates, of the family's parameters only (the coefficients start at 0).
 
         Returns
         -------
@@ -91,10 +142,14 @@ class MLEModel(FittedModel):
         if not (isinstance(self.penalizer, (int, float)) and math.isfinite(self.penalizer)
                 and self.penalizer >= 0):
             raise ValueError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}")
+        spec = self.covariate_spec()
+        if spec.active:
+            return self._fit_covariates(spec, data, weights, initial_params)
         fit_data = self.fit_data(data, weights)
         start = (self.family.initial_params(fit_data) if initial_params is None
                  else self.family.params_from_mapping(initial_params, "initial_params"))
         owner = type(self).__name__
+        self.covariates_ = None
         # The optimiser (scipy's BLAS) and the likelihood (numpy's BLAS) take turns thousands
         # of times; with both multi-threaded OpenBLAS libraries in one process, each call waits
         # for the other's still-spinning threads (a 5,000-customer fit ran 15x slower on two
@@ -109,6 +164,76 @@ class MLEModel(FittedModel):
             warnings.warn(degenerate_fit_message(owner, result.problems), DegenerateFitWarning,
                           stacklevel=2)
         return self
+
+    def _fit_covariates(self, spec: CovariateSpec, data: pd.DataFrame, weights: Any,
+                        initial_params: dict[str, float] | None) -> Self:
+        """:meth:`fit` with covariates: the base parameters start as without (or at
+        ``initial_params``), the coefficients at 0."""
+        designs = []
+
+        def design_columns(rows: np.ndarray, row_weights: np.ndarray) -> dict:
+            designs.append(CovariateDesign.fit(spec, data, rows, row_weights))
+            matrix = designs[0].matrix(data[rows])
+            return {COLUMN_PREFIX + name: matrix[:, k]
+                    for k, name in enumerate(designs[0].columns)}
+
+        fit_data = self.fit_data(data, weights, design_columns)
+        start = (self.family.initial_params(fit_data) if initial_params is None
+                 else self.family.params_from_mapping(initial_params, "initial_params"))
+        owner = type(self).__name__
+        with threadpool_limits(limits=1, user_api="blas"):
+            result = fit_with_covariates(self.family, designs[0], fit_data, start,
+                                         self.penalizer, owner)
+        self.covariates_ = designs[0]
+        self.params_ = result.params
+        self.covariance_ = result.covariance
+        self.log_likelihood_ = result.log_likelihood
+        self.record_data(data, fit_data)
+        if result.problems:
+            warnings.warn(degenerate_fit_message(owner, result.problems), DegenerateFitWarning,
+                          stacklevel=3)
+        return self
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        design = self.covariate_design
+        return () if design is None else tuple(design.levels)
+
+    def customer_parameters(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """The covariate-linked parameters of each customer of ``data`` (whose covariate
+        columns are checked), by name; none without covariates."""
+        design = self.covariate_design
+        if design is None:
+            return {}
+        return customer_params(self.family, design, self.params_, data)
+
+    def customer_params(self, n_customers: int, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, ...]:
+        if self.covariate_design is not None:
+            raise ValidationError(
+                f"{type(self).__name__}: simulate() draws every customer from one set of "
+                "parameters, which a model with covariates does not have; simulate with "
+                "model.family.simulate and the per-customer parameters of "
+                "customer_parameters(table)")
+        return super().customer_params(n_customers, rng)
+
+    def log_likelihood(self, data: pd.DataFrame, weights: Any = None) -> float:
+        """Log-likelihood of a table at the estimate, with each customer's covariates when
+        the model has them (see :meth:`FittedModel.log_likelihood`)."""
+        design = self.covariate_design
+        if design is None:
+            return super().log_likelihood(data, weights)
+        self.check_fitted()
+        check_same_unit(type(self).__name__, self.time_unit_, data)
+        return held_out_log_likelihood(self.family, design, self.params_, data,
+                                       check_weights(data, weights))
+
+    @property
+    def n_params(self) -> int:
+        """Free parameters: the family's, plus the coefficients (a constrained one once)."""
+        design = self.covariate_design
+        base = len(self.family.parameters)
+        return base if design is None else base + len(design.free_coefficients(self.family)[0])
 
     def parameter_draws(self, max_draws: int | None = None,
                         random_seed: int | None = 0) -> pd.DataFrame:
@@ -134,9 +259,12 @@ class MLEModel(FittedModel):
 
         The interval is built on the log scale (``exp(log(estimate) +/- z * se / estimate)``),
         which keeps it inside the positive parameter space; standard errors are NaN when the
-        observed information is singular.
+        observed information is singular. Covariate coefficients (real numbers) get the
+        symmetric interval ``estimate +/- z * se``.
         """
         self.check_fitted()
+        if self.covariate_design is not None:
+            return summary_table(self.family, self.params_, self.covariance_, level)
         estimate = self.params_
         std_error = pd.Series(np.sqrt(np.diag(self.covariance_)), index=estimate.index)
         z = stats.norm.ppf(0.5 + level / 2)
@@ -153,8 +281,14 @@ class MLEModel(FittedModel):
     def set_params_(self, params: dict[str, float], time_unit: str | None = None) -> Self:
         """Use given parameter values instead of fitting (e.g. published estimates).
 
-        The model then predicts and simulates, but has no likelihood or covariance.
+        The model then predicts and simulates, but has no likelihood or covariance. Not for a
+        model with covariates (fit it, or load a saved fit).
         """
+        if self.covariate_spec().active:
+            raise ValidationError(
+                f"{type(self).__name__}: set_params_ takes the parameters of a model without "
+                "covariates; this one was given covariates (fit it, or load a saved fit)")
+        self.covariates_ = None
         values = self.family.params_from_mapping(params)
         self.params_ = pd.Series(values, index=list(self.param_names), name="estimate")
         self.covariance_ = pd.DataFrame(np.full((self.n_params, self.n_params), np.nan),
@@ -172,8 +306,10 @@ class MLEModel(FittedModel):
     def save(self, path: str | os.PathLike) -> None:
         """Write the fitted model to a small, human-readable JSON file (atomically)."""
         self.check_fitted()
+        design = self.covariate_design
         document = {
-            **header(FORMAT_NAME, FORMAT_VERSION, type(self).__name__, package_version()),
+            **header(FORMAT_NAME, 1 if design is None else FORMAT_VERSION, type(self).__name__,
+                     package_version()),
             "settings": {"penalizer": float(self.penalizer)},
             "params": {name: float(value) for name, value in self.params_.items()},
             "covariance": _nulls(self.covariance_.to_numpy().tolist()),
@@ -183,6 +319,8 @@ class MLEModel(FittedModel):
             "excluded_customers": {k: float(v) for k, v in self.excluded_customers_.items()},
             "time_unit": None if self.time_unit_ is None else self.time_unit_.value,
         }
+        if design is not None:
+            document["covariates"] = design.to_document()
         write_text(path, json.dumps(document, indent=2, allow_nan=False))
 
     @classmethod
@@ -206,11 +344,18 @@ class MLEModel(FittedModel):
         penalizer = require(settings, "penalizer", (int, float), path) if settings else 0.0
         if penalizer < 0:
             raise ValidationError(f"{path}: penalizer must be >= 0, got {penalizer}")
-        model = cls(penalizer=float(penalizer))
-        values = model.family.params_from_mapping(require(document, "params", dict, path),
-                                                  f"{path}: params")
-        names = list(cls.family.param_names)
-        model.params_ = pd.Series(values, index=names, name="estimate")
+        params = require(document, "params", dict, path)
+        if "covariates" in document:
+            model, values = load_covariates(cls, document["covariates"], params,
+                                            float(penalizer), path)
+        else:
+            model = cls(penalizer=float(penalizer))
+            model.covariates_ = None
+            values = model.family.params_from_mapping(params, f"{path}: params")
+        names = list(values.index) if isinstance(values, pd.Series) else list(
+            cls.family.param_names)
+        model.params_ = pd.Series(np.asarray(values, dtype=float), index=names,
+                                  name="estimate")
         model.covariance_ = pd.DataFrame(_matrix(document, len(names), path), index=names,
                                          columns=names)
         model.log_likelihood_ = _float_or_nan(
@@ -232,6 +377,39 @@ class MLEModel(FittedModel):
         except ValueError as error:
             raise ValidationError(f"{path}: {error}") from None
         return model
+
+
+def load_covariates(cls: type[MLEModel], document: Any, params: dict, penalizer: float,
+                    path: Any) -> tuple[MLEModel, pd.Series]:
+    """The model of a file with covariates (its design checked) and its parameters: the
+    family's, checked, then exactly the design's coefficients, finite, equal where
+    constrained."""
+    design = CovariateDesign.from_document(cls.family, document, f"{path}")
+    spec = design.spec
+    model = cls(penalizer=penalizer, **{f"{process}_covariates": list(names)
+                                        for process, names in spec.processes.items()},
+                covariate_penalizer=dict(spec.penalizer), constrain=list(spec.constrain),
+                standardize=spec.standardize)
+    model.covariates_ = design
+    base_names = list(cls.family.param_names)
+    base = model.family.params_from_mapping({k: v for k, v in params.items()
+                                             if k in base_names}, f"{path}: params")
+    coefficient_names = [name for name, _, _ in design.coefficients(cls.family)]
+    if set(params) != {*base_names, *coefficient_names}:
+        raise ValidationError(f"{path}: params must name {base_names + coefficient_names}, "
+                              f"got {sorted(params)}")
+    coefficients = [params[name] for name in coefficient_names]
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+               for v in coefficients):
+        raise ValidationError(f"{path}: params: covariate coefficients must be finite numbers")
+    free, tie = design.free_coefficients(cls.family)
+    for k in range(len(free)):
+        tied = {coefficients[c] for c in np.flatnonzero(tie == k)}
+        if len(tied) > 1:
+            raise ValidationError(f"{path}: params: the coefficients of {free[k]} must be "
+                                  f"equal (constrained), got {sorted(tied)}")
+    values = pd.Series([*base, *map(float, coefficients)], index=base_names + coefficient_names)
+    return model, values
 
 
 def _matrix(document: dict, n: int, path: Any) -> np.ndarray:

@@ -51,7 +51,7 @@ LOG_PARAMETER_BOUND = float(np.log(1e10))
 _EDGE = 1e-6
 # A standard error of a log-parameter above this (a 95% interval spanning a factor e**19.6,
 # 3e8) means the data hardly determine the parameter: the likelihood is flat along a ridge.
-_UNIDENTIFIED_LOG_SE = 5.0
+UNIDENTIFIED_LOG_SE = 5.0
 
 
 class Objective:
@@ -105,11 +105,21 @@ class Objective:
         truncation ~h**2: with h = 1e-3 about 1e-5 relative, ample for standard errors."""
         if self.family.has_hessian:
             return self(log_params, hessian=True)[2]
-        h = 1e-3
-        columns = [self(log_params + step)[1] - self(log_params - step)[1]
-                   for step in np.eye(len(log_params)) * h]
-        hessian = np.column_stack(columns) / (2 * h)
-        return 0.5 * (hessian + hessian.T)
+        return difference_hessian(lambda point: self(point)[1], log_params)
+
+    def describe(self, log_params: np.ndarray) -> dict[str, float]:
+        """The parameters at ``log_params`` in the data's units, by name (for messages)."""
+        natural = np.exp(log_params) * self.parameter_scale
+        return dict(zip(self.family.param_names, natural.tolist(), strict=True))
+
+
+def difference_hessian(gradient, point: np.ndarray, h: float = 1e-3) -> np.ndarray:
+    """The symmetrised central differences of ``gradient`` at ``point`` (2n evaluations), with
+    step ``h`` in coordinates of order 1 (see :meth:`Objective.hessian` for its accuracy)."""
+    columns = [gradient(point + step) - gradient(point - step)
+               for step in np.eye(len(point)) * h]
+    hessian = np.column_stack(columns) / (2 * h)
+    return 0.5 * (hessian + hessian.T)
 
 
 @dataclass(frozen=True)
@@ -175,7 +185,7 @@ def diagnose(family: Family, log_scaled: np.ndarray, params: np.ndarray,
     """What makes an estimate degenerate, one phrase each: a parameter on the edge of the
     search box (``log_scaled`` are the log-parameters on the rescaled data), standard errors
     that are not finite (singular information), a log-parameter with a standard error above
-    ``_UNIDENTIFIED_LOG_SE``."""
+    ``UNIDENTIFIED_LOG_SE``."""
     names = family.param_names
     problems = [
         f"{name} = {value:.4g} is on the edge of the search box (within a factor "
@@ -192,7 +202,7 @@ def diagnose(family: Family, log_scaled: np.ndarray, params: np.ndarray,
         problems += [
             f"the data hardly determine {name} (standard error of log {name} {se:.3g}: its "
             f"95% interval spans a factor {_factor(2 * 1.96 * se)})"
-            for name, se in zip(names, log_se, strict=True) if se > _UNIDENTIFIED_LOG_SE
+            for name, se in zip(names, log_se, strict=True) if se > UNIDENTIFIED_LOG_SE
         ]
     return tuple(problems)
 
@@ -234,6 +244,18 @@ def optimise(objective: Objective, start: np.ndarray, owner: str) -> tuple:
 
 def maximise(objective: Objective, start: np.ndarray, owner: str) -> np.ndarray:
     """L-BFGS-B with the analytic gradient, then Nelder-Mead from where it stopped."""
+    return np.exp(minimise_from(objective, np.log(start), owner))
+
+
+def minimise_from(objective: Objective, x0: np.ndarray, owner: str) -> np.ndarray:
+    """The minimum of ``objective`` (``x -> (value, gradient)``, with ``describe(x)`` for the
+    message) within the search box, from ``x0``: L-BFGS-B, then Nelder-Mead.
+
+    Raises
+    ------
+    ConvergenceError
+        If neither converges (``owner`` names the model).
+    """
 
     def fun(log_params, with_gradient=True):
         value, grad = objective(log_params)
@@ -242,7 +264,7 @@ def maximise(objective: Objective, start: np.ndarray, owner: str) -> np.ndarray:
         return (value, grad) if with_gradient else value
 
     attempts = []
-    x0 = np.log(start)
+    start = x0
     bounds = [(-LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND)] * len(x0)
     for method in ("L-BFGS-B", "Nelder-Mead"):
         gradient_based = method == "L-BFGS-B"
@@ -253,15 +275,13 @@ def maximise(objective: Objective, start: np.ndarray, owner: str) -> np.ndarray:
         )
         attempts.append(f"{method}: {result.message} (objective {result.fun:.6g})")
         if np.isfinite(result.fun) and (result.success or is_stationary(objective, result.x)):
-            return np.exp(result.x)
+            return result.x
         if np.isfinite(result.fun) and np.all(np.isfinite(result.x)):
             x0 = result.x  # restart the next method from where this one got to
-    names = objective.family.param_names
-    natural_start = start * objective.parameter_scale
     raise ConvergenceError(
         f"{owner}: the likelihood maximisation did not converge. Tried "
         + "; ".join(attempts)
-        + f". Started from {dict(zip(names, natural_start.tolist(), strict=True))}. "
+        + f". Started from {objective.describe(start)}. "
         "Check that the data hold "
         "enough repeat buyers and consistent time units, try other initial_params, or add a "
         "small penalizer (e.g. 0.001)."
@@ -350,6 +370,6 @@ def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ..
     return pd.DataFrame(natural, index=list(names), columns=list(names))
 
 
-__all__ = ["LOG_PARAMETER_BOUND", "MaximumLikelihood", "Objective",
-           "covariance", "degenerate_fit_message", "diagnose", "fit_maximum_likelihood",
-           "maximise", "optimise"]
+__all__ = ["LOG_PARAMETER_BOUND", "UNIDENTIFIED_LOG_SE", "MaximumLikelihood", "Objective",
+           "covariance", "degenerate_fit_message", "diagnose", "difference_hessian",
+           "fit_maximum_likelihood", "maximise", "minimise_from", "optimise"]

@@ -13,7 +13,7 @@ methods of the estimator classes built on them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from clvmodels.estimation.draws import DistinctRows, block_levels, by_group, sum
 from clvmodels.estimation.family import PurchaseFamily, SpendFamily
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
 from clvmodels.validation import (
+    ValidationError,
     check_count,
     check_discounting,
     check_duration,
@@ -43,12 +44,31 @@ _PANELS_PER_DRAW = 1
 _MAX_EXTRA_COUNT = 10_000
 
 
+# ----------------------------------------------------------------------------- per customer
+def varying_columns(family: PurchaseFamily | SpendFamily, per_customer: dict[str, np.ndarray]
+                    ) -> dict[str, np.ndarray]:
+    """Parameters that vary by customer (from covariates, one value per customer) as columns
+    of :class:`DistinctRows`, named ``"<kind> <parameter>"``."""
+    return {f"{family.kind} {name}": values for name, values in per_customer.items()}
+
+
+def block_params(family: PurchaseFamily | SpendFamily, params: Draws, rows: DistinctRows,
+                 block: slice) -> tuple:
+    """The draws, with each parameter that varies by customer (a column of ``rows``, see
+    :func:`varying_columns`) replaced by its values on the block's rows (one dimension)."""
+    return tuple(rows[f"{family.kind} {name}"][block] if f"{family.kind} {name}" in rows.columns
+                 else value for name, value in zip(family.param_names, params, strict=True))
+
+
 # ----------------------------------------------------------------------------- purchase models
 def log_alive_values(family: PurchaseFamily, params: Draws, rows: DistinctRows,
                      block: slice) -> np.ndarray:
     """log P(alive) per draw and row of a block of ``rows`` (columns x, t_x, T)."""
     x, t_x, T = (rows[name][block] for name in ("x", "t_x", "T"))
-    return family.log_alive(params, x, t_x, T, block_levels(x))
+    params = block_params(family, params, rows, block)
+    # Terms of x alone are shared between rows only when the parameters are.
+    per_row = any(np.ndim(value) == 1 for value in params)
+    return family.log_alive(params, x, t_x, T, None if per_row else block_levels(x))
 
 
 def future_values(family: PurchaseFamily, params: Draws, rows: DistinctRows, block: slice,
@@ -59,9 +79,13 @@ def future_values(family: PurchaseFamily, params: Draws, rows: DistinctRows, blo
     (x, T, t) of the block (``rows`` grouped by those columns).
     """
     x, T, t = (rows[name][block] for name in ("x", "T", "t"))
+    params = block_params(family, params, rows, block)
 
     def per_group(first):
-        return elementwise(future, family.updated_params(params, x[first], T[first]), t[first])
+        group_params = tuple(value[first] if np.ndim(value) == 1 else value
+                             for value in params)
+        return elementwise(future, family.updated_params(group_params, x[first], T[first]),
+                           t[first])
 
     return by_group(per_group, rows.group_codes[block])
 
@@ -104,12 +128,15 @@ def discounted_future(family: PurchaseFamily, horizon: float, discount_rate: flo
 
 
 def history_rows(x: np.ndarray, t_x: np.ndarray, T: np.ndarray, t: ArrayLike, n_draws: int,
-                 **extra: np.ndarray) -> DistinctRows:
-    """Distinct customers by history and forecast length, grouped by (x, T, t) (every
-    customer a row of their own for a single draw, see :class:`DistinctRows`)."""
+                 varying: dict[str, np.ndarray] | None = None, **extra: np.ndarray
+                 ) -> DistinctRows:
+    """Distinct customers by history and forecast length, grouped by (x, T, t) and the
+    parameters that vary by customer (``varying``, see :func:`varying_columns`); every
+    customer a row of their own for a single draw, see :class:`DistinctRows`."""
     t = np.broadcast_to(np.asarray(t, dtype=float), x.shape)
-    return DistinctRows({"x": x, "t_x": t_x, "T": T, "t": t, **extra}, group=("x", "T", "t"),
-                        merge=n_draws > 1)
+    varying = varying or {}
+    return DistinctRows({"x": x, "t_x": t_x, "T": T, "t": t, **varying, **extra},
+                        group=("x", "T", "t", *varying), merge=n_draws > 1)
 
 
 def count_quantiles(pmf, rows: DistinctRows, targets: np.ndarray, limit: int) -> np.ndarray:
@@ -159,8 +186,9 @@ class PurchasePredictions:
         level = check_level(level)
         index, x, t_x, T = self.customers(data)
         params = self.draw_arrays(max_draws)
-        rows = history_rows(x, t_x, T, t, len(params[0]))
         family = self.family
+        rows = history_rows(x, t_x, T, t, len(params[0]),
+                            varying_columns(family, self.customer_parameters(data)))
         summary = summarise(
             lambda block: conditional_values(family, params, rows, block, future, add_dead),
             len(rows), len(params[0]), level=level, keep_draws=return_draws,
@@ -252,23 +280,32 @@ class PurchasePredictions:
         return self._predict(data, 0.0, future, "discounted_expected_purchases", level=level,
                              return_draws=return_draws, max_draws=max_draws)
 
-    def expected_purchases_new_customer(self, t: ArrayLike, *, level: float = 0.9,
-                                        return_draws: bool = False,
+    def expected_purchases_new_customer(self, t: ArrayLike, *, covariates=None,
+                                        level: float = 0.9, return_draws: bool = False,
                                         max_draws: int | None = None):
         """Expected purchases in (0, t] of a customer just acquired (unconditional).
 
+        Parameters
+        ----------
+        covariates : dict or DataFrame, optional
+            For a model fitted with covariates (and only then), the new customer's values of
+            them: a mapping of column to value (``{"Channel": 1, "Gender": 0}``), or a
+            DataFrame of profiles, one row each (cold start by segment).
+
         Returns
         -------
-        float, ndarray or DataFrame
-            For a maximum-likelihood model, shaped like ``t``; for a Bayesian one, ``mean``,
-            ``lower``, ``upper`` indexed by ``t``.
+        float, ndarray, Series or DataFrame
+            For a maximum-likelihood model, shaped like ``t`` (with a DataFrame of profiles:
+            a Series by profile for a scalar ``t``, else a DataFrame of profiles by ``t``);
+            for a Bayesian one, ``mean``, ``lower``, ``upper`` indexed by ``t``.
         """
         t = check_duration(t, "t")
         family = self.family
         return self._new_customer(t, lambda params, times: family.expected_new(params, times),
-                                  level=level, return_draws=return_draws, max_draws=max_draws)
+                                  covariates=covariates, level=level,
+                                  return_draws=return_draws, max_draws=max_draws)
 
-    def probability_of_purchases_new_customer(self, n: int, t: ArrayLike, *,
+    def probability_of_purchases_new_customer(self, n: int, t: ArrayLike, *, covariates=None,
                                               level: float = 0.9, return_draws: bool = False,
                                               max_draws: int | None = None):
         """Probability that a customer just acquired makes exactly ``n`` repeat purchases in
@@ -277,16 +314,22 @@ class PurchasePredictions:
         The unconditional purchase-count distribution (for BG/NBD equation 8 of Fader, Hardie &
         Lee 2005, for Pareto/NBD by quadrature over the lifetime); summed over customers of ages
         T it gives the expected histogram of calibration-period repeat purchases.
+        ``covariates`` as in :meth:`expected_purchases_new_customer`.
         """
         n = check_count(n)
         t = check_duration(t, "t")
         family = self.family
         return self._new_customer(t, lambda params, times: family.pmf_new(params, n, times),
-                                  level=level, return_draws=return_draws, max_draws=max_draws)
+                                  covariates=covariates, level=level,
+                                  return_draws=return_draws, max_draws=max_draws)
 
-    def _new_customer(self, t: np.ndarray, formula, *, level, return_draws, max_draws):
+    def _new_customer(self, t: np.ndarray, formula, *, covariates, level, return_draws,
+                      max_draws):
         self.check_fitted()
         level = check_level(level)
+        profiles = new_customer_profiles(self, covariates)
+        if profiles is not None:
+            return self._new_customer_profiles(t, formula, profiles, max_draws)
         times = t.ravel()
         rows = DistinctRows({"t": times})
         params = self.draw_arrays(max_draws)
@@ -299,6 +342,23 @@ class PurchasePredictions:
             return float(values) if values.ndim == 0 else values
         index = pd.Index(times, name="t")
         return self.present(summary, rows, index, "expected", return_draws)
+
+    def _new_customer_profiles(self, t: np.ndarray, formula, profiles: pd.DataFrame,
+                               max_draws: int | None):
+        """``formula`` for new customers of each covariate profile (a maximum-likelihood
+        model: one draw), by profile and t."""
+        params = self.draw_arrays(max_draws)
+        per_customer = self.customer_parameters(profiles)
+        params = tuple(per_customer[name][:, None] if name in per_customer else value
+                       for name, value in zip(self.family.param_names, params, strict=True))
+        values = elementwise(formula, params, t.ravel()[None, :])
+        values = np.broadcast_to(values, (len(profiles), t.size))
+        if profiles.attrs.get("single"):
+            values = values[0].reshape(t.shape)
+            return float(values) if values.ndim == 0 else values
+        if t.ndim == 0:
+            return pd.Series(values[:, 0], index=profiles.index, name="expected")
+        return pd.DataFrame(values, index=profiles.index, columns=pd.Index(t.ravel(), name="t"))
 
     def predictive_purchases(self, data: pd.DataFrame, t: ArrayLike, *, level: float = 0.9,
                              max_draws: int | None = None) -> pd.DataFrame:
@@ -319,8 +379,9 @@ class PurchasePredictions:
         t = check_duration(t, "t")
         index, x, t_x, T = self.customers(data)
         params = self.draw_arrays(max_draws)
-        rows = history_rows(x, t_x, T, t, len(params[0]))
         family = self.family
+        rows = history_rows(x, t_x, T, t, len(params[0]),
+                            varying_columns(family, self.customer_parameters(data)))
         mean = np.empty(len(rows))
         bounds = np.empty((2, len(rows)), dtype=np.int64)
         targets = np.array([(1 - level) / 2, (1 + level) / 2])
@@ -386,6 +447,38 @@ class PurchasePredictions:
         return set_table_time_unit(result, self.time_unit_)
 
 
+def new_customer_profiles(model: Any, covariates: Any) -> pd.DataFrame | None:
+    """The covariate profiles of new customers as a table (``attrs["single"]`` for one given
+    as a mapping), or None for a model without covariates.
+
+    Raises
+    ------
+    ValidationError
+        Covariates for a model without them, none for a model with them, or a value that is
+        not a mapping or a DataFrame.
+    """
+    columns = model.covariate_columns
+    owner = type(model).__name__
+    if not columns:
+        if covariates is not None:
+            raise ValidationError(f"{owner}: covariates were given, but the model was fitted "
+                                  "without covariates")
+        return None
+    if covariates is None:
+        raise ValidationError(
+            f"{owner}: the model was fitted with covariates {list(columns)}: pass the new "
+            "customer's values, e.g. covariates={" + ", ".join(
+                f"{name!r}: ..." for name in columns) + "} or a DataFrame of profiles")
+    if isinstance(covariates, pd.DataFrame):
+        return covariates
+    if isinstance(covariates, Mapping):
+        table = pd.DataFrame({name: [value] for name, value in covariates.items()})
+        table.attrs["single"] = True
+        return table
+    raise ValidationError(f"{owner}: covariates must be a mapping of column to value or a "
+                          f"DataFrame of profiles, got {type(covariates).__name__}")
+
+
 # ----------------------------------------------------------------------------- spend models
 def spend_values(family: SpendFamily, params: Draws, x: np.ndarray, spend: np.ndarray,
                  owner: str) -> np.ndarray:
@@ -421,11 +514,13 @@ class SpendPredictions:
         self.check_fitted()
         x, spend = self.family.spend_history(data)
         params = self.draw_arrays(max_draws)
-        rows = DistinctRows({"x": x, "spend": spend}, merge=len(params[0]) > 1)
         family, name = self.family, type(self).__name__
+        rows = DistinctRows({"x": x, "spend": spend,
+                             **varying_columns(family, self.customer_parameters(data))},
+                            merge=len(params[0]) > 1)
         summary = summarise(
-            lambda block: spend_values(family, params, rows["x"][block], rows["spend"][block],
-                                       name),
+            lambda block: spend_values(family, block_params(family, params, rows, block),
+                                       rows["x"][block], rows["spend"][block], name),
             len(rows), len(params[0]), level=level, keep_draws=return_draws,
         )
         return self.present(summary, rows, data.index, "expected_spend", return_draws)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from clvmodels.estimation.base import package_version
 from clvmodels.estimation.modelfile import check_header, require
-from clvmodels.models import MODELS, PURCHASE_MODELS, SPEND_MODELS
+from clvmodels.models import CONTRACT_MODELS, MODELS, PURCHASE_MODELS, SPEND_MODELS
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError
 
@@ -42,6 +42,9 @@ MODEL_DIR_VERSION = 2
 MANIFEST = "manifest.json"
 #: Transaction-model and spend-model names of the command line (see clvmodels.models.MODELS).
 TRANSACTION_MODELS = PURCHASE_MODELS
+#: The ``--model`` choices of fit: the purchase-count and the contractual models (these fit
+#: alone, as a directory's transaction model without a spend model).
+FIT_MODELS = (*TRANSACTION_MODELS, *CONTRACT_MODELS)
 #: The ``--spend`` value of a counts-only fit (no spend model, no value columns).
 NO_SPEND_MODEL = "none"
 SPEND_CHOICES = (*SPEND_MODELS, NO_SPEND_MODEL)
@@ -125,7 +128,7 @@ def _check_entry(entry: Mapping, role: str, bayesian: bool, where: str) -> str:
     """A model's entry: its registered name (returned), class, bare file name and hash."""
     _known_fields(entry, _ENTRY_FIELDS, where)
     kind = "purchase" if role == "transaction_model" else "spend"
-    allowed = TRANSACTION_MODELS if kind == "purchase" else SPEND_MODELS
+    allowed = FIT_MODELS if kind == "purchase" else SPEND_MODELS
     name = require(entry, "name", str, where)
     if name not in allowed:
         raise ValidationError(f"{where}: name {name!r} is not a {kind} model; expected one of "
@@ -190,5 +193,5 @@ def _check_fit(fit: Mapping, names: dict[str, str | None], bayesian: bool, path:
 
 
 __all__ = ["MANIFEST", "MODEL_DIR_FORMAT", "MODEL_DIR_VERSION", "MODEL_ROLES",
-           "MODEL_SUFFIXES", "NO_SPEND_MODEL", "SPEND_CHOICES", "TRANSACTION_MODELS",
+           "FIT_MODELS", "MODEL_SUFFIXES", "NO_SPEND_MODEL", "SPEND_CHOICES", "TRANSACTION_MODELS",
            "check_manifest", "is_bare_file_name", "new_manifest"]

@@ -44,6 +44,12 @@ class BetaGeoModel(PurchasePredictions, MLEModel):
     Takes ``penalizer`` and keeps the fitted state of
     :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
+    Static covariates (``purchase_covariates=``, ``dropout_covariates=``, columns of the RFM
+    table) as CLVTools' BG/NBD: ``alpha_i = alpha exp(-g_purchase' z_i)`` (a positive
+    coefficient: buying more often), ``a_i = a exp(g_dropout' z_i)`` and ``b_i = b
+    exp(g_dropout' z_i)`` (the same mean dropout probability, less spread); see
+    :class:`~clvmodels.estimation.mle.MLEModel`.
+
     Attributes
     ----------
     params_ : Series

@@ -28,7 +28,13 @@ import pandas as pd
 from scipy.special import betainc, digamma, expit, gammaln, xlogy, zeta
 
 from clvmodels._numerics import log_hyp2f1_forms, log_rising
-from clvmodels.estimation.family import Params, PurchaseFamily, by_levels, scalar_params
+from clvmodels.estimation.family import (
+    CovariateLink,
+    Params,
+    PurchaseFamily,
+    by_levels,
+    scalar_params,
+)
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_mixture import expected_purchases, log_purchase_rate
 
@@ -106,6 +112,14 @@ class BetaGeometricFamily(PurchaseFamily):
 
     shift: ClassVar[int]
     has_hessian: ClassVar[bool] = True
+    #: Static covariates as CLVTools' BG/NBD (Fader & Hardie 2007, note 019):
+    #: ``alpha_i = alpha exp(-g_purchase' z)``, ``a_i = a exp(g_dropout' z)`` and
+    #: ``b_i = b exp(g_dropout' z)`` (one coefficient vector scales both shapes).
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("purchase", ("alpha",), -1, "buying more often"),
+        CovariateLink("dropout", ("a", "b"), 1,
+                      "a dropout probability with the same mean but less spread"),
+    )
 
     # ------------------------------------------------------------------------- likelihood
     def level_terms(self, params: Params, x):

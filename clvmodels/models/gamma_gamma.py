@@ -17,7 +17,13 @@ import pandas as pd
 from scipy.special import digamma, gammaln, zeta
 
 from clvmodels.estimation.bayesian import BayesianModel
-from clvmodels.estimation.family import FitColumns, Parameter, Params, SpendFamily
+from clvmodels.estimation.family import (
+    CovariateLink,
+    FitColumns,
+    Parameter,
+    Params,
+    SpendFamily,
+)
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import SpendPredictions
@@ -36,6 +42,12 @@ class GammaGammaFamily(SpendFamily):
                   in_data_unit=True),
     )
     has_hessian: ClassVar[bool] = True
+    #: Static covariates of the spend (CLVTools' Gamma-Gamma has none): ``gamma_i = gamma
+    #: exp(g_spend' z)``, so that the mean spend per transaction ``p gamma_i / (q - 1)`` is
+    #: multiplied by ``exp(g_spend' z)``.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("spend", ("gamma",), 1, "a higher mean spend per transaction"),
+    )
     announced_exclusions: ClassVar[dict[str, str]] = {
         "zero_spend": (
             "{owner}: {count:,.0f} customer(s) with repeat purchases all worth 0{example} were "
@@ -191,6 +203,11 @@ class GammaGammaModel(SpendPredictions, MLEModel):
 
     Takes ``penalizer`` and keeps the fitted state of
     :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
+
+    Static covariates (``spend_covariates=``, columns of the table): ``gamma_i = gamma
+    exp(g_spend' z_i)``, so a customer's mean spend per transaction is the base one times
+    ``exp(g_spend' z_i)`` (CLVTools' Gamma-Gamma has no covariates; this is the natural
+    link of its rate parameter); see :class:`~clvmodels.estimation.mle.MLEModel`.
 
     Attributes
     ----------

@@ -37,6 +37,9 @@ class ModifiedBetaGeoModel(PurchasePredictions, MLEModel):
     Takes ``penalizer`` and keeps the fitted state of
     :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
 
+    Static covariates as :class:`~clvmodels.BetaGeoModel`'s: ``alpha_i = alpha
+    exp(-g_purchase' z_i)``, ``a_i = a exp(g_dropout' z_i)``, ``b_i = b exp(g_dropout' z_i)``.
+
     Attributes
     ----------
     params_ : Series
