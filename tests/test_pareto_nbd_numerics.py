@@ -249,3 +249,25 @@ def test_pooled_hessian_is_the_weighted_sum_of_the_rows_hessians(params):
     assert np.all(np.isfinite(expected))
     np.testing.assert_allclose(pooled(weights), expected, rtol=0,
                                atol=1e-12 * np.abs(expected).max())
+
+
+def test_pooled_hessian_with_per_row_scales_in_both_orders():
+    """Per-row alpha and beta, some rows with alpha above beta and some below: each order's
+    rows are pooled apart and put back in (alpha, beta) order (same tolerance as above)."""
+    from clvmodels.models.pareto_nbd_quadrature import (
+        dropout_integral_derivatives,
+        dropout_integral_pooled,
+    )
+
+    rng = np.random.default_rng(4)
+    n = 300
+    alpha, beta = rng.uniform(1.0, 20.0, n), rng.uniform(1.0, 20.0, n)
+    x = rng.poisson(2.0, n).astype(float)
+    T = rng.uniform(20.0, 80.0, n)
+    t_x = np.where(x > 0, T * rng.random(n), 0.0)
+    weights = rng.random(n)
+    _, _, per_row = dropout_integral_derivatives(0.6, alpha, 0.7, beta, x, t_x, T, hessian=True)
+    expected = np.einsum("ijn,n->ij", per_row, weights)
+    pooled = dropout_integral_pooled(0.6, alpha, 0.7, beta, x, t_x, T)[2]
+    np.testing.assert_allclose(pooled(weights), expected, rtol=0,
+                               atol=1e-12 * np.abs(expected).max())

@@ -65,13 +65,14 @@ def dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T, hessian: bool = F
 def dropout_integral_pooled(r, alpha, s, beta, x, t_x, T):
     """``log I`` and its gradient per row as :func:`dropout_integral_derivatives` gives them
     (the same code), and a function of row weights returning the weighted sum of the rows'
-    Hessians of log I, (4, 4), for scalar alpha and beta.
+    Hessians of log I, (4, 4).
 
     The Hessian of each row is a covariance of phi over its nodes plus E[d phi] (see the
     module); summed with weights, the covariances are one product of the stacked weighted
     nodes of all rows (a 4 x 4 matrix product over rows x nodes) less the weighted outer
     products of the rows' means, instead of ten products and averages per row. Rows the
-    Kronrod rule did not accept (a few) get their Hessians one by one.
+    Kronrod rule did not accept (a few) get their Hessians one by one. Any argument may be
+    an array or a scalar, as for :func:`dropout_integral_derivatives`.
     """
     kept = {}
     log_i, first, _, parts = _derivatives(r, alpha, s, beta, x, t_x, T, False, kept)
@@ -231,17 +232,20 @@ class _Integrand:
     def pooled_curvature(self, features: list, node_weights, row_weights, centre, accepted):
         """The sum over rows of ``row_weights`` times the Hessian of log I, from the shifted
         ``features`` (4 arrays of (nodes, rows)) and the normalised ``node_weights`` of one
-        rule, over the ``accepted`` rows, for rows that share alpha and beta (so one order of
-        (C, O)). The other rows get weight 0; should their nodes not be finite (0 * inf), the
-        sums are taken again with those rows' nodes masked."""
-        result = self._pooled(features, node_weights, np.where(accepted, row_weights, 0.0),
-                              centre)
-        if not np.all(np.isfinite(result)):
-            features = [np.where(accepted, feature, 0.0) for feature in features]
-            result = self._pooled(features, np.where(accepted, node_weights, 0.0),
-                                  np.where(accepted, row_weights, 0.0), centre)
-        if self.alpha_larger.size and self.alpha_larger[0]:  # C = B: to (A, B) order
-            result = result[np.ix_(_SWAP, _SWAP)]
+        rule, over the ``accepted`` rows, summed apart for the rows in each order of (C, O)
+        (one group when alpha and beta are shared). Other rows get weight 0; should their
+        nodes not be finite (0 * inf), the sums are taken again with those nodes masked."""
+        result = np.zeros((4, 4))
+        for swapped in (False, True):
+            group = accepted & (self.alpha_larger == swapped)
+            if not np.any(group):
+                continue
+            weights = np.where(group, row_weights, 0.0)
+            part = self._pooled(features, node_weights, weights, centre)
+            if not np.all(np.isfinite(part)):
+                part = self._pooled([np.where(group, feature, 0.0) for feature in features],
+                                    np.where(group, node_weights, 0.0), weights, centre)
+            result += part[np.ix_(_SWAP, _SWAP)] if swapped else part  # to (A, B) order
         return result
 
     def _pooled(self, features: list, node_weights, row_weights, centre) -> np.ndarray:
