@@ -21,6 +21,7 @@ from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, xlogy, zeta
 from clvmodels._numerics import log1mexp, log_integral_concave
 from clvmodels.estimation.bayesian import BayesianModel
 from clvmodels.estimation.family import (
+    CovariateLink,
     Parameter,
     Params,
     PurchaseFamily,
@@ -126,6 +127,12 @@ class ParetoNBDFamily(PurchaseFamily):
     # 3.6 posterior sd out along it; 0.9 costs ~1.25x the sampling time.
     target_accept: ClassVar[float] = 0.9
     has_hessian: ClassVar[bool] = True
+    #: Static covariates, as CLVTools' and Fader & Hardie's note 019 (2007):
+    #: ``alpha_i = alpha exp(-g_purchase' z)``, ``beta_i = beta exp(-g_dropout' z)``.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("purchase", ("alpha",), -1, "buying more often"),
+        CovariateLink("dropout", ("beta",), -1, "leaving sooner"),
+    )
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         r, alpha, _, _ = super().initial_params(fit_data)
