@@ -47,6 +47,7 @@ from clvmodels import (
     BayesianBetaGeoModel,
     BayesianGammaGammaModel,
     BayesianModifiedBetaGeoModel,
+    BayesianParetoNBDModel,
     BetaGeoModel,
     GammaGammaModel,
     customer_lifetime_value,
@@ -78,9 +79,10 @@ def simulated_customers(n: int, seed: int = 0) -> pd.DataFrame:
 
 
 OURS = {"bgnbd": BayesianBetaGeoModel, "mbgnbd": BayesianModifiedBetaGeoModel,
-        "gg": BayesianGammaGammaModel}
+        "gg": BayesianGammaGammaModel, "pnbd": BayesianParetoNBDModel}
 # PyMC-Marketing's model of the same name (in pymc_marketing.clv).
-PEERS = {"bgnbd": "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel", "gg": "GammaGammaModel"}
+PEERS = {"bgnbd": "BetaGeoModel", "mbgnbd": "ModifiedBetaGeoModel", "gg": "GammaGammaModel",
+         "pnbd": "ParetoNBDModel"}
 
 
 def _peer_data(rfm: pd.DataFrame, model: str) -> pd.DataFrame:
@@ -114,7 +116,8 @@ def _fit_cdnow(who: str, model: str = "bgnbd", draws: int = SETTINGS["draws"]) -
         warnings.simplefilter("ignore")
         peer = getattr(peer_clv, PEERS[model])(data=_peer_data(rfm, model))
         # As many parallel chains as ours (one run without it sampled sequentially).
-        _, seconds = timed(peer.fit, random_seed=1, progressbar=False,
+        # NUTS, as ours (PyMC-Marketing's Pareto/NBD would otherwise take its MAP default).
+        _, seconds = timed(peer.fit, fit_method="mcmc", random_seed=1, progressbar=False,
                            cores=min(settings["chains"], os.cpu_count() or 1), **settings)
     names = OURS[model].family.param_names
     return {"seconds": seconds,

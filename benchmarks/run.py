@@ -57,6 +57,7 @@ class Sizes:
     out_of_core: int  # the DuckDB-from-Parquet log
     fit_peer: int  # BG/NBD, Gamma-Gamma, CLV against lifetimes
     pareto_peer: int  # Pareto/NBD against lifetimes (slow there)
+    pareto_large: int  # Pareto/NBD alone, continuous times
     fit_large: int  # BG/NBD alone
     spark: int
     bayes: int
@@ -66,11 +67,11 @@ class Sizes:
 
 
 QUICK = Sizes(logs=(2_000, 10_000), out_of_core=20_000, fit_peer=10_000, pareto_peer=2_000,
-              fit_large=20_000, spark=2_000, bayes=500, bayes_draws=100, cdnow_draws=100,
-              bayes_clv=20_000)
+              pareto_large=20_000, fit_large=20_000, spark=2_000, bayes=500, bayes_draws=100,
+              cdnow_draws=100, bayes_clv=20_000)
 FULL = Sizes(logs=(100_000, 1_000_000), out_of_core=10_000_000, fit_peer=1_000_000,
-             pareto_peer=100_000, fit_large=10_000_000, spark=100_000, bayes=5_000,
-             bayes_draws=500)
+             pareto_peer=100_000, pareto_large=1_000_000, fit_large=10_000_000, spark=100_000,
+             bayes=5_000, bayes_draws=500)
 
 
 # ----------------------------------------------------------------------------- data
@@ -185,20 +186,26 @@ def _rfm_step(engine: str, path: str, keep: str | None = None) -> dict:
     return {"seconds": time.perf_counter() - start, "customers": len(summary)}
 
 
-def _continuous_customers(n: int) -> pd.DataFrame:
-    """BG/NBD customers with continuous-time recency and T: every one a distinct row, the case
-    compression cannot help (CDNOW's parameters, in weeks)."""
-    from clvmodels import BetaGeoModel
+#: CDNOW's estimates in weeks, from which the continuous-time customers are drawn.
+CONTINUOUS_TRUTH = {"bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                    "pnbd": {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}}
+
+
+def _continuous_customers(n: int, model: str = "bgnbd") -> pd.DataFrame:
+    """Customers drawn from ``model`` ("bgnbd" or "pnbd") with continuous-time recency and T:
+    every one a distinct row, the case compression cannot help (CDNOW's parameters, in
+    weeks)."""
+    from clvmodels import BetaGeoModel, ParetoNBDModel
 
     rng = np.random.default_rng(0)
-    truth = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
-    return BetaGeoModel().set_params_(truth, time_unit="W").simulate(
+    cls = {"bgnbd": BetaGeoModel, "pnbd": ParetoNBDModel}[model]
+    return cls().set_params_(CONTINUOUS_TRUTH[model], time_unit="W").simulate(
         n, rng.uniform(20.0, 80.0, n), random_state=rng)
 
 
 def _fit_step(implementation: str, model: str, path: str | None, n_customers: int) -> dict:
     if path is None:
-        rfm, model = _continuous_customers(n_customers), "bgnbd"
+        rfm = _continuous_customers(n_customers, model)
     else:
         rfm = _read_rfm(path).iloc[:n_customers]
     if implementation == "lifetimes":
@@ -210,16 +217,30 @@ def _fit_step(implementation: str, model: str, path: str | None, n_customers: in
             lifetimes.GammaGammaFitter().fit(repeat["frequency"], repeat["monetary_value"])
         else:
             fitter = {"bgnbd": lifetimes.BetaGeoFitter, "pnbd": lifetimes.ParetoNBDFitter}[model]
-            start = time.perf_counter()
-            fitter().fit(rfm["frequency"], rfm["recency"], rfm["T"])
+            start, cpu = time.perf_counter(), time.process_time()
+            fitted = fitter().fit(rfm["frequency"], rfm["recency"], rfm["T"])
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+            return {"seconds": seconds, "cpu_seconds": cpu,
+                    **_peer_optimum(model, fitted.params_, rfm)}
         return {"seconds": time.perf_counter() - start}
     from clvmodels import BetaGeoModel, GammaGammaModel, ParetoNBDModel
 
     cls = {"bgnbd": BetaGeoModel, "pnbd": ParetoNBDModel, "gg": GammaGammaModel}[model]
-    start = time.perf_counter()
+    # CPU time too: on a shared machine it varies less with the load than the wall time.
+    start, cpu = time.perf_counter(), time.process_time()
     fitted = cls().fit(rfm)
-    return {"seconds": time.perf_counter() - start, "distinct": fitted.n_distinct_rows_,
-            "params": fitted.params_.round(4).to_dict()}
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": time.process_time() - cpu,
+            "distinct": fitted.n_distinct_rows_,
+            "params": fitted.params_.to_dict(), "log_likelihood": fitted.log_likelihood_}
+
+
+def _peer_optimum(model: str, params: pd.Series, rfm: pd.DataFrame) -> dict:
+    """A peer's estimate and our log-likelihood of the data there, to compare the optima."""
+    from clvmodels import BetaGeoModel, ParetoNBDModel
+
+    cls = {"bgnbd": BetaGeoModel, "pnbd": ParetoNBDModel}[model]
+    ours = cls().set_params_(params.to_dict(), time_unit=rfm.attrs.get("time_unit"))
+    return {"params": params.to_dict(), "log_likelihood": ours.log_likelihood(rfm)}
 
 
 def _clv_step(implementation: str, path: str, n_customers: int) -> dict:
@@ -416,6 +437,14 @@ def run(sizes: Sizes, workdir: Path, *, bayes: bool, spark: bool, output: Path |
     ours = measure("fit", "clvmodels", "bgnbd", None, sizes.fit_peer)
     table.add("BG/NBD fit, continuous times", _fit_size(sizes.fit_peer, ours), ours,
               "lifetimes", measure("fit", "lifetimes", "bgnbd", None, sizes.fit_peer))
+    ours = measure("fit", "clvmodels", "pnbd", None, sizes.pareto_peer)
+    peer = measure("fit", "lifetimes", "pnbd", None, sizes.pareto_peer)
+    table.add("Pareto/NBD fit, continuous times", _fit_size(sizes.pareto_peer, ours), ours,
+              "lifetimes", peer)
+    table.notes.append(_same_optimum("Pareto/NBD, continuous times", ours, peer))
+    pareto_large = measure("fit", "clvmodels", "pnbd", None, sizes.pareto_large)
+    table.add("Pareto/NBD fit, continuous times", _fit_size(sizes.pareto_large, pareto_large),
+              pareto_large)
     large = measure("fit", "clvmodels", "bgnbd", rfm_paths[sizes.fit_large], sizes.fit_large)
     table.add("BG/NBD fit", _fit_size(sizes.fit_large, large), large)
     table.add("CLV scoring (365 days)", f"{sizes.fit_peer:,} customers",
@@ -434,6 +463,17 @@ def run(sizes: Sizes, workdir: Path, *, bayes: bool, spark: bool, output: Path |
     if output is not None:
         _write_results(output, table, sizes, load_before, load_after)
     return table
+
+
+def _same_optimum(what: str, ours: dict, peer: dict) -> str:
+    """Whether two fits found the same optimum: the largest relative difference of their
+    parameters and the log-likelihood (ours) at each."""
+    if "params" not in ours or "params" not in peer:
+        return f"{what}: optimum not compared (a measurement failed)."
+    difference = max(abs(ours["params"][k] / peer["params"][k] - 1) for k in ours["params"])
+    return (f"{what}: parameters within {difference:.1e} relative of lifetimes'; "
+            f"log-likelihood {ours['log_likelihood']:.6f} (ours) vs "
+            f"{peer['log_likelihood']:.6f} at lifetimes' estimate.")
 
 
 def _fit_size(n: int, result: dict) -> str:
@@ -471,7 +511,8 @@ def _bayes_rows(table: Table, sizes: Sizes, rfm_path: str, enabled: bool) -> Non
               "PyMC-Marketing", measure("bayes", "pymc-marketing", rfm_path, sizes.bayes,
                                         sizes.bayes_draws))
     draws = sizes.cdnow_draws
-    for model, name in (("bgnbd", "BG/NBD"), ("mbgnbd", "MBG/NBD"), ("gg", "Gamma-Gamma")):
+    for model, name in (("bgnbd", "BG/NBD"), ("mbgnbd", "MBG/NBD"), ("gg", "Gamma-Gamma"),
+                        ("pnbd", "Pareto/NBD")):
         ours = measure("bayes-cdnow", "clvmodels", model, draws)
         table.add(f"Bayesian {name} fit (NUTS)", f"CDNOW (2,357), 4 chains x {draws} + tune",
                   ours, "PyMC-Marketing", measure("bayes-cdnow", "pymc-marketing", model, draws))

@@ -314,6 +314,12 @@ _GAUSS_WEIGHTS = np.array([
 ])
 
 
+def gauss_kronrod_15() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gauss-Kronrod 7-15 on [0, 1]: the 15 nodes, the Kronrod weights and the weights of the
+    7-point Gauss rule on the same nodes (zero on the other eight)."""
+    return (_KRONROD_NODES + 1.0) / 2.0, _KRONROD_WEIGHTS / 2.0, _GAUSS_WEIGHTS / 2.0
+
+
 def _kronrod_panels(log_f: Callable, lo: np.ndarray, hi: np.ndarray, rows: np.ndarray
                     ) -> tuple[np.ndarray, np.ndarray]:
     """Log of the 15-point Kronrod value of each panel [lo, hi] (one per row of ``rows``) and

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clvmodels.estimation.bayesian import BayesianModel
-from clvmodels.estimation.family import CovariateLink, Family
+from clvmodels.estimation.family import Family
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.models.beta_discrete_weibull import (
     BayesianBetaDiscreteWeibullModel,
@@ -27,16 +27,7 @@ from clvmodels.models.beta_geo_beta_binom import (
 from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaModel
 from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
-from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDFamily, ParetoNBDModel
-
-# The Pareto/NBD's static covariates, as CLVTools' and Fader & Hardie's note 019 (2007):
-# alpha_i = alpha exp(-g_purchase' z), beta_i = beta exp(-g_dropout' z). Declared here while
-# models/pareto_nbd.py is being reworked by another change; the declaration belongs in
-# ParetoNBDFamily, like BetaGeometricFamily's.
-ParetoNBDFamily.covariate_links = (
-    CovariateLink("purchase", ("alpha",), -1, "buying more often"),
-    CovariateLink("dropout", ("beta",), -1, "leaving sooner"),
-)
+from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
 
 
 @dataclass(frozen=True)

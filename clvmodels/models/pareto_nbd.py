@@ -5,6 +5,10 @@ exponential with rate mu ~ Gamma(s, beta). Per row ``LL = c + logaddexp(u, v)`` 
 ``c = lnG(r + x) - lnG(r) + r ln(alpha) + s ln(beta)``, ``u = -(r + x) ln(alpha + T)
 - s ln(beta + T)`` (alive at T) and ``v = ln(s) + ln I`` (gone in (t_x, T]), where
 ``I = integral_{t_x}^T (alpha + tau)^-(r + x) (beta + tau)^-(s + 1) dtau``.
+
+The per-row likelihood takes I from its closed form (2F1); the fit's value, gradient and
+analytic Hessian take I and its derivatives from one quadrature per distinct row
+(:mod:`clvmodels.models.pareto_nbd_quadrature`).
 """
 
 from __future__ import annotations
@@ -12,22 +16,31 @@ from __future__ import annotations
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, xlogy
+from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, xlogy, zeta
 
 from clvmodels._numerics import log1mexp, log_integral_concave
 from clvmodels.estimation.bayesian import BayesianModel
-from clvmodels.estimation.family import Parameter, Params, PurchaseFamily, by_levels
+from clvmodels.estimation.family import (
+    CovariateLink,
+    Parameter,
+    Params,
+    PurchaseFamily,
+    by_levels,
+    scalar_params,
+)
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
+from clvmodels.models.pareto_nbd_quadrature import (
+    dropout_integral_derivatives,
+    dropout_integral_pooled,
+    log_dropout_integral_adaptive,
+)
 
 # A customer's purchase-count integral starts at a tiny fraction of t instead of 0 (where the
 # log integrand of the quadrature in log time is -inf): e**-60 of t leaves out less than
 # e**-60 of the integral.
 _LOG_TIME_FLOOR = 60.0
-# Relative step of the central differences of log I in r and s: the truncation error
-# (~step**2) and the rounding error (~1e-16 * |log I| / step) balance near 1e-9.
-_STEP = 1e-4
 
 
 def log_dropout_integral(r, alpha, s, beta, x, t_x, T):
@@ -89,95 +102,10 @@ def _closed_form(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, np.ndarray]:
     return result, np.isfinite(log_f_tx) & np.isfinite(log_f_T) & (log_f_T <= log_f_tx)
 
 
-def log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T, partials: bool = False):
-    """The same integral by quadrature in u = log(c + tau), c = min(alpha, beta).
-
-    In u the log integrand ``u - (r+x) log(alpha-c+e^u) - (s+1) log(beta-c+e^u)`` is concave
-    (one of the logs is linear in u), and bends where e^u reaches |alpha - beta|. With
-    ``partials``, also the derivatives of ``log I`` in (r, alpha, s, beta): averages over the
-    integrand of the derivatives of its log, ``-log(alpha + tau)``, ``-(r + x) / (alpha +
-    tau)``, ``-log(beta + tau)`` and ``-(s + 1) / (beta + tau)``, from the same nodes.
-    """
-    c = np.minimum(alpha, beta)
-    a_shift, b_shift = alpha - c, beta - c
-    k_a, k_b = r + x, s + 1
-    last = {}  # the quadrature's nodes, evaluated by log_f, then by moments
-
-    def log_f(u):
-        e_u = np.exp(u)
-        purchase, dropout = a_shift + e_u, b_shift + e_u
-        log_purchase, log_dropout = np.log(purchase), np.log(dropout)
-        if partials:
-            last.update(u=u, terms=(purchase, dropout, log_purchase, log_dropout))
-        return u - k_a * log_purchase - k_b * log_dropout
-
-    def dlog_f(u):
-        e_u = np.exp(u)
-        return 1 - k_a * e_u / (a_shift + e_u) - k_b * e_u / (b_shift + e_u)
-
-    def moments(u):
-        if last.get("u") is not u:
-            log_f(u)
-        purchase, dropout, log_purchase, log_dropout = last["terms"]
-        result = np.empty((4, *u.shape))
-        np.negative(log_purchase, out=result[0])
-        np.divide(-k_a, purchase, out=result[1])
-        np.negative(log_dropout, out=result[2])
-        np.divide(-k_b, dropout, out=result[3])
-        return result
-
-    with np.errstate(divide="ignore"):
-        bend = np.log(np.abs(alpha - beta))
-    lo, hi = np.log(c + t_x), np.log(c + T)
-    bend = np.where(np.isfinite(bend), bend, lo)
-    return log_integral_concave(log_f, dlog_f, lo, hi, breakpoints=[bend],
-                                moments=moments if partials else None)
-
-
-def log_dropout_integral_partials(r, alpha, s, beta, x, t_x, T) -> tuple[np.ndarray, ...]:
-    """``log I`` and its partial derivatives in (r, alpha, s, beta), per row.
-
-    From the closed form where SciPy evaluates it well: in alpha and beta exactly
-    (differentiating the integrand brings down a factor -(r + x) / (alpha + tau), or
-    -(s + 1) / (beta + tau), which is the integrand with r, or s, raised by one), in r and s
-    (log-weighted integrals without a closed form) by central differences, accurate to ~1e-9
-    relative: seven evaluations per row. Elsewhere (:func:`needs_quadrature`, or a closed form
-    that fails) all five from one quadrature. Rows with an empty interval (t_x = T,
-    ``log I = -inf``) get zero partials.
-    """
-    arrays = np.broadcast_arrays(r, alpha, s, beta, x, t_x, T)
-    shape = arrays[0].shape
-    r, alpha, s, beta, x, t_x, T = (np.asarray(v, dtype=float).reshape(-1) for v in arrays)
-    base = np.full(len(r), -np.inf)
-    partials = np.zeros((4, len(r)))
-    nonempty = t_x < T
-    quadrature = needs_quadrature(r, alpha, s, beta, x, t_x) & nonempty
-    closed = np.flatnonzero(~quadrature & nonempty)
-    if len(closed):
-        rc, ac, sc, bc, xc, txc, Tc = (v[closed] for v in (r, alpha, s, beta, x, t_x, T))
-        h_r, h_s = _STEP * rc, _STEP * sc
-        shifted = [(rc, sc), (rc + 1, sc), (rc, sc + 1), (rc + h_r, sc), (rc - h_r, sc),
-                   (rc, sc + h_s), (rc, sc - h_s)]
-        n = len(shifted)
-        values, valid = _closed_form(
-            np.concatenate([point[0] for point in shifted]), np.tile(ac, n),
-            np.concatenate([point[1] for point in shifted]), np.tile(bc, n),
-            *(np.tile(column, n) for column in (xc, txc, Tc)),
-        )
-        values, valid = values.reshape(n, -1), valid.reshape(n, -1).all(axis=0)
-        with np.errstate(invalid="ignore"):
-            base[closed] = values[0]
-            partials[:, closed] = (
-                (values[3] - values[4]) / (2 * h_r),
-                -(xc + rc) * np.exp(values[1] - values[0]),
-                (values[5] - values[6]) / (2 * h_s),
-                -(sc + 1) * np.exp(values[2] - values[0]),
-            )
-        quadrature[closed[~valid]] = True
-    if np.any(quadrature):
-        base[quadrature], partials[:, quadrature] = log_dropout_integral_quadrature(
-            *(v[quadrature] for v in (r, alpha, s, beta, x, t_x, T)), partials=True)
-    return (base.reshape(shape), *(partial.reshape(shape) for partial in partials))
+def log_dropout_integral_quadrature(r, alpha, s, beta, x, t_x, T) -> np.ndarray:
+    """The same integral by adaptive quadrature of its log-concave integrand in
+    u = log(min(alpha, beta) + tau) (see :mod:`clvmodels.models.pareto_nbd_quadrature`)."""
+    return log_dropout_integral_adaptive(r, alpha, s, beta, x, t_x, T)
 
 
 class ParetoNBDFamily(PurchaseFamily):
@@ -198,6 +126,13 @@ class ParetoNBDFamily(PurchaseFamily):
     # far better determined than either): at 0.8 NUTS diverged once in 12,000 CDNOW draws,
     # 3.6 posterior sd out along it; 0.9 costs ~1.25x the sampling time.
     target_accept: ClassVar[float] = 0.9
+    has_hessian: ClassVar[bool] = True
+    #: Static covariates, as CLVTools' and Fader & Hardie's note 019 (2007):
+    #: ``alpha_i = alpha exp(-g_purchase' z)``, ``beta_i = beta exp(-g_dropout' z)``.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("purchase", ("alpha",), -1, "buying more often"),
+        CovariateLink("dropout", ("beta",), -1, "leaving sooner"),
+    )
 
     def initial_params(self, fit_data: FitData) -> np.ndarray:
         r, alpha, _, _ = super().initial_params(fit_data)
@@ -216,24 +151,84 @@ class ParetoNBDFamily(PurchaseFamily):
 
     def log_likelihood_gradient(self, params: Params, fit_data: FitData):
         """Per row, with ``p = expit(v - u)`` the share of the dropped-out term:
-        ``dLL = dc + (1 - p) du + p dv``; ``dv`` from :func:`log_dropout_integral_partials`."""
+        ``dLL = dc + (1 - p) du + p dv``; ``dv`` from one quadrature of the dropout integral
+        (:func:`~clvmodels.models.pareto_nbd_quadrature.dropout_integral_derivatives`).
+
+        The values are :meth:`log_likelihood`'s (the closed form where SciPy evaluates it),
+        so that the two agree to rounding even where a row's log-likelihood is near 0; the fit
+        (:meth:`derivatives`) takes them from the quadrature, which agrees to ~1e-13 of the
+        terms.
+        """
+        _, gradient, _, _ = self._row_derivatives(params, fit_data, hessian=False)
+        return self.log_likelihood(params, fit_data), gradient
+
+    def derivatives(self, params: Params, fit_data: FitData, hessian: bool = False):
+        """The weighted totals, from the per-row terms of :meth:`log_likelihood_gradient`.
+
+        Per row ``LL = c + logaddexp(u, v)``, so with ``p = expit(v - u)`` the Hessian is
+        ``c'' + (1 - p) u'' + p v'' + p (1 - p) (v' - u') (v' - u')^T``; ``v''`` is the
+        second derivative of ``log s + log I`` from the same quadrature nodes as ``v'``.
+        Returns ``(total, gradient, hessian or None)``.
+        """
+        rows, gradient, second, dropped = self._row_derivatives(params, fit_data, hessian)
+        weights = fit_data.weights
+        total, gradient_total = float(weights @ rows), gradient @ weights
+        if not hessian:
+            return total, gradient_total, None
+        terms, pooled_dropout, spread = second
+        weights_dropped = weights * dropped
+        result = pooled_dropout(weights_dropped)
+        result[2, 2] -= weights_dropped.sum() / params[2] ** 2  # v'' of log s
+        result += np.einsum("ijn,n->ij", terms, weights)
+        result += (spread * (weights * dropped * (1.0 - dropped))) @ spread.T
+        return total, gradient_total, 0.5 * (result + result.T)
+
+    def _row_derivatives(self, params: Params, fit_data: FitData, hessian: bool):
+        """Per row: LL (from the quadrature), its gradient (4, rows), the parts of the
+        Hessian with ``hessian`` (else None) and the dropped-out share p.
+
+        The Hessian's parts (see :meth:`derivatives`): ``c'' + (1 - p) u''`` per row
+        (4, 4, rows), a function of row weights giving the weighted sum of the rows' Hessians
+        of log I (:func:`~clvmodels.models.pareto_nbd_quadrature.dropout_integral_pooled`;
+        the weights are p), and ``v' - u'`` (4, rows), whose outer product is weighted by
+        p (1 - p).
+        """
         r, alpha, s, beta = params
         x, t_x, T = fit_data["x"], fit_data["t_x"], fit_data["T"]
-        log_i, d_r, d_alpha, d_s, d_beta = log_dropout_integral_partials(
-            r, alpha, s, beta, x, t_x, T)
-        c = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
-        u = -(r + x) * np.log(alpha + T) - s * np.log(beta + T)
+        levels = fit_data.levels("x") if scalar_params(params) else None
+        if hessian:  # shared parameters: the rows' Hessians of log I summed at once
+            log_i, d_i, pooled_dropout = dropout_integral_pooled(r, alpha, s, beta, x, t_x, T)
+        else:
+            log_i, d_i, _ = dropout_integral_derivatives(r, alpha, s, beta, x, t_x, T)
+        (log_gamma_x, digamma_x) = by_levels(
+            lambda values: (gammaln(r + values), digamma(r + values)), x, levels)
+        log_alpha_T, log_beta_T = np.log(alpha + T), np.log(beta + T)
+        c = log_gamma_x - gammaln(r) + r * np.log(alpha) + s * np.log(beta)
+        u = -(r + x) * log_alpha_T - s * log_beta_T
         v = np.log(s) + log_i
         dropped = expit(v - u)
+        shape = np.shape(dropped)
+        d_c = np.array(np.broadcast_arrays(
+            digamma_x - digamma(r) + np.log(alpha), r / alpha + 0 * x, np.log(beta) + 0 * x,
+            s / beta + 0 * x))
+        d_u = np.array(np.broadcast_arrays(-log_alpha_T, -(r + x) / (alpha + T), -log_beta_T,
+                                           -s / (beta + T)))
+        d_v = d_i.reshape(4, *shape).copy()
+        d_v[2] += 1.0 / s
+        gradient = d_c + d_u + dropped * (d_v - d_u)
+        rows = c + np.logaddexp(u, v)
+        if not hessian:
+            return rows, gradient, None, dropped
+        (trigamma_x,) = by_levels(lambda values: (zeta(2, r + values),), x, levels)
         alive = 1.0 - dropped
-        gradient = np.array([
-            digamma(r + x) - digamma(r) + np.log(alpha) - alive * np.log(alpha + T)
-            + dropped * d_r,
-            r / alpha - alive * (r + x) / (alpha + T) + dropped * d_alpha,
-            np.log(beta) - alive * np.log(beta + T) + dropped * (1 / s + d_s),
-            s / beta - alive * s / (beta + T) + dropped * d_beta,
-        ])
-        return c + np.logaddexp(u, v), gradient
+        # c'' + (1 - p) u'': p enters through the dropped-out part alone.
+        terms = np.zeros((4, 4, *shape))
+        terms[0, 0] = trigamma_x - zeta(2, r)
+        terms[0, 1] = terms[1, 0] = 1.0 / alpha - alive / (alpha + T)
+        terms[1, 1] = -r / alpha**2 + alive * (r + x) / (alpha + T) ** 2
+        terms[2, 3] = terms[3, 2] = 1.0 / beta - alive / (beta + T)
+        terms[3, 3] = -s / beta**2 + alive * s / (beta + T) ** 2
+        return rows, gradient, (terms, pooled_dropout, d_v - d_u), dropped
 
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
@@ -335,9 +330,9 @@ class BayesianParetoNBDModel(PurchasePredictions, BayesianModel):
 
     Notes
     -----
-    The likelihood runs in NumPy/SciPy (nutpie calls it in numba's object mode) and its
-    gradient costs about seven evaluations of the dropout integral: NUTS takes minutes on
-    CDNOW with the default 4 x 2,000 iterations; ``method="map"`` takes seconds.
+    The likelihood runs in NumPy/SciPy (nutpie calls it in numba's object mode), its value
+    and gradient from one quadrature of the dropout integral per distinct row
+    (:mod:`clvmodels.models.pareto_nbd_quadrature`); ``method="map"`` takes seconds.
     """
 
     family = PARETO_NBD
