@@ -332,11 +332,15 @@ def _worker(step: str, arguments: list) -> None:
     print("RESULT " + json.dumps(result, default=str))
 
 
-def measure(step: str, *arguments) -> dict:
-    """Run one step in a fresh worker process; its result, or the error it ended with."""
+def measure(step: str, *arguments, time_limit: float | None = None) -> dict:
+    """Run one step in a fresh worker process; its result, or the error it ended with, or
+    ``{"timed_out": time_limit}`` when it ran longer than ``time_limit`` seconds (stopped)."""
     command = [sys.executable, "-m", "benchmarks.run", "--worker", step, json.dumps(arguments)]
-    done = subprocess.run(command, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[1])
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit,
+                              cwd=Path(__file__).resolve().parents[1])
+    except subprocess.TimeoutExpired:
+        return {"timed_out": time_limit}
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line.removeprefix("RESULT "))
@@ -357,11 +361,15 @@ class Table:
                 return ["", ""]
             if "error" in result:
                 return [f"failed: {result['error']}", ""]
+            if "timed_out" in result:
+                return [f"> {result['timed_out']:.0f} (stopped)", ""]
             return [f"{result['seconds']:.2f}", format_bytes(result["peak_rss"])]
 
         ratio = ""
         if peer and "seconds" in peer and "seconds" in ours:
             ratio = f"{peer['seconds'] / ours['seconds']:.2g}x"
+        elif peer and "timed_out" in peer and "seconds" in ours:
+            ratio = f"> {peer['timed_out'] / ours['seconds']:.2g}x"
         row = [step, size, implementation, *cells(ours), peer_name, *cells(peer), ratio]
         self.rows.append(row)
         print(format_table(HEADERS, [row]).splitlines()[-1], flush=True)
@@ -376,7 +384,7 @@ def _load() -> str:
 
 
 def run(sizes: Sizes, workdir: Path, *, bayes: bool, spark: bool, output: Path | None,
-        reuse: bool = False) -> Table:
+        reuse: bool = False, peer_time_limit: float | None = None) -> Table:
     table = Table()
     load_before = _load()
     print(f"machine: {machine_description()}\nload: {load_before}", flush=True)
@@ -458,7 +466,7 @@ def run(sizes: Sizes, workdir: Path, *, bayes: bool, spark: bool, output: Path |
             scored = dict(result, seconds=result["score_seconds"])
             table.add("Spark: score CLV on executors", f"{sizes.spark:,} customers", scored,
                       implementation="clvmodels.spark.score")
-    _bayes_rows(table, sizes, rfm_paths[sizes.bayes], bayes)
+    _bayes_rows(table, sizes, rfm_paths[sizes.bayes], bayes, peer_time_limit)
     load_after = _load()
     if output is not None:
         _write_results(output, table, sizes, load_before, load_after)
@@ -495,11 +503,12 @@ def _write_rfm(summary: pd.DataFrame, path: str) -> None:
     summary.to_parquet(path)
 
 
-def _bayes_rows(table: Table, sizes: Sizes, rfm_path: str, enabled: bool) -> None:
+def _bayes_rows(table: Table, sizes: Sizes, rfm_path: str, enabled: bool,
+                peer_time_limit: float | None) -> None:
     step, size = "Bayesian BG/NBD fit (NUTS)", (
         f"{sizes.bayes:,} customers, 2 chains x {sizes.bayes_draws} draws + tune")
     if not enabled:
-        table.notes.append("Bayesian row skipped: --skip-bayes.")
+        table.notes.append("Bayesian rows skipped: --skip-bayes.")
         return
     try:
         from clvmodels import BayesianBetaGeoModel  # noqa: F401
@@ -515,7 +524,8 @@ def _bayes_rows(table: Table, sizes: Sizes, rfm_path: str, enabled: bool) -> Non
                         ("pnbd", "Pareto/NBD")):
         ours = measure("bayes-cdnow", "clvmodels", model, draws)
         table.add(f"Bayesian {name} fit (NUTS)", f"CDNOW (2,357), 4 chains x {draws} + tune",
-                  ours, "PyMC-Marketing", measure("bayes-cdnow", "pymc-marketing", model, draws))
+                  ours, "PyMC-Marketing", measure("bayes-cdnow", "pymc-marketing", model, draws,
+                                                  time_limit=peer_time_limit))
         if "r_hat" in ours:
             table.notes.append(f"Bayesian {name} on CDNOW: max R-hat {ours['r_hat']:.3f}, "
                                f"{ours['divergences']} divergences, compile "
@@ -590,7 +600,7 @@ def _write_results(path: Path, table: Table, sizes: Sizes, load_before: str,
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke test)")
-    parser.add_argument("--skip-bayes", action="store_true", help="leave out the Bayesian row")
+    parser.add_argument("--skip-bayes", action="store_true", help="leave out the Bayesian rows")
     parser.add_argument("--skip-spark", action="store_true", help="leave out the Spark rows")
     parser.add_argument("--workdir", type=Path, help="where the logs go (default: a temp dir)")
     parser.add_argument("--reuse-logs", action="store_true",
@@ -598,6 +608,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, default=None,
                         help=f"results file (default {RESULTS.name} for the full run, "
                         "none for --quick)")
+    parser.add_argument("--peer-time-limit", type=float, default=1200.0,
+                        help="stop a Bayesian peer's CDNOW fit after this many seconds and "
+                        "report the ratio as a lower bound (default 1200)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
@@ -609,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
         table = run(sizes, workdir, bayes=not args.skip_bayes, spark=not args.skip_spark,
-                    output=output, reuse=args.reuse_logs)
+                    output=output, reuse=args.reuse_logs, peer_time_limit=args.peer_time_limit)
     print(format_table(HEADERS, table.rows))
     for note in table.notes:
         print(note)
