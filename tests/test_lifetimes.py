@@ -39,7 +39,10 @@ def lifetimes_mbgnbd(cdnow):
 
 @pytest.fixture(scope="module")
 def lifetimes_pnbd(cdnow):
-    return lifetimes.ParetoNBDFitter().fit(*_rfm_args(cdnow))
+    # lifetimes starts its Pareto/NBD simplex at np.random.normal(1, 0.05, 4) from NumPy's global
+    # state, which the tests run before in this process set; from some of those starts it stops
+    # far from the maximum (LL -9602.4 at s = 126). Its start's mean makes the reference fixed.
+    return lifetimes.ParetoNBDFitter().fit(*_rfm_args(cdnow), initial_params=np.ones(4))
 
 
 def _at_lifetimes_params(model, fitter, rename=None):
