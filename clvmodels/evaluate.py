@@ -39,7 +39,7 @@ from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
 from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
 from clvmodels.models import PURCHASE_MODELS, model_by_name
-from clvmodels.rfm import calibration_holdout
+from clvmodels.rfm import calibration_holdout, discrete_calibration_holdout
 from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError, check_level, check_transactions
 
@@ -502,6 +502,9 @@ def backtest(
         Columns of the customer id and the purchase date.
     time_unit : str, optional
         Unit of recency, T and the holdout length; defaults to a fitted model's unit, else "W".
+        A discrete-time family (the BG/BB) splits the log into whole calendar periods of this
+        length instead (:func:`~clvmodels.discrete_calibration_holdout`: both ends must be a
+        period's last day; default "Y") and predicts the holdout periods with a transaction.
     level : float, default 0.9
         Mass of the predictive intervals whose coverage is reported (and, with posterior
         draws, of the intervals of the expected counts).
@@ -517,12 +520,13 @@ def backtest(
     level = check_level(level)
     model = _model_instance(model)
     fitted = hasattr(model, "params_")
+    discrete = purchase_family(model).discrete_time
     if time_unit is None:
-        time_unit = (model.time_unit_ if fitted else None) or "W"
-    data = calibration_holdout(
-        transactions, customer_col, date_col, calibration_end=calibration_end,
-        observation_end=observation_end, time_unit=time_unit,
-    )
+        time_unit = (model.time_unit_ if fitted else None) or ("Y" if discrete else "W")
+    split = discrete_calibration_holdout if discrete else calibration_holdout
+    data = split(transactions, customer_col, date_col, calibration_end=calibration_end,
+                 observation_end=observation_end, **{"period" if discrete else "time_unit":
+                                                     time_unit})
     if not fitted:
         model.fit(data, **dict(fit_kwargs or {}))
     duration = float(data["duration_holdout"].iloc[0])
@@ -535,7 +539,7 @@ def backtest(
 
     metrics, not_applicable = forecast_metrics(predictions["actual"], predictions["predicted"])
     metrics["unconditional_total"] = float(
-        _unconditional_total(model, data["T"], duration).mean())
+        _unconditional_total(model, data, duration).mean())
     inside = (predictions["actual"] >= predictions["lower"]) & (
         predictions["actual"] <= predictions["upper"]
     )
@@ -556,11 +560,13 @@ def backtest(
     )
 
 
-def _unconditional_total(model: Any, T: pd.Series, duration: float) -> np.ndarray:
+def _unconditional_total(model: Any, data: pd.DataFrame, duration: float) -> np.ndarray:
     """Expected repeat purchases of the cohort in (T, T + duration] from acquisition alone,
-    per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer."""
+    per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer (T: the family's
+    exposure column, the periods in discrete time)."""
     family = purchase_family(model)
-    ages, counts = np.unique(T.to_numpy(dtype=float), return_counts=True)
+    _, _, exposure = family.history(data)
+    ages, counts = np.unique(exposure, return_counts=True)
     draws = parameter_draws(model)
     growth = (evaluate_rows(family.expected_new, draws, ages + duration)
               - evaluate_rows(family.expected_new, draws, ages))

@@ -47,10 +47,16 @@ import pandas as pd
 
 from clvmodels import engines
 from clvmodels.engines import ENGINES
-from clvmodels.engines.discrete import summarise_discrete
+from clvmodels.engines.discrete import summarise_discrete, summarise_discrete_holdout
 from clvmodels.engines.window import SummaryRequest
 
-__all__ = ["ENGINES", "calibration_holdout", "discrete_rfm_summary", "rfm_summary"]
+__all__ = [
+    "ENGINES",
+    "calibration_holdout",
+    "discrete_calibration_holdout",
+    "discrete_rfm_summary",
+    "rfm_summary",
+]
 
 
 def rfm_summary(
@@ -250,3 +256,67 @@ def discrete_rfm_summary(
         observation_end=observation_end, calibration_end=None, timezone=timezone,
     )
     return summarise_discrete(transactions, request)
+
+
+def discrete_calibration_holdout(
+    transactions: pd.DataFrame,
+    customer_col: str = "customer_id",
+    date_col: str = "date",
+    amount_col: str | None = None,
+    *,
+    calibration_end: object,
+    observation_end: object = None,
+    period: str = "Y",
+    date_format: str | None = None,
+    timezone: str | None = None,
+) -> pd.DataFrame:
+    """Split a transaction log into a discrete-time calibration summary (for the BG/BB) and
+    the holdout periods with a transaction.
+
+    The calibration columns are :func:`discrete_rfm_summary`'s at ``calibration_end``; the
+    holdout is the whole calendar periods after it up to ``observation_end``. Both must be
+    the last day of a period (e.g. 31 December for yearly periods, a Sunday for weeks): a
+    period cut in two would be an opportunity counted twice or half, so any other date is
+    refused rather than rounded. The cohort is every customer with a transaction on or before
+    ``calibration_end`` and at least one calibration period after their first (one first seen
+    in the calibration's last period has had no opportunity, which the BG/BB cannot condition
+    on); both kinds of customers left out are counted in ``attrs``, not warned about.
+    Transactions after ``observation_end`` are left out with a ``UserWarning``.
+
+    Parameters
+    ----------
+    transactions, customer_col, date_col, amount_col, period, date_format, timezone
+        As for :func:`discrete_rfm_summary`.
+    calibration_end : date-like
+        Last day of the calibration (the last day of a period).
+    observation_end : date-like, optional
+        Last day of the holdout (the last day of a period); defaults to the last transaction
+        date, which must then be one.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by customer id (sorted): ``frequency``, ``recency``, ``periods`` (and
+        ``monetary_value`` with ``amount_col``) of the calibration; ``frequency_holdout``, the
+        holdout periods with a transaction (several in one period count once);
+        ``monetary_value_holdout`` (mean spend per such period, 0.0 if none; only with
+        ``amount_col``); ``duration_holdout``, the number of holdout periods (int64, the same
+        for everyone). ``attrs``: those of :func:`calibration_holdout` (``time_unit`` the
+        period's code, ``n_customers_excluded`` those without a transaction by
+        ``calibration_end``), ``discrete_periods`` and ``n_customers_without_opportunity``.
+
+    Raises
+    ------
+    ValidationError
+        If the transactions are invalid, ``calibration_end`` or ``observation_end`` is not the
+        last day of a period, or no customer has a calibration opportunity.
+    ValueError
+        If ``calibration_end`` is not in a period before ``observation_end``'s, or ``period``
+        or ``timezone`` is unknown.
+    """
+    request = SummaryRequest.make(
+        customer_col=customer_col, date_col=date_col, amount_col=amount_col,
+        date_format=date_format, time_unit=period, resolution="D",
+        observation_end=observation_end, calibration_end=calibration_end, timezone=timezone,
+    )
+    return summarise_discrete_holdout(transactions, request)
