@@ -37,12 +37,7 @@ from clvmodels.models import (
     ParetoNBDModel,
     ShiftedBetaGeoModel,
 )
-from clvmodels.rfm import (
-    calibration_holdout,
-    discrete_calibration_holdout,
-    discrete_rfm_summary,
-    rfm_summary,
-)
+from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, check_rfm, check_transactions
@@ -81,7 +76,6 @@ __all__ = [
     "contract_summary",
     "customer_equity",
     "customer_lifetime_value",
-    "discrete_calibration_holdout",
     "discrete_rfm_summary",
     "load_cdnow_summary",
     "load_cdnow_transactions",

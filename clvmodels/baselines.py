@@ -13,7 +13,7 @@ Two forecasts of each customer's repeat purchases in the holdout, made from the 
 ``baseline: zero``
     Nobody buys: 0 for every customer.
 
-In discrete time (the BG/BB's table, from :func:`~clvmodels.discrete_calibration_holdout`)
+In discrete time (the BG/BB's table, from ``calibration_holdout(..., period=...)``)
 the exposure is ``periods``, the calibration's transaction opportunities, instead of ``T``: the
 calibration rate is ``frequency / periods`` transactions per period, times the holdout
 periods (see :func:`exposure_column`).
@@ -113,7 +113,7 @@ def exposure_column(table: pd.DataFrame) -> str:
     """The column a calibration/holdout table measures each customer's calibration in.
 
     ``T`` (continuous time, :func:`~clvmodels.calibration_holdout`) or ``periods`` (discrete
-    opportunities, :func:`~clvmodels.discrete_calibration_holdout`), whichever it has.
+    opportunities, ``calibration_holdout(..., period=...)``), whichever it has.
 
     Raises
     ------
@@ -126,7 +126,7 @@ def exposure_column(table: pd.DataFrame) -> str:
         raise ValidationError(
             f"columns 'T' / 'periods': expected exactly one of them (the calibration exposure: "
             f"T from clvmodels.calibration_holdout, periods from "
-            f"clvmodels.discrete_calibration_holdout), the table has {have}"
+            f"clvmodels.calibration_holdout(period=...)), the table has {have}"
         )
     return found[0]
 
@@ -161,7 +161,7 @@ def baseline_forecasts(data: pd.DataFrame) -> pd.DataFrame:
         Calibration/holdout table (from :func:`~clvmodels.calibration_holdout`): ``frequency``
         and ``T`` of the calibration period, ``frequency_holdout`` and ``duration_holdout``;
         ``periods`` instead of ``T`` in discrete time (from
-        :func:`~clvmodels.discrete_calibration_holdout`).
+        ``calibration_holdout(..., period=...)``).
 
     Returns
     -------

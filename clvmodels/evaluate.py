@@ -39,7 +39,7 @@ from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
 from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
 from clvmodels.models import PURCHASE_MODELS, model_by_name
-from clvmodels.rfm import calibration_holdout, discrete_calibration_holdout
+from clvmodels.rfm import calibration_holdout
 from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError, check_level, check_transactions
 
@@ -503,7 +503,7 @@ def backtest(
     time_unit : str, optional
         Unit of recency, T and the holdout length; defaults to a fitted model's unit, else "W".
         A discrete-time family (the BG/BB) splits the log into whole calendar periods of this
-        length instead (:func:`~clvmodels.discrete_calibration_holdout`: both ends must be a
+        length instead (``calibration_holdout(..., period=...)``: both ends must be a
         period's last day; default "Y") and predicts the holdout periods with a transaction.
     level : float, default 0.9
         Mass of the predictive intervals whose coverage is reported (and, with posterior
@@ -523,10 +523,11 @@ def backtest(
     discrete = purchase_family(model).discrete_time
     if time_unit is None:
         time_unit = (model.time_unit_ if fitted else None) or ("Y" if discrete else "W")
-    split = discrete_calibration_holdout if discrete else calibration_holdout
-    data = split(transactions, customer_col, date_col, calibration_end=calibration_end,
-                 observation_end=observation_end, **{"period" if discrete else "time_unit":
-                                                     time_unit})
+    data = calibration_holdout(
+        transactions, customer_col, date_col, calibration_end=calibration_end,
+        observation_end=observation_end, time_unit=None if discrete else time_unit,
+        period=time_unit if discrete else None,
+    )
     if not fitted:
         model.fit(data, **dict(fit_kwargs or {}))
     duration = float(data["duration_holdout"].iloc[0])

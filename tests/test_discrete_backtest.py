@@ -17,8 +17,8 @@ from clvmodels import (
     BetaGeoModel,
     ValidationError,
     backtest,
+    calibration_holdout,
     compare_models,
-    discrete_calibration_holdout,
 )
 from clvmodels.baselines import CALIBRATION_RATE, ZERO, baseline_forecasts, exposure_column
 
@@ -39,9 +39,8 @@ def tiny_log() -> pd.DataFrame:
 
 
 def test_a_hand_worked_table_in_years():
-    table = discrete_calibration_holdout(tiny_log(), amount_col="amount",
-                                         calibration_end="2002-12-31",
-                                         observation_end="2004-12-31")
+    table = calibration_holdout(tiny_log(), amount_col="amount", period="Y",
+                                calibration_end="2002-12-31", observation_end="2004-12-31")
     # a: first 2000; 2001 (two transactions, one period) of opportunities 2001-2002; then
     # 2003 of the holdout's 2003-2004. Spend: the repeat period's 20 + 30, the holdout's 40.
     expected = pd.DataFrame(
@@ -74,11 +73,11 @@ def test_months_and_monday_weeks_must_be_whole():
     log = pd.DataFrame({"customer_id": ["a", "a", "a"],
                         "date": ["2024-01-03", "2024-01-10", "2024-01-20"]})
     # Weeks start on Monday: 2024-01-07 and 2024-01-21 are Sundays, the last days of weeks.
-    weekly = discrete_calibration_holdout(log, calibration_end="2024-01-14",
+    weekly = calibration_holdout(log, calibration_end="2024-01-14",
                                           observation_end="2024-01-21", period="W")
     assert weekly.loc["a", ["frequency", "recency", "periods", "frequency_holdout",
                             "duration_holdout"]].tolist() == [1, 1, 1, 1, 1]
-    monthly = discrete_calibration_holdout(
+    monthly = calibration_holdout(
         pd.DataFrame({"customer_id": ["a", "a", "a"],
                       "date": ["2024-01-03", "2024-02-29", "2024-03-05"]}),
         calibration_end="2024-02-29", observation_end="2024-03-31", period="M")
@@ -86,15 +85,15 @@ def test_months_and_monday_weeks_must_be_whole():
                              "duration_holdout"]].tolist() == [1, 1, 1, 1, 1]
     with pytest.raises(ValidationError, match=r"calibration_end 2024-02-28.*last day of a "
                        r"month.*e\.g\. 2024-01-31 or 2024-02-29"):
-        discrete_calibration_holdout(log, calibration_end="2024-02-28",
+        calibration_holdout(log, calibration_end="2024-02-28",
                                      observation_end="2024-03-31", period="M")
     with pytest.raises(ValidationError, match=r"observation_end 2024-01-20.*last day of a week"
                        r".*2024-01-14 or 2024-01-21"):
         # The default observation end, the last transaction (a Saturday), is no week's end.
-        discrete_calibration_holdout(log, calibration_end="2024-01-14", period="W")
+        calibration_holdout(log, calibration_end="2024-01-14", period="W")
     # Only customer a, first seen in the calibration's last week: nobody to condition on.
     with pytest.raises(ValidationError, match=r"first seen in its last week"):
-        discrete_calibration_holdout(log, calibration_end="2024-01-07",
+        calibration_holdout(log, calibration_end="2024-01-07",
                                      observation_end="2024-01-21", period="W")
 
 
@@ -196,12 +195,17 @@ def test_the_errors():
     log = tiny_log()
     with pytest.raises(ValidationError, match=r"calibration_end 2002-06-30.*last day of a year"):
         backtest(log, calibration_end="2002-06-30", observation_end="2004-12-31", model="bgbb")
-    table = discrete_calibration_holdout(log, calibration_end="2002-12-31",
-                                         observation_end="2004-12-31")
+    table = calibration_holdout(log, calibration_end="2002-12-31",
+                                observation_end="2004-12-31", period="Y")
     with pytest.raises(ValidationError, match=r"'T' / 'periods'.*has both"):
         baseline_forecasts(table.assign(T=1.0))
     with pytest.raises(ValidationError, match=r"'T' / 'periods'.*has neither"):
         baseline_forecasts(table.drop(columns="periods"))
     with pytest.raises(ValueError, match="calibration_end"):
-        discrete_calibration_holdout(log, calibration_end="2004-12-31",
-                                     observation_end="2004-12-31")
+        calibration_holdout(log, calibration_end="2004-12-31",
+                            observation_end="2004-12-31", period="Y")
+    for wrong in ({"time_unit": "W"}, {"engine": "duckdb"}, {"resolution": "W"}):
+        name = next(iter(wrong))
+        with pytest.raises(ValueError, match=rf"period='Y' .*takes no {name}="):
+            calibration_holdout(log, calibration_end="2002-12-31",
+                                observation_end="2004-12-31", period="Y", **wrong)

@@ -181,7 +181,7 @@ def check_period_end(day: int, period: TimeUnit, name: str, value: object) -> in
 
 def summarise_discrete_holdout(transactions: pd.DataFrame, request: SummaryRequest
                                ) -> pd.DataFrame:
-    """:func:`clvmodels.discrete_calibration_holdout` in memory: the discrete summary at the
+    """:func:`clvmodels.calibration_holdout` with ``period`` in memory: the discrete summary at the
     calibration end and, per customer, the holdout periods with a transaction."""
     period = check_period(request.unit)
     log = read_log(transactions, request)
