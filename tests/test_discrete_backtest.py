@@ -21,6 +21,7 @@ from clvmodels import (
     compare_models,
 )
 from clvmodels.baselines import CALIBRATION_RATE, ZERO, baseline_forecasts, exposure_column
+from clvmodels.models import MODELS
 
 TRUTH = {"alpha": 1.2, "beta": 0.75, "gamma": 0.66, "delta": 2.78}
 PUBLISHED_BGNBD = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}  # CDNOW, in weeks
@@ -118,10 +119,10 @@ def simulated() -> pd.DataFrame:
     return simulated_log(3000, np.random.default_rng(15))
 
 
-def backtest_years(log: pd.DataFrame, model) -> object:
+def backtest_years(log: pd.DataFrame, model, **fit) -> object:
     # Calibration 2001-2005 (5 opportunities each), holdout 2006-2010 (5 periods).
     return backtest(log, calibration_end="2005-12-31", observation_end="2010-12-31",
-                    model=model, time_unit="Y")
+                    model=model, time_unit="Y", **fit)
 
 
 def test_a_backtest_at_the_true_parameters_beats_the_zero_forecast(simulated):
@@ -209,3 +210,14 @@ def test_the_errors():
         with pytest.raises(ValueError, match=rf"period='Y' .*takes no {name}="):
             calibration_holdout(log, calibration_end="2002-12-31",
                                 observation_end="2004-12-31", period="Y", **wrong)
+
+
+def test_a_bayesian_bgbb_backtest(simulated):
+    # The Bayesian class goes the same way (MAP: one point, no fork on the estimator).
+    model = MODELS["bgbb"].bayesian()
+    result = backtest_years(simulated, model, fit_kwargs={"method": "map"})
+    expected = model.expected_purchases(result.data, 5)  # point value and interval
+    np.testing.assert_array_equal(result.predictions["predicted"], expected["mean"])
+    assert (result.data["duration_holdout"] == 5).all()
+    row = compare_models([result]).loc[type(model).__name__]
+    assert row["mae"] == result.metrics["mae"]
