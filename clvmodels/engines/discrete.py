@@ -18,6 +18,11 @@ The log is read and checked as by the pandas engine (:func:`~clvmodels.engines.p
 the same dates, time zones and errors) and the observation end resolved as by every engine
 (:func:`~clvmodels.engines.window.resolve_window`); transactions after it are left out with the
 same warning.
+
+The calibration/holdout split (:func:`clvmodels.calibration_holdout` with ``period``,
+:func:`summarise_discrete_holdout`) cuts at whole periods only: ``calibration_end`` and
+``observation_end`` must each be the last day of a period (:func:`check_period_end`), and the
+holdout counts the periods with a transaction among the ``end - cut`` periods after it.
 """
 
 from __future__ import annotations
