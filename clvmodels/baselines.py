@@ -13,6 +13,11 @@ Two forecasts of each customer's repeat purchases in the holdout, made from the 
 ``baseline: zero``
     Nobody buys: 0 for every customer.
 
+In discrete time (the BG/BB's table, from ``calibration_holdout(..., period=...)``)
+the exposure is ``periods``, the calibration's transaction opportunities, instead of ``T``: the
+calibration rate is ``frequency / periods`` transactions per period, times the holdout
+periods (see :func:`exposure_column`).
+
 :func:`baseline_metrics` scores them with the metrics :func:`~clvmodels.backtest` computes for a
 model (:func:`forecast_metrics`); a metric that cannot apply to a baseline (a likelihood, a
 predictive interval) is NaN with its reason in ``attrs["not_applicable"]``.
@@ -28,11 +33,13 @@ from clvmodels.validation import ValidationError, check_rfm, invalid_rows
 __all__ = [
     "BASELINES",
     "CALIBRATION_RATE",
+    "EXPOSURE_COLUMNS",
     "ZERO",
     "baseline_forecasts",
     "baseline_metrics",
     "comparison_rows",
     "comparison_table",
+    "exposure_column",
     "forecast_metrics",
     "holdout_duration",
 ]
@@ -97,21 +104,52 @@ def holdout_duration(table: pd.DataFrame) -> float:
     return duration
 
 
-def _check_table(data: pd.DataFrame) -> float:
-    """Check what the baselines read (counts, T >= 0, one holdout length); its duration."""
-    check_rfm(data, recency_col=None)  # frequency and T: present, numeric, finite, ids unique
+#: The exposure column of each kind of calibration/holdout table: continuous time since the
+#: first purchase, or the discrete transaction opportunities (periods) of the BG/BB.
+EXPOSURE_COLUMNS = ("T", "periods")
+
+
+def exposure_column(table: pd.DataFrame) -> str:
+    """The column a calibration/holdout table measures each customer's calibration in.
+
+    ``T`` (continuous time, :func:`~clvmodels.calibration_holdout`) or ``periods`` (discrete
+    opportunities, ``calibration_holdout(..., period=...)``), whichever it has.
+
+    Raises
+    ------
+    ValidationError
+        If it has neither, or both (which one is meant cannot be told).
+    """
+    found = [column for column in EXPOSURE_COLUMNS if column in table.columns]
+    if len(found) != 1:
+        have = "both" if found else "neither"
+        raise ValidationError(
+            f"columns 'T' / 'periods': expected exactly one of them (the calibration exposure: "
+            f"T from clvmodels.calibration_holdout, periods from "
+            f"clvmodels.calibration_holdout(period=...)), the table has {have}"
+        )
+    return found[0]
+
+
+def _check_table(data: pd.DataFrame) -> tuple[float, str]:
+    """Check what the baselines read (counts, exposure >= 0, one holdout length); the
+    duration and the exposure column."""
+    exposure = exposure_column(data)
+    # frequency and the exposure: present, numeric, finite, ids unique
+    check_rfm(data, recency_col=None, T_col=exposure)
     check_rfm(data, frequency_col="frequency_holdout", recency_col=None, T_col=None)
     duration = holdout_duration(data)
-    T = data["T"].to_numpy(dtype=float)
+    T = data[exposure].to_numpy(dtype=float)
     for mask, expected in (
-        (T < 0, "T >= 0 (time since the first purchase)"),
+        (T < 0, f"{exposure} >= 0 (calibration since the first purchase)"),
         ((T == 0) & (data["frequency"].to_numpy(dtype=float) > 0),
-         "frequency 0 where T == 0 (no time for a repeat purchase)"),
+         f"frequency 0 where {exposure} == 0 (no time for a repeat purchase)"),
     ):
         if mask.any():
             first = np.flatnonzero(mask)[0]
-            raise invalid_rows("T", int(mask.sum()), data.index[first], expected, value=T[first])
-    return duration
+            raise invalid_rows(exposure, int(mask.sum()), data.index[first], expected,
+                               value=T[first])
+    return duration, exposure
 
 
 def baseline_forecasts(data: pd.DataFrame) -> pd.DataFrame:
@@ -121,7 +159,9 @@ def baseline_forecasts(data: pd.DataFrame) -> pd.DataFrame:
     ----------
     data : DataFrame
         Calibration/holdout table (from :func:`~clvmodels.calibration_holdout`): ``frequency``
-        and ``T`` of the calibration period, ``frequency_holdout`` and ``duration_holdout``.
+        and ``T`` of the calibration period, ``frequency_holdout`` and ``duration_holdout``;
+        ``periods`` instead of ``T`` in discrete time (from
+        ``calibration_holdout(..., period=...)``).
 
     Returns
     -------
@@ -136,9 +176,9 @@ def baseline_forecasts(data: pd.DataFrame) -> pd.DataFrame:
         If a column is missing, a count is negative or not whole, ``T`` is negative or not
         finite (or 0 with repeat purchases), or the holdout lengths differ.
     """
-    duration = _check_table(data)
+    duration, exposure = _check_table(data)
     frequency = data["frequency"].to_numpy(dtype=float)
-    T = data["T"].to_numpy(dtype=float)
+    T = data[exposure].to_numpy(dtype=float)
     observed = T > 0
     # Rate times length, in that order: x / T * d is what the docstring promises, to the ulp.
     rate = np.divide(frequency, T, out=np.zeros_like(frequency), where=observed)
@@ -237,7 +277,8 @@ def baseline_metrics(data: pd.DataFrame, forecasts: pd.DataFrame | None = None) 
 
 # The columns a baseline's forecast is scored on: a table holding the same values is the same
 # comparison, whichever model it was made for.
-_FORECAST_INPUTS = ["frequency", "T", "frequency_holdout", "duration_holdout"]
+# The exposure column (T or periods) is the table's own: tables of different kinds differ.
+_FORECAST_INPUTS = ["frequency", "frequency_holdout", "duration_holdout"]
 
 
 def comparison_rows(
@@ -263,7 +304,7 @@ def comparison_rows(
     """
     groups: list[tuple[str, pd.DataFrame]] = []
     for name, table in named_tables:
-        inputs = table[_FORECAST_INPUTS]
+        inputs = table[[*_FORECAST_INPUTS[:1], exposure_column(table), *_FORECAST_INPUTS[1:]]]
         if not any(inputs.equals(seen) for _, seen in groups):
             groups.append((name, inputs))
     rows, not_applicable = {}, {}

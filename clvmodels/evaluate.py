@@ -502,6 +502,9 @@ def backtest(
         Columns of the customer id and the purchase date.
     time_unit : str, optional
         Unit of recency, T and the holdout length; defaults to a fitted model's unit, else "W".
+        A discrete-time family (the BG/BB) splits the log into whole calendar periods of this
+        length instead (``calibration_holdout(..., period=...)``: both ends must be a
+        period's last day; default "Y") and predicts the holdout periods with a transaction.
     level : float, default 0.9
         Mass of the predictive intervals whose coverage is reported (and, with posterior
         draws, of the intervals of the expected counts).
@@ -517,11 +520,13 @@ def backtest(
     level = check_level(level)
     model = _model_instance(model)
     fitted = hasattr(model, "params_")
+    discrete = purchase_family(model).discrete_time
     if time_unit is None:
-        time_unit = (model.time_unit_ if fitted else None) or "W"
+        time_unit = (model.time_unit_ if fitted else None) or ("Y" if discrete else "W")
     data = calibration_holdout(
         transactions, customer_col, date_col, calibration_end=calibration_end,
-        observation_end=observation_end, time_unit=time_unit,
+        observation_end=observation_end, time_unit=None if discrete else time_unit,
+        period=time_unit if discrete else None,
     )
     if not fitted:
         model.fit(data, **dict(fit_kwargs or {}))
@@ -535,7 +540,7 @@ def backtest(
 
     metrics, not_applicable = forecast_metrics(predictions["actual"], predictions["predicted"])
     metrics["unconditional_total"] = float(
-        _unconditional_total(model, data["T"], duration).mean())
+        _unconditional_total(model, data, duration).mean())
     inside = (predictions["actual"] >= predictions["lower"]) & (
         predictions["actual"] <= predictions["upper"]
     )
@@ -556,11 +561,13 @@ def backtest(
     )
 
 
-def _unconditional_total(model: Any, T: pd.Series, duration: float) -> np.ndarray:
+def _unconditional_total(model: Any, data: pd.DataFrame, duration: float) -> np.ndarray:
     """Expected repeat purchases of the cohort in (T, T + duration] from acquisition alone,
-    per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer."""
+    per draw: sum of E[X(T + duration)] - E[X(T)] of a new customer (T: the family's
+    exposure column, the periods in discrete time)."""
     family = purchase_family(model)
-    ages, counts = np.unique(T.to_numpy(dtype=float), return_counts=True)
+    _, _, exposure = family.history(data)
+    ages, counts = np.unique(exposure, return_counts=True)
     draws = parameter_draws(model)
     growth = (evaluate_rows(family.expected_new, draws, ages + duration)
               - evaluate_rows(family.expected_new, draws, ages))

@@ -47,10 +47,15 @@ import pandas as pd
 
 from clvmodels import engines
 from clvmodels.engines import ENGINES
-from clvmodels.engines.discrete import summarise_discrete
+from clvmodels.engines.discrete import summarise_discrete, summarise_discrete_holdout
 from clvmodels.engines.window import SummaryRequest
 
-__all__ = ["ENGINES", "calibration_holdout", "discrete_rfm_summary", "rfm_summary"]
+__all__ = [
+    "ENGINES",
+    "calibration_holdout",
+    "discrete_rfm_summary",
+    "rfm_summary",
+]
 
 
 def rfm_summary(
@@ -148,13 +153,24 @@ def calibration_holdout(
     *,
     calibration_end: object,
     observation_end: object = None,
-    time_unit: str = "W",
+    time_unit: str | None = None,
     date_format: str | None = None,
     resolution: str = "D",
     engine: str = "pandas",
     timezone: str | None = None,
+    period: str | None = None,
 ) -> pd.DataFrame:
     """Split a transaction log into a calibration summary and holdout-period counts.
+
+    With ``period``, in discrete time for the BG/BB: the calibration columns are
+    :func:`discrete_rfm_summary`'s at ``calibration_end`` and the holdout is the whole
+    calendar periods after it up to ``observation_end``. Both must then be the last day of a
+    period (e.g. 31 December for years, a Sunday for weeks): a period cut in two would be an
+    opportunity counted twice or half, so another date is refused rather than rounded. The
+    cohort is then every customer with a transaction by ``calibration_end`` and at least one
+    calibration period after their first (one first seen in the calibration's last period has
+    had no opportunity, which the BG/BB cannot condition on); they are counted in
+    ``attrs["n_customers_without_opportunity"]``, by definition and without a warning.
 
     The calibration cohort is every customer with a purchase on or before ``calibration_end``;
     customers who first buy later are not part of it (by definition, so without a warning) and
@@ -170,6 +186,12 @@ def calibration_holdout(
         Last day of the calibration period (read as ``observation_end`` is).
     observation_end : date-like, optional
         Last day of the holdout period; defaults to the last transaction date.
+    time_unit : str, optional
+        As for :func:`rfm_summary` (default "W"); not with ``period``.
+    period : str, optional
+        A discrete-time split in calendar periods: "Y", "M", "W" (starting on Monday) or "D"
+        (see :func:`discrete_rfm_summary`); in memory (``engine="pandas"``), by days
+        (``resolution="D"``), without ``time_unit``.
 
     Returns
     -------
@@ -183,21 +205,38 @@ def calibration_holdout(
         ``calibration_end`` and ``observation_end`` (ISO strings), ``n_transactions`` (rows up
         to ``observation_end``, calibration and holdout), ``n_transactions_excluded`` (rows
         after ``observation_end``) and ``n_customers_excluded`` (no purchase by
-        ``calibration_end``).
+        ``calibration_end``). With ``period``: ``frequency``, ``recency`` and ``periods`` of
+        :func:`discrete_rfm_summary` (and ``monetary_value``), ``frequency_holdout`` the
+        holdout periods with a transaction (several in one count once),
+        ``monetary_value_holdout`` per such period, ``duration_holdout`` the number of holdout
+        periods (int64); ``attrs`` also ``discrete_periods`` and
+        ``n_customers_without_opportunity``, and ``time_unit`` is the period's code.
 
     Raises
     ------
     ValidationError
-        If the transactions are invalid or nobody buys by ``calibration_end``.
+        If the transactions are invalid or nobody buys by ``calibration_end``; with
+        ``period``, if ``calibration_end`` or ``observation_end`` is not the last day of a
+        period, or no customer has a calibration opportunity.
     ValueError
         If ``calibration_end`` is not before ``observation_end``, or a unit or the engine is
-        unknown.
+        unknown, or ``period`` comes with ``time_unit``, another resolution or engine.
     """
+    if period is not None:
+        for name, value, allowed in (("time_unit", time_unit, None), ("resolution", resolution,
+                                     "D"), ("engine", engine, "pandas")):
+            if value != allowed:
+                raise ValueError(
+                    f"calibration_holdout: period={period!r} (discrete time, in memory, by days) "
+                    f"takes no {name}={value!r}; leave {name} at its default")
     request = SummaryRequest.make(
         customer_col=customer_col, date_col=date_col, amount_col=amount_col,
-        date_format=date_format, time_unit=time_unit, resolution=resolution,
-        observation_end=observation_end, calibration_end=calibration_end, timezone=timezone,
+        date_format=date_format, time_unit=time_unit or period or "W",
+        resolution=resolution, observation_end=observation_end,
+        calibration_end=calibration_end, timezone=timezone,
     )
+    if period is not None:
+        return summarise_discrete_holdout(transactions, request)
     return engines.summarise(transactions, request, engine)
 
 
@@ -250,3 +289,4 @@ def discrete_rfm_summary(
         observation_end=observation_end, calibration_end=None, timezone=timezone,
     )
     return summarise_discrete(transactions, request)
+
