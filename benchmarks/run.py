@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import tempfile
@@ -336,11 +337,18 @@ def measure(step: str, *arguments, time_limit: float | None = None) -> dict:
     """Run one step in a fresh worker process; its result, or the error it ended with, or
     ``{"timed_out": time_limit}`` when it ran longer than ``time_limit`` seconds (stopped)."""
     command = [sys.executable, "-m", "benchmarks.run", "--worker", step, json.dumps(arguments)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=time_limit,
-                              cwd=Path(__file__).resolve().parents[1])
-    except subprocess.TimeoutExpired:
-        return {"timed_out": time_limit}
+    # A session of its own, so that a stopped step's children (a peer's chain processes)
+    # stop with it.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=Path(__file__).resolve().parents[1],
+                          start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=time_limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return {"timed_out": time_limit}
+    done = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     for line in done.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line.removeprefix("RESULT "))
