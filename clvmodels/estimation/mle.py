@@ -268,7 +268,8 @@ class MLEModel(FittedModel):
         estimate = self.params_
         std_error = pd.Series(np.sqrt(np.diag(self.covariance_)), index=estimate.index)
         z = stats.norm.ppf(0.5 + level / 2)
-        spread = np.exp(z * std_error / estimate)
+        with np.errstate(over="ignore"):  # a ridge's huge standard error: the interval (0, inf)
+            spread = np.exp(z * std_error / estimate)
         return pd.DataFrame(
             {
                 "estimate": estimate,

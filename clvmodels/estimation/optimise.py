@@ -100,8 +100,8 @@ class Objective:
 
     def hessian(self, log_params: np.ndarray) -> np.ndarray:
         """The Hessian in log-parameters: the family's analytic one, else central differences
-        of the gradient (2n evaluations). A gradient accurate to ~1e-8 relative (Pareto/NBD's
-        differences the dropout integral in r and s) gives errors ~1e-8 / h plus the
+        of the gradient (2n evaluations). A gradient accurate to ~1e-8 relative (a family whose
+        gradient comes from quadrature, e.g. the GGompertz/NBD) gives errors ~1e-8 / h plus the
         truncation ~h**2: with h = 1e-3 about 1e-5 relative, ample for standard errors."""
         if self.family.has_hessian:
             return self(log_params, hessian=True)[2]
