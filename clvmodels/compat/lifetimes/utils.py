@@ -396,9 +396,10 @@ def calculate_alive_path(model: Any, transactions: pd.DataFrame, datetime_col: s
     age = np.arange(len(bought), dtype=float)
     frequency = np.cumsum(bought) - 1.0  # the first purchase is not a repeat one
     recency = np.maximum.accumulate(np.where(bought, age, 0.0))
-    # One call per age with scalars, as lifetimes makes them (so the values are its own).
-    return pd.Series([model.conditional_probability_alive(f, r, a)
-                      for f, r, a in zip(frequency, recency, age, strict=True)])
+    # One call per age with scalars, as lifetimes makes them (so the values are its own);
+    # lifetimes' fitters return a 1-element array for scalars, kept here as its float.
+    return pd.Series([float(np.squeeze(model.conditional_probability_alive(f, r, a)))
+                      for f, r, a in zip(frequency, recency, age, strict=True)], dtype=float)
 
 
 def _scale_time(age: Any) -> float:
