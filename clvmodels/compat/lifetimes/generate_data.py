@@ -105,10 +105,8 @@ def beta_geometric_beta_binom_model(N: Any, alpha: float, beta: float, gamma: fl
         Beta distribution of the transaction probability p.
     gamma, delta : float
         Beta distribution of the dropout probability theta.
-    size : int
-        Number of customers.
-    random_state : int or Generator, optional
-        Seed (default: drawn from NumPy's global random state).
+    size, random_state
+        As for :func:`beta_geometric_nbd_model`.
 
     Returns
     -------

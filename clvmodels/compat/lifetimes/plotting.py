@@ -299,8 +299,18 @@ def plot_history_alive(model: Any, t: int, transactions: pd.DataFrame, datetime_
     return ax
 
 
-def _tracking_axes(table: pd.DataFrame, t_cal: float, set_index_date: bool, title: str,
-                   xlabel: str, ylabel: str, ax: Axes | None, kwargs: dict[str, Any]) -> Axes:
+def _tracking_axes(model: Any, log: tuple[Any, ...], t: int, t_cal: float,
+                   set_index_date: bool, labels: tuple[str, str, str], ax: Axes | None,
+                   increments: bool, kwargs: dict[str, Any]) -> Axes:
+    """Draw lifetimes' tracking table (``log``: transactions, datetime_col, customer_id_col,
+    datetime_format, freq, freq_multiplier), cumulative or its increments."""
+    transactions, datetime_col, customer_id_col, datetime_format, freq, multiplier = log
+    table = expected_cumulative_transactions(
+        model, transactions, datetime_col, customer_id_col, t, datetime_format=datetime_format,
+        freq=freq, freq_multiplier=multiplier, set_index_date=set_index_date)
+    if increments:
+        table = table.astype(float).diff()
+    title, xlabel, ylabel = labels
     if ax is None:
         ax = plt.subplot(111)
     ax = table.plot(ax=ax, title=title, **kwargs)
@@ -330,31 +340,25 @@ def plot_cumulative_transactions(
     -------
     Axes
     """
-    table = expected_cumulative_transactions(
-        model, transactions, datetime_col, customer_id_col, t, datetime_format=datetime_format,
-        freq=freq, freq_multiplier=freq_multiplier, set_index_date=set_index_date)
-    return _tracking_axes(table, t_cal, set_index_date, title, xlabel, ylabel, ax, kwargs)
+    log = (transactions, datetime_col, customer_id_col, datetime_format, freq, freq_multiplier)
+    return _tracking_axes(model, log, t, t_cal, set_index_date, (title, xlabel, ylabel), ax,
+                          increments=False, kwargs=kwargs)
 
 
-def plot_incremental_transactions(
-    model: Any, transactions: pd.DataFrame, datetime_col: str, customer_id_col: str, t: int,
-    t_cal: float, datetime_format: str | None = None, freq: str = "D",
-    set_index_date: bool = False, title: str = "Tracking Daily Transactions",
-    xlabel: str = "day", ylabel: str = "Transactions", ax: Axes | None = None,
-    freq_multiplier: int = 1, **kwargs: Any,
-) -> Axes:
+def plot_incremental_transactions(model: Any, transactions: pd.DataFrame, datetime_col: str,
+                                  customer_id_col: str, t: int, t_cal: float,
+                                  datetime_format: str | None = None, freq: str = "D",
+                                  set_index_date: bool = False,
+                                  title: str = "Tracking Daily Transactions",
+                                  xlabel: str = "day", ylabel: str = "Transactions",
+                                  ax: Axes | None = None, freq_multiplier: int = 1,
+                                  **kwargs: Any) -> Axes:
     """As :func:`plot_cumulative_transactions`, per row instead of cumulated (the first row
-    has no increment and is not drawn).
-
-    Returns
-    -------
-    Axes
-    """
-    table = expected_cumulative_transactions(
-        model, transactions, datetime_col, customer_id_col, t, datetime_format=datetime_format,
-        freq=freq, freq_multiplier=freq_multiplier, set_index_date=set_index_date)
-    increments = table.astype(float).diff()
-    return _tracking_axes(increments, t_cal, set_index_date, title, xlabel, ylabel, ax, kwargs)
+    has no increment and is not drawn); returns the Axes."""
+    return _tracking_axes(
+        model, (transactions, datetime_col, customer_id_col, datetime_format, freq,
+                freq_multiplier),
+        t, t_cal, set_index_date, (title, xlabel, ylabel), ax, increments=True, kwargs=kwargs)
 
 
 def _density_axes(rv: Any, mean: float, variance: float, suptitle: str, xlabel: str,

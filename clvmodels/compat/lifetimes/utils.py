@@ -94,15 +94,11 @@ def _timestamp(value: Any, datetime_format: str | None) -> pd.Timestamp:
     return pd.Timestamp(value)
 
 
-def find_first_transactions(
-    transactions: pd.DataFrame,
-    customer_id_col: str,
-    datetime_col: str,
-    monetary_value_col: str | None = None,
-    datetime_format: str | None = None,
-    observation_period_end: Any = None,
-    freq: str = "D",
-) -> pd.DataFrame:
+def find_first_transactions(transactions: pd.DataFrame, customer_id_col: str, datetime_col: str,
+                            monetary_value_col: str | None = None,
+                            datetime_format: str | None = None,
+                            observation_period_end: Any = None, freq: str = "D"
+                            ) -> pd.DataFrame:
     """One row per customer and purchase period, with a ``first`` flag (lifetimes'
     ``_find_first_transactions``).
 
