@@ -142,6 +142,10 @@ def find_first_transactions(transactions: pd.DataFrame, customer_id_col: str, da
     return table
 
 
+#: lifetimes' name (its tests and some notebooks call the underscore one).
+_find_first_transactions = find_first_transactions
+
+
 def _whole_periods(summary: pd.DataFrame, columns: list[str], freq_multiplier: float
                    ) -> pd.DataFrame:
     for column in columns:
