@@ -24,6 +24,7 @@ from clvmodels.compat.lifetimes import datasets as compat_datasets  # noqa: E402
 from clvmodels.compat.lifetimes import generate_data as compat_generate  # noqa: E402
 from clvmodels.compat.lifetimes import plotting as compat_plotting  # noqa: E402
 from clvmodels.compat.lifetimes import utils as compat  # noqa: E402
+from clvmodels.datasets import data_file  # noqa: E402
 from clvmodels.validation import ValidationError  # noqa: E402
 
 lifetimes = pytest.importorskip("lifetimes")
@@ -133,6 +134,17 @@ def test_weeks_exclude_purchases_after_the_observation_end():
     assert actual.loc[1].tolist() == [1.0, 5.0, 5.0, 2.0]
 
 
+def test_upper_case_hours_are_lifetimes_hours():
+    # lifetimes' "H" (in its own CLV constants) is refused by pandas 3's periods; "h" works.
+    log = pd.DataFrame({"id": [1, 1, 2], "date": ["2015-01-01 10:00", "2015-01-02 11:30",
+                                                  "2015-01-01 09:00"]})
+    with pytest.raises(ValueError, match="Invalid frequency: H"):
+        lifetimes_utils.summary_data_from_transaction_data(log, "id", "date", freq="H")
+    expected = lifetimes_utils.summary_data_from_transaction_data(log, "id", "date", freq="h")
+    assert_frame_equal(compat.summary_data_from_transaction_data(log, "id", "date", freq="H"),
+                       expected)
+
+
 def test_unsupported_frequency_is_refused():
     with pytest.raises(ValueError, match="freq='Q' is not supported"):
         compat.summary_data_from_transaction_data(LOG, "id", "date", freq="Q")
@@ -215,6 +227,17 @@ def test_weekly_holdout_spend_is_per_purchase_week():
     # (lifetimes: the mean row, 3).
     assert expected.loc[4, spend] == 3.0
     assert actual[spend].tolist() == [2.0, 0.0, 0.0, 6.0, 0.0]
+
+
+def test_ambiguous_end_dates_are_refused_not_guessed():
+    # lifetimes reads "01/02/2015" month first, as pandas guesses.
+    for arguments in (dict(calibration_period_end="01/02/2015"),
+                      dict(calibration_period_end="2015-01-20",
+                           observation_period_end="01/02/2015")):
+        with pytest.raises(ValidationError, match="period_end '01/02/2015' has an ambiguous"):
+            compat.calibration_and_holdout_data(LOG, "id", "date", **arguments)
+    with pytest.raises(ValidationError, match="observation_period_end '01/02/2015'"):
+        compat.find_first_transactions(LOG, "id", "date", observation_period_end="01/02/2015")
 
 
 def test_empty_holdout_is_refused():
@@ -321,6 +344,8 @@ def test_raw_files_equal_lifetimes(name):
 def test_unknown_dataset_is_named():
     with pytest.raises(FileNotFoundError, match="no data set 'larynx.csv'"):
         compat_datasets.load_dataset("larynx.csv")
+    with pytest.raises(FileNotFoundError, match="no bundled data file 'larynx.csv'.*donations"):
+        data_file("larynx.csv")
 
 
 # -------------------------------------------------------------------------------- simulate

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.engines.window import parse_end_date
 from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.validation import ValidationError, check_transactions
 
@@ -85,13 +86,13 @@ def _parsed_log(transactions: pd.DataFrame, customer_id_col: str, datetime_col: 
     return log
 
 
-def _timestamp(value: Any, datetime_format: str | None) -> pd.Timestamp:
-    """A date argument (string, Timestamp, Period) as a Timestamp; a Period is its start."""
+def _timestamp(value: Any, datetime_format: str | None, name: str) -> pd.Timestamp:
+    """A date argument (string, Timestamp, Period) as a Timestamp; a Period is its start.
+    A string is read as clvmodels reads end dates (an ambiguous day/month order is refused,
+    a ``ValidationError`` naming the argument)."""
     if isinstance(value, pd.Period):
         return value.to_timestamp()
-    if isinstance(value, str) and datetime_format is not None:
-        return pd.to_datetime(value, format=datetime_format)
-    return pd.Timestamp(value)
+    return parse_end_date(value, datetime_format, name=name)
 
 
 def find_first_transactions(transactions: pd.DataFrame, customer_id_col: str, datetime_col: str,
@@ -130,7 +131,7 @@ def find_first_transactions(transactions: pd.DataFrame, customer_id_col: str, da
                       datetime_format)
     log = log.sort_values(list(log.columns))
     end = (log[datetime_col].max() if observation_period_end is None
-           else _timestamp(observation_period_end, datetime_format))
+           else _timestamp(observation_period_end, datetime_format, "observation_period_end"))
     log[datetime_col] = log[datetime_col].dt.to_period(period)
     log = log[log[datetime_col].dt.start_time <= end].reset_index(drop=True)
     keys = [customer_id_col, datetime_col]
@@ -301,9 +302,10 @@ def calibration_and_holdout_data(
     period = _period_code(freq)
     log = _parsed_log(transactions, customer_id_col, datetime_col, monetary_value_col,
                       datetime_format)
-    calibration_end = _timestamp(calibration_period_end, datetime_format)
+    calibration_end = _timestamp(calibration_period_end, datetime_format,
+                                 "calibration_period_end")
     end = (log[datetime_col].max() if observation_period_end is None
-           else _timestamp(observation_period_end, datetime_format))
+           else _timestamp(observation_period_end, datetime_format, "observation_period_end"))
     in_holdout = (log[datetime_col] > calibration_end) & (log[datetime_col] <= end)
     if not in_holdout.any():
         raise ValidationError(
