@@ -145,6 +145,20 @@ def test_upper_case_hours_are_lifetimes_hours():
                        expected)
 
 
+def test_first_purchase_week_counts_only_purchases_up_to_the_end():
+    log = pd.DataFrame({"id": [1, 1, 1], "date": ["2015-01-01", "2015-02-06", "2015-02-08"],
+                        "amount": [1.0, 2.0, 3.0]})
+    arguments = dict(observation_period_end="2015-02-07", freq="W",
+                     include_first_transaction=True)
+    kept = lifetimes_utils.summary_data_from_transaction_data(log, "id", "date", "amount",
+                                                              **arguments)
+    assert kept.loc[1, "monetary_value"] == 3.0  # (1 + (2 + 3)) / 2, Sunday's 3 included
+    with pytest.warns(UserWarning, match="1 transaction"):
+        actual = compat.summary_data_from_transaction_data(log, "id", "date", "amount",
+                                                           **arguments)
+    assert actual.loc[1].tolist() == [2.0, 5.0, 5.0, 1.5]  # (1 + 2) / 2
+
+
 def test_unsupported_frequency_is_refused():
     with pytest.raises(ValueError, match="freq='Q' is not supported"):
         compat.summary_data_from_transaction_data(LOG, "id", "date", freq="Q")
@@ -229,6 +243,32 @@ def test_weekly_holdout_spend_is_per_purchase_week():
     assert actual[spend].tolist() == [2.0, 0.0, 0.0, 6.0, 0.0]
 
 
+@pytest.mark.parametrize("freq, calibration, holdout", [
+    ("D", [1.0, 31.0, 31.0], 1.0),
+    ("W", [1.0, 4.0, 4.0], 1.0),
+])
+def test_the_calibration_end_day_is_calibration_all_day(freq, calibration, holdout):
+    log = pd.DataFrame({"id": [1, 1, 1, 2], "date": pd.to_datetime([
+        "2015-01-01 00:00", "2015-02-01 10:00", "2015-02-03 00:00", "2015-01-05 00:00"]),
+                        "amount": 1.0})
+    arguments = dict(observation_period_end="2015-02-07", freq=freq, monetary_value_col="amount")
+    theirs = lifetimes_utils.calibration_and_holdout_data(log, "id", "date", "2015-02-01",
+                                                          **arguments)
+    # lifetimes cuts at midnight: Sunday 10:00 is a holdout purchase there.
+    assert theirs.loc[1, ["frequency_cal", "frequency_holdout"]].tolist() == [0.0, 2.0]
+    actual = compat.calibration_and_holdout_data(log, "id", "date", "2015-02-01", **arguments)
+    assert actual.loc[1, ["frequency_cal", "recency_cal", "T_cal"]].tolist() == calibration
+    assert actual.loc[1, "frequency_holdout"] == holdout
+
+
+@pytest.mark.parametrize("freq", ["D", "W"])
+def test_a_holdout_inside_the_calibration_end_day_is_empty(freq):
+    log = pd.DataFrame({"id": [1, 1], "date": pd.to_datetime(["2015-01-01 00:00",
+                                                              "2015-02-01 10:00"])})
+    with pytest.raises(ValidationError, match="no transaction in 'date' falls in the holdout"):
+        compat.calibration_and_holdout_data(log, "id", "date", "2015-02-01", freq=freq)
+
+
 def test_ambiguous_end_dates_are_refused_not_guessed():
     # lifetimes reads "01/02/2015" month first, as pandas guesses.
     for arguments in (dict(calibration_period_end="01/02/2015"),
@@ -272,6 +312,14 @@ def test_alive_path_where_lifetimes_fails(fitted_bg):
                 for T, (f, r) in enumerate(zip(frequency, recency, strict=True))]
     assert_series_equal(path, pd.Series(expected))
     assert path[0] == 1.0
+
+
+def test_alive_path_refuses_ambiguous_dates(fitted_bg):
+    history = pd.DataFrame({"date": ["01/02/2015", "03/04/2015"]})
+    with pytest.raises(ValidationError, match="day/month"):
+        compat.calculate_alive_path(fitted_bg, history, "date", 7)
+    with pytest.raises(ValidationError, match="day/month"):
+        compat_plotting.plot_history_alive(fitted_bg, 7, history, "date")
 
 
 def test_alive_path_covers_a_history_longer_than_t(fitted_bg):

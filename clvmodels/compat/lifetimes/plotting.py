@@ -34,6 +34,7 @@ from scipy import stats
 
 from clvmodels.compat.lifetimes.utils import (
     calculate_alive_path,
+    customer_purchase_dates,
     expected_cumulative_transactions,
 )
 
@@ -279,7 +280,7 @@ def plot_history_alive(model: Any, t: int, transactions: pd.DataFrame, datetime_
     """
     if ax is None:
         ax = plt.subplot(111)
-    dates = pd.to_datetime(transactions[datetime_col])
+    dates = customer_purchase_dates(transactions, datetime_col)
     first = dates.min()
     start_date = first if start_date is None else start_date
     alias = _DATE_RANGE_FREQ.get(freq, freq)

@@ -147,6 +147,13 @@ def find_first_transactions(transactions: pd.DataFrame, customer_id_col: str, da
 _find_first_transactions = find_first_transactions
 
 
+def _after(dates: pd.Series, end: pd.Timestamp, period: str) -> pd.Series:
+    """Which dates fall after ``end`` as clvmodels' summaries cut them: by hour for hourly
+    periods, else by day (a purchase on the end day, at any time, is in)."""
+    resolution = "h" if period == "h" else "D"
+    return dates.dt.to_period(resolution) > end.to_period(resolution)
+
+
 def _whole_periods(summary: pd.DataFrame, columns: list[str], freq_multiplier: float
                    ) -> pd.DataFrame:
     for column in columns:
@@ -242,10 +249,11 @@ def summary_data_from_transaction_data(
     attrs = dict(summary.attrs)
     summary = _whole_periods(summary.copy(), ["recency", "T"], freq_multiplier)
     if include_first_transaction:
-        end = attrs["observation_end"]
-        periods = find_first_transactions(transactions, customer_id_col, datetime_col,
-                                          monetary_value_col, datetime_format,
-                                          pd.Timestamp(end).to_period(period), freq=period)
+        log = _parsed_log(transactions, customer_id_col, datetime_col, monetary_value_col,
+                          datetime_format)
+        kept = log[~_after(log[datetime_col], pd.Timestamp(attrs["observation_end"]), period)]
+        periods = find_first_transactions(kept, customer_id_col, datetime_col,
+                                          monetary_value_col, freq=period)
         summary = _with_first_transaction(summary, periods, customer_id_col, monetary_value_col)
     result = _lifetimes_layout(summary, customer_id_col, bool(monetary_value_col))
     attrs["time_unit"] = _unit_of(period, freq_multiplier)
@@ -306,7 +314,8 @@ def calibration_and_holdout_data(
                                  "calibration_period_end")
     end = (log[datetime_col].max() if observation_period_end is None
            else _timestamp(observation_period_end, datetime_format, "observation_period_end"))
-    in_holdout = (log[datetime_col] > calibration_end) & (log[datetime_col] <= end)
+    in_calibration = ~_after(log[datetime_col], calibration_end, period)
+    in_holdout = ~in_calibration & ~_after(log[datetime_col], end, period)
     if not in_holdout.any():
         raise ValidationError(
             f"calibration_and_holdout_data: no transaction in {datetime_col!r} falls in the "
@@ -323,7 +332,7 @@ def calibration_and_holdout_data(
         holdout = table
     else:
         calibration = summary_data_from_transaction_data(
-            log[log[datetime_col] <= calibration_end], customer_id_col, datetime_col,
+            log[in_calibration], customer_id_col, datetime_col,
             monetary_value_col, observation_period_end=calibration_end, freq=period,
             freq_multiplier=freq_multiplier,
             include_first_transaction=include_first_transaction)
@@ -361,6 +370,21 @@ def _holdout_periods(log: pd.DataFrame, customers: pd.Index, customer_id_col: st
     return holdout
 
 
+def customer_purchase_dates(transactions: pd.DataFrame, datetime_col: str) -> pd.Series:
+    """One customer's purchase dates, parsed and checked as a transaction log's are.
+
+    Raises
+    ------
+    ValidationError
+        If a date is missing or unreadable, or strings have an ambiguous day/month order.
+    """
+    if not isinstance(transactions, pd.DataFrame) or datetime_col not in transactions:
+        raise ValidationError(f"expected a DataFrame with the date column {datetime_col!r}")
+    # The log's checks need a customer column: the rows are one customer's.
+    one_customer = pd.DataFrame({"customer": 0, datetime_col: transactions[datetime_col]})
+    return check_transactions(one_customer, customer_col="customer", date_col=datetime_col)
+
+
 def calculate_alive_path(model: Any, transactions: pd.DataFrame, datetime_col: str, t: int,
                          freq: str = "D") -> pd.Series:
     """P(alive) of one customer at each age 0, 1, ..., ``t`` periods, from the model's
@@ -387,12 +411,7 @@ def calculate_alive_path(model: Any, transactions: pd.DataFrame, datetime_col: s
         age the repeat purchase periods so far, the age of the last one, and the age.
     """
     period = _period_code(freq)
-    dates = pd.to_datetime(transactions[datetime_col])
-    if dates.isna().any() or len(dates) == 0:
-        raise ValidationError(
-            f"calculate_alive_path: column {datetime_col!r} must hold the customer's purchase "
-            "dates, none missing")
-    periods = dates.dt.to_period(period)
+    periods = customer_purchase_dates(transactions, datetime_col).dt.to_period(period)
     ages = np.asarray([offset.n for offset in periods - periods.min()], dtype=np.int64)
     bought = np.bincount(ages, minlength=int(t) + 1) > 0
     age = np.arange(len(bought), dtype=float)
