@@ -299,6 +299,29 @@ def test_expected_cumulative_transactions_equals_lifetimes(fitted_bg, cdnow_log)
         assert_series_equal(actual["actual"], expected["actual"])
 
 
+def test_monthly_tracking_where_lifetimes_fails(fitted_bg, cdnow_log):
+    log = cdnow_log[["id_sample", "date"]]
+    # pandas 3 refuses date_range(freq="M"), which lifetimes builds its months with.
+    with pytest.raises(ValueError, match="Invalid frequency: M"):
+        lifetimes_utils.expected_cumulative_transactions(fitted_bg, log, "date", "id_sample",
+                                                         12, "%Y%m%d", "M")
+    actual = compat.expected_cumulative_transactions(fitted_bg, log, "date", "id_sample", 12,
+                                                     "%Y%m%d", "M")
+    months = compat.find_first_transactions(log, "id_sample", "date", datetime_format="%Y%m%d",
+                                            freq="M")
+    repeats = months[~months["first"]].groupby("date").size()
+    first_month = pd.Period("1997-01", "M")
+    expected_actual = [int(repeats[repeats.index <= first_month + i].sum()) for i in range(12)]
+    assert actual["actual"].tolist() == expected_actual
+    cohorts = months[months["first"]].groupby("date").size()  # Jan to Mar 1997
+    for i in (1, 6, 12):
+        ages = np.array([(first_month + i - p).n for p in cohorts.index], dtype=float)
+        earlier = ages > 0
+        expected = np.sum(fitted_bg.expected_number_of_purchases_up_to_time(ages[earlier])
+                          * cohorts.to_numpy()[earlier])
+        np.testing.assert_allclose(actual["predicted"].iloc[i - 1], expected, rtol=RTOL)
+
+
 def test_alive_path_where_lifetimes_fails(fitted_bg):
     history = pd.DataFrame({"date": pd.to_datetime(["2015-01-01", "2015-01-03", "2015-01-03",
                                                     "2015-01-06"])})
