@@ -45,8 +45,9 @@ README = REPOSITORY / "README.md"
 FENCE = re.compile(r"^(?P<indent>\s*)(?P<fence>```+|~~~+)\s*(?P<language>[\w+-]*)")
 HEADING = re.compile(r"^#{1,6} (?P<title>.+?)\s*#*\s*$")
 ANNOTATION = re.compile(r"^\s*<!--\s*(?P<kind>not executed|slow)\s*:\s*(?P<reason>.*?)\s*-->\s*$")
-# Any comment that looks like an annotation: a misspelt one must not silently run the block.
-ANNOTATION_LIKE = re.compile(r"<!--\s*(not[ -]?exec|no[ -]?exec|skip|slow)", re.IGNORECASE)
+# A line that starts like an annotation: a misspelt one must not silently run the block (an
+# annotation quoted inside a sentence, as in the README, is not one).
+ANNOTATION_LIKE = re.compile(r"^\s*<!--\s*(not[ -]?exec|no[ -]?exec|skip|slow)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
