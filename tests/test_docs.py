@@ -8,8 +8,11 @@ and the notebooks in place and writes nothing into the repository).
 
 from __future__ import annotations
 
+import ast
+import importlib
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
@@ -143,3 +146,47 @@ def test_read_inventory_reads_a_sphinx_inventory(tmp_path):
         "clvmodels.rfm_summary": "api/data/#clvmodels.rfm_summary",
         "clvmodels.spark": "api/scale/#clvmodels.spark",
     }
+
+
+TEST_FILE = re.compile(r"(?:tests/)?\b(test_\w+\.py)(?:::(\w+))?")
+# "`::test_name`" right after a file's mention names a test of that file.
+SAME_FILE_TEST = re.compile(r"(?<![\w.])::(test_\w+)")
+
+
+def named_tests(text: str) -> list[tuple[str, str | None]]:
+    """The (test file, test function or None) pairs a page names, in order."""
+    named = []
+    current = None
+    for match in re.finditer(f"{TEST_FILE.pattern}|{SAME_FILE_TEST.pattern}", text):
+        if match.group(1) is not None:
+            current = match.group(1)
+            named.append((current, match.group(2)))
+        elif current is not None:
+            named.append((current, match.group(3)))
+    return named
+
+
+def test_every_test_a_docs_page_names_exists():
+    # The model pages (and the README's promises) cite the tests that check them: a renamed or
+    # removed test must not leave a page pointing at nothing.
+    missing = []
+    for page in [REPOSITORY / "README.md", *sorted((REPOSITORY / "docs").rglob("*.md"))]:
+        for file_name, function in named_tests(page.read_text(encoding="utf-8")):
+            path = REPOSITORY / "tests" / file_name
+            if not path.is_file():
+                missing.append(f"{page.name}: {file_name}")
+                continue
+            if function is None:
+                continue
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)}
+            if function not in defined:
+                missing.append(f"{page.name}: {file_name}::{function}")
+    assert missing == []
+
+
+def test_named_tests_reads_files_and_their_tests():
+    text = ("`tests/test_a.py::test_one` and `::test_two`; `test_b.py` checks it, "
+            "`test_b.py::test_three`.")
+    assert named_tests(text) == [("test_a.py", "test_one"), ("test_a.py", "test_two"),
+                                 ("test_b.py", None), ("test_b.py", "test_three")]
