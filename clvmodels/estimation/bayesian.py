@@ -25,6 +25,7 @@ FORMAT_NAME = "clvmodels.bayesian_model"
 FORMAT_VERSION = 1
 _METHODS = ("nuts", "map")
 SAMPLERS = ("nutpie", "pymc")
+"""The NUTS samplers ``fit(sampler=...)`` accepts (nutpie is the default when installed)."""
 
 
 def bayes_backend():
