@@ -365,6 +365,20 @@ def _repeat_purchase_times(data, transactions, customer_col, date_col, end, unit
     x, t_x, T = (data[name].to_numpy(dtype=float) for name in ("frequency", "recency", "T"))
     known = position >= 0
     time = T[np.where(known, position, 0)] - before_end
+    # The log must start each customer at their first purchase, T before the end.
+    earliest = np.full(len(data), np.inf)
+    np.minimum.at(earliest, position[known], time[known])
+    misplaced = np.abs(earliest) > 1e-6 * np.maximum(1.0, T)
+    if misplaced.any():
+        i = np.flatnonzero(misplaced)[0]
+        expected = end - pd.Timedelta(days=T[i] * unit.days)
+        found = "no transaction" if not np.isfinite(earliest[i]) else "the earliest on " + _day(
+            end - pd.Timedelta(days=(T[i] - earliest[i]) * unit.days))
+        raise ValidationError(
+            f"transactions: customer {_plain(data.index[i])!r}: the first purchase is "
+            f"{_day(expected)} by the RFM table (T = {T[i]:.6g} {unit.plural} before "
+            f"{_day(end)}), but the log has {found}; pass the transaction log the RFM table "
+            "was built from")
     # Distinct times after the first purchase (at 0) up to the calibration end.
     repeat = known & (time > _TOLERANCE) & (time <= T[np.where(known, position, 0)]
                                             + _TOLERANCE)
