@@ -175,9 +175,11 @@ def test_expected_purchases_integrate_the_future_covariates(simulated):
     model = ParetoNBDModel(**BOTH)
     model.fit(rfm, time_varying_covariates=covariates, transactions=transactions, **NAMES)
     params = model.params_
-    t = 12.3
-    expected = model.with_time_varying_covariates(covariates).expected_purchases(rfm, t)
-    alive = model.with_time_varying_covariates(covariates).probability_alive(rfm)
+    t, discount = 12.3, 0.02
+    predictor = model.with_time_varying_covariates(covariates)
+    expected = predictor.expected_purchases(rfm, t)
+    discounted = predictor.discounted_expected_purchases(rfm, horizon=t, discount_rate=discount)
+    alive = predictor.probability_alive(rfm)
     r, alpha, s, beta = (params[name] for name in ("r", "alpha", "s", "beta"))
     for customer in rfm.index[:4]:
         x, _, T = rfm.loc[customer]
@@ -191,26 +193,36 @@ def test_expected_purchases_integrate_the_future_covariates(simulated):
             inside = np.clip(np.minimum(start + 1, time) - np.maximum(start, 0), 0, None)
             return float(rate @ inside)
 
-        def integrand(w, a=a, b=b, start=start, T=T):
+        def integrand(w, rate=0.0, a=a, b=b, start=start, T=T):
             k = np.searchsorted(start, w, side="right") - 1
-            return a[k] * ((beta + effective(b, T)) / (beta + effective(b, w))) ** s
+            return (a[k] * ((beta + effective(b, T)) / (beta + effective(b, w))) ** s
+                    * (1 + rate) ** -(w - T))
 
         breaks = [p for p in start if T < p < T + t]
-        value, _ = integrate.quad(integrand, T, T + t, points=breaks, limit=200,
-                                  epsabs=0, epsrel=1e-12)
-        direct = alive[customer] * (r + x) / (alpha + effective(a, T)) * value
-        # quad to 1e-12 relative; the closed form per piece to rounding.
-        assert expected[customer] == pytest.approx(direct, rel=1e-9)
+        factor = alive[customer] * (r + x) / (alpha + effective(a, T))
+        for rate, found in ((0.0, expected), (discount, discounted)):
+            value, _ = integrate.quad(integrand, T, T + t, args=(rate,), points=breaks,
+                                      limit=200, epsabs=0, epsrel=1e-12)
+            # quad to 1e-12 relative; the closed form per piece to rounding, the
+            # Gauss-Legendre rule of the discounted one to ~1e-11.
+            assert found[customer] == pytest.approx(factor * value, rel=1e-9)
 
 
-def test_static_predictions_of_a_dynamic_fit_are_refused(simulated):
+def test_static_predictions_of_a_dynamic_fit_are_refused(simulated, tmp_path):
     rfm, covariates, _ = simulated
     model = ParetoNBDModel(dropout_covariates=["season"]).fit(
         rfm, time_varying_covariates=covariates, **NAMES)
     with pytest.raises(ValidationError, match="with_time_varying_covariates"):
         model.probability_alive(rfm.assign(season=0.0))
-    with pytest.raises(ValidationError, match="saving"):
-        model.save("never-written.json")
+    # A saved fit keeps its names; the table is given again.
+    model.save(tmp_path / "model.json")
+    loaded = ParetoNBDModel.load(tmp_path / "model.json")
+    assert loaded.time_varying_covariates_ == {"customer_col": "customer", "date_col": "date"}
+    pd.testing.assert_series_equal(
+        loaded.with_time_varying_covariates(covariates).expected_purchases(rfm, 5.0),
+        model.with_time_varying_covariates(covariates).expected_purchases(rfm, 5.0))
+    with pytest.raises(ValidationError, match="with_time_varying_covariates"):
+        loaded.probability_alive(rfm.assign(season=0.0))
 
 
 # ------------------------------------------------------------------------------ bad input
@@ -343,26 +355,35 @@ def apparel_periods():
     return pd.read_csv(path, parse_dates=["Cov.Date"])
 
 
-@pytest.mark.slow
-def test_apparel_constant_covariates_give_clvtools_static_fit(apparel, apparel_periods):  # noqa: F811
-    # Gender and Channel are constant per customer in apparelDynCov: the static fit's
-    # published figures (CLVTools) from the long table.
-    both = {"purchase_covariates": ["Gender", "Channel"],
-            "dropout_covariates": ["Gender", "Channel"]}
-    fitted = ParetoNBDModel(**both).fit(apparel, time_varying_covariates=apparel_periods,
-                                        customer_col="Id", date_col="Cov.Date")
-    assert fitted.log_likelihood_ == pytest.approx(-5821.0627, abs=1e-3)
-    assert_same_maximum(fitted, ParetoNBDModel(**both).fit(apparel))
-
-
-@pytest.mark.slow
-def test_apparel_high_season_fit(apparel, apparel_periods):  # noqa: F811
+@pytest.fixture(scope="module")
+def apparel_log(apparel_periods):
+    """The apparel transactions and their RFM summary to 2006-12-31 in weeks (with the attrs
+    that place the covariate periods: joining the static covariates drops them)."""
     transactions = pd.read_csv(REFERENCE_DATA / "apparel_transactions.csv",
                                parse_dates=["Date"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # later transactions are left out, as intended
         rfm = rfm_summary(transactions, "Id", "Date", observation_end="2006-12-31",
                           time_unit="W")
+    return transactions, rfm
+
+
+@pytest.mark.slow
+def test_apparel_constant_covariates_give_clvtools_static_fit(apparel, apparel_periods,  # noqa: F811
+                                                              apparel_log):
+    # Gender and Channel are constant per customer in apparelDynCov: the static fit's
+    # published figures (CLVTools) from the long table.
+    both = {"purchase_covariates": ["Gender", "Channel"],
+            "dropout_covariates": ["Gender", "Channel"]}
+    fitted = ParetoNBDModel(**both).fit(apparel_log[1], time_varying_covariates=apparel_periods,
+                                        customer_col="Id", date_col="Cov.Date")
+    assert fitted.log_likelihood_ == pytest.approx(-5821.0627, abs=1e-3)
+    assert_same_maximum(fitted, ParetoNBDModel(**both).fit(apparel))
+
+
+@pytest.mark.slow
+def test_apparel_high_season_fit(apparel, apparel_periods, apparel_log):  # noqa: F811
+    transactions, rfm = apparel_log
     columns = {"purchase_covariates": ["High.Season", "Gender", "Channel"],
                "dropout_covariates": ["Gender", "Channel"]}
     fitted = ParetoNBDModel(**columns).fit(

@@ -102,7 +102,8 @@ class CovariatePeriods:
     calibration, future : Pieces
         The pieces of (0, T] and of (T, T + horizon] (no future pieces without a horizon).
     calibration_rows, future_rows : DataFrame
-        The covariate columns of each piece (the table's row of its period), in order.
+        The covariate columns of each piece (the table's row of its period), in order,
+        indexed by the pieces' customers.
     """
 
     calibration: Pieces
@@ -254,6 +255,9 @@ def covariate_periods(data: pd.DataFrame, table: pd.DataFrame, columns: list[str
                            end, unit)
     calibration = Pieces(calibration.customer, calibration.start, calibration.length,
                          purchases, x, t_x, T)
+    # Rows labelled by customer, so that a bad value's message names the customer.
+    calibration_rows.index = data.index[calibration.customer]
+    future_rows.index = data.index[future.customer]
     return CovariatePeriods(calibration, future, calibration_rows, future_rows)
 
 
@@ -361,7 +365,12 @@ def _repeat_purchase_times(data, transactions, customer_col, date_col, end, unit
             "transaction_date_col=)")
     position = data.index.get_indexer(transactions[customer_col])
     dates = _dates(transactions[date_col], date_col)
-    before_end = ((end - dates) / pd.Timedelta(days=unit.days)).to_numpy(dtype=float)
+    try:
+        before_end = ((end - dates) / pd.Timedelta(days=unit.days)).to_numpy(dtype=float)
+    except TypeError:
+        raise ValidationError(
+            f"transactions: column {date_col!r}: its dates and the RFM table's observation "
+            f"end {end} are not comparable (one has a time zone, the other not)") from None
     x, t_x, T = (data[name].to_numpy(dtype=float) for name in ("frequency", "recency", "T"))
     known = position >= 0
     time = T[np.where(known, position, 0)] - before_end

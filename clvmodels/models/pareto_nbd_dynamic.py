@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import digamma, expit, exprel, gammaln
 
+from clvmodels._numerics import gauss_legendre
 from clvmodels.errors import DegenerateFitWarning
 from clvmodels.estimation.covariate_fit import (
     Coordinates,
@@ -58,7 +59,7 @@ from clvmodels.estimation.optimise import (
 )
 from clvmodels.models.pareto_nbd_quadrature import dropout_integral_derivatives
 from clvmodels.timeunit import check_same_unit, table_time_unit
-from clvmodels.validation import ValidationError, check_duration
+from clvmodels.validation import ValidationError, check_discounting, check_duration
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,34 @@ def future_expected(params, eta_purchase: np.ndarray, eta_dropout: np.ndarray,
     per_piece = (rate_purchase * np.exp(s * (np.log(beta + b_total[owner]) - np.log(scale)))
                  * scale / rate_dropout * growth * exprel((1.0 - s) * growth))
     return (r + x) / (alpha + a_total) * future.total(per_piece)
+
+
+# Gauss-Legendre nodes per future piece of the discounted future: the integrand is analytic but
+# for the power's singularity at w = -(beta + B(e_k)) / b_k, at least ~0.1 b_k h_k before the
+# piece for any plausible fit, where 20 nodes leave a relative error below ~1e-11.
+_DISCOUNT_NODES = 20
+
+
+def future_discounted(params, eta_purchase: tuple, eta_dropout: tuple, calibration: Pieces,
+                      future: Pieces, discount_rate: float) -> np.ndarray:
+    """An alive customer's future purchases, each discounted by ``(1 + discount_rate)^-w``
+    (w the time since T): :func:`future_expected` with the integral over each piece by
+    Gauss-Legendre quadrature."""
+    r, alpha, s, beta = (float(value) for value in params)
+    a_total = calibration.total(np.exp(eta_purchase[0]) * calibration.length)
+    b_total = calibration.total(np.exp(eta_dropout[0]) * calibration.length)
+    rate_purchase, rate_dropout = np.exp(eta_purchase[1]), np.exp(eta_dropout[1])
+    owner = future.customer
+    scale = beta + b_total[owner] + future.cumulative_before(rate_dropout * future.length)
+    nodes, weights = gauss_legendre(_DISCOUNT_NODES)
+    within = future.length[:, None] * nodes[None, :]
+    log_value = (np.log(rate_purchase)[:, None]
+                 - np.log1p(discount_rate) * (future.start - future.T[owner])[:, None]
+                 - np.log1p(discount_rate) * within
+                 + s * (np.log(beta + b_total[owner])[:, None]
+                        - np.log(scale[:, None] + rate_dropout[:, None] * within)))
+    per_piece = future.length * (np.exp(log_value) @ weights)
+    return (r + calibration.x) / (alpha + a_total) * future.total(per_piece)
 
 
 # ----------------------------------------------------------------------------- fitting
@@ -352,11 +381,33 @@ class TimeVaryingPredictions:
                                    periods.calibration, periods.future)
         return pd.Series(alive * expected, index=data.index, name="expected_purchases")
 
+    def discounted_expected_purchases(self, data: pd.DataFrame, *, horizon: float,
+                                      discount_rate: float = 0.0) -> pd.Series:
+        """Expected purchases in the next ``horizon`` time units (finite: the table must
+        cover it), each discounted to the calibration end by ``(1 + discount_rate)^-t``
+        (``discount_rate`` per time unit); :meth:`expected_purchases` without discounting."""
+        horizon, discount_rate = check_discounting(horizon, discount_rate)
+        if not np.isfinite(horizon):
+            raise ValidationError("horizon must be finite with time-varying covariates (the "
+                                  "covariate table must cover it)")
+        if discount_rate == 0:
+            return self.expected_purchases(data, horizon).rename(
+                "discounted_expected_purchases")
+        periods, ((purchase, dropout), future) = self._periods(data, horizon)
+        base = self._base()
+        alive = np.exp(log_alive(base, purchase, dropout, periods.calibration))
+        values = future_discounted(base, (purchase, future[0]), (dropout, future[1]),
+                                   periods.calibration, periods.future, discount_rate)
+        return pd.Series(alive * values, index=data.index,
+                         name="discounted_expected_purchases")
+
 
 class TimeVaryingCovariates:
     """Mixin of the Pareto/NBD estimator: :meth:`fit` with ``time_varying_covariates``, the
     predictions over them (:meth:`with_time_varying_covariates`), and the refusal of every
-    path that would read static covariates instead."""
+    path that would read static covariates instead. ``save`` records the covariates' names
+    and the table's column names (``time_varying_covariates_``); the table is data, given
+    again to :meth:`with_time_varying_covariates`."""
 
     def fit(self, data: pd.DataFrame, weights: Any = None,
             initial_params: dict[str, float] | None = None, *,
@@ -424,22 +475,24 @@ class TimeVaryingCovariates:
                 ".probability_alive(rfm) or .expected_purchases(rfm, t)")
 
     def customer_parameters(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """As :meth:`MLEModel.customer_parameters`; refused after a fit with time-varying
+        covariates (every static prediction passes here)."""
         self._refuse_time_varying("a prediction")
         return super().customer_parameters(data)
 
     def log_likelihood(self, data: pd.DataFrame, weights: Any = None) -> float:
+        """As :meth:`MLEModel.log_likelihood`; refused after a fit with time-varying
+        covariates."""
         self._refuse_time_varying("the log-likelihood of a table")
         return super().log_likelihood(data, weights)
 
-    def save(self, path: Any) -> None:
-        self._refuse_time_varying("saving")
-        super().save(path)
-
     def set_params_(self, params: dict[str, float], time_unit: str | None = None) -> Self:
+        """As :meth:`MLEModel.set_params_` (a model without covariates)."""
         self.time_varying_covariates_ = None
         return super().set_params_(params, time_unit)
 
 
 __all__ = ["DynamicLikelihood", "DynamicObjective", "TimeVaryingCovariates",
-           "TimeVaryingPredictions", "fit_time_varying", "future_expected", "linear_predictors",
+           "TimeVaryingPredictions", "fit_time_varying", "future_discounted", "future_expected",
+           "linear_predictors",
            "log_alive", "log_likelihood"]
