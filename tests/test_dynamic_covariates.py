@@ -5,6 +5,7 @@ apparelDynCov) and every bad input."""
 
 from __future__ import annotations
 
+import copy
 import warnings
 
 import numpy as np
@@ -140,12 +141,25 @@ def test_gradient_matches_finite_differences(simulated):
     assert np.allclose(gradient, numeric, rtol=1e-6, atol=1e-6 * np.abs(numeric).max())
 
 
-def test_constant_covariates_give_the_static_fit(simulated):
+@pytest.fixture(scope="module")
+def constant_fits(simulated):
+    """A constant covariate (segment) fitted from the long table and from the RFM table."""
     rfm, covariates, _ = simulated
     static = {"purchase_covariates": ["segment"], "dropout_covariates": ["segment"]}
     dynamic = ParetoNBDModel(**static).fit(rfm, time_varying_covariates=covariates, **NAMES)
-    per_customer = covariates.groupby("customer")["segment"].first()
-    fixed = ParetoNBDModel(**static).fit(rfm.join(per_customer))
+    table = rfm.join(covariates.groupby("customer")["segment"].first())
+    return dynamic, ParetoNBDModel(**static).fit(table), table
+
+
+@pytest.fixture(scope="module")
+def seasonal_dropout(simulated):
+    rfm, covariates, _ = simulated
+    return ParetoNBDModel(dropout_covariates=["season"]).fit(
+        rfm, time_varying_covariates=covariates, **NAMES)
+
+
+def test_constant_covariates_give_the_static_fit(constant_fits):
+    dynamic, fixed, _ = constant_fits
     assert list(dynamic.params_.index) == list(fixed.params_.index)
     # One likelihood, two routes (closed form vs quadrature per piece, each row to ~1e-13):
     # both maxima within the optimisers' stopping gaps, parameters in standard errors.
@@ -153,15 +167,12 @@ def test_constant_covariates_give_the_static_fit(simulated):
 
 
 # ------------------------------------------------------------------------------ predictions
-def test_predictions_with_constant_covariates_are_the_static_ones(simulated):
+def test_predictions_with_constant_covariates_are_the_static_ones(simulated, constant_fits):
     rfm, covariates, _ = simulated
-    static = {"purchase_covariates": ["segment"], "dropout_covariates": ["segment"]}
-    dynamic = ParetoNBDModel(**static).fit(rfm, time_varying_covariates=covariates, **NAMES)
-    fixed = ParetoNBDModel(**static).fit(rfm.join(covariates.groupby("customer")["segment"]
-                                                  .first()))
+    dynamic, fixed, table = constant_fits
+    dynamic = copy.deepcopy(dynamic)
     dynamic.params_ = fixed.params_.copy()  # the same parameters, to compare the formulas
     predictor = dynamic.with_time_varying_covariates(covariates)
-    table = rfm.join(covariates.groupby("customer")["segment"].first())
     # P(alive) is exp(alive term - LL): the two LLs agree to ~1e-13 of their terms (|LL| of
     # a customer below ~100), so 1e-10 relative; the future is a closed form both ways.
     assert np.allclose(predictor.probability_alive(rfm), fixed.probability_alive(table),
@@ -208,10 +219,10 @@ def test_expected_purchases_integrate_the_future_covariates(simulated):
             assert found[customer] == pytest.approx(factor * value, rel=1e-9)
 
 
-def test_static_predictions_of_a_dynamic_fit_are_refused(simulated, tmp_path):
+def test_static_predictions_of_a_dynamic_fit_are_refused(simulated, seasonal_dropout,
+                                                         tmp_path):
     rfm, covariates, _ = simulated
-    model = ParetoNBDModel(dropout_covariates=["season"]).fit(
-        rfm, time_varying_covariates=covariates, **NAMES)
+    model = seasonal_dropout
     with pytest.raises(ValidationError, match="with_time_varying_covariates"):
         model.probability_alive(rfm.assign(season=0.0))
     # A saved fit keeps its names; the table is given again.
@@ -268,11 +279,9 @@ def test_periods_not_covering_the_calibration_end_are_refused(small):
         fit_small(rfm, covariates[~late])
 
 
-def test_periods_not_covering_the_horizon_are_refused(simulated):
+def test_periods_not_covering_the_horizon_are_refused(simulated, seasonal_dropout):
     rfm, covariates, _ = simulated
-    model = ParetoNBDModel(dropout_covariates=["season"]).fit(
-        rfm, time_varying_covariates=covariates, **NAMES)
-    predictor = model.with_time_varying_covariates(covariates)
+    predictor = seasonal_dropout.with_time_varying_covariates(covariates)
     # The last period starts 20 weeks after the calibration end and lasts a week.
     assert np.all(np.isfinite(predictor.expected_purchases(rfm, 21.0)))
     covered = (END + 21 * WEEK).date()
