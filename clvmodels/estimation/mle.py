@@ -35,8 +35,10 @@ from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError
 
 FORMAT_NAME = "clvmodels.model"
-# Version 2 adds the covariates; files without them are still written as version 1.
-FORMAT_VERSION = 2
+# Version 2 adds the covariates, version 3 their time-varying kind (the names of the covariate
+# table's columns); files without them are still written as the lowest version they need.
+FORMAT_VERSION = 3
+_TIME_VARYING_FIELDS = ("customer_col", "date_col")
 _SETTINGS = ("penalizer",)
 
 
@@ -308,9 +310,10 @@ class MLEModel(FittedModel):
         """Write the fitted model to a small, human-readable JSON file (atomically)."""
         self.check_fitted()
         design = self.covariate_design
+        time_varying = getattr(self, "time_varying_covariates_", None)
+        version = 1 if design is None else 2 if time_varying is None else 3
         document = {
-            **header(FORMAT_NAME, 1 if design is None else FORMAT_VERSION, type(self).__name__,
-                     package_version()),
+            **header(FORMAT_NAME, version, type(self).__name__, package_version()),
             "settings": {"penalizer": float(self.penalizer)},
             "params": {name: float(value) for name, value in self.params_.items()},
             "covariance": _nulls(self.covariance_.to_numpy().tolist()),
@@ -322,6 +325,8 @@ class MLEModel(FittedModel):
         }
         if design is not None:
             document["covariates"] = design.to_document()
+        if time_varying is not None:
+            document["time_varying_covariates"] = dict(time_varying)
         write_text(path, json.dumps(document, indent=2, allow_nan=False))
 
     @classmethod
@@ -361,6 +366,7 @@ class MLEModel(FittedModel):
                                          columns=names)
         model.log_likelihood_ = _float_or_nan(
             require(document, "log_likelihood", (int, float), path, nullable=True))
+        model.time_varying_covariates_ = _time_varying(cls, document, path)
         model.n_customers_ = _float_or_nan(
             require(document, "n_customers", (int, float), path, nullable=True))
         model.n_distinct_rows_ = (require(document, "n_distinct_rows", int, path)
@@ -411,6 +417,21 @@ def load_covariates(cls: type[MLEModel], document: Any, params: dict, penalizer:
                                   f"equal (constrained), got {sorted(tied)}")
     values = pd.Series([*base, *map(float, coefficients)], index=base_names + coefficient_names)
     return model, values
+
+
+def _time_varying(cls: type[MLEModel], document: dict, path: Any) -> dict[str, str] | None:
+    """The column names of a fit with time-varying covariates (None for other fits)."""
+    if "time_varying_covariates" not in document:
+        return None
+    names = document["time_varying_covariates"]
+    if not hasattr(cls, "with_time_varying_covariates") or "covariates" not in document:
+        raise ValidationError(f"{path}: time_varying_covariates needs a model that takes them "
+                              "and its covariates block")
+    if not (isinstance(names, dict) and set(names) == set(_TIME_VARYING_FIELDS)
+            and all(isinstance(value, str) and value for value in names.values())):
+        raise ValidationError(f"{path}: time_varying_covariates must map exactly "
+                              f"{list(_TIME_VARYING_FIELDS)} to column names")
+    return {field: names[field] for field in _TIME_VARYING_FIELDS}
 
 
 def _matrix(document: dict, n: int, path: Any) -> np.ndarray:
