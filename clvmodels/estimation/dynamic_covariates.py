@@ -336,19 +336,18 @@ def _purchases(data, pieces: Pieces, rows: pd.DataFrame, purchase_columns, trans
         first = np.searchsorted(pieces.customer, np.arange(pieces.n_customers))
         counts[first[x > 0]] = x[x > 0]
         return counts
-    times = _repeat_purchase_times(data, transactions, customer_col, date_col, end, unit)
-    who, when = times
+    who, when = _repeat_purchase_times(data, transactions, customer_col, date_col, end, unit)
     # The piece holding each purchase: the last of its customer's pieces starting at or
-    # before it (a purchase on a period's first day belongs to that period).
-    first = np.searchsorted(pieces.customer, np.arange(pieces.n_customers))
-    count = np.bincount(pieces.customer, minlength=pieces.n_customers)
-    for i in np.unique(who):
-        mine = when[who == i]
-        starts = pieces.start[first[i]:first[i] + count[i]]
-        slot = np.clip(np.searchsorted(starts, mine + _TOLERANCE, side="right") - 1, 0,
-                       count[i] - 1)
-        np.add.at(counts, first[i] + slot, 1.0)
-    return counts
+    # before it (a purchase on a period's first day belongs to that period). Pieces and
+    # purchases merged in order of (customer, time), a piece before a purchase at the same
+    # time: the latest piece before a purchase is then its own customer's (whose first piece
+    # starts at 0, before every repeat purchase), as the pieces come sorted that way.
+    n_pieces = len(pieces.customer)
+    is_purchase = np.repeat([False, True], [n_pieces, len(who)])
+    order = np.lexsort((is_purchase, np.concatenate([pieces.start, when + _TOLERANCE]),
+                        np.concatenate([pieces.customer, who])))
+    latest_piece = np.maximum.accumulate(np.where(is_purchase[order], -1, order))
+    return np.bincount(latest_piece[is_purchase[order]], minlength=n_pieces).astype(float)
 
 
 def _repeat_purchase_times(data, transactions, customer_col, date_col, end, unit):
