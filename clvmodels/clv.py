@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from clvmodels.display import equity_html
+from clvmodels.display import equity_html, total_repr
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.draws import DistinctRows, Summary, interval, summarise
 from clvmodels.estimation.fitdata import first_rows, row_codes
@@ -295,11 +295,7 @@ class CustomerEquity:
     time_unit: str | None = None
 
     def __repr__(self) -> str:
-        interval = ("" if self.total_interval is None else
-                    f", {self.level:.0%} interval {self.total_interval[0]:,.0f} to "
-                    f"{self.total_interval[1]:,.0f}")
-        return (f"CustomerEquity(total {self.total:,.0f}{interval}; {len(self.clv):,} "
-                f"customers, {len(self.segments)} segments)")
+        return total_repr(self, f", {len(self.segments)} segments")
 
     def _repr_html_(self) -> str:
         """Jupyter's display: the headline and the table by decile (see

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.display import contract_equity_html
+from clvmodels.display import contract_equity_html, total_repr
 from clvmodels.estimation.contract import check_renewal_horizon, contract_draws
 from clvmodels.estimation.draws import DistinctRows, summarise
 from clvmodels.validation import ValidationError, check_level, check_margin
@@ -174,12 +174,8 @@ class ContractEquity:
     margin: float | None = None
 
     def __repr__(self) -> str:
-        interval = ("" if self.total_interval is None else
-                    f", {self.level:.0%} interval {self.total_interval[0]:,.0f} to "
-                    f"{self.total_interval[1]:,.0f}")
         cohorts = "" if self.by_cohort is None else f", {len(self.by_cohort):,} cohorts"
-        return (f"ContractEquity(total {self.total:,.0f}{interval}; {len(self.clv):,} "
-                f"customers{cohorts}; new customer {self.new_customer_value:,.2f})")
+        return total_repr(self, f"{cohorts}; new customer {self.new_customer_value:,.2f}")
 
     def _repr_html_(self) -> str:
         """Jupyter's display: the headline and the table by cohort (see

@@ -86,7 +86,7 @@ def number(value: Any, digits: int = DIGITS) -> str:
             return "-"
         if value.is_integer() and abs(value) < 1e15:
             return f"{value:,.0f}"
-        if 10**digits <= abs(value) < 1e15:  # a log-likelihood: every digit before the point
+        if 10 ** (digits - 1) <= abs(value) < 1e15:  # a log-likelihood: every digit, 2 decimals
             return f"{value:,.2f}"
         return f"{value:.{digits}g}"
     return str(value)
@@ -289,6 +289,16 @@ def contract_equity_html(equity: Any) -> str:
     return card("Contractual customer equity", *parts)
 
 
+def total_repr(equity: Any, details: str) -> str:
+    """The one-line repr of an equity result: its class, total (and interval), customers and
+    ``details``."""
+    interval = ("" if equity.total_interval is None else
+                f", {equity.level:.0%} interval {equity.total_interval[0]:,.0f} to "
+                f"{equity.total_interval[1]:,.0f}")
+    return (f"{type(equity).__name__}(total {equity.total:,.0f}{interval}; "
+            f"{len(equity.clv):,} customers{details})")
+
+
 def backtest_html(backtest: Any) -> str:
     """A :class:`~clvmodels.evaluate.Backtest`: the holdout metrics beside the baselines',
     the reasons of the metrics that do not apply, the calibration histogram's fit."""
@@ -381,25 +391,18 @@ def progress_bar(description: str, total: int | None = None, progress: bool | No
     if not show_progress(progress) or _ACTIVE.get():
         yield _nothing
         return
+    from rich import progress as bars
     from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        SpinnerColumn,
-        TextColumn,
-        TimeElapsedColumn,
-    )
 
-    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    columns = [bars.SpinnerColumn(), bars.TextColumn("{task.description}")]
     if total is not None:
-        columns += [BarColumn(), MofNCompleteColumn()]
+        columns += [bars.BarColumn(), bars.MofNCompleteColumn()]
     console = Console(stderr=True)
     token = _ACTIVE.set(True)
     try:
         # Removed at the end where it was drawn live; elsewhere (forced on a log) rich draws
         # nothing live, and the final state is its one line.
-        with Progress(*columns, TimeElapsedColumn(), console=console,
+        with bars.Progress(*columns, bars.TimeElapsedColumn(), console=console,
                       transient=console.is_terminal or console.is_jupyter) as bar:
             task = bar.add_task(description, total=total)
             yield lambda: bar.advance(task)
@@ -416,4 +419,4 @@ __all__ = ["CURRENCY", "backtest_html", "bayesian_model_html", "card",
            "facts_html", "fitted_model_html", "frame_html", "horizon_text",
            "in_notebook", "interactive", "money", "notes_html", "number", "percent",
            "progress_bar", "progress_setting", "recorded_warnings", "show_progress",
-           "unfitted_html"]
+           "total_repr", "unfitted_html"]

@@ -64,6 +64,16 @@ def test_an_unfitted_model_shows_its_settings_and_says_it_is_not_fitted():
     assert texts[texts.index("penalizer") + 1] == "0.25"
 
 
+def test_a_model_with_parameters_set_says_it_has_no_likelihood():
+    model = BetaGeoModel().set_params_({"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+                                       time_unit="W")
+    html = model._repr_html_()
+    texts = cells(html)
+    assert "parameters set by hand" in html and "log-likelihood" not in texts
+    assert texts[texts.index("alpha") + 1] == "4.414"
+    assert texts[texts.index("time unit") + 1] == "weeks"
+
+
 def test_a_contractual_model_uses_the_same_display():
     table = pd.DataFrame({"renewals": [0, 1, 2, 3, 4, 0, 1, 5],
                           "churned": [True, True, True, False, False, True, False, False]})
@@ -253,3 +263,25 @@ def test_the_command_line_draws_no_library_progress(monkeypatch):
 
     monkeypatch.setattr(typer.main, "get_command", lambda application: Command())
     assert main([]) == 0 and seen == [False]
+
+
+def test_the_exact_2f1_fallback_shows_progress_when_forced(monkeypatch, capsys):
+    """SciPy's 2F1 made to fail everywhere: 150 arguments go to mpmath (about 1 ms each),
+    with a bar when forced, none by default here; the values are SciPy's true ones."""
+    import scipy.special
+
+    from clvmodels import _numerics
+
+    a, b, c = np.full(150, 0.5), np.full(150, 1.5), np.full(150, 2.5)
+    z = np.linspace(0.0, 0.9, 150)
+    expected = np.log(scipy.special.hyp2f1(a, b, c, z))
+    monkeypatch.setattr(_numerics.scipy.special, "hyp2f1",
+                        lambda *arguments: np.full(np.shape(arguments[0]), np.nan))
+    quiet = _numerics.log_hyp2f1_forms((0.0, a, b, c, z))
+    assert capsys.readouterr().err == ""
+    with progress_setting(True):
+        forced = _numerics.log_hyp2f1_forms((0.0, a, b, c, z))
+    assert "exact 2F1 (mpmath) for 150 arguments" in capsys.readouterr().err
+    # mpmath to double precision, SciPy's series to a few ulps: 1e-13 relative is ample.
+    np.testing.assert_allclose(quiet, expected, rtol=1e-13, atol=1e-15)
+    np.testing.assert_array_equal(forced, quiet)
