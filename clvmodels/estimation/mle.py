@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from clvmodels.display import progress_bar, recorded_warnings
 from clvmodels.errors import DegenerateFitWarning
 from clvmodels.estimation.base import FittedModel, check_weights, package_version
 from clvmodels.estimation.covariate_fit import (
@@ -24,6 +25,7 @@ from clvmodels.estimation.covariate_fit import (
     summary_table,
 )
 from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
+from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.modelfile import check_header, header, read_json, require
 from clvmodels.estimation.optimise import (
     covariance,
@@ -34,6 +36,9 @@ from clvmodels.files.atomic import write_text
 from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError
 
+# A fit on at least this many distinct rows shows a spinner by default (where someone watches):
+# smaller ones take seconds.
+PROGRESS_ROWS = 100_000
 FORMAT_NAME = "clvmodels.model"
 # Version 2 adds the covariates, version 3 their time-varying kind (the names of the covariate
 # table's columns); files without them are still written as the lowest version they need.
@@ -115,6 +120,7 @@ class MLEModel(FittedModel):
         data: pd.DataFrame,
         weights: pd.Series | np.ndarray | None = None,
         initial_params: dict[str, float] | None = None,
+        progress: bool | None = None,
     ) -> Self:
         """Fit the model by maximum likelihood.
 
@@ -136,6 +142,10 @@ class MLEModel(FittedModel):
         initial_params : dict, optional
             Starting values by parameter name; a data-driven guess by default. With
             covariates, of the family's parameters only (the coefficients start at 0).
+        progress : bool, optional
+            Show a spinner with the elapsed time while the optimiser runs; by default on a
+            table of at least 100,000 distinct rows, when someone watches (a terminal, or
+            Jupyter with ipywidgets: see :func:`clvmodels.display.show_progress`).
 
         Returns
         -------
@@ -145,9 +155,19 @@ class MLEModel(FittedModel):
                 and self.penalizer >= 0):
             raise ValueError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}")
         spec = self.covariate_spec()
-        if spec.active:
-            return self._fit_covariates(spec, data, weights, initial_params)
-        fit_data = self.fit_data(data, weights)
+        # The warnings of the fit are kept for its display (and shown as they were).
+        with recorded_warnings() as shown:
+            if spec.active:
+                self._fit_covariates(spec, data, weights, initial_params, progress)
+            else:
+                self._fit_plain(data, weights, initial_params, progress)
+        self.fit_warnings_ = tuple(shown)
+        return self
+
+    def _fit_plain(self, data: pd.DataFrame, weights: Any,
+                   initial_params: dict[str, float] | None, progress: bool | None) -> None:
+        """:meth:`fit` without covariates."""
+        fit_data = self.fit_data(data, weights, stacklevel=4)
         start = (self.family.initial_params(fit_data) if initial_params is None
                  else self.family.params_from_mapping(initial_params, "initial_params"))
         owner = type(self).__name__
@@ -156,19 +176,21 @@ class MLEModel(FittedModel):
         # of times; with both multi-threaded OpenBLAS libraries in one process, each call waits
         # for the other's still-spinning threads (a 5,000-customer fit ran 15x slower on two
         # cores). Blocked evaluation keeps every product small, so one thread loses nothing.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), fit_progress(owner, fit_data,
+                                                                         progress):
             result = fit_maximum_likelihood(self.family, fit_data, start, self.penalizer, owner)
         self.params_ = pd.Series(result.params, index=list(self.param_names), name="estimate")
         self.log_likelihood_ = result.log_likelihood
+        self.convergence_ = dict(result.convergence)
         self.record_data(data, fit_data)
         self.covariance_ = covariance(result.params, result.information, self.param_names)
         if result.problems:
             warnings.warn(degenerate_fit_message(owner, result.problems), DegenerateFitWarning,
-                          stacklevel=2)
-        return self
+                          stacklevel=3)
 
     def _fit_covariates(self, spec: CovariateSpec, data: pd.DataFrame, weights: Any,
-                        initial_params: dict[str, float] | None) -> Self:
+                        initial_params: dict[str, float] | None,
+                        progress: bool | None = None) -> Self:
         """:meth:`fit` with covariates: the base parameters start as without (or at
         ``initial_params``), the coefficients at 0."""
         designs = []
@@ -179,13 +201,15 @@ class MLEModel(FittedModel):
             return {COLUMN_PREFIX + name: matrix[:, k]
                     for k, name in enumerate(designs[0].columns)}
 
-        fit_data = self.fit_data(data, weights, design_columns)
+        fit_data = self.fit_data(data, weights, design_columns, stacklevel=4)
         start = (self.family.initial_params(fit_data) if initial_params is None
                  else self.family.params_from_mapping(initial_params, "initial_params"))
         owner = type(self).__name__
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), fit_progress(owner, fit_data,
+                                                                         progress):
             result = fit_with_covariates(self.family, designs[0], fit_data, start,
                                          self.penalizer, owner)
+        self.convergence_ = {}  # the covariate fit does not report its optimiser's trace
         self.covariates_ = designs[0]
         self.params_ = result.params
         self.covariance_ = result.covariance
@@ -384,6 +408,14 @@ class MLEModel(FittedModel):
         except ValueError as error:
             raise ValidationError(f"{path}: {error}") from None
         return model
+
+
+def fit_progress(owner: str, fit_data: FitData, progress: bool | None):
+    """The spinner of a fit (see :meth:`MLEModel.fit`'s ``progress``)."""
+    if progress is None and fit_data.n_rows < PROGRESS_ROWS:
+        progress = False
+    return progress_bar(f"{owner}: maximum-likelihood fit on {fit_data.n_rows:,} distinct rows",
+                        progress=progress)
 
 
 def load_covariates(cls: type[MLEModel], document: Any, params: dict, penalizer: float,
