@@ -31,7 +31,7 @@ from clvmodels.estimation.contract import (
     ContractPredictions,
     discounted_survival_series,
 )
-from clvmodels.estimation.family import Parameter, Params
+from clvmodels.estimation.family import CovariateLink, Parameter, Params
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 
@@ -130,6 +130,14 @@ class BetaDiscreteWeibullFamily(ContractFamily):
         Parameter("alpha", "churn probability theta ~ Beta(alpha, beta)"),
         Parameter("beta", "churn probability theta ~ Beta(alpha, beta)"),
         Parameter("c", "duration dependence: P(T > t | theta) = (1 - theta)^(t^c)"),
+    )
+    #: Static covariates shift the log-odds of the mean churn probability: ``alpha_i = alpha
+    #: exp(g_dropout' z)``, so ``logit E[theta_i] = log(alpha / beta) + g_dropout' z`` and
+    #: P(T = 1) = alpha_i / (alpha_i + beta) rises with it (the sBG's first-period churn).
+    #: Scaling alpha and beta together (as the BG/NBD's a and b) would leave every
+    #: customer's first-period churn unchanged.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("dropout", ("alpha",), 1, "churning sooner"),
     )
 
     def shape(self, params: Params):
@@ -233,6 +241,12 @@ class ShiftedBetaGeoModel(ContractPredictions, MLEModel):
     params_ : Series
         ``alpha``, ``beta``: each customer's churn probability per period ~ Beta(alpha, beta).
 
+    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
+    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
+    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
+    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
+    profile).
+
     Examples
     --------
     >>> from clvmodels import ShiftedBetaGeoModel, cohort_to_customers, load_retention_cohorts
@@ -264,6 +278,12 @@ class BetaDiscreteWeibullModel(ContractPredictions, MLEModel):
         ``alpha``, ``beta`` (churn probability ~ Beta(alpha, beta)) and ``c`` (duration
         dependence: a customer's churn hazard falls with tenure for c < 1, rises for c > 1;
         c = 1 is the sBG).
+
+    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
+    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
+    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
+    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
+    profile).
     """
 
     family = BETA_DISCRETE_WEIBULL
