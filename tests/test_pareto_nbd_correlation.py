@@ -1,0 +1,247 @@
+"""The Pareto/NBD with Sarmanov-correlated purchase and dropout rates: its likelihood against
+the plain model and a double integral, the gradient, recovery of a positive and a negative
+correlation, predictions against simulated holdout purchases, covariates, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from clvmodels import ParetoNBDModel, ValidationError
+from clvmodels.estimation.covariate_fit import Coordinates, CovariateObjective
+from clvmodels.estimation.covariates import CovariateDesign
+from clvmodels.estimation.fitdata import FitData
+from clvmodels.models.pareto_nbd_correlation import (
+    PARETO_NBD_CORRELATION,
+    ParetoNBDCorrelationModel,
+    correlation,
+    kappa_for,
+    laplace_transforms,
+    omega_bounds,
+    omega_of,
+)
+
+FAMILY = PARETO_NBD_CORRELATION
+# Marginals on a time unit in which the Sarmanov family reaches correlations of -0.20 to 0.15
+# (its reach shrinks as 1 / ((alpha + 1)(beta + 1))).
+MARGINALS = {"r": 1.0, "alpha": 0.5, "s": 0.8, "beta": 1.0}
+HISTORY = FitData({"x": np.array([0.0, 1, 3, 7]), "t_x": np.array([0.0, 2, 10, 20]),
+                   "T": np.array([5.0, 10, 30, 25]), "unit": np.ones(4)}, np.ones(4))
+
+
+def _params(cor: float, marginals: dict = MARGINALS) -> tuple:
+    return (*marginals.values(), kappa_for(*marginals.values(), cor))
+
+
+def _simulated(cor: float, n: int, seed: int, holdout: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    T = rng.uniform(2, 6, n)
+    x, t_x, x_holdout = FAMILY.simulate(_params(cor), T, holdout, rng)
+    return pd.DataFrame({"frequency": x, "recency": t_x, "T": T, "holdout": x_holdout})
+
+
+def test_omega_zero_gives_the_pareto_nbd_likelihood():
+    marginals = (0.8, 3.0, 0.6, 5.0)
+    lo, hi = omega_bounds(*laplace_transforms(*marginals))
+    params = (*marginals, -lo / hi)  # the position of omega = 0
+    assert omega_of(params) == pytest.approx(0.0, abs=1e-15)
+    # Weights (1, 0, 0, 0) of the same Pareto/NBD terms: equal to rounding.
+    assert np.allclose(FAMILY.log_likelihood(params, HISTORY),
+                       ParetoNBDModel.family.log_likelihood(marginals, HISTORY),
+                       rtol=1e-14, atol=0)
+
+
+def _tensor_gauss_legendre(function, lo: np.ndarray, hi: np.ndarray, nodes: int) -> float:
+    """The integral of ``function(u, v)`` over the box [lo, hi] by the tensor product of
+    Gauss-Legendre rules of ``nodes`` points per axis."""
+    points, weights = np.polynomial.legendre.leggauss(nodes)
+    half = (hi - lo) / 2
+    u, v = (lo[k] + half[k] * (points + 1) for k in range(2))
+    return float(half.prod() * weights @ function(u[:, None], v[None, :]) @ weights)
+
+
+@pytest.mark.parametrize("kappa", [0.2, 3.0])
+def test_likelihood_is_the_double_integral_over_the_sarmanov_density(kappa):
+    r, alpha, s, beta = 0.8, 3.0, 0.6, 5.0
+    params = (r, alpha, s, beta, kappa)
+    omega = omega_of(params)
+    first, second = laplace_transforms(r, alpha, s, beta)
+    values = FAMILY.log_likelihood(params, HISTORY)
+    # In log rates (u = log lambda, v = log mu) the integrand is smooth and falls off
+    # doubly exponentially at both ends; the box holds all but ~1e-15 of the gamma mass.
+    lo = np.log([stats.gamma.ppf(1e-15, r, scale=1 / alpha),
+                 stats.gamma.ppf(1e-15, s, scale=1 / beta)])
+    hi = np.log([stats.gamma.isf(1e-15, r, scale=1 / alpha),
+                 stats.gamma.isf(1e-15, s, scale=1 / beta)])
+    for row in range(4):
+        x, t_x, T = (HISTORY[name][row] for name in ("x", "t_x", "T"))
+
+        def integrand(u, v, x=x, t_x=t_x, T=T):
+            lam, mu = np.exp(u), np.exp(v)
+            # The Pareto/NBD's likelihood given the rates: alive at T, or gone in (t_x, T].
+            given = lam**x * (np.exp(-(lam + mu) * T) + mu / (lam + mu) * (
+                np.exp(-(lam + mu) * t_x) - np.exp(-(lam + mu) * T)))
+            density = (stats.gamma.pdf(lam, r, scale=1 / alpha) * lam
+                       * stats.gamma.pdf(mu, s, scale=1 / beta) * mu
+                       * (1 + omega * (np.exp(-lam) - first) * (np.exp(-mu) - second)))
+            return given * density
+
+        coarse, fine = (_tensor_gauss_legendre(integrand, lo, hi, nodes)
+                        for nodes in (200, 400))
+        # The rules converge geometrically on this analytic integrand: the difference of
+        # 200 and 400 nodes bounds the coarse one's error, and 1e-10 relative (1e-10 in the
+        # log) is far above rounding (~1e-13 for 1.6e5 terms) and the box's 1e-15.
+        assert abs(coarse - fine) < 1e-10 * fine
+        assert values[row] == pytest.approx(np.log(fine), abs=1e-10)
+
+
+def test_gradient_matches_finite_differences():
+    params = np.array([0.8, 3.0, 0.6, 5.0, 0.7])
+    rows, gradient = FAMILY.log_likelihood_gradient(tuple(params), HISTORY)
+    # The same terms combined in another order (the components' totals, not u and v).
+    assert np.allclose(rows, FAMILY.log_likelihood(tuple(params), HISTORY), rtol=1e-13)
+    numeric = []
+    for j in range(len(params)):
+        step = np.zeros(len(params))
+        step[j] = 1e-6 * params[j]
+        numeric.append((FAMILY.log_likelihood(tuple(params + step), HISTORY)
+                        - FAMILY.log_likelihood(tuple(params - step), HISTORY)) / (2 * step[j]))
+    # Central differences with relative step 1e-6: truncation ~1e-12 |LL'''| and rounding
+    # ~1e-16 |LL| / 1e-6 (|LL| ~ 20: 2e-9); the Pareto/NBD's per-row gradient takes the
+    # dropout integral from quadrature (~1e-8 relative): 1e-6 relative covers them.
+    assert np.allclose(gradient, np.array(numeric), rtol=1e-6, atol=1e-6)
+
+
+def test_gradient_with_covariates_matches_finite_differences():
+    table = _simulated(0.1, 300, 2)
+    rng = np.random.default_rng(1)
+    table["income"] = rng.normal(0, 1, len(table))
+    table["premium"] = (rng.random(len(table)) < 0.5) * 1.0
+    model = ParetoNBDCorrelationModel(purchase_covariates=["income"],
+                                      dropout_covariates=["premium", "income"])
+    spec = model.covariate_spec()
+    designs = []
+
+    def columns(rows, weights):
+        designs.append(CovariateDesign.fit(spec, table, rows, weights))
+        matrix = designs[0].matrix(table[rows])
+        return {f"covariate:{c}": matrix[:, k] for k, c in enumerate(designs[0].columns)}
+
+    fit_data = model.fit_data(table, None, columns)
+    coordinates = Coordinates.of(FAMILY, designs[0], np.ones(5))
+    objective = CovariateObjective(coordinates, fit_data, 0.0)
+    phi = np.concatenate([np.log(_params(0.1)), [0.3, -0.4, 0.2]])
+    _, gradient = objective.log_likelihood(phi)
+    h = 1e-5
+    numeric = np.array([(objective.log_likelihood(phi + step, False)[0]
+                         - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
+                        for step in np.eye(len(phi)) * h])
+    # As in tests/test_covariates.py: truncation h^2 |LL'''|, rounding 1e-16 |LL| / h and
+    # the quadrature's ~1e-8 are below 1e-5 of the largest component.
+    assert np.allclose(gradient, numeric, rtol=1e-5, atol=1e-5 * np.abs(numeric).max())
+
+
+@pytest.mark.parametrize("cor", [0.12, -0.15])
+def test_simulation_recovers_the_correlation(cor):
+    table = _simulated(cor, 4000, 3)
+    fitted = ParetoNBDCorrelationModel().fit(table)
+    summary = fitted.summary()
+    assert list(summary.index) == ["r", "alpha", "s", "beta", "kappa", "cor"]
+    truth = pd.Series({**MARGINALS, "cor": cor})
+    error = ((summary["estimate"] - truth) / summary["std_error"]).dropna()
+    # Consistent estimates with their standard errors: all five within 4 se (probability
+    # > 0.999 for approximately normal errors).
+    assert np.all(np.abs(error) < 4), error
+    assert fitted.correlation_ == pytest.approx(summary.loc["cor", "estimate"])
+    assert np.sign(fitted.correlation_) == np.sign(cor)
+    row = summary.loc["cor"]
+    assert row["lower_95%"] == pytest.approx(row["estimate"] - 1.959964 * row["std_error"])
+    # The plain Pareto/NBD is the model at omega = 0: the correlated fit is at least as good.
+    assert fitted.log_likelihood_ > ParetoNBDModel().fit(table).log_likelihood_
+
+
+@pytest.mark.parametrize("cor", [0.12, -0.18])
+def test_conditional_expectations_match_simulated_holdout_purchases(cor):
+    # E[X(T, T + 3) | history] under the true parameters: the sum over customers of the
+    # errors holdout - prediction has mean 0 and standard deviation sqrt(sum of squared
+    # errors) (independent customers); the plain Pareto/NBD with the same marginals misses.
+    table = _simulated(cor, 40000, 5, holdout=3.0)
+    truth = {**MARGINALS, "cor": cor}
+    correlated = ParetoNBDCorrelationModel().set_params_(truth)
+    plain = ParetoNBDModel().set_params_(MARGINALS)
+    observed = table["holdout"].to_numpy()
+    for model, expect_close in ((correlated, True), (plain, False)):
+        predicted = model.expected_purchases(table, 3.0).to_numpy()
+        z = (observed - predicted).sum() / np.sqrt(((observed - predicted) ** 2).sum())
+        # Within 4 standard deviations (probability 0.99994 under the model).
+        assert (abs(z) < 4) == expect_close, (model, z)
+
+
+def test_predictions_are_consistent_with_each_other():
+    model = ParetoNBDCorrelationModel().set_params_({**MARGINALS, "cor": -0.15})
+    table = _simulated(-0.15, 200, 8)
+    expected = model.expected_purchases(table, 3.0)
+    # The discounted purchases integrate the purchase rate: at a negligible discount rate over
+    # a horizon of 3 they are E[X(3)] (the quadrature's error ~1e-10 relative).
+    discounted = model.discounted_expected_purchases(table, horizon=3.0, discount_rate=1e-12)
+    assert np.allclose(discounted, expected, rtol=1e-8)
+    # The count distribution sums to 1 and has mean E[X(3)] (truncated where its tail is
+    # below 1e-12).
+    counts = np.arange(150)
+    pmf = np.array([model.probability_of_purchases(table, n, 3.0).to_numpy() for n in counts])
+    assert np.allclose(pmf.sum(axis=0), 1.0, atol=1e-9)
+    assert np.allclose(counts @ pmf, expected, rtol=1e-7)
+    # P(alive) in (0, 1], and a new customer's expectation is the signed mixture of the
+    # Pareto/NBD's at the prior weights.
+    alive = model.probability_alive(table)
+    assert ((alive > 0) & (alive <= 1)).all()
+    rng = np.random.default_rng(4)
+    _, _, purchases = FAMILY.simulate(_params(-0.15), np.full(200000, 1e-12), 3.0, rng)
+    # The simulated mean is within 4 standard errors of the expectation.
+    assert abs(model.expected_purchases_new_customer(3.0) - purchases.mean()) < 4 * (
+        purchases.std() / np.sqrt(len(purchases)))
+
+
+def test_covariates_with_correlation():
+    rng = np.random.default_rng(12)
+    table = _simulated(0.1, 1500, 12)
+    table["premium"] = (rng.random(len(table)) < 0.5) * 1.0
+    fitted = ParetoNBDCorrelationModel(purchase_covariates=["premium"],
+                                       dropout_covariates=["premium"]).fit(table)
+    summary = fitted.summary()
+    assert list(summary.index) == ["r", "alpha", "s", "beta", "kappa", "purchase.premium",
+                                   "dropout.premium", "cor"]
+    assert np.isfinite(summary.loc["cor", "std_error"])
+    # A customer's predictions are those of the model at their own alpha and beta.
+    per_customer = fitted.customer_parameters(table)
+    alive = fitted.probability_alive(table)
+    expected = fitted.expected_purchases(table, 3.0)
+    for position in (0, 5, 77):
+        own = ParetoNBDCorrelationModel().set_params_(
+            {name: per_customer[name][position] if name in per_customer
+             else fitted.params_[name] for name in fitted.param_names})
+        row = table.iloc[[position]]
+        # The same formulas at the same parameters in another grouping of the rows.
+        assert own.probability_alive(row).iloc[0] == pytest.approx(alive.iloc[position],
+                                                                   rel=1e-10)
+        assert own.expected_purchases(row, 3.0).iloc[0] == pytest.approx(
+            expected.iloc[position], rel=1e-10)
+
+
+def test_set_params_by_correlation_and_its_bounds():
+    model = ParetoNBDCorrelationModel().set_params_({**MARGINALS, "cor": 0.1})
+    assert model.correlation_ == pytest.approx(0.1, rel=1e-12)
+    assert float(correlation(model.params_.to_numpy())) == pytest.approx(0.1, rel=1e-12)
+    with pytest.raises(ValidationError, match=r"cor = 0.5 is outside .*\(-0.201148, 0.149071\)"):
+        ParetoNBDCorrelationModel().set_params_({**MARGINALS, "cor": 0.5})
+
+
+def test_save_and_load_keep_the_correlation(tmp_path):
+    fitted = ParetoNBDCorrelationModel().fit(_simulated(-0.1, 800, 9))
+    path = tmp_path / "model.json"
+    fitted.save(path)
+    loaded = ParetoNBDCorrelationModel.load(path)
+    assert loaded.correlation_ == fitted.correlation_
+    pd.testing.assert_frame_equal(loaded.summary(), fitted.summary())
