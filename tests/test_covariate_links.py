@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import covariate_objective, difference_gradient  # noqa: E402
 
 from clvmodels import (
     BetaDiscreteWeibullModel,
@@ -16,7 +17,7 @@ from clvmodels import (
     ValidationError,
 )
 from clvmodels.contract_value import contract_lifetime_value
-from clvmodels.estimation.covariate_fit import Coordinates, CovariateObjective
+from clvmodels.estimation.covariate_fit import Coordinates
 from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 
@@ -77,19 +78,7 @@ def case(request):
 
 
 def _objective(model_class, covariates: dict, table: pd.DataFrame):
-    model = model_class(**covariates)
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, table, rows, weights))
-        matrix = designs[0].matrix(table[rows])
-        return {f"covariate:{c}": matrix[:, k] for k, c in enumerate(designs[0].columns)}
-
-    fit_data = model.fit_data(table, None, columns)
-    family = model_class.family
-    coordinates = Coordinates.of(family, designs[0], np.ones(len(family.parameters)))
-    return family, fit_data, coordinates, CovariateObjective(coordinates, fit_data, 0.0)
+    return covariate_objective(model_class(**covariates), table)
 
 
 def test_zero_coefficients_give_the_likelihood_without_covariates(case):
@@ -112,11 +101,7 @@ def test_gradient_matches_finite_differences(case):
     phi = np.concatenate([base + rng.normal(0, 0.2, len(base)),
                           rng.normal(0, 0.15, coordinates.n_free)])
     _, gradient = objective.log_likelihood(phi)
-    h = 1e-5
-    numeric = np.array([
-        (objective.log_likelihood(phi + step, False)[0]
-         - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
-        for step in np.eye(len(phi)) * h])
+    numeric = difference_gradient(objective, phi, h=1e-5)
     # Central differences: truncation ~h^2 |LL'''| and rounding ~1e-16 |LL| / h (|LL| ~ 1e3:
     # 1e-8); the GGompertz/NBD's quadrature (relative target 1e-12) adds ~1e-12 |LL| / h.
     # 1e-5 relative to the largest component covers them.
@@ -150,11 +135,16 @@ def _own_model_predictions(fitted, table, predictions: dict, positions=(0, 7, 12
                                                               rel=1e-10, abs=1e-14), name
 
 
+def _fitted(name: str, n: int = 400, seed: int = 3):
+    """A fit of the case's model with its covariates on customers simulated from it."""
+    model_class, covariates, truth = CASES[name]
+    table = _simulated(model_class, truth, n, seed, covariates)
+    return model_class(**covariates).fit(table), table
+
+
 @pytest.mark.parametrize("name", ["ggomnbd", "bgbb"])
 def test_purchase_predictions_are_the_customers_own_model(name):
-    model_class, covariates, truth = CASES[name]
-    table = _simulated(model_class, truth, 400, 3, covariates)
-    fitted = model_class(**covariates).fit(table)
+    fitted, table = _fitted(name)
     _own_model_predictions(fitted, table, {
         "alive": lambda m, t: m.probability_alive(t),
         "expected": lambda m, t: m.expected_purchases(t, 6),
@@ -166,9 +156,8 @@ def test_purchase_predictions_are_the_customers_own_model(name):
 
 @pytest.mark.parametrize("name", ["sbg", "bdw"])
 def test_contract_predictions_are_the_customers_own_model(name):
-    model_class, covariates, truth = CASES[name]
-    table = _simulated(model_class, truth, 400, 3, covariates)
-    fitted = model_class(**covariates).fit(table)
+    fitted, table = _fitted(name)
+    model_class = type(fitted)
     _own_model_predictions(fitted, table, {
         "derl": lambda m, t: m.expected_residual_lifetime(t, 0.1),
         "active": lambda m, t: m.probability_active(t),

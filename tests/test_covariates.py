@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import covariate_objective, difference_gradient  # noqa: E402
 
 from clvmodels import (
     BetaGeoModel,
@@ -21,11 +22,7 @@ from clvmodels import (
     ValidationError,
     rfm_summary,
 )
-from clvmodels.estimation.covariate_fit import (
-    Coordinates,
-    CovariateObjective,
-    held_out_log_likelihood,
-)
+from clvmodels.estimation.covariate_fit import Coordinates, held_out_log_likelihood
 from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.evaluate import likelihood_ratio_test
@@ -132,19 +129,7 @@ MODELS = {
 
 def _objective(name: str, table: pd.DataFrame):
     model_class, covariates = MODELS[name]
-    model = model_class(**covariates)
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, table, rows, weights))
-        matrix = designs[0].matrix(table[rows])
-        return {f"covariate:{c}": matrix[:, k] for k, c in enumerate(designs[0].columns)}
-
-    fit_data = model.fit_data(table, None, columns)
-    family = model_class.family
-    coordinates = Coordinates.of(family, designs[0], np.ones(len(family.parameters)))
-    return family, fit_data, coordinates, CovariateObjective(coordinates, fit_data, 0.0)
+    return covariate_objective(model_class(**covariates), table)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -168,11 +153,7 @@ def test_gradient_matches_finite_differences(name):
     phi = np.concatenate([start + rng.normal(0, 0.2, len(start)),
                           rng.normal(0, 0.15, coordinates.n_free)])
     _, gradient = objective.log_likelihood(phi)
-    h = 1e-5
-    numeric = np.array([
-        (objective.log_likelihood(phi + step, False)[0]
-         - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
-        for step in np.eye(len(phi)) * h])
+    numeric = difference_gradient(objective, phi, h=1e-5)
     # Central differences: truncation ~h^2 |LL'''| and rounding ~1e-16 |LL| / h (|LL| ~ 1e3,
     # 1e-8); Pareto/NBD's own per-row gradient differences the dropout integral (~1e-8
     # relative). 1e-5 relative to the largest component covers all three.

@@ -7,16 +7,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import covariate_objective, difference_gradient  # noqa: E402
 from scipy import stats
 
 from clvmodels import ParetoNBDModel, ValidationError
-from clvmodels.estimation.covariate_fit import Coordinates, CovariateObjective
-from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.pareto_nbd_correlation import (
     PARETO_NBD_CORRELATION,
     ParetoNBDCorrelationModel,
     correlation,
+    correlation_range,
     kappa_for,
     laplace_transforms,
     omega_bounds,
@@ -121,23 +121,10 @@ def test_gradient_with_covariates_matches_finite_differences():
     table["premium"] = (rng.random(len(table)) < 0.5) * 1.0
     model = ParetoNBDCorrelationModel(purchase_covariates=["income"],
                                       dropout_covariates=["premium", "income"])
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, table, rows, weights))
-        matrix = designs[0].matrix(table[rows])
-        return {f"covariate:{c}": matrix[:, k] for k, c in enumerate(designs[0].columns)}
-
-    fit_data = model.fit_data(table, None, columns)
-    coordinates = Coordinates.of(FAMILY, designs[0], np.ones(5))
-    objective = CovariateObjective(coordinates, fit_data, 0.0)
+    _, _, _, objective = covariate_objective(model, table)
     phi = np.concatenate([np.log(_params(0.1)), [0.3, -0.4, 0.2]])
     _, gradient = objective.log_likelihood(phi)
-    h = 1e-5
-    numeric = np.array([(objective.log_likelihood(phi + step, False)[0]
-                         - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
-                        for step in np.eye(len(phi)) * h])
+    numeric = difference_gradient(objective, phi, h=1e-5)
     # As in tests/test_covariates.py: truncation h^2 |LL'''|, rounding 1e-16 |LL| / h and
     # the quadrature's ~1e-8 are below 1e-5 of the largest component.
     assert np.allclose(gradient, numeric, rtol=1e-5, atol=1e-5 * np.abs(numeric).max())
@@ -157,9 +144,17 @@ def test_simulation_recovers_the_correlation(cor):
     assert fitted.correlation_ == pytest.approx(summary.loc["cor", "estimate"])
     assert np.sign(fitted.correlation_) == np.sign(cor)
     row = summary.loc["cor"]
-    assert row["lower_95%"] == pytest.approx(row["estimate"] - 1.959964 * row["std_error"])
+    # The Wald interval, cut to the correlations reachable at the estimated marginals.
+    lowest, highest = correlation_range(*fitted.params_[["r", "alpha", "s", "beta"]])
+    assert row["lower_95%"] == pytest.approx(
+        max(row["estimate"] - 1.959964 * row["std_error"], lowest))
+    assert row["upper_95%"] == pytest.approx(
+        min(row["estimate"] + 1.959964 * row["std_error"], highest))
     # The plain Pareto/NBD is the model at omega = 0: the correlated fit is at least as good.
     assert fitted.log_likelihood_ > ParetoNBDModel().fit(table).log_likelihood_
+    # The fit ran on rescaled times with the kernel's unit rescaled alike: its likelihood is
+    # that of the data in their own unit (to summation rounding).
+    assert fitted.log_likelihood(table) == pytest.approx(fitted.log_likelihood_, rel=1e-12)
 
 
 @pytest.mark.parametrize("cor", [0.12, -0.18])
@@ -236,6 +231,12 @@ def test_set_params_by_correlation_and_its_bounds():
     assert float(correlation(model.params_.to_numpy())) == pytest.approx(0.1, rel=1e-12)
     with pytest.raises(ValidationError, match=r"cor = 0.5 is outside .*\(-0.201148, 0.149071\)"):
         ParetoNBDCorrelationModel().set_params_({**MARGINALS, "cor": 0.5})
+    # The reach at these marginals, from omega's bounds (1 / max of the kernels' products).
+    first, second = 1 / 3, (1 / 2) ** 0.8
+    scale = first * second * np.sqrt(0.8) / (1.5 * 2.0)
+    assert correlation_range(*MARGINALS.values()) == pytest.approx(
+        (-scale / max(first * second, (1 - first) * (1 - second)),
+         scale / max(first * (1 - second), (1 - first) * second)), rel=1e-14)
 
 
 def test_save_and_load_keep_the_correlation(tmp_path):

@@ -89,6 +89,15 @@ def correlation(params: Params) -> np.ndarray:
     return omega_of(params) * first * second * np.sqrt(r * s) / ((alpha + 1) * (beta + 1))
 
 
+def correlation_range(r: float, alpha: float, s: float, beta: float) -> tuple[float, float]:
+    """The correlations of lambda and mu the Sarmanov family reaches at these marginals (the
+    ends of omega's interval, in the data's time unit)."""
+    first, second = laplace_transforms(r, alpha, s, beta)
+    scale = first * second * np.sqrt(r * s) / ((alpha + 1) * (beta + 1))
+    lo, hi = omega_bounds(first, second)
+    return float(lo * scale), float(hi * scale)
+
+
 def kappa_for(r: float, alpha: float, s: float, beta: float, cor: float) -> float:
     """The kappa of a given correlation of lambda and mu (with r, alpha, s, beta in the data's
     time unit).
@@ -99,15 +108,13 @@ def kappa_for(r: float, alpha: float, s: float, beta: float, cor: float) -> floa
         If ``cor`` is outside the correlations the Sarmanov family reaches at these
         parameters (the open interval of omega's bounds).
     """
-    first, second = laplace_transforms(r, alpha, s, beta)
-    scale = first * second * np.sqrt(r * s) / ((alpha + 1) * (beta + 1))
-    lo, hi = omega_bounds(first, second)
-    position = (cor / scale - lo) / (hi - lo)
+    lowest, highest = correlation_range(r, alpha, s, beta)
+    position = (cor - lowest) / (highest - lowest)
     if not (np.isfinite(position) and 0 < position < 1):
         raise ValidationError(
             f"cor = {cor!r} is outside the correlations the Sarmanov family reaches at r = "
             f"{r:g}, alpha = {alpha:g}, s = {s:g}, beta = {beta:g}: expected a value in "
-            f"({lo * scale:.6g}, {hi * scale:.6g})")
+            f"({lowest:.6g}, {highest:.6g})")
     return float(position / (1 - position))
 
 
@@ -342,7 +349,12 @@ class ParetoNBDCorrelationModel(PurchasePredictions, MLEModel):
     def summary(self, level: float = 0.95) -> pd.DataFrame:
         """The parameter table of :meth:`MLEModel.summary` and a row ``cor``: cor(lambda,
         mu) with its delta-method standard error (central differences of cor in the log
-        parameters against the covariance) and the interval ``cor +/- z se``."""
+        parameters against the covariance) and the interval ``cor +/- z se``, cut to the
+        correlations the Sarmanov family reaches at the estimated marginals.
+
+        At omega's bound (kappa on the edge of the search box, which the fit announces with a
+        DegenerateFitWarning: e.g. CDNOW's estimate) the delta method does not hold and the
+        interval is not a confidence interval."""
         table = super().summary(level)
         names = list(self.param_names)
         base = self.params_[names].to_numpy(dtype=float)
@@ -354,7 +366,9 @@ class ParetoNBDCorrelationModel(PurchasePredictions, MLEModel):
         covariance = self.covariance_.loc[names, names].to_numpy()
         std_error = float(np.sqrt(gradient @ covariance @ gradient))
         z = stats.norm.ppf(0.5 + level / 2)
-        row = pd.DataFrame([[value, std_error, value - z * std_error, value + z * std_error]],
+        reach = correlation_range(*base[:4])
+        row = pd.DataFrame([[value, std_error, max(value - z * std_error, reach[0]),
+                             min(value + z * std_error, reach[1])]],
                            index=["cor"], columns=table.columns)
         return pd.concat([table, row])
 
@@ -369,4 +383,5 @@ class ParetoNBDCorrelationModel(PurchasePredictions, MLEModel):
 
 
 __all__ = ["PARETO_NBD_CORRELATION", "ParetoNBDCorrelationFamily", "ParetoNBDCorrelationModel",
-           "correlation", "kappa_for", "laplace_transforms", "omega_bounds", "omega_of"]
+           "correlation", "correlation_range", "kappa_for", "laplace_transforms",
+           "omega_bounds", "omega_of"]
