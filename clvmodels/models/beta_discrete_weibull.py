@@ -236,16 +236,16 @@ class ShiftedBetaGeoModel(ContractPredictions, MLEModel):
     Fitted on a contract table (``renewals``, ``churned`` per customer; see
     :func:`clvmodels.contract_summary` and :func:`clvmodels.cohort_to_customers`).
 
-    Attributes
-    ----------
-    params_ : Series
-        ``alpha``, ``beta``: each customer's churn probability per period ~ Beta(alpha, beta).
-
     Static covariates (``dropout_covariates=``, columns of the contract table) shift the
     log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
     (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
     elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
     profile).
+
+    Attributes
+    ----------
+    params_ : Series
+        ``alpha``, ``beta``: each customer's churn probability per period ~ Beta(alpha, beta).
 
     Examples
     --------
@@ -272,18 +272,18 @@ class BayesianShiftedBetaGeoModel(ContractPredictions, BayesianModel):
 class BetaDiscreteWeibullModel(ContractPredictions, MLEModel):
     """Beta-discrete-Weibull contractual retention model fitted by maximum likelihood.
 
+    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
+    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
+    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
+    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
+    profile).
+
     Attributes
     ----------
     params_ : Series
         ``alpha``, ``beta`` (churn probability ~ Beta(alpha, beta)) and ``c`` (duration
         dependence: a customer's churn hazard falls with tenure for c < 1, rises for c > 1;
         c = 1 is the sBG).
-
-    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
-    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
-    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
-    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
-    profile).
     """
 
     family = BETA_DISCRETE_WEIBULL

@@ -459,16 +459,16 @@ class BetaGeoBetaBinomModel(PurchasePredictions, MLEModel):
     :func:`clvmodels.discrete_rfm_summary`; pass ``weights`` for a table of distinct
     patterns. Horizons are whole numbers of periods; ``discount_rate`` is per period.
 
+    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) shift the log-odds
+    of the mean transaction and dropout probabilities: ``alpha_i = alpha exp(g_purchase'
+    z_i)`` (positive: transacting in more periods), ``gamma_i = gamma exp(g_dropout' z_i)``
+    (positive: leaving sooner).
+
     Attributes
     ----------
     params_ : Series
         ``alpha``, ``beta`` (transaction probability per period ~ Beta(alpha, beta)),
         ``gamma``, ``delta`` (dropout probability per period ~ Beta(gamma, delta)).
-
-    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) shift the log-odds
-    of the mean transaction and dropout probabilities: ``alpha_i = alpha exp(g_purchase'
-    z_i)`` (positive: transacting in more periods), ``gamma_i = gamma exp(g_dropout' z_i)``
-    (positive: leaving sooner).
 
     Examples
     --------

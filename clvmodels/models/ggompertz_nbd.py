@@ -344,6 +344,10 @@ class GGompertzNBDModel(PurchasePredictions, MLEModel):
     options and fitted state of :class:`~clvmodels.estimation.mle.MLEModel` (``penalizer``;
     ``covariance_``, ``log_likelihood_``, ...).
 
+    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) as CLVTools'
+    ``ggomnbd``: ``alpha_i = alpha exp(-g_purchase' z_i)`` (positive: buying more often) and
+    ``beta_i = beta exp(-g_dropout' z_i)`` (positive: leaving sooner).
+
     Attributes
     ----------
     params_ : Series
@@ -351,10 +355,6 @@ class GGompertzNBDModel(PurchasePredictions, MLEModel):
         ageing rate ``b`` (per time unit), and ``s``, ``beta`` of the lifetime's eta.
         Where the data show no ageing the estimate tends to the Pareto/NBD (b and beta -> 0
         with beta / b the Pareto/NBD's beta) and a DegenerateFitWarning says so.
-
-    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) as CLVTools'
-    ``ggomnbd``: ``alpha_i = alpha exp(-g_purchase' z_i)`` (positive: buying more often) and
-    ``beta_i = beta exp(-g_dropout' z_i)`` (positive: leaving sooner).
     """
 
     family = GGOMPERTZ_NBD
