@@ -16,6 +16,7 @@ from scipy import stats
 
 from clvmodels import ParetoNBDModel, ValidationError, rfm_summary
 from clvmodels.estimation.fitdata import FitData
+from clvmodels.evaluate import likelihood_ratio_test
 from clvmodels.models.pareto_nbd_correlation import (
     PARETO_NBD_CORRELATION,
     ParetoNBDCorrelationModel,
@@ -154,8 +155,14 @@ def test_simulation_recovers_the_correlation(cor):
         max(row["estimate"] - 1.959964 * row["std_error"], lowest))
     assert row["upper_95%"] == pytest.approx(
         min(row["estimate"] + 1.959964 * row["std_error"], highest))
-    # The plain Pareto/NBD is the model at omega = 0: the correlated fit is at least as good.
-    assert fitted.log_likelihood_ > ParetoNBDModel().fit(table).log_likelihood_
+    # The plain Pareto/NBD is the model at omega = 0: the correlated fit is at least as good,
+    # and the likelihood-ratio test of the correlation (one degree of freedom) rejects it.
+    plain = ParetoNBDModel().fit(table)
+    assert fitted.log_likelihood_ > plain.log_likelihood_
+    test = likelihood_ratio_test(plain, fitted)
+    assert test.df == 1 and test.p_value < 0.01
+    with pytest.raises(ValidationError, match="different families"):
+        likelihood_ratio_test(fitted, plain)
     # The fit ran on rescaled times with the kernel's unit rescaled alike: its likelihood is
     # that of the data in their own unit (to summation rounding).
     assert fitted.log_likelihood(table) == pytest.approx(fitted.log_likelihood_, rel=1e-12)

@@ -175,6 +175,9 @@ class ParetoNBDCorrelationFamily(PurchaseFamily):
                  "(hi - lo) kappa / (1 + kappa)"))
     unit_columns: ClassVar[tuple[str, ...]] = ("t_x", "T", "unit")
     covariate_links = PARETO_NBD.covariate_links
+    #: At omega = 0 (inside its interval) the model is the Pareto/NBD: a likelihood-ratio
+    #: test of the correlation has one degree of freedom.
+    nested_families: ClassVar[tuple[str, ...]] = (PARETO_NBD.name,)
 
     def fit_columns(self, data: pd.DataFrame) -> FitColumns:
         selection = PARETO_NBD.fit_columns(data)
