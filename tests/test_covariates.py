@@ -4,14 +4,16 @@ covariates, penalties, constraints and the likelihood-ratio test."""
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import covariate_objective, difference_gradient  # noqa: E402
+from _covariate_helpers import (  # noqa: E402
+    apparel_table,
+    covariate_objective,
+    difference_gradient,
+)
 
 from clvmodels import (
     BetaGeoModel,
@@ -20,33 +22,20 @@ from clvmodels import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     ValidationError,
-    rfm_summary,
 )
 from clvmodels.estimation.covariate_fit import Coordinates, held_out_log_likelihood
 from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.evaluate import likelihood_ratio_test
 
-# The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
 BOTH = {"purchase_covariates": ["Gender", "Channel"], "dropout_covariates": ["Gender", "Channel"]}
 
 
 @pytest.fixture(scope="module")
 def apparel() -> pd.DataFrame:
-    """CLVTools' apparel data summarised as CLVTools does: the first purchase starts each
-    customer, the calibration ends on 2006-12-31 (T to its end), in weeks; with the static
-    covariates."""
-    transactions = REFERENCE_DATA / "apparel_transactions.csv"
-    covariates = REFERENCE_DATA / "apparel_static_covariates.csv"
-    if not (transactions.exists() and covariates.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
-    log = pd.read_csv(transactions, parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", observation_end="2006-12-31", time_unit="W")
-    return rfm.join(pd.read_csv(covariates).set_index("Id"))
+    """CLVTools' apparel data with their static covariates (see
+    :func:`_covariate_helpers.apparel_table`)."""
+    return apparel_table()
 
 
 @pytest.fixture(scope="module")

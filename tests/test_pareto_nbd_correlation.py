@@ -4,17 +4,17 @@ correlation, predictions against simulated holdout purchases, covariates, save/l
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import covariate_objective, difference_gradient  # noqa: E402
+from _covariate_helpers import (  # noqa: E402
+    apparel_table,
+    covariate_objective,
+    difference_gradient,
+)
 from scipy import stats
 
-from clvmodels import ParetoNBDModel, ValidationError, rfm_summary
+from clvmodels import ParetoNBDModel, ValidationError
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.evaluate import likelihood_ratio_test
 from clvmodels.models.pareto_nbd_correlation import (
@@ -280,14 +280,7 @@ CLVTOOLS_EXPECTED = [8.4954263952023688, 4.0332854438138410, 0.4907788930915235,
 
 
 def test_likelihood_at_clvtools_correlated_apparel_estimate():
-    # The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-    folder = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
-    if not (folder / "apparel_transactions.csv").exists():
-        pytest.skip(f"the apparel reference data (CLVTools, GPL) are not in {folder}")
-    log = pd.read_csv(folder / "apparel_transactions.csv", parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        table = rfm_summary(log, "Id", "Date", observation_end="2006-12-31", time_unit="W")
+    table = apparel_table()
     model = ParetoNBDCorrelationModel().set_params_({**CLVTOOLS_ESTIMATE, "cor": CLVTOOLS_COR},
                                                     time_unit="W")
     # CLVTools' estimate has omega on its lower bound (kappa ~ 3e-6): the same Sarmanov
