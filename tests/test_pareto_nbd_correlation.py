@@ -26,6 +26,7 @@ from clvmodels.models.pareto_nbd_correlation import (
     laplace_transforms,
     omega_bounds,
     omega_of,
+    sample_rates,
 )
 
 FAMILY = PARETO_NBD_CORRELATION
@@ -133,6 +134,19 @@ def test_gradient_with_covariates_matches_finite_differences():
     # As in tests/test_covariates.py: truncation h^2 |LL'''|, rounding 1e-16 |LL| / h and
     # the quadrature's ~1e-8 are below 1e-5 of the largest component.
     assert np.allclose(gradient, numeric, rtol=1e-5, atol=1e-5 * np.abs(numeric).max())
+
+
+@pytest.mark.parametrize("cor", [0.14, -0.19])
+def test_sampled_rates_have_the_gamma_marginals_and_the_correlation(cor):
+    lam, mu = sample_rates(_params(cor), (200_000,), np.random.default_rng(6))
+    # Kolmogorov-Smirnov against each gamma marginal (the Sarmanov factor integrates to 1
+    # along either rate): p above 1e-4 unless the marginals are wrong.
+    assert stats.kstest(lam, stats.gamma(1.0, scale=1 / 0.5).cdf).pvalue > 1e-4
+    assert stats.kstest(mu, stats.gamma(0.8, scale=1 / 1.0).cdf).pvalue > 1e-4
+    # The sample correlation's standard error here is ~0.9 / sqrt(n) = 0.002 (its spread
+    # over 20 seeds); 0.01 is five of them.
+    assert np.corrcoef(lam, mu)[0, 1] == pytest.approx(cor, abs=0.01)
+    assert np.sign(np.corrcoef(lam, mu)[0, 1]) == np.sign(cor)
 
 
 @pytest.mark.parametrize("cor", [0.12, -0.15])

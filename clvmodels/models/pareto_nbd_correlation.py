@@ -273,27 +273,39 @@ class ParetoNBDCorrelationFamily(PurchaseFamily):
     # ------------------------------------------------------------------------- simulation
     def simulate(self, params: Params, T: np.ndarray, holdout: float,
                  rng: np.random.Generator):
-        """Rates from the Sarmanov density by rejection from the product of its gamma
-        marginals (accepted with probability ``(1 + omega k(lambda) k(mu)) / bound``), then
-        the Pareto/NBD's purchases and lifetime."""
-        r, alpha, s, beta, kappa = (np.broadcast_to(p, np.shape(T)) for p in params)
-        first, second = laplace_transforms(r, alpha, s, beta)
-        omega = omega_of((r, alpha, s, beta, kappa))
-        extreme = np.where(omega >= 0, np.maximum(first * second, (1 - first) * (1 - second)),
-                           np.maximum(first * (1 - second), (1 - first) * second))
-        bound = 1.0 + np.abs(omega) * extreme
-        purchase, dropout = np.empty(np.shape(T)), np.empty(np.shape(T))
-        pending = np.arange(np.size(T))
-        while pending.size:
-            lam = rng.gamma(r[pending], 1.0 / alpha[pending])
-            mu = rng.gamma(s[pending], 1.0 / beta[pending])
-            factor = 1.0 + omega[pending] * (np.exp(-lam) - first[pending]) * (
-                np.exp(-mu) - second[pending])
-            accepted = rng.random(pending.size) * bound[pending] <= factor
-            purchase[pending[accepted]] = lam[accepted]
-            dropout[pending[accepted]] = mu[accepted]
-            pending = pending[~accepted]
+        """Rates from the Sarmanov density (:func:`sample_rates`), then the Pareto/NBD's
+        purchases and lifetime."""
+        purchase, dropout = sample_rates(params, np.shape(T), rng)
         return _purchases(purchase, rng.exponential(1.0 / dropout), T, holdout, rng)
+
+
+def sample_rates(params: Params, shape: tuple, rng: np.random.Generator
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Purchase and dropout rates (lambda, mu) of ``shape`` customers from the Sarmanov
+    density at ``params`` (r, alpha, s, beta, kappa; each a scalar or per customer): by
+    rejection from the product of its gamma marginals, a draw accepted with probability
+    ``(1 + omega k(lambda) k(mu)) / bound`` (``k`` the centred kernels, ``bound`` the
+    factor's maximum, at most 1 + |omega| max |k k|)."""
+    r, alpha, s, beta, kappa = (np.broadcast_to(p, shape) for p in params)
+    first, second = laplace_transforms(r, alpha, s, beta)
+    omega = omega_of((r, alpha, s, beta, kappa))
+    extreme = np.where(omega >= 0, np.maximum(first * second, (1 - first) * (1 - second)),
+                       np.maximum(first * (1 - second), (1 - first) * second))
+    bound = (1.0 + np.abs(omega) * extreme).reshape(-1)
+    r, alpha, s, beta, omega, first, second = (
+        v.reshape(-1) for v in (r, alpha, s, beta, omega, first, second))
+    purchase, dropout = np.empty(r.size), np.empty(r.size)
+    pending = np.arange(r.size)
+    while pending.size:
+        lam = rng.gamma(r[pending], 1.0 / alpha[pending])
+        mu = rng.gamma(s[pending], 1.0 / beta[pending])
+        factor = 1.0 + omega[pending] * (np.exp(-lam) - first[pending]) * (
+            np.exp(-mu) - second[pending])
+        accepted = rng.random(pending.size) * bound[pending] <= factor
+        purchase[pending[accepted]] = lam[accepted]
+        dropout[pending[accepted]] = mu[accepted]
+        pending = pending[~accepted]
+    return purchase.reshape(shape), dropout.reshape(shape)
 
 
 def _weights(m, shape: tuple) -> np.ndarray:
@@ -387,4 +399,4 @@ class ParetoNBDCorrelationModel(PurchasePredictions, MLEModel):
 
 __all__ = ["PARETO_NBD_CORRELATION", "ParetoNBDCorrelationFamily", "ParetoNBDCorrelationModel",
            "correlation", "correlation_range", "kappa_for", "laplace_transforms",
-           "omega_bounds", "omega_of"]
+           "omega_bounds", "omega_of", "sample_rates"]
