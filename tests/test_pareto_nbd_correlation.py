@@ -312,3 +312,26 @@ def test_likelihood_at_clvtools_correlated_apparel_estimate():
     alive = model.probability_alive(customers).to_numpy()
     assert np.allclose(alive, CLVTOOLS_ALIVE, rtol=1e-3)
     assert not np.allclose(alive, CLVTOOLS_ALIVE, rtol=1e-6)
+
+
+def test_predictions_at_extreme_histories_are_finite_and_plain_at_omega_zero():
+    # Ages from 1e-6 to 1e4, up to 10,000 purchases, the last just now or long ago.
+    table = pd.DataFrame({"frequency": [0, 0, 10000, 10000, 3, 50, 1, 10000],
+                          "recency": [0, 0, 51.9, 52, 1e-6, 9999, 1e-3, 1],
+                          "T": [1e-6, 1e4, 52, 52, 52, 1e4, 1e3, 1e4]})
+    marginals = {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}  # CDNOW's, in weeks
+    plain = ParetoNBDModel().set_params_(marginals)
+
+    def predictions(model):
+        return [model.probability_alive(table), model.expected_purchases(table, 52.0),
+                model.probability_of_purchases(table, 0, 52.0),
+                model.discounted_expected_purchases(table, horizon=np.inf, discount_rate=0.01)]
+
+    lowest, highest = correlation_range(*marginals.values())
+    for cor in (0.0, 0.99 * lowest, 0.99 * highest):
+        model = ParetoNBDCorrelationModel().set_params_({**marginals, "cor": cor})
+        for value, reference in zip(predictions(model), predictions(plain), strict=True):
+            assert np.all(np.isfinite(value))
+            if cor == 0.0:
+                # Weights (1, 0, 0, 0) of the same Pareto/NBD terms: equal to rounding.
+                assert np.allclose(value, reference, rtol=1e-12, atol=0)
