@@ -37,6 +37,7 @@ from clvmodels.models import (
     ParetoNBDModel,
     ShiftedBetaGeoModel,
 )
+from clvmodels.models.pareto_nbd_correlation import ParetoNBDCorrelationModel
 from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
@@ -63,6 +64,7 @@ __all__ = [
     "GammaGammaModel",
     "GGompertzNBDModel",
     "ModifiedBetaGeoModel",
+    "ParetoNBDCorrelationModel",
     "ParetoNBDModel",
     "ShiftedBetaGeoModel",
     "TimeUnit",

@@ -30,8 +30,10 @@ def likelihood_ratio_test(restricted: MLEModel, full: MLEModel) -> LikelihoodRat
     Nesting (the restricted model is the full one with some parameters fixed, e.g. the
     coefficients of dropped covariates at 0, or tied by ``constrain``) is the caller's to
     ensure; what can be checked is: both fitted by maximum likelihood without a penalty (a
-    penalised likelihood has no chi-squared ratio), of the same family, on the same number
-    of customers, the full one with more free parameters.
+    penalised likelihood has no chi-squared ratio), of the same family (or the restricted
+    one's family among the full one's ``nested_families``: the Pareto/NBD in the correlated
+    Pareto/NBD, at omega = 0), on the same number of customers, the full one with more free
+    parameters.
 
     Raises
     ------
@@ -52,7 +54,8 @@ def likelihood_ratio_test(restricted: MLEModel, full: MLEModel) -> LikelihoodRat
         if penalised:
             raise ValidationError(f"likelihood_ratio_test: the {role} model is penalised; "
                                   "the test needs unpenalised maximum likelihood")
-    if restricted.family is not full.family:
+    nested = restricted.family.name in full.family.nested_families
+    if restricted.family is not full.family and not nested:
         raise ValidationError(f"likelihood_ratio_test: the models are of different families "
                               f"({restricted.family.title}, {full.family.title})")
     if restricted.n_customers_ != full.n_customers_:

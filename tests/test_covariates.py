@@ -4,13 +4,16 @@ covariates, penalties, constraints and the likelihood-ratio test."""
 
 from __future__ import annotations
 
-import os
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import (  # noqa: E402
+    apparel_table,
+    covariate_objective,
+    difference_gradient,
+)
 
 from clvmodels import (
     BetaGeoModel,
@@ -19,37 +22,20 @@ from clvmodels import (
     ModifiedBetaGeoModel,
     ParetoNBDModel,
     ValidationError,
-    rfm_summary,
 )
-from clvmodels.estimation.covariate_fit import (
-    Coordinates,
-    CovariateObjective,
-    held_out_log_likelihood,
-)
+from clvmodels.estimation.covariate_fit import Coordinates, held_out_log_likelihood
 from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.evaluate import likelihood_ratio_test
 
-# The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
 BOTH = {"purchase_covariates": ["Gender", "Channel"], "dropout_covariates": ["Gender", "Channel"]}
 
 
 @pytest.fixture(scope="module")
 def apparel() -> pd.DataFrame:
-    """CLVTools' apparel data summarised as CLVTools does: the first purchase starts each
-    customer, the calibration ends on 2006-12-31 (T to its end), in weeks; with the static
-    covariates."""
-    transactions = REFERENCE_DATA / "apparel_transactions.csv"
-    covariates = REFERENCE_DATA / "apparel_static_covariates.csv"
-    if not (transactions.exists() and covariates.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
-    log = pd.read_csv(transactions, parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", observation_end="2006-12-31", time_unit="W")
-    return rfm.join(pd.read_csv(covariates).set_index("Id"))
+    """CLVTools' apparel data with their static covariates (see
+    :func:`_covariate_helpers.apparel_table`)."""
+    return apparel_table()
 
 
 @pytest.fixture(scope="module")
@@ -132,19 +118,7 @@ MODELS = {
 
 def _objective(name: str, table: pd.DataFrame):
     model_class, covariates = MODELS[name]
-    model = model_class(**covariates)
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, table, rows, weights))
-        matrix = designs[0].matrix(table[rows])
-        return {f"covariate:{c}": matrix[:, k] for k, c in enumerate(designs[0].columns)}
-
-    fit_data = model.fit_data(table, None, columns)
-    family = model_class.family
-    coordinates = Coordinates.of(family, designs[0], np.ones(len(family.parameters)))
-    return family, fit_data, coordinates, CovariateObjective(coordinates, fit_data, 0.0)
+    return covariate_objective(model_class(**covariates), table)
 
 
 @pytest.mark.parametrize("name", list(MODELS))
@@ -168,11 +142,7 @@ def test_gradient_matches_finite_differences(name):
     phi = np.concatenate([start + rng.normal(0, 0.2, len(start)),
                           rng.normal(0, 0.15, coordinates.n_free)])
     _, gradient = objective.log_likelihood(phi)
-    h = 1e-5
-    numeric = np.array([
-        (objective.log_likelihood(phi + step, False)[0]
-         - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
-        for step in np.eye(len(phi)) * h])
+    numeric = difference_gradient(objective, phi, h=1e-5)
     # Central differences: truncation ~h^2 |LL'''| and rounding ~1e-16 |LL| / h (|LL| ~ 1e3,
     # 1e-8); Pareto/NBD's own per-row gradient differences the dropout integral (~1e-8
     # relative). 1e-5 relative to the largest component covers all three.

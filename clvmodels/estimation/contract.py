@@ -25,6 +25,7 @@ from numpy.typing import ArrayLike
 from clvmodels.estimation.draws import BLOCK_VALUES, DistinctRows, summarise
 from clvmodels.estimation.family import Family, FitColumns, Params
 from clvmodels.estimation.fitdata import FitData
+from clvmodels.estimation.predictions import block_params, new_customer_profiles, varying_columns
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
 from clvmodels.validation import (
     ValidationError,
@@ -343,11 +344,14 @@ class ContractPredictions:
         return renewals, churned
 
     def _curve(self, t: ArrayLike, formula, name: str, level: float,
-               max_draws: int | None):
+               max_draws: int | None, covariates: Any = None):
         self.check_fitted()
         level = check_level(level)
         periods = _curve_periods(t, "t")
         flat = periods.reshape(-1)
+        profiles = new_customer_profiles(self, covariates)
+        if profiles is not None:
+            return self._profile_curves(flat, formula, name, profiles)
         rows = DistinctRows({"t": flat})
         params = self.draw_arrays(max_draws)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -356,36 +360,62 @@ class ContractPredictions:
         index = pd.Index(flat.astype(np.int64), name="period")
         return self.present(summary, rows, index, name)
 
-    def survival(self, t: ArrayLike, *, level: float = 0.9, max_draws: int | None = None):
+    def _profile_curves(self, periods: np.ndarray, formula, name: str,
+                        profiles: pd.DataFrame):
+        """A curve of a model with covariates (maximum likelihood: one draw) for customers
+        of the given covariate profiles: a Series by period for one profile given as a
+        mapping, else a DataFrame of periods by profile."""
+        per_customer = self.customer_parameters(profiles)
+        params = tuple(per_customer[name_][:, None] if name_ in per_customer else value
+                       for name_, value in zip(self.family.param_names, self.draw_arrays(),
+                                               strict=True))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.broadcast_to(formula(params, periods[None, :]),
+                                     (len(profiles), len(periods)))
+        index = pd.Index(periods.astype(np.int64), name="period")
+        if profiles.attrs.get("single"):
+            return pd.Series(values[0], index=index, name=name)
+        return pd.DataFrame(values.T, index=index, columns=profiles.index)
+
+    def survival(self, t: ArrayLike, *, level: float = 0.9, max_draws: int | None = None,
+                 covariates: Any = None):
         """S(t): the share of a cohort still active after t renewals (t whole, >= 0).
+
+        Parameters
+        ----------
+        covariates : dict or DataFrame, optional
+            For a model fitted with covariates (and only then), the cohort's values of them:
+            a mapping of column to value, or a DataFrame of profiles (one curve each).
 
         Returns
         -------
         Series or DataFrame
-            Indexed by ``period`` (the values of ``t``).
+            Indexed by ``period`` (the values of ``t``); for a DataFrame of profiles, one
+            column per profile.
         """
         family = self.family
         return self._curve(t, lambda p, t_: np.exp(family.log_survival(p, t_)), "survival",
-                           level, max_draws)
+                           level, max_draws, covariates)
 
-    def retention(self, t: ArrayLike, *, level: float = 0.9, max_draws: int | None = None):
+    def retention(self, t: ArrayLike, *, level: float = 0.9, max_draws: int | None = None,
+                  covariates: Any = None):
         """r(t) = S(t) / S(t - 1): the share of those active after t - 1 renewals who renew at
-        the t-th renewal date (t whole, >= 1)."""
+        the t-th renewal date (t whole, >= 1); ``covariates`` as in :meth:`survival`."""
         if np.any(np.asarray(t, dtype=float) < 1):
             raise ValidationError(f"t must be >= 1 for retention rates, got {t!r}")
         family = self.family
         return self._curve(t, lambda p, t_: np.exp(family.survival_ratio_log(p, t_ - 1, 1.0)),
-                           "retention", level, max_draws)
+                           "retention", level, max_draws, covariates)
 
     def churn_probability(self, t: ArrayLike, *, level: float = 0.9,
-                          max_draws: int | None = None):
+                          max_draws: int | None = None, covariates: Any = None):
         """P(T = t) = S(t - 1) - S(t): the share of a new cohort that leaves at the t-th
-        renewal date (t whole, >= 1)."""
+        renewal date (t whole, >= 1); ``covariates`` as in :meth:`survival`."""
         if np.any(np.asarray(t, dtype=float) < 1):
             raise ValidationError(f"t must be >= 1 for churn probabilities, got {t!r}")
         family = self.family
         return self._curve(t, lambda p, t_: np.exp(family.log_churn(p, t_ - 1)),
-                           "churn_probability", level, max_draws)
+                           "churn_probability", level, max_draws, covariates)
 
     def expected_residual_lifetime(self, data: pd.DataFrame, discount_rate: float, *,
                                    horizon: float = np.inf, level: float = 0.9,
@@ -457,16 +487,19 @@ class ContractPredictions:
     def _per_customer(self, data: pd.DataFrame, formula, name: str, level: float,
                       max_draws: int | None, return_draws: bool = False):
         """``formula(params, n)`` for the active customers of ``data`` (0 for those who
-        churned), per draw and distinct (renewals, churned), presented per customer."""
+        churned), per draw and distinct (renewals, churned, and the parameters that vary by
+        customer with covariates), presented per customer."""
         level = check_level(level)
         renewals, churned = self.contracts(data)
         params = self.draw_arrays(max_draws)
-        rows = DistinctRows({"n": renewals, "churned": churned.astype(float)},
+        family = self.family
+        varying = varying_columns(family, self.customer_parameters(data))
+        rows = DistinctRows({"n": renewals, "churned": churned.astype(float), **varying},
                             merge=len(params[0]) > 1)
 
         def evaluate(block: slice) -> np.ndarray:
             with np.errstate(divide="ignore", invalid="ignore"):
-                values = formula(params, rows["n"][block])
+                values = formula(block_params(family, params, rows, block), rows["n"][block])
             return np.where(rows["churned"][block] > 0, 0.0, values)
 
         summary = summarise(evaluate, len(rows), len(params[0]), level=level,
@@ -507,6 +540,14 @@ def contract_draws(model: Any, max_draws: int | None, random_seed: int = 0
         raise ValidationError(
             f"{type(model).__name__} is not a contractual model (sBG or BdW); contractual "
             "value needs one")
+    if getattr(model, "covariate_columns", ()):
+        # The value of a cohort is computed from one set of parameters per draw; with
+        # covariates every customer has their own, which this path does not take yet.
+        raise ValidationError(
+            f"{type(model).__name__} was fitted with covariates {list(model.covariate_columns)}"
+            ": contractual value is not available for it yet; use its "
+            "expected_residual_lifetime(table, discount_rate), which follows each "
+            "customer's covariates")
     return model.draw_arrays(max_draws, random_seed)
 
 

@@ -134,6 +134,10 @@ class Family:
     #: ``dropout_covariates=``, ``spend_covariates=``) and the parameters each scales; none by
     #: default (see :mod:`clvmodels.estimation.covariates`).
     covariate_links: ClassVar[tuple[CovariateLink, ...]] = ()
+    #: Names of the families this one contains as a special case with one parameter fixed
+    #: inside its range (e.g. the correlated Pareto/NBD at omega = 0 is the Pareto/NBD), so
+    #: that a likelihood-ratio test may compare their fits.
+    nested_families: ClassVar[tuple[str, ...]] = ()
     #: The NUTS samplers' target acceptance rate for this family's posterior (their default
     #: 0.8; higher means smaller steps, for posteriors with long curved tails).
     target_accept: ClassVar[float] = 0.8

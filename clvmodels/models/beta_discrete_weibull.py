@@ -31,7 +31,7 @@ from clvmodels.estimation.contract import (
     ContractPredictions,
     discounted_survival_series,
 )
-from clvmodels.estimation.family import Parameter, Params
+from clvmodels.estimation.family import CovariateLink, Parameter, Params
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 
@@ -131,6 +131,14 @@ class BetaDiscreteWeibullFamily(ContractFamily):
         Parameter("beta", "churn probability theta ~ Beta(alpha, beta)"),
         Parameter("c", "duration dependence: P(T > t | theta) = (1 - theta)^(t^c)"),
     )
+    #: Static covariates shift the log-odds of the mean churn probability: ``alpha_i = alpha
+    #: exp(g_dropout' z)``, so ``logit E[theta_i] = log(alpha / beta) + g_dropout' z`` and
+    #: P(T = 1) = alpha_i / (alpha_i + beta) rises with it (the sBG's first-period churn).
+    #: Scaling alpha and beta together (as the BG/NBD's a and b) would leave every
+    #: customer's first-period churn unchanged.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("dropout", ("alpha",), 1, "churning sooner"),
+    )
 
     def shape(self, params: Params):
         """(alpha, beta, c) of the parameters."""
@@ -228,6 +236,12 @@ class ShiftedBetaGeoModel(ContractPredictions, MLEModel):
     Fitted on a contract table (``renewals``, ``churned`` per customer; see
     :func:`clvmodels.contract_summary` and :func:`clvmodels.cohort_to_customers`).
 
+    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
+    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
+    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
+    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
+    profile).
+
     Attributes
     ----------
     params_ : Series
@@ -257,6 +271,12 @@ class BayesianShiftedBetaGeoModel(ContractPredictions, BayesianModel):
 
 class BetaDiscreteWeibullModel(ContractPredictions, MLEModel):
     """Beta-discrete-Weibull contractual retention model fitted by maximum likelihood.
+
+    Static covariates (``dropout_covariates=``, columns of the contract table) shift the
+    log-odds of the mean churn probability: ``alpha_i = alpha exp(g_dropout' z_i)``
+    (positive: churning sooner). Per-customer predictions (residual lifetime, P(active),
+    elasticity) use each customer's own alpha; the curves take ``covariates=`` (a
+    profile).
 
     Attributes
     ----------

@@ -44,7 +44,7 @@ from scipy.special import digamma, gammaln, zeta
 
 from clvmodels._numerics import log_hyp2f1_forms, log_rising
 from clvmodels.estimation.bayesian import BayesianModel
-from clvmodels.estimation.family import Parameter, Params, PurchaseFamily
+from clvmodels.estimation.family import CovariateLink, Parameter, Params, PurchaseFamily
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
@@ -264,6 +264,16 @@ class BetaGeoBetaBinomFamily(PurchaseFamily):
     rfm_columns: ClassVar[tuple[str, ...]] = ("frequency", "recency", "periods")
     # Counts of periods: nothing in a unit to rescale.
     unit_columns: ClassVar[tuple[str, ...]] = ()
+    #: Static covariates shift the log-odds of the mean probabilities: ``alpha_i = alpha
+    #: exp(g_purchase' z)`` makes ``logit E[p_i] = log(alpha_i / beta) = log(alpha / beta) +
+    #: g_purchase' z``, and ``gamma_i = gamma exp(g_dropout' z)`` does the same for the
+    #: dropout probability theta. (CLVTools' BG/BB has no covariates. Scaling both
+    #: parameters of a beta, as the BG/NBD's a and b in Fader & Hardie's note 019, would
+    #: leave the mean unchanged and move only its spread.)
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("purchase", ("alpha",), 1, "transacting in more periods"),
+        CovariateLink("dropout", ("gamma",), 1, "leaving sooner"),
+    )
 
     # ------------------------------------------------------------------------- data
     def history(self, data: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -448,6 +458,11 @@ class BetaGeoBetaBinomModel(PurchasePredictions, MLEModel):
     such period, 0 if none) and ``periods`` (opportunities), e.g. from
     :func:`clvmodels.discrete_rfm_summary`; pass ``weights`` for a table of distinct
     patterns. Horizons are whole numbers of periods; ``discount_rate`` is per period.
+
+    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) shift the log-odds
+    of the mean transaction and dropout probabilities: ``alpha_i = alpha exp(g_purchase'
+    z_i)`` (positive: transacting in more periods), ``gamma_i = gamma exp(g_dropout' z_i)``
+    (positive: leaving sooner).
 
     Attributes
     ----------

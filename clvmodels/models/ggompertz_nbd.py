@@ -37,7 +37,13 @@ from scipy.special import digamma, expit, gammaln, xlogy
 from clvmodels._numerics import integrate_rate, log_integral_adaptive
 from clvmodels.errors import ConvergenceError
 from clvmodels.estimation.bayesian import BayesianModel
-from clvmodels.estimation.family import Parameter, Params, PurchaseFamily, by_levels
+from clvmodels.estimation.family import (
+    CovariateLink,
+    Parameter,
+    Params,
+    PurchaseFamily,
+    by_levels,
+)
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
@@ -218,6 +224,14 @@ class GGompertzNBDFamily(PurchaseFamily):
     )
     # As the Pareto/NBD's, the posterior has long curved ridges (b -> 0 with beta / b fixed).
     target_accept: ClassVar[float] = 0.9
+    #: Static covariates as CLVTools' ``ggomnbd`` (src/ggomnbd_LL.cpp):
+    #: ``alpha_i = alpha exp(-g_purchase' z)``, ``beta_i = beta exp(-g_dropout' z)``; a
+    #: smaller beta ages the lifetime faster (S(t) falls), so a positive dropout coefficient
+    #: means leaving sooner, as for the Pareto/NBD.
+    covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
+        CovariateLink("purchase", ("alpha",), -1, "buying more often"),
+        CovariateLink("dropout", ("beta",), -1, "leaving sooner"),
+    )
 
     def parameter_scale(self, scale: float) -> np.ndarray:
         """alpha is a time (times ``scale``), b a rate per time (divided by it)."""
@@ -329,6 +343,10 @@ class GGompertzNBDModel(PurchasePredictions, MLEModel):
     """GGompertz/NBD model (Bemmaor & Glady 2012) fitted by maximum likelihood, with the
     options and fitted state of :class:`~clvmodels.estimation.mle.MLEModel` (``penalizer``;
     ``covariance_``, ``log_likelihood_``, ...).
+
+    Static covariates (``purchase_covariates=``, ``dropout_covariates=``) as CLVTools'
+    ``ggomnbd``: ``alpha_i = alpha exp(-g_purchase' z_i)`` (positive: buying more often) and
+    ``beta_i = beta exp(-g_dropout' z_i)`` (positive: leaving sooner).
 
     Attributes
     ----------
