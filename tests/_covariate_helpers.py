@@ -42,7 +42,10 @@ def difference_gradient(objective: CovariateObjective, phi: np.ndarray,
 
 
 # The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
+# The reference data sets beside the project (../shared/data from its root, which every
+# developer's and CI's checkout has), or the folder CLVMODELS_REFERENCE_DATA names.
+REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA",
+                                     Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def apparel_table() -> pd.DataFrame:

@@ -11,9 +11,10 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import REFERENCE_DATA
 from _tolerances import assert_same_maximum
 from scipy import integrate
-from test_covariates import REFERENCE_DATA, apparel  # noqa: F401 (the apparel fixture)
+from test_covariates import apparel  # noqa: F401 (the apparel fixture)
 
 from clvmodels import ParetoNBDModel, ValidationError, rfm_summary
 from clvmodels.estimation.covariate_fit import Coordinates

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _covariate_helpers import REFERENCE_DATA
 from _fitting import fit_data_of, objective_of
 from _tolerances import Maximum, assert_same_maximum, stopping_gap
 from scipy import optimize
@@ -25,7 +24,6 @@ from clvmodels.estimation.optimise import maximise, optimise, subsample_newton
 
 ALL_MODELS = [BetaGeoModel, ParetoNBDModel, GammaGammaModel]
 # The reference data sets that are not shipped with the package (the apparel data are GPL-3).
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
 
 
 def _fitted(model_class, request):
