@@ -77,10 +77,12 @@ def test_beta_geo_fit_same_optimum_and_lifetimes_attributes(beta_geo_pair, cdnow
     assert compat_fitter._scale == real_fitter._scale
     pd.testing.assert_index_equal(compat_fitter.summary.columns, real_fitter.summary.columns)
     pd.testing.assert_frame_equal(compat_fitter.data, real_fitter.data)
-    # Standard errors from the observed information at nearly the same optimum.
+    # Standard errors from the observed information at optima that differ by ~1e-7 relative
+    # (lifetimes' tol), Hessians exact (autograd) or to ~1e-5 (clvmodels' differences).
     np.testing.assert_allclose(compat_fitter.standard_errors_, real_fitter.standard_errors_,
                                rtol=1e-3)
-    assert compat_fitter.predict == compat_fitter.conditional_expected_number_of_purchases_up_to_time
+    predict = compat_fitter.conditional_expected_number_of_purchases_up_to_time
+    assert compat_fitter.predict == predict
     assert repr(compat_fitter).startswith(f"<lifetimes.{type(compat_fitter).__name__}: "
                                           f"fitted with {len(cdnow)} subjects, a: ")
 
