@@ -217,6 +217,26 @@ def test_pareto_finite_where_lifetimes_is_nan():
     assert np.isfinite(expected) and expected >= 0
 
 
+def test_pareto_log_a0_matches_lifetimes():
+    params = np.array([10.465, 7.98565181e-03, 3.0516, 2.820])
+    histories = (np.array([400.0, 500.0, 2.0]), np.array([5.0, 1.0, 4.0]),
+                 np.array([6.0, 37.0, 37.0]))
+    np.testing.assert_allclose(compat.ParetoNBDFitter._log_A_0(params, *histories),
+                               real.ParetoNBDFitter._log_A_0(params, *histories), rtol=RTOL)
+
+
+def test_underflow_is_not_an_error_when_numpy_raises(beta_geo_pair):
+    """P(alive) of 1000 purchases long ago underflows to 0: the answer, also when the caller
+    has set numpy to raise on floating-point errors (lifetimes' tests do)."""
+    _, fitter = beta_geo_pair
+    old = np.seterr(all="raise")
+    try:
+        value = fitter.conditional_probability_alive(frequency=1000, recency=10, T=100)
+    finally:
+        np.seterr(**old)
+    assert value == 0.0
+
+
 def test_pareto_probability_of_no_purchase_in_no_time_is_one():
     fitter = at_params(compat.ParetoNBDFitter(),
                        pd.Series([0.55, 10.58, 0.61, 11.67], ["r", "alpha", "s", "beta"]))

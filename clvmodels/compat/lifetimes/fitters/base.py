@@ -117,6 +117,10 @@ class BaseFitter:
     ``confidence_intervals_``, :attr:`summary`; predictions are evaluated by the clvmodels
     model at ``params_`` (:attr:`clvmodels_model`), so parameters assigned by hand
     (``fitter.params_ = pd.Series(...)``) are used as lifetimes uses them.
+
+    Every computation runs with numpy's underflow ignored (numpy's default): a probability of
+    1e-400 is 0 in double precision, the right answer, also for code that has set
+    ``np.seterr(all="raise")`` (lifetimes' tests do).
     """
 
     model_class: ClassVar[type[MLEModel] | None] = None
@@ -170,7 +174,9 @@ class BaseFitter:
             names = self.clvmodels_names or self.param_names
             start = dict(zip(names, values.tolist(), strict=True))
         model = self.model_class(penalizer=penalizer)
-        return model.fit(table, weights=np.asarray(weights, dtype=float), initial_params=start)
+        with np.errstate(under="ignore"):
+            return model.fit(table, weights=np.asarray(weights, dtype=float),
+                             initial_params=start)
 
     def record_fit(self, model: MLEModel, factors: np.ndarray, penalty_coef: float,
                    divisor: float) -> None:

@@ -121,7 +121,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         flat, shape, index = broadcast_inputs(values)
         table = history_table(flat["frequency"], flat["recency"], flat["periods"],
                               type(self).__name__, age_column="periods")
-        result = compute(self.clvmodels_model, table, flat.get("m"))
+        with np.errstate(under="ignore"):  # see BaseFitter: underflow to 0 is the answer
+            result = compute(self.clvmodels_model, table, flat.get("m"))
         return shaped(np.asarray(result, dtype=float), shape, index)
 
     def conditional_expected_number_of_purchases_up_to_time(
@@ -160,6 +161,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         """
         counts = self.data.groupby("frequency")["weights"].sum()
         model = self.clvmodels_model
-        values = [model.probability_of_purchases_new_customer(int(x), n) for x in counts.index]
+        with np.errstate(under="ignore"):
+            values = [model.probability_of_purchases_new_customer(int(x), n)
+                      for x in counts.index]
         return pd.DataFrame({"model": np.asarray(values, dtype=float) * counts.sum()},
                             index=pd.Index(counts.index, name="frequency"))

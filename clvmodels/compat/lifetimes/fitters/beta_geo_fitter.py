@@ -79,4 +79,5 @@ class BetaGeoFitter(PurchaseFitter):
     def probability_of_n_purchases_up_to_time(self, t: Any, n: int) -> Any:
         """P(N(t) = n): probability that a new customer makes ``n`` repeat purchases in
         (0, t] (clvmodels' ``probability_of_purchases_new_customer``)."""
-        return self.clvmodels_model.probability_of_purchases_new_customer(n, t)
+        with np.errstate(under="ignore"):
+            return self.clvmodels_model.probability_of_purchases_new_customer(n, t)

@@ -152,7 +152,8 @@ class GammaGammaFitter(BaseFitter):
         monetary_value = self.data["monetary_value"] if monetary_value is None else monetary_value
         flat, shape, index = broadcast_inputs({"frequency": frequency,
                                                "monetary_value": monetary_value})
-        values = self.clvmodels_model.expected_spend(pd.DataFrame(flat))
+        with np.errstate(under="ignore"):
+            values = self.clvmodels_model.expected_spend(pd.DataFrame(flat))
         return shaped(values.to_numpy(), shape, index)
 
     def customer_lifetime_value(self, transaction_prediction_model: Any, frequency: Any,

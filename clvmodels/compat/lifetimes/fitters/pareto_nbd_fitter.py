@@ -9,6 +9,7 @@ import numpy as np
 
 from clvmodels.compat.lifetimes.fitters.purchase import PurchaseFitter, negative_log_likelihood
 from clvmodels.models import ParetoNBDModel
+from clvmodels.models.pareto_nbd import log_dropout_integral
 from clvmodels.validation import check_count
 
 
@@ -84,6 +85,18 @@ class ParetoNBDFitter(PurchaseFitter):
             return float("inf")
         return negative_log_likelihood(ParetoNBDModel, params, freq, rec, T, weights,
                                        penalizer_coef, divisor="mean")
+
+    @staticmethod
+    def _log_A_0(params: Any, freq: Any, recency: Any, age: Any) -> np.ndarray:
+        """lifetimes' ``log A_0`` (Schmittlein, Morrison & Colombo's eqs. 19-20): the log of
+        ``(r + s + x)`` times the dropout integral ``int_{t_x}^T (alpha + tau)^-(r+x)
+        (beta + tau)^-(s+1) dtau``, from clvmodels' evaluation of that integral (closed form,
+        or quadrature where SciPy's 2F1 fails)."""
+        r, alpha, s, beta = (float(value) for value in params)
+        x = np.asarray(freq, dtype=float)
+        with np.errstate(under="ignore"):
+            return (log_dropout_integral(r, alpha, s, beta, x, np.asarray(recency, float),
+                                         np.asarray(age, float)) + np.log(r + s + x))
 
     def conditional_probability_of_n_purchases_up_to_time(self, n: int, t: Any,
                                                           frequency: Any, recency: Any,

@@ -116,7 +116,8 @@ class PurchaseFitter(BaseFitter):
         flat, shape, index = broadcast_inputs(values)
         table = history_table(flat["frequency"], flat["recency"], flat["T"],
                               type(self).__name__)
-        result = compute(self.clvmodels_model, table, flat.get("t"))
+        with np.errstate(under="ignore"):  # see BaseFitter: underflow to 0 is the answer
+            result = compute(self.clvmodels_model, table, flat.get("t"))
         return shaped(np.asarray(result, dtype=float), shape, index)
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: Any, frequency: Any,
@@ -158,5 +159,6 @@ class PurchaseFitter(BaseFitter):
         ``expected_purchases_new_customer``): a float for a scalar, else shaped like ``t``
         (a Series indexed like a Series)."""
         flat, shape, index = broadcast_inputs({"t": t})
-        values = self.clvmodels_model.expected_purchases_new_customer(flat["t"])
+        with np.errstate(under="ignore"):
+            values = self.clvmodels_model.expected_purchases_new_customer(flat["t"])
         return shaped(values, shape, index)
