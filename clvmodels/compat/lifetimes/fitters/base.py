@@ -127,6 +127,9 @@ class BaseFitter:
     param_names: ClassVar[tuple[str, ...]] = ()
     clvmodels_names: ClassVar[tuple[str, ...] | None] = None
 
+    def __init__(self, penalizer_coef: float = 0.0) -> None:
+        self.penalizer_coef = penalizer_coef
+
     def __repr__(self) -> str:
         classname = type(self).__name__
         data = getattr(self, "data", None)
@@ -159,6 +162,35 @@ class BaseFitter:
         return model
 
     # ------------------------------------------------------------------------- fitting
+    def start_fit(self, options: dict[str, Any], columns: dict[str, Any], weights: Any,
+                  index: Any) -> tuple[pd.DataFrame, pd.Index, np.ndarray]:
+        """The first steps of lifetimes' ``fit``: refuse unknown options, make ``data`` of
+        ``columns`` and the weights (ones by default). Returns ``data``, the index to give
+        clvmodels (see :func:`lifetimes_table`) and the weights as floats."""
+        check_no_options(type(self).__name__, options)
+        columns = {name: np.asarray(values) for name, values in columns.items()}
+        weights = fit_weights(weights, len(next(iter(columns.values()))))
+        data, labels = lifetimes_table({**columns, "weights": weights}, index)
+        return data, labels, np.asarray(weights, dtype=float)
+
+    def finish_fit(self, data: pd.DataFrame, table: pd.DataFrame, weights: np.ndarray, *,
+                   penalizer: float, initial_params: Any, log_start: bool,
+                   factors: np.ndarray, divisor: float, verbose: bool,
+                   check: Any = None) -> Any:
+        """Fit the clvmodels estimator on ``table`` (see :meth:`fit_clvmodels`), let
+        ``check(model)`` refuse the estimate, and record lifetimes' fitted state (see
+        :meth:`record_fit`) with ``data``; returns self."""
+        model = self.fit_clvmodels(table, weights, penalizer, initial_params, log_start)
+        if check is not None:
+            check(model)
+        self.record_fit(model, factors, float(self.penalizer_coef), divisor)
+        self.data = data
+        self.__dict__.update(self.fitted_methods())
+        if verbose:
+            print(f"{type(self).__name__}: converged, mean negative log-likelihood "
+                  f"{self._negative_log_likelihood_:.6f}")
+        return self
+
     def fit_clvmodels(self, table: pd.DataFrame, weights: np.ndarray, penalizer: float,
                       initial_params: Any, log_start: bool) -> MLEModel:
         """Fit the clvmodels estimator on ``table`` (lifetimes' scaled data) with

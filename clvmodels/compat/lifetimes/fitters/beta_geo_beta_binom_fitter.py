@@ -11,10 +11,7 @@ import pandas as pd
 from clvmodels.compat.lifetimes.fitters.base import (
     BaseFitter,
     broadcast_inputs,
-    check_no_options,
-    fit_weights,
     history_table,
-    lifetimes_table,
     shaped,
 )
 from clvmodels.compat.lifetimes.fitters.purchase import negative_log_likelihood
@@ -29,8 +26,8 @@ class BetaGeoBetaBinomFitter(BaseFitter):
     Parameters
     ----------
     penalizer_coef : float, default 0.0
-        lifetimes' L2 penalty ``penalizer_coef * sum(params ** 2)`` added to the mean
-        negative log-likelihood: the same objective as clvmodels' ``penalizer``.
+        lifetimes' L2 penalty on (alpha, beta, gamma, delta), added to the mean negative
+        log-likelihood; periods are not rescaled, so it is clvmodels' ``penalizer`` as it is.
 
     Attributes
     ----------
@@ -44,9 +41,6 @@ class BetaGeoBetaBinomFitter(BaseFitter):
 
     model_class = BetaGeoBetaBinomModel
     param_names = ("alpha", "beta", "gamma", "delta")
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
 
     def fit(self, frequency: Any, recency: Any, n_periods: Any, weights: Any = None,
             initial_params: Any = None, verbose: bool = False, tol: float = 1e-7,
@@ -73,24 +67,15 @@ class BetaGeoBetaBinomFitter(BaseFitter):
         BetaGeoBetaBinomFitter
             self, fitted.
         """
-        check_no_options(type(self).__name__, kwargs)
-        weights = fit_weights(weights, len(np.asarray(frequency)))
-        data, labels = lifetimes_table(
-            {"frequency": np.asarray(frequency), "recency": np.asarray(recency),
-             "n_periods": np.asarray(n_periods), "weights": weights}, index)
+        data, labels, weight_array = self.start_fit(
+            kwargs, {"frequency": frequency, "recency": recency, "n_periods": n_periods},
+            weights, index)
         table = pd.DataFrame({"frequency": data["frequency"].to_numpy(),
                               "recency": data["recency"].to_numpy(),
                               "periods": data["n_periods"].to_numpy()}, index=labels)
-        weight_array = np.asarray(weights, dtype=float)
-        model = self.fit_clvmodels(table, weight_array, float(self.penalizer_coef),
-                                   initial_params, log_start=True)
-        self.record_fit(model, np.ones(4), float(self.penalizer_coef), weight_array.sum())
-        self.data = data
-        self.__dict__.update(self.fitted_methods())
-        if verbose:
-            print(f"{type(self).__name__}: converged, mean negative log-likelihood "
-                  f"{self._negative_log_likelihood_:.6f}")
-        return self
+        return self.finish_fit(data, table, weight_array, penalizer=float(self.penalizer_coef),
+                               initial_params=initial_params, log_start=True,
+                               factors=np.ones(4), divisor=weight_array.sum(), verbose=verbose)
 
     def fitted_methods(self) -> dict[str, Any]:
         return {"generate_new_data": self.generate_new_periods}

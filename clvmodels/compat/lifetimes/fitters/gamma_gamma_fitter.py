@@ -8,14 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.compat.lifetimes.fitters.base import (
-    BaseFitter,
-    broadcast_inputs,
-    check_no_options,
-    fit_weights,
-    lifetimes_table,
-    shaped,
-)
+from clvmodels.compat.lifetimes.fitters.base import BaseFitter, broadcast_inputs, shaped
 from clvmodels.models import GammaGammaModel
 from clvmodels.validation import ValidationError
 
@@ -54,8 +47,8 @@ class GammaGammaFitter(BaseFitter):
     Parameters
     ----------
     penalizer_coef : float, default 0.0
-        lifetimes' L2 penalty ``penalizer_coef * sum(params ** 2)`` added to the mean
-        negative log-likelihood: the same objective as clvmodels' ``penalizer``.
+        lifetimes' L2 penalty on (p, q, v) in the currency of the data (lifetimes does not
+        rescale spend), added to the mean negative log-likelihood: clvmodels' ``penalizer``.
 
     Attributes
     ----------
@@ -71,9 +64,6 @@ class GammaGammaFitter(BaseFitter):
     model_class = GammaGammaModel
     param_names = ("p", "q", "v")
     clvmodels_names = ("p", "q", "gamma")
-
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
 
     def fit(self, frequency: Any, monetary_value: Any, weights: Any = None,
             initial_params: Any = None, verbose: bool = False, tol: float = 1e-7,
@@ -104,29 +94,25 @@ class GammaGammaFitter(BaseFitter):
         GammaGammaFitter
             self, fitted.
         """
-        check_no_options(type(self).__name__, kwargs)
-        weights = fit_weights(weights, len(np.asarray(frequency)))
-        data, labels = lifetimes_table(
-            {"monetary_value": np.asarray(monetary_value, dtype=float),
-             "frequency": np.asarray(frequency), "weights": weights}, index)
+        data, labels, weight_array = self.start_fit(
+            kwargs, {"monetary_value": np.asarray(monetary_value, dtype=float),
+                     "frequency": frequency}, weights, index)
         data["frequency"] = data["frequency"].astype(float)  # lifetimes keeps floats here
         table = pd.DataFrame({"frequency": data["frequency"].to_numpy(),
                               "monetary_value": data["monetary_value"].to_numpy()},
                              index=labels)
-        weight_array = np.asarray(weights, dtype=float)
-        model = self.fit_clvmodels(table, weight_array, float(self.penalizer_coef),
-                                   initial_params, log_start=True)
-        if q_constraint and model.params_["q"] < 1:
-            raise ValidationError(
-                f"GammaGammaFitter: q_constraint=True, but the likelihood's maximum has q = "
-                f"{model.params_['q']:.4g} < 1 (an infinite mean spend); clvmodels fits "
-                "without bounds, so it cannot give lifetimes' optimum on the bound q = 1")
-        self.record_fit(model, np.ones(3), float(self.penalizer_coef), weight_array.sum())
-        self.data = data
-        if verbose:
-            print(f"{type(self).__name__}: converged, mean negative log-likelihood "
-                  f"{self._negative_log_likelihood_:.6f}")
-        return self
+
+        def check_q(model) -> None:
+            if q_constraint and model.params_["q"] < 1:
+                raise ValidationError(
+                    f"GammaGammaFitter: q_constraint=True, but the likelihood's maximum has "
+                    f"q = {model.params_['q']:.4g} < 1 (an infinite mean spend); clvmodels fits "
+                    "without bounds, so it cannot give lifetimes' optimum on the bound q = 1")
+
+        return self.finish_fit(data, table, weight_array, penalizer=float(self.penalizer_coef),
+                               initial_params=initial_params, log_start=True,
+                               factors=np.ones(3), divisor=weight_array.sum(), verbose=verbose,
+                               check=check_q)
 
     @staticmethod
     def _negative_log_likelihood(log_params: Any, frequency: Any, avg_monetary_value: Any,

@@ -12,10 +12,7 @@ import pandas as pd
 from clvmodels.compat.lifetimes.fitters.base import (
     BaseFitter,
     broadcast_inputs,
-    check_no_options,
-    fit_weights,
     history_table,
-    lifetimes_table,
     shaped,
 )
 
@@ -54,9 +51,6 @@ class PurchaseFitter(BaseFitter):
     log_start: ClassVar[bool] = True
     mean_weight_divisor: ClassVar[bool] = False
 
-    def __init__(self, penalizer_coef: float = 0.0) -> None:
-        self.penalizer_coef = penalizer_coef
-
     def fit_purchases(self, frequency: Any, recency: Any, T: Any, weights: Any,
                       initial_params: Any, verbose: bool, index: Any,
                       options: dict[str, Any]):
@@ -69,34 +63,22 @@ class PurchaseFitter(BaseFitter):
         data it is the same objective (for the Pareto/NBD, whose log-likelihood lifetimes
         divides by the mean weight, the coefficient is divided by the number of rows).
         """
-        check_no_options(type(self).__name__, options)
-        frequency = np.asarray(frequency)
-        weights = fit_weights(weights, len(frequency))
-        data, labels = lifetimes_table(
-            {"frequency": frequency, "recency": np.asarray(recency), "T": np.asarray(T),
-             "weights": weights}, index)
+        data, labels, weight_array = self.start_fit(
+            options, {"frequency": frequency, "recency": recency, "T": T}, weights, index)
         self._scale = 1.0 / float(np.max(data["T"].to_numpy(dtype=float)))
         table = pd.DataFrame({"frequency": data["frequency"].to_numpy(),
                               "recency": data["recency"].to_numpy(dtype=float) * self._scale,
                               "T": data["T"].to_numpy(dtype=float) * self._scale},
                              index=labels)
-        penalizer = float(self.penalizer_coef)
-        weight_array = np.asarray(weights, dtype=float)
-        divisor = weight_array.sum()
+        penalizer, divisor = float(self.penalizer_coef), weight_array.sum()
         if self.mean_weight_divisor:
             penalizer /= len(weight_array)
             divisor = weight_array.mean()
-        model = self.fit_clvmodels(table, weight_array, penalizer, initial_params,
-                                   self.log_start)
         factors = np.array([1.0 / self._scale if name in self.time_params else 1.0
                             for name in self.param_names])
-        self.record_fit(model, factors, float(self.penalizer_coef), divisor)
-        self.data = data
-        self.__dict__.update(self.fitted_methods())
-        if verbose:
-            print(f"{type(self).__name__}: converged, mean negative log-likelihood "
-                  f"{self._negative_log_likelihood_:.6f}")
-        return self
+        return self.finish_fit(data, table, weight_array, penalizer=penalizer,
+                               initial_params=initial_params, log_start=self.log_start,
+                               factors=factors, divisor=divisor, verbose=verbose)
 
     def fitted_methods(self) -> dict[str, Any]:
         return {
