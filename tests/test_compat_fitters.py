@@ -364,3 +364,41 @@ def test_install_lifetimes_alias_and_restore():
         assert lifetimes.fitters.beta_geo_fitter.BetaGeoFitter is compat.BetaGeoFitter
         assert "lifetimes.fitters.pareto_nbd_fitter" in alias.modules
     assert sys.modules.get("lifetimes") is before
+
+
+# --------------------------------------------------------------- benchmarks.lifetimes_suite
+SUITE_TESTS = '''
+import pandas.util.testing as tm  # lifetimes 0.11's import, removed in pandas 2
+import lifetimes as lt
+
+
+def test_runs_on_the_compat_layer():
+    assert type(lt.BetaGeoFitter()).__module__.startswith("clvmodels.compat")
+
+
+def test_that_fails():
+    assert tm.assert_series_equal is not None and False
+'''
+
+
+@pytest.mark.parametrize("real_flag", [False, True])
+def test_lifetimes_suite_runs_lifetimes_tests_on_the_compat_layer(tmp_path, real_flag):
+    import os
+    import subprocess
+    from pathlib import Path
+
+    (tmp_path / "test_estimation.py").write_text(SUITE_TESTS)
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    command = [sys.executable, "-m", "benchmarks.lifetimes_suite", str(tmp_path)]
+    result = subprocess.run(command + (["--real"] if real_flag else []), cwd=root,
+                            env=environment, capture_output=True, text=True, timeout=300)
+    target = "the real lifetimes" if real_flag else "clvmodels.compat.lifetimes"
+    passed = 0 if real_flag else 1
+    assert (f"lifetimes' tests on {target}: {passed} passed, {2 - passed} failed, 0 errors"
+            in result.stdout), result.stdout + result.stderr
+    assert "failed: test_estimation::test_that_fails" in result.stdout
+    assert result.returncode == 1
+    # The one rewrite is made on a copy: the directory given is left as it was.
+    assert (tmp_path / "test_estimation.py").read_text() == SUITE_TESTS
