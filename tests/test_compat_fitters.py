@@ -152,6 +152,53 @@ def test_beta_geo_penalizer_is_lifetimes_objective(cdnow):
     assert compat_fitter._negative_log_likelihood_ == pytest.approx(value, rel=1e-12)
 
 
+def lifetimes_minimum(objective, point, step=1e-4):
+    """Whether lifetimes' ``objective`` is lowest at ``point`` among steps of ``step`` (in
+    log-parameters) along each axis: the compat fit's estimate is lifetimes' optimum. Such a
+    step raises the objective by ~curvature * 5e-9, far above what clvmodels' optimiser
+    leaves (gradient < 1e-10: a first-order change of ~1e-14)."""
+    value = objective(point)
+    for axis in np.eye(len(point)) * step:
+        assert value <= objective(point + axis) and value <= objective(point - axis)
+    return value
+
+
+@pytest.mark.parametrize("penalizer", [0.01, 0.5])
+def test_penalized_fits_minimise_lifetimes_objective(cdnow, donations, penalizer):
+    """Each fitter's estimate minimises lifetimes' own penalised objective (evaluated by
+    lifetimes), and ``_negative_log_likelihood_`` is its value there."""
+    f, r, T = (cdnow[c].to_numpy() for c in ("frequency", "recency", "T"))
+    repeat = f > 0
+    ones = np.ones(len(f))
+    cases = [
+        ("BetaGeoFitter", (f, r, T), [1], lambda c: c._scale, True),
+        ("ModifiedBetaGeoFitter", (f, r, T), [1], lambda c: c._scale, True),
+        ("ParetoNBDFitter", (f, r, T), [1, 3], lambda c: c._scale, False),
+        ("GammaGammaFitter", (f[repeat], cdnow["monetary_value"].to_numpy()[repeat]), [],
+         lambda c: 1.0, True),
+        ("BetaGeoBetaBinomFitter", tuple(donations[c].to_numpy() for c in
+                                         ("frequency", "recency", "periods")), [],
+         lambda c: 1.0, True),
+    ]
+    for name, columns, time_params, scale_of, log_params in cases:
+        weights = donations["weights"].to_numpy() if name == "BetaGeoBetaBinomFitter" else (
+            ones[: len(columns[0])])
+        fitter = getattr(compat, name)(penalizer_coef=penalizer).fit(*columns, weights=weights)
+        scale = scale_of(fitter)
+        scaled = fitter.params_.to_numpy().copy()
+        scaled[time_params] *= scale
+        data = tuple(c * scale if k in (1, 2) and time_params else c
+                     for k, c in enumerate(columns))
+
+        def objective(point, name=name, data=data, weights=weights, log_params=log_params):
+            params = point if log_params else np.exp(point)
+            return quiet(getattr(real, name)._negative_log_likelihood, params, *data,
+                         weights, penalizer)
+
+        value = lifetimes_minimum(objective, np.log(scaled))
+        assert fitter._negative_log_likelihood_ == pytest.approx(value, rel=1e-10), name
+
+
 def test_static_negative_log_likelihood_matches_lifetimes(cdnow):
     args = (cdnow["frequency"].to_numpy(), cdnow["recency"].to_numpy() / 39,
             cdnow["T"].to_numpy() / 39, np.ones(len(cdnow)), 0.05)
@@ -242,6 +289,15 @@ def test_pareto_probability_of_no_purchase_in_no_time_is_one():
                        pd.Series([0.55, 10.58, 0.61, 11.67], ["r", "alpha", "s", "beta"]))
     assert fitter.conditional_probability_of_n_purchases_up_to_time(0, 0, 2, 3, 5) == 1.0
     assert fitter.conditional_probability_of_n_purchases_up_to_time(1, 0, 2, 3, 5) == 0.0
+
+
+def test_optimiser_options_are_accepted_and_unknown_ones_warned_about(cdnow):
+    columns = cdnow["frequency"], cdnow["recency"], cdnow["T"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compat.BetaGeoFitter().fit(*columns, maxiter=10, disp=False)
+    with pytest.warns(UserWarning, match=r"unknown optimiser option\(s\) \['speed'\]"):
+        compat.BetaGeoFitter().fit(*columns, speed=3)
 
 
 def test_pareto_checks_iterative_fitting(cdnow):

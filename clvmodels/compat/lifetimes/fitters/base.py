@@ -25,6 +25,10 @@ FORMAT_NAME = "clvmodels.compat.lifetimes"
 FORMAT_VERSION = 1
 # lifetimes' confidence intervals: estimate +- 1.96 standard errors.
 _NORMAL_95 = 1.96
+#: scipy.optimize.minimize's solver options, which lifetimes' fit passed on: accepted, unused.
+SCIPY_OPTIONS = frozenset({"maxiter", "disp", "maxfun", "gtol", "ftol", "xatol", "fatol",
+                           "eps", "maxcor", "maxls", "adaptive", "xtol", "return_all",
+                           "iprint", "finite_diff_rel_step", "norm", "c1", "c2"})
 # The first byte of a pickle of protocol 2 or later (lifetimes' dill files are protocol 4).
 _PICKLE_MARKER = b"\x80"
 
@@ -99,12 +103,14 @@ def fit_weights(weights: Any, n_rows: int) -> np.ndarray:
 
 
 def check_no_options(owner: str, options: dict[str, Any]) -> None:
-    """Refuse keyword arguments a fitter does not know (lifetimes passed them to
-    ``scipy.optimize.minimize`` as options, which clvmodels' optimiser does not take)."""
-    unknown = sorted(set(options) - {"maxiter", "disp", "maxfun", "gtol", "ftol", "xatol",
-                                     "fatol", "eps", "maxcor", "maxls", "adaptive"})
+    """lifetimes passed a fit's extra keyword arguments to ``scipy.optimize.minimize`` as
+    solver options; clvmodels' optimiser takes none. scipy's own options are ignored (see the
+    fitters' ``tol``); any other name is warned about, as scipy warns about an unknown
+    option."""
+    unknown = sorted(set(options) - SCIPY_OPTIONS)
     if unknown:
-        raise TypeError(f"{owner}.fit() got unexpected keyword argument(s) {unknown}")
+        warnings.warn(f"{owner}.fit(): unknown optimiser option(s) {unknown} ignored",
+                      UserWarning, stacklevel=4)
 
 
 class BaseFitter:
