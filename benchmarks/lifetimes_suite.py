@@ -7,9 +7,11 @@ plugin, ``-p benchmarks.lifetimes_suite``), and prints how many passed, failed a
 with the names of those that did not pass. ``--real`` runs the same files against the real
 lifetimes for comparison.
 
-Nothing in DIR is changed: the files are copied to a temporary directory, where the one
-documented rewrite is made: ``pandas.util.testing`` (removed in pandas 2) becomes
-``pandas.testing``. lifetimes' tests are not part of this repository; fetch them from
+Nothing in DIR is changed: DIR (the test files and the data they read by relative paths,
+e.g. ``lifetimes/datasets/example_transactions.csv``) is copied to a temporary directory, the
+tests' working directory, where the one documented rewrite is made: ``pandas.util.testing``
+(removed in pandas 2) becomes ``pandas.testing``. A ``conftest.py`` in DIR is lifetimes'
+own (it is used). lifetimes' tests are not part of this repository; fetch them from
 lifetimes 0.11's sources.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,15 +43,21 @@ def pytest_configure(config) -> None:
 
 
 def copy_tests(source: Path, target: Path) -> list[str]:
-    """Copy lifetimes' test files from ``source`` to ``target``, with ``pandas.util.testing``
-    read as ``pandas.testing``; the names of the test files copied."""
+    """Copy ``source`` (lifetimes' test files and the data they read by relative paths, such
+    as ``lifetimes/datasets/example_transactions.csv``) into ``target``, with
+    ``pandas.util.testing`` read as ``pandas.testing`` in the test files; the names of the
+    test files found."""
+    shutil.copytree(source, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "*.pyc",
+                                                  "pytest.ini", "setup.cfg", "tox.ini",
+                                                  "pyproject.toml"))
     copied = []
     for name in TEST_FILES:
-        path = source / name
+        path = target / name
         if path.is_file():
             text = path.read_text(encoding="utf-8")
-            (target / name).write_text(text.replace("pandas.util.testing", "pandas.testing"),
-                                       encoding="utf-8")
+            path.write_text(text.replace("pandas.util.testing", "pandas.testing"),
+                            encoding="utf-8")
             if name.startswith("test_"):
                 copied.append(name)
     # An empty configuration: the run must not pick up this repository's pytest options.
