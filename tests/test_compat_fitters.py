@@ -140,6 +140,34 @@ def test_frequency_zero_with_recency_is_read_as_recency_zero(beta_geo_pair):
     assert odd == fitter.conditional_probability_alive(0, 0, 20)
 
 
+@pytest.mark.parametrize("name, params", [
+    ("BetaGeoFitter", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}),
+    ("ModifiedBetaGeoFitter", {"r": 0.525, "alpha": 6.183, "a": 0.891, "b": 1.614}),
+    ("ParetoNBDFitter", {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}),
+])
+def test_customers_of_age_zero_are_new_customers(name, params):
+    """A customer first seen on the last day (T = 0, lifetimes' summaries and alive paths
+    have them): lifetimes' values, which are the new customer's."""
+    real_fitter = getattr(real, name)()
+    real_fitter.params_ = pd.Series(params)
+    fitter = at_params(getattr(compat, name)(), pd.Series(params))
+    np.testing.assert_allclose(fitter.conditional_probability_alive(0, 0, 0),
+                               quiet(real_fitter.conditional_probability_alive, 0, 0, 0),
+                               rtol=RTOL)
+    mixed = fitter.conditional_expected_number_of_purchases_up_to_time(
+        10, np.array([0, 2]), np.array([0, 3.0]), np.array([0, 5.0]))
+    expected = [quiet(real_fitter.conditional_expected_number_of_purchases_up_to_time,
+                      10, x, t_x, age) for x, t_x, age in [(0, 0, 0), (2, 3.0, 5.0)]]
+    np.testing.assert_allclose(mixed, expected, rtol=RTOL)
+    if name == "ParetoNBDFitter":
+        np.testing.assert_allclose(
+            fitter.conditional_probability_of_n_purchases_up_to_time(2, 10, 0, 0, 0),
+            real_fitter.conditional_probability_of_n_purchases_up_to_time(2, 10, 0, 0, 0),
+            rtol=RTOL)
+    with pytest.raises(ValidationError, match="T > 0"):
+        fitter.conditional_probability_alive(3, 0, 0)  # repeat purchases at age 0
+
+
 def test_beta_geo_penalizer_is_lifetimes_objective(cdnow):
     real_fitter, compat_fitter = fit_pair("BetaGeoFitter", cdnow["frequency"],
                                           cdnow["recency"], cdnow["T"], penalizer_coef=0.1)

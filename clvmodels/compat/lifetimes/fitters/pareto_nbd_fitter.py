@@ -108,4 +108,5 @@ class ParetoNBDFitter(PurchaseFitter):
         n = check_count(n)
         return self.history_values(
             lambda model, table, times: model.probability_of_purchases(table, n, times),
-            frequency, recency, T, t)
+            frequency, recency, T, t,
+            lambda model, times: model.probability_of_purchases_new_customer(n, times))

@@ -37,6 +37,13 @@ def negative_log_likelihood(model_class: type, params: Any, frequency: Any, rece
     return float(-log_likelihood / scale + penalizer_coef * np.sum(params**2))
 
 
+def alive_at_start(model: Any, _: Any) -> float:
+    """P(alive) of a customer at age 0 (1, or below for the MBG/NBD's dropout at the first
+    purchase): the family's P(alive) at the empty history."""
+    params = tuple(model.params_.to_numpy(dtype=float))
+    return float(np.exp(model.family.log_alive(params, 0.0, 0.0, 0.0)))
+
+
 class PurchaseFitter(BaseFitter):
     """A continuous-time purchase fitter: lifetimes' fit and shared predictions.
 
@@ -88,19 +95,34 @@ class PurchaseFitter(BaseFitter):
         }
 
     # ------------------------------------------------------------------ predictions
-    def history_values(self, compute, frequency: Any, recency: Any, T: Any,
-                       t: Any = None) -> Any:
+    def history_values(self, compute, frequency: Any, recency: Any, T: Any, t: Any = None,
+                       new_customer=None) -> Any:
         """``compute(model, table, t)`` on the broadcast histories (and times ``t``), in
-        the inputs' form."""
+        the inputs' form.
+
+        A customer of age ``T = 0`` without repeat purchases (first seen on the last day, as
+        in lifetimes' summaries and alive paths) has no history: ``new_customer(model, t)``
+        gives its values (the new-customer predictions, exact there). clvmodels refuses
+        ``T = 0`` with repeat purchases (an impossible history).
+        """
         values = {"frequency": frequency, "recency": recency, "T": T}
         if t is not None:
             values["t"] = t
         flat, shape, index = broadcast_inputs(values)
         table = history_table(flat["frequency"], flat["recency"], flat["T"],
                               type(self).__name__)
+        new = (flat["T"] == 0) & (flat["frequency"] == 0) if new_customer else np.zeros(
+            len(table), dtype=bool)
+        times = flat.get("t")
+        model = self.clvmodels_model
+        result = np.empty(len(table))
         with np.errstate(under="ignore"):  # see BaseFitter: underflow to 0 is the answer
-            result = compute(self.clvmodels_model, table, flat.get("t"))
-        return shaped(np.asarray(result, dtype=float), shape, index)
+            if not new.all():
+                result[~new] = compute(model, table[~new],
+                                       None if times is None else times[~new])
+            if new.any():
+                result[new] = new_customer(model, None if times is None else times[new])
+        return shaped(result, shape, index)
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: Any, frequency: Any,
                                                             recency: Any, T: Any) -> Any:
@@ -114,13 +136,14 @@ class PurchaseFitter(BaseFitter):
         """
         return self.history_values(
             lambda model, table, times: model.expected_purchases(table, times),
-            frequency, recency, T, t)
+            frequency, recency, T, t,
+            lambda model, times: model.expected_purchases_new_customer(times))
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
         """Probability that a customer with history (frequency, recency, T) is still alive
         (clvmodels' ``probability_alive``), shaped like the broadcast inputs."""
         return self.history_values(lambda model, table, _: model.probability_alive(table),
-                                   frequency, recency, T)
+                                   frequency, recency, T, None, alive_at_start)
 
     def conditional_probability_alive_matrix(self, max_frequency: int | None = None,
                                              max_recency: int | None = None) -> np.ndarray:
