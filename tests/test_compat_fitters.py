@@ -168,6 +168,19 @@ def test_customers_of_age_zero_are_new_customers(name, params):
         fitter.conditional_probability_alive(3, 0, 0)  # repeat purchases at age 0
 
 
+def test_fit_with_customers_of_age_zero_is_lifetimes_fit(cdnow):
+    """Customers first seen on the last day (x = 0, T = 0) have likelihood 1: lifetimes fits
+    them, counting them in its mean; the compat fit gives the same penalised optimum."""
+    newcomers = pd.DataFrame({"frequency": 0, "recency": 0.0, "T": np.zeros(300)})
+    table = pd.concat([cdnow[["frequency", "recency", "T"]], newcomers], ignore_index=True)
+    real_fitter, compat_fitter = fit_pair("BetaGeoFitter", table["frequency"],
+                                          table["recency"], table["T"], penalizer_coef=0.1)
+    same_optimum(real_fitter, compat_fitter, LIFETIMES_TOL)
+    assert compat_fitter._negative_log_likelihood_ == pytest.approx(
+        real_fitter._negative_log_likelihood_, abs=LIFETIMES_TOL)
+    assert len(compat_fitter.data) == len(table)
+
+
 def test_beta_geo_penalizer_is_lifetimes_objective(cdnow):
     real_fitter, compat_fitter = fit_pair("BetaGeoFitter", cdnow["frequency"],
                                           cdnow["recency"], cdnow["T"], penalizer_coef=0.1)

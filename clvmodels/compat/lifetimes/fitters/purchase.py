@@ -69,6 +69,8 @@ class PurchaseFitter(BaseFitter):
         the same L2 penalty on the parameters of the data it is given, so on the same scaled
         data it is the same objective (for the Pareto/NBD, whose log-likelihood lifetimes
         divides by the mean weight, the coefficient is divided by the number of rows).
+        Customers of age 0 without repeat purchases take no part in the clvmodels fit (their
+        likelihood is 1) but count in lifetimes' mean, so the estimate is still lifetimes'.
         """
         data, labels, weight_array = self.start_fit(
             options, {"frequency": frequency, "recency": recency, "T": T}, weights, index)
@@ -77,15 +79,19 @@ class PurchaseFitter(BaseFitter):
                               "recency": data["recency"].to_numpy(dtype=float) * self._scale,
                               "T": data["T"].to_numpy(dtype=float) * self._scale},
                              index=labels)
-        penalizer, divisor = float(self.penalizer_coef), weight_array.sum()
-        if self.mean_weight_divisor:
-            penalizer /= len(weight_array)
-            divisor = weight_array.mean()
+        divisor = weight_array.mean() if self.mean_weight_divisor else weight_array.sum()
+        # Customers of age 0 without repeat purchases (first seen on the last day) have
+        # likelihood 1 whatever the parameters (clvmodels refuses T = 0): the fit runs on the
+        # others, with the penalty scaled so that the objective is lifetimes' times a constant.
+        informative = ~((table["T"].to_numpy() == 0) & (table["frequency"].to_numpy() == 0))
+        penalizer = (float(self.penalizer_coef) * divisor
+                     / weight_array[informative].sum())
         factors = np.array([1.0 / self._scale if name in self.time_params else 1.0
                             for name in self.param_names])
-        return self.finish_fit(data, table, weight_array, penalizer=penalizer,
-                               initial_params=initial_params, log_start=self.log_start,
-                               factors=factors, divisor=divisor, verbose=verbose)
+        return self.finish_fit(data, table[informative], weight_array[informative],
+                               penalizer=penalizer, initial_params=initial_params,
+                               log_start=self.log_start, factors=factors, divisor=divisor,
+                               verbose=verbose)
 
     def fitted_methods(self) -> dict[str, Any]:
         return {
