@@ -1,5 +1,5 @@
 """lifetimes' ``GammaGammaFitter`` (Fader, Hardie & Lee 2005; Hardie's note 025) on clvmodels'
-:class:`~clvmodels.GammaGammaModel`, and lifetimes' monthly customer lifetime value."""
+:class:`~clvmodels.GammaGammaModel`."""
 
 from __future__ import annotations
 
@@ -9,36 +9,9 @@ import numpy as np
 import pandas as pd
 
 from clvmodels.compat.lifetimes.fitters.base import BaseFitter, broadcast_inputs, shaped
+from clvmodels.compat.lifetimes.utils import customer_lifetime_value
 from clvmodels.models import GammaGammaModel
 from clvmodels.validation import ValidationError
-
-#: lifetimes' time units per month of ``freq`` (its "W" month is 4.345 weeks).
-UNITS_PER_MONTH = {"W": 4.345, "M": 1.0, "D": 30, "H": 30 * 24}
-
-
-def monthly_customer_lifetime_value(transaction_prediction_model: Any, frequency: Any,
-                                    recency: Any, T: Any, monetary_value: Any,
-                                    time: int = 12, discount_rate: float = 0.01,
-                                    freq: str = "D") -> pd.Series:
-    """lifetimes' customer lifetime value: over months 1..``time``, the expected purchases in
-    each month (differences of the model's ``predict``) times ``monetary_value``, discounted
-    at ``discount_rate`` per month at the month's end.
-
-    ``transaction_prediction_model`` is any fitter with lifetimes' ``predict(t, frequency,
-    recency, T)`` (a compat fitter, or the real lifetimes'). ``freq`` is the data's time
-    unit: "D", "H", "W" or "M" (30-day months). Returns a Series ``clv`` indexed like
-    ``frequency``.
-    """
-    if freq not in UNITS_PER_MONTH:
-        raise ValueError(f"freq must be one of {sorted(UNITS_PER_MONTH)}, got {freq!r}")
-    factor = UNITS_PER_MONTH[freq]
-    index = frequency.index if isinstance(frequency, pd.Series) else None
-    total: Any = 0.0
-    for end in np.arange(1, time + 1) * factor:
-        purchases = (transaction_prediction_model.predict(end, frequency, recency, T)
-                     - transaction_prediction_model.predict(end - factor, frequency, recency, T))
-        total = total + (monetary_value * purchases) / (1 + discount_rate) ** (end / factor)
-    return pd.Series(np.asarray(total, dtype=float), index=index, name="clv")
 
 
 class GammaGammaFitter(BaseFitter):
@@ -145,7 +118,8 @@ class GammaGammaFitter(BaseFitter):
     def customer_lifetime_value(self, transaction_prediction_model: Any, frequency: Any,
                                 recency: Any, T: Any, monetary_value: Any, time: int = 12,
                                 discount_rate: float = 0.01, freq: str = "D") -> pd.Series:
-        """lifetimes' CLV (:func:`monthly_customer_lifetime_value`) with the expected mean
+        """lifetimes' CLV (:func:`clvmodels.compat.lifetimes.utils.customer_lifetime_value`)
+        with the expected mean
         spend of :meth:`conditional_expected_average_profit`.
 
         Parameters
@@ -168,5 +142,5 @@ class GammaGammaFitter(BaseFitter):
             :func:`clvmodels.customer_lifetime_value`.
         """
         spend = self.conditional_expected_average_profit(frequency, monetary_value)
-        return monthly_customer_lifetime_value(transaction_prediction_model, frequency,
-                                               recency, T, spend, time, discount_rate, freq)
+        return customer_lifetime_value(transaction_prediction_model, frequency, recency, T,
+                                       spend, time, discount_rate, freq)
