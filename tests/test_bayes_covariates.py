@@ -11,7 +11,6 @@ its gradient takes ~3.5 ms on the 600 apparel customers).
 from __future__ import annotations
 
 import json
-import os
 import warnings
 from pathlib import Path
 
@@ -21,6 +20,8 @@ import pytest
 
 pm = pytest.importorskip("pymc")
 az = pytest.importorskip("arviz")
+
+import test_covariates  # noqa: E402
 
 from clvmodels import (  # noqa: E402
     BayesianBetaGeoModel,
@@ -32,7 +33,6 @@ from clvmodels import (  # noqa: E402
     ValidationError,
     customer_equity,
     customer_lifetime_value,
-    rfm_summary,
 )
 from clvmodels.bayes import native  # noqa: E402
 from clvmodels.bayes.model import covariate_pymc_model  # noqa: E402
@@ -44,8 +44,10 @@ from clvmodels.estimation.covariate_posterior import (  # noqa: E402
 )
 from clvmodels.estimation.covariates import CovariateDesign  # noqa: E402
 
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
-BOTH = {"purchase_covariates": ["Gender", "Channel"], "dropout_covariates": ["Gender", "Channel"]}
+# The apparel data (CLVTools, GPL: read from the reference folder, skipped when absent),
+# summarised as for the maximum-likelihood tests, by their loader (a module fixture).
+apparel = test_covariates.apparel
+BOTH = test_covariates.BOTH
 SIMULATED = {"purchase_covariates": ["income", "segment"],
              "dropout_covariates": ["income", "segment"]}
 # BG/NBD: alpha_i = alpha exp(-g'z), a_i, b_i = (a, b) exp(g'z); segment "b" and "c" against "a".
@@ -56,22 +58,6 @@ QUICK = {"draws": 300, "tune": 400, "chains": 2}
 
 
 # ------------------------------------------------------------------------------ data
-@pytest.fixture(scope="module")
-def apparel() -> pd.DataFrame:
-    """CLVTools' apparel data as tests/test_covariates.py summarises them (GPL: read from the
-    reference folder, never shipped)."""
-    transactions = REFERENCE_DATA / "apparel_transactions.csv"
-    covariates = REFERENCE_DATA / "apparel_static_covariates.csv"
-    if not (transactions.exists() and covariates.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
-    log = pd.read_csv(transactions, parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", observation_end="2006-12-31", time_unit="W")
-    return rfm.join(pd.read_csv(covariates).set_index("Id"))
-
-
 def _simulated(n: int = 500, seed: int = 5) -> pd.DataFrame:
     """BG/NBD customers whose parameters follow a numeric and a three-level covariate, with a
     spend column for the Gamma-Gamma."""
@@ -146,6 +132,10 @@ def test_apparel_laplace_posterior_is_near_the_mle(apparel):
     coefficients = [name for name in table.index if "." in name]
     np.testing.assert_allclose(table.loc[coefficients, "sd"],
                                mle.summary().loc[coefficients, "std_error"], rtol=0.1)
+    # At the posterior mean, each customer at their own parameters: below the maximum, by
+    # about half a chi-square of 8 degrees of freedom's worth of posterior spread at most.
+    gap = mle.log_likelihood_ - model.log_likelihood(apparel)
+    assert 0 <= gap < 8
 
 
 # ------------------------------------------------------------------------------ priors

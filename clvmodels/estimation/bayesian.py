@@ -17,16 +17,16 @@ import pandas as pd
 
 from clvmodels.errors import DependencyError
 from clvmodels.estimation.base import FittedModel, check_weights, package_version
-from clvmodels.estimation.covariate_fit import held_out_log_likelihood
 from clvmodels.estimation.covariate_posterior import (
     check_prior_names,
     covariate_draws,
     design_columns,
+    log_likelihood_with_covariates,
 )
 from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
 from clvmodels.estimation.modelfile import check_header
 from clvmodels.files.atomic import atomic_file
-from clvmodels.timeunit import TimeUnit, check_same_unit
+from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError
 
 FORMAT_NAME = "clvmodels.bayesian_model"
@@ -322,13 +322,9 @@ class BayesianModel(FittedModel):
     def log_likelihood(self, data: pd.DataFrame, weights: Any = None) -> float:
         """Log-likelihood of a table at the posterior mean, with each customer's covariates
         when the model has them (see :meth:`FittedModel.log_likelihood`)."""
-        design = self.covariate_design
-        if design is None:
+        if self.covariate_design is None:
             return super().log_likelihood(data, weights)
-        self.check_fitted()
-        check_same_unit(type(self).__name__, self.time_unit_, data)
-        return held_out_log_likelihood(self.family, design, self.params_, data,
-                                       check_weights(data, weights))
+        return log_likelihood_with_covariates(self, data, check_weights(data, weights))
 
     @property
     def n_draws(self) -> int:

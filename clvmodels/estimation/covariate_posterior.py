@@ -26,10 +26,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from clvmodels.estimation.covariate_fit import COLUMN_PREFIX, Coordinates, CovariateObjective
+from clvmodels.estimation.covariate_fit import (
+    COLUMN_PREFIX,
+    Coordinates,
+    CovariateObjective,
+    held_out_log_likelihood,
+)
 from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import FitData
+from clvmodels.timeunit import check_same_unit
 from clvmodels.validation import ValidationError
 
 #: Default prior sd of a coefficient of a standardised design column: Normal(0, 1), so a change
@@ -190,6 +196,17 @@ def covariate_draws(family: Family, design: CovariateDesign, table: pd.DataFrame
                           coordinates)
 
 
+def log_likelihood_with_covariates(model: Any, data: pd.DataFrame, weights: np.ndarray
+                                   ) -> float:
+    """The log-likelihood of a table (with checked ``weights``, one per row) at a fitted
+    model's ``params_`` (base parameters and coefficients), each customer at their own
+    parameters; a table in another time unit is refused."""
+    model.check_fitted()
+    check_same_unit(type(model).__name__, model.time_unit_, data)
+    return held_out_log_likelihood(model.family, model.covariate_design, model.params_, data,
+                                   weights)
+
+
 def check_prior_names(owner: str, names: list[str], priors: Mapping[str, Any]) -> None:
     """Refuse a prior for a parameter the fitted model does not have, naming it and the
     model's parameters (ValidationError)."""
@@ -201,4 +218,5 @@ def check_prior_names(owner: str, names: list[str], priors: Mapping[str, Any]) -
 
 
 __all__ = ["COEFFICIENT_PRIOR_SIGMA", "CovariateDraws", "CovariateLikelihood",
-           "check_prior_names", "covariate_draws", "design_columns"]
+           "check_prior_names", "covariate_draws", "design_columns",
+           "log_likelihood_with_covariates"]
