@@ -5,7 +5,8 @@
 optimisers, so the Bayesian and the maximum-likelihood fits share one likelihood. nutpie runs it
 in numba's object mode; a family with a compiled kernel
 (:meth:`~clvmodels.estimation.family.Family.compiled_likelihood`) is sampled through that
-instead.
+instead. :class:`CovariateLogLikelihood` is the likelihood with static covariates, of the base
+parameters and the coefficients.
 """
 
 from __future__ import annotations

@@ -16,7 +16,10 @@ family's. :func:`compile_native` gives nutpie
 
 Either samples in coordinates whitened by the Laplace approximation (see
 :func:`compile_native`). Other priors take the general route through
-``nutpie.compile_pymc_model``.
+``nutpie.compile_pymc_model``. A model with covariates (:func:`compile_covariate_native`) is
+a Python log density too: the per-row likelihood with its chain rule
+(:class:`~clvmodels.estimation.covariate_posterior.CovariateLikelihood`), in the
+maximum-likelihood fit's coordinates, with normal priors of the coefficients.
 """
 
 from __future__ import annotations

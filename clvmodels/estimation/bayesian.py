@@ -179,6 +179,13 @@ class BayesianModel(FittedModel):
         -------
         self
 
+        Raises
+        ------
+        ValidationError
+            A bad covariate (naming the column: missing, not varying, collinear, ...; see
+            :class:`~clvmodels.estimation.covariates.CovariateDesign`), or a prior for a
+            coefficient the design does not have (naming it and listing the parameters).
+
         Warns
         -----
         UserWarning

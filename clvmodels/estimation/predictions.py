@@ -301,7 +301,8 @@ class PurchasePredictions:
         float, ndarray, Series or DataFrame
             For a maximum-likelihood model, shaped like ``t`` (with a DataFrame of profiles:
             a Series by profile for a scalar ``t``, else a DataFrame of profiles by ``t``);
-            for a Bayesian one, ``mean``, ``lower``, ``upper`` indexed by ``t``.
+            for a Bayesian one, ``mean``, ``lower``, ``upper`` indexed by ``t`` (with a
+            DataFrame of profiles, by (profile, ``t``)).
         """
         t = check_duration(t, "t")
         family = self.family
