@@ -35,6 +35,7 @@ from clvmodels.cohort import (
     evaluate_rows,
     expected_by_age,
 )
+from clvmodels.display import backtest_html
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
 from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
@@ -449,6 +450,9 @@ class Backtest:
             f"(bias {m['bias']:+.1%}), MAE {m['mae']:.3f}, "
             f"chi-square p {self.chi_square['p_value']:.3g})"
         )
+
+    def _repr_html_(self) -> str:  # Jupyter's display: see clvmodels.display.backtest_html
+        return backtest_html(self)
 
 
 def _model_instance(model: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import bayesian_model_html, recorded_warnings, show_progress
 from clvmodels.errors import DependencyError
 from clvmodels.estimation.base import FittedModel, check_weights, package_version
 from clvmodels.estimation.covariate_posterior import (
@@ -24,6 +25,7 @@ from clvmodels.estimation.covariate_posterior import (
     log_likelihood_with_covariates,
 )
 from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
+from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.modelfile import check_header
 from clvmodels.files.atomic import atomic_file
 from clvmodels.timeunit import TimeUnit
@@ -34,6 +36,7 @@ FORMAT_NAME = "clvmodels.bayesian_model"
 FORMAT_VERSION = 2
 _METHODS = ("nuts", "map")
 SAMPLERS = ("nutpie", "pymc")
+"""The NUTS samplers ``fit(sampler=...)`` accepts (nutpie is the default when installed)."""
 
 
 def bayes_backend():
@@ -147,7 +150,7 @@ class BayesianModel(FittedModel):
         sampler: str | None = None,
         target_accept: float | None = None,
         weights: pd.Series | np.ndarray | None = None,
-        progressbar: bool = False,
+        progressbar: bool | None = None,
     ) -> Self:
         """Draw from the posterior of the parameters given an RFM table.
 
@@ -172,8 +175,10 @@ class BayesianModel(FittedModel):
             posterior has a long curved ridge).
         weights : array-like, optional
             Number of customers each row stands for (a pre-aggregated table).
-        progressbar : bool, default False
-            Show the sampler's progress.
+        progressbar : bool, optional
+            Show the sampler's progress (nutpie's or PyMC's own bar); by default only where
+            someone watches: a terminal, or Jupyter with ipywidgets (see
+            :func:`clvmodels.display.show_progress`).
 
         Returns
         -------
@@ -203,45 +208,58 @@ class BayesianModel(FittedModel):
         if sampler is not None and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         bayes = bayes_backend()
+        # The warnings of the fit are kept for its display (and shown as they were).
+        with recorded_warnings() as shown:
+            fit_data, design = self.covariate_fit_data(data, weights)
+            idata = bayes.sample_posterior(
+                self.family, fit_data, self.priors, method=method, draws=int(draws),
+                tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
+                target_accept=float(target_accept), progressbar=show_progress(progressbar),
+                design=design,
+            )
+            self.covariates_ = design
+            self.record_data(data, fit_data)
+            idata.posterior.attrs.update(
+                clvmodels_format=FORMAT_NAME,
+                # Files without covariates are still written as version 1.
+                clvmodels_format_version=1 if design is None else FORMAT_VERSION,
+                clvmodels_model=type(self).__name__,
+                clvmodels_version=package_version(),
+                time_unit="" if self.time_unit_ is None else self.time_unit_.value,
+                n_customers=self.n_customers_,
+                n_distinct_rows=self.n_distinct_rows_,
+                n_customers_excluded=self.n_customers_excluded_,
+                **{f"excluded_{reason}": count for reason, count in
+                   self.excluded_customers_.items()},
+                **({} if design is None else
+                   {"clvmodels_covariates": json.dumps(design.to_document())}),
+            )
+            self.set_posterior(idata)
+            if method == "nuts":
+                bayes.warn_unconverged(idata, tuple(self.posterior_names), type(self).__name__)
+        self.fit_warnings_ = tuple(shown)
+        return self
+
+    def covariate_fit_data(self, data: pd.DataFrame, weights: Any
+                           ) -> tuple[FitData, CovariateDesign | None]:
+        """The distinct rows of ``data`` the likelihood reads (with the design columns when
+        the model has covariates) and the covariate design (None without); a prior naming a
+        coefficient the design does not have is refused (ValidationError)."""
         spec = self.covariate_spec()
+        # A warning about the rows points at the user's call of fit(), two frames up.
+        if not spec.active:
+            return self.fit_data(data, weights, stacklevel=4), None
         designs: list[CovariateDesign] = []
 
         def covariate_columns(rows: np.ndarray, row_weights: np.ndarray) -> dict:
             designs.append(CovariateDesign.fit(spec, data, rows, row_weights))
             return design_columns(designs[0], data[rows])
 
-        fit_data = self.fit_data(data, weights, covariate_columns if spec.active else None)
-        design = designs[0] if designs else None
-        if design is not None:
-            check_prior_names(type(self).__name__, [
-                *self.param_names, *(name for name, _, _ in design.coefficients(self.family))],
-                self.priors)
-        idata = bayes.sample_posterior(
-            self.family, fit_data, self.priors, method=method, draws=int(draws),
-            tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
-            target_accept=float(target_accept), progressbar=progressbar, design=design,
-        )
-        self.covariates_ = design
-        self.record_data(data, fit_data)
-        idata.posterior.attrs.update(
-            clvmodels_format=FORMAT_NAME,
-            # Files without covariates are still written as version 1.
-            clvmodels_format_version=1 if design is None else FORMAT_VERSION,
-            clvmodels_model=type(self).__name__,
-            clvmodels_version=package_version(),
-            time_unit="" if self.time_unit_ is None else self.time_unit_.value,
-            n_customers=self.n_customers_,
-            n_distinct_rows=self.n_distinct_rows_,
-            n_customers_excluded=self.n_customers_excluded_,
-            **{f"excluded_{reason}": count for reason, count in
-               self.excluded_customers_.items()},
-        )
-        if design is not None:
-            idata.posterior.attrs["clvmodels_covariates"] = json.dumps(design.to_document())
-        self.set_posterior(idata)
-        if method == "nuts":
-            bayes.warn_unconverged(idata, tuple(self.posterior_names), type(self).__name__)
-        return self
+        fit_data = self.fit_data(data, weights, covariate_columns, stacklevel=4)
+        coefficients = [name for name, _, _ in designs[0].coefficients(self.family)]
+        check_prior_names(type(self).__name__, [*self.param_names, *coefficients],
+                          self.priors)
+        return fit_data, designs[0]
 
     def set_posterior(self, idata: Any) -> None:
         """Take ``idata`` (a posterior of this model's parameters, with the attributes
@@ -345,6 +363,12 @@ class BayesianModel(FittedModel):
         coefficients follow as ``<process>.<column>``, on the columns' own scale."""
         self.check_fitted()
         return bayes_backend().summary(self.idata, tuple(self.posterior_names), **kwargs)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: ArviZ's summary (posterior mean, sd, HDI, R-hat, ESS), the
+        draws, divergences, sampler and time (see
+        :func:`clvmodels.display.bayesian_model_html`)."""
+        return bayesian_model_html(self)
 
     def __repr__(self) -> str:
         if not hasattr(self, "idata"):
