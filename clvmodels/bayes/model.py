@@ -1,4 +1,5 @@
-"""The PyMC model of a family on one fit's data: the priors and the likelihood as a potential."""
+"""The PyMC model of a family on one fit's data: the priors and the likelihood as a potential
+(with static covariates: the coefficients' priors too)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Any
 import numpy as np
 import pymc as pm
 
-from clvmodels.bayes.likelihood import log_likelihood_term
+from clvmodels.bayes.likelihood import CovariateLogLikelihood, log_likelihood_term
+from clvmodels.estimation.covariate_posterior import CovariateLikelihood
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import FitData
 
@@ -38,10 +40,43 @@ def pymc_model(family: Family, fit_data: FitData, priors: dict[str, Any]) -> pm.
     return model
 
 
-def describe_priors(family: Family, fit_data: FitData, priors: dict[str, Any]) -> str:
-    """``r ~ LogNormal(0, 2); alpha ~ ...``: the priors used, for the saved posterior."""
-    all_priors = priors_of(family, fit_data, priors)
-    return "; ".join(f"{name} ~ {_describe(all_priors[name])}" for name in family.param_names)
+def covariate_priors_of(likelihood: CovariateLikelihood, fit_data: FitData,
+                        priors: dict[str, Any]) -> dict[str, Any]:
+    """Every prior of a model with covariates: the base parameters' as without covariates
+    (of the base parameters at z = 0), each coefficient's the user's where given, else
+    Normal(0, ``COEFFICIENT_PRIOR_SIGMA``) on its standardised column (on the user's scale,
+    Normal(0, sigma / column sd))."""
+    family = likelihood.family
+    base = priors_of(family, fit_data, {k: v for k, v in priors.items()
+                                        if k in family.param_names})
+    sds = likelihood.default_coefficient_sds()
+    coefficients = {name: priors[name] if name in priors else pm.Normal.dist(mu=0.0,
+                                                                              sigma=float(sd))
+                    for name, sd in zip(likelihood.coordinates.names, sds, strict=True)}
+    return {**base, **coefficients}
+
+
+def covariate_pymc_model(likelihood: CovariateLikelihood, fit_data: FitData,
+                         priors: dict[str, Any]) -> pm.Model:
+    """The PyMC model with covariates: one variable per reported parameter (base parameters,
+    then coefficients), the likelihood as a potential."""
+    all_priors = covariate_priors_of(likelihood, fit_data, priors)
+    with pm.Model() as model:
+        params = [model.register_rv(all_priors[name], name) for name in likelihood.names]
+        pm.Potential("log_likelihood", CovariateLogLikelihood(likelihood)(*params)[0])
+    return model
+
+
+def describe_priors(family: Family, fit_data: FitData, priors: dict[str, Any],
+                    likelihood: CovariateLikelihood | None = None) -> str:
+    """``r ~ LogNormal(0, 2); alpha ~ ...``: the priors used, for the saved posterior (with
+    the coefficients' for a model with covariates)."""
+    if likelihood is None:
+        all_priors, names = priors_of(family, fit_data, priors), family.param_names
+    else:
+        all_priors = covariate_priors_of(likelihood, fit_data, priors)
+        names = likelihood.names
+    return "; ".join(f"{name} ~ {_describe(all_priors[name])}" for name in names)
 
 
 def _describe(distribution: Any) -> str:
@@ -58,4 +93,5 @@ def _describe(distribution: Any) -> str:
     return f"{name}({shown})"
 
 
-__all__ = ["PRIOR_SIGMA", "describe_priors", "log_normal", "priors_of", "pymc_model"]
+__all__ = ["PRIOR_SIGMA", "covariate_pymc_model", "covariate_priors_of", "describe_priors",
+           "log_normal", "priors_of", "pymc_model"]

@@ -16,19 +16,24 @@ family's. :func:`compile_native` gives nutpie
 
 Either samples in coordinates whitened by the Laplace approximation (see
 :func:`compile_native`). Other priors take the general route through
-``nutpie.compile_pymc_model``.
+``nutpie.compile_pymc_model``. A model with covariates (:func:`compile_covariate_native`) is
+a Python log density too: the per-row likelihood with its chain rule
+(:class:`~clvmodels.estimation.covariate_posterior.CovariateLikelihood`), in the
+maximum-likelihood fit's coordinates, with normal priors of the coefficients.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pymc as pm
 from pymc.logprob.transforms import LogTransform
-from pytensor.tensor.random.basic import LogNormalRV
+from pytensor.tensor.random.basic import LogNormalRV, NormalRV
 
 from clvmodels.bayes.mode import gaussian_at_mode
+from clvmodels.estimation.covariate_posterior import CovariateLikelihood
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import FitData
 
@@ -104,9 +109,8 @@ def python_log_density(family: Family, fit_data: FitData, priors: np.ndarray,
         parts = [family.derivatives(params, block) for block in fit_data.blocks()]
     total = sum(part[0] for part in parts)
     gradient = np.sum([part[1] for part in parts], axis=0) * params  # chain rule to logs
-    z = (theta - priors[0]) / priors[1]
-    total -= 0.5 * float(z @ z) + float(np.sum(np.log(priors[1]))) + _LOG_SQRT_2PI * len(z)
-    return float(total), gradient - z / priors[1]
+    prior, prior_gradient = normal_log_density(priors, theta)
+    return float(total + prior), gradient + prior_gradient
 
 
 def _initial_point(n_params: int):
@@ -137,13 +141,29 @@ def _kernel_model(kernel, priors, centre, factor, value_names, names) -> Compile
 
 def _python_model(family, fit_data, priors, centre, factor, value_names, names) -> Any:
     """nutpie's model around a Python log density in whitened coordinates."""
+    def expand(theta: np.ndarray) -> dict[str, np.ndarray]:
+        return {**{name: np.asarray(theta[i]) for i, name in enumerate(value_names)},
+                **{name: np.asarray(np.exp(theta[i])) for i, name in enumerate(names)}}
+
+    return whitened_pyfunc_model(
+        lambda theta: python_log_density(family, fit_data, priors, theta), centre, factor,
+        expand, [*value_names, *names])
+
+
+def whitened_pyfunc_model(log_density: Callable[[np.ndarray], tuple[float, np.ndarray]],
+                          centre: np.ndarray, factor: np.ndarray,
+                          expand: Callable[[np.ndarray], dict[str, np.ndarray]],
+                          names: list[str]) -> Any:
+    """nutpie's model of ``log_density(theta)`` (value and gradient) sampled in whitened
+    coordinates z, ``theta = centre + factor @ z``; ``expand(theta)`` gives the stored
+    scalar values by name (``names``, in order)."""
     import nutpie
 
-    n_params = len(names)
+    n_params = len(centre)
 
     def make_logp_fn():
         def logp(z, **_):
-            value, gradient = python_log_density(family, fit_data, priors, centre + factor @ z)
+            value, gradient = log_density(centre + factor @ z)
             if not (np.isfinite(value) and np.all(np.isfinite(gradient))):
                 return -np.inf, np.zeros(n_params)
             return value, np.ascontiguousarray(factor.T @ gradient)
@@ -151,18 +171,79 @@ def _python_model(family, fit_data, priors, centre, factor, value_names, names) 
         return logp
 
     def make_expand_fn(seed1, seed2, chain):
-        def expand(z, **_):
-            theta = centre + factor @ z
-            return {**{name: np.asarray(theta[i]) for i, name in enumerate(value_names)},
-                    **{name: np.asarray(np.exp(theta[i])) for i, name in enumerate(names)}}
+        def expand_fn(z, **_):
+            return expand(centre + factor @ z)
 
-        return expand
+        return expand_fn
 
-    all_names = [*value_names, *names]
     return nutpie.compiled_pyfunc.from_pyfunc(
-        n_params, make_logp_fn, make_expand_fn, [np.dtype("float64")] * len(all_names),
-        [()] * len(all_names), all_names, make_initial_point_fn=_initial_point(n_params),
+        n_params, make_logp_fn, make_expand_fn, [np.dtype("float64")] * len(names),
+        [()] * len(names), names, make_initial_point_fn=_initial_point(n_params),
     )
 
 
-__all__ = ["compile_native", "log_normal_priors", "python_log_density"]
+def normal_log_density(priors: np.ndarray, psi: np.ndarray) -> tuple[float, np.ndarray]:
+    """The log density of independent normals (``priors``: means, sds) at ``psi`` and its
+    gradient."""
+    z = (psi - priors[0]) / priors[1]
+    value = -0.5 * float(z @ z) - float(np.sum(np.log(priors[1]))) - _LOG_SQRT_2PI * len(z)
+    return value, -z / priors[1]
+
+
+def covariate_priors(model: pm.Model, likelihood: CovariateLikelihood) -> np.ndarray | None:
+    """The (mean, sd) of every reported parameter's prior in its sampler coordinate ``psi``
+    (log base parameters, coefficients), shape (2, parameters), or ``None`` unless the base
+    parameters' priors are log-normal and the coefficients' normal, with constant
+    parameters."""
+    base = log_normal_priors(model, likelihood.family.param_names)
+    if base is None:
+        return None
+    coefficients = []
+    for name in likelihood.coordinates.names:
+        rv = model[name]
+        if not isinstance(rv.owner.op, NormalRV) or model.rvs_to_transforms.get(rv):
+            return None
+        try:
+            coefficients.append([float(pm.pytensorf.constant_fold([v])[0])
+                                 for v in rv.owner.op.dist_params(rv.owner)])
+        except Exception:  # symbolic prior parameters
+            return None
+    return np.hstack([base, np.array(coefficients).reshape(-1, 2).T])
+
+
+def compile_covariate_native(model: pm.Model, likelihood: CovariateLikelihood) -> Any | None:
+    """A nutpie model of the posterior with covariates, or ``None`` when the priors are not
+    log-normal (base parameters) and normal (coefficients): see :func:`covariate_priors`.
+
+    The sampler moves in the maximum-likelihood fit's coordinates ``phi`` (centred,
+    standardised), whitened by the Laplace approximation there as :func:`compile_native`
+    does; the priors are of the reported parameters ``psi = A phi + offset`` (a linear map
+    with a constant Jacobian, so the density in ``phi`` is the same up to a constant).
+    """
+    priors = covariate_priors(model, likelihood)
+    if priors is None:
+        return None
+    matrix = likelihood.matrix
+
+    def log_density(phi: np.ndarray) -> tuple[float, np.ndarray]:
+        total, gradient = likelihood.at_internal(phi)
+        prior, prior_gradient = normal_log_density(priors, likelihood.reported(phi))
+        return total + prior, gradient + matrix.T @ prior_gradient
+
+    start = likelihood.internal(priors[0])
+    try:
+        centre, covariance = gaussian_at_mode(log_density, start)
+        factor = np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        centre, factor = start, np.eye(len(start))
+    names = likelihood.names
+
+    def expand(phi: np.ndarray) -> dict[str, np.ndarray]:
+        values = likelihood.natural(likelihood.reported(phi))
+        return {name: np.asarray(value) for name, value in zip(names, values, strict=True)}
+
+    return whitened_pyfunc_model(log_density, centre, factor, expand, names)
+
+
+__all__ = ["compile_covariate_native", "compile_native", "covariate_priors", "log_normal_priors",
+           "normal_log_density", "python_log_density", "whitened_pyfunc_model"]

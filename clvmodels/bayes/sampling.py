@@ -14,8 +14,10 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from clvmodels.bayes.mode import gaussian_at_mode
-from clvmodels.bayes.model import describe_priors, pymc_model
-from clvmodels.bayes.native import compile_native
+from clvmodels.bayes.model import covariate_pymc_model, describe_priors, pymc_model
+from clvmodels.bayes.native import compile_covariate_native, compile_native
+from clvmodels.estimation.covariate_posterior import CovariateLikelihood
+from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.validation import ValidationError
@@ -36,19 +38,29 @@ def default_sampler() -> str:
 def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], *,
                      method: str, draws: int, tune: int, chains: int,
                      random_seed: int | None, sampler: str | None, target_accept: float,
-                     progressbar: bool) -> az.InferenceData:
+                     progressbar: bool, design: CovariateDesign | None = None
+                     ) -> az.InferenceData:
     """The posterior of ``family``'s parameters given ``fit_data``: ``chains x draws`` draws of
     NUTS (``method="nuts"``) or of the Laplace approximation (``"map"``), with the sampler's
-    statistics; ``posterior.attrs`` record the method, sampler, priors, seed and timings."""
+    statistics; ``posterior.attrs`` record the method, sampler, priors, seed and timings.
+
+    With a covariate ``design`` (``fit_data`` then holds its ``covariate:`` columns) the
+    posterior is of the base parameters and the coefficients, named as the
+    maximum-likelihood fit reports them (see :mod:`clvmodels.estimation.covariate_posterior`).
+    """
     sampler = default_sampler() if sampler is None else sampler
-    model = pymc_model(family, fit_data, priors)
+    likelihood = None if design is None else CovariateLikelihood.of(family, design, fit_data)
+    if likelihood is None:
+        model, names = pymc_model(family, fit_data, priors), list(family.param_names)
+    else:
+        model, names = covariate_pymc_model(likelihood, fit_data, priors), likelihood.names
     seed = int(np.random.SeedSequence(random_seed).generate_state(1)[0])
     timings: dict[str, float] = {}
     if method == "map":
-        idata = _laplace(model, family.param_names, draws, chains, seed, timings)
+        idata = _laplace(model, tuple(names), draws, chains, seed, timings)
     elif sampler == "nutpie":
         idata = _sample_nutpie(model, family, fit_data, draws, tune, chains, seed,
-                               target_accept, progressbar, timings)
+                               target_accept, progressbar, timings, likelihood)
     else:
         start = time.perf_counter()
         idata = pm.sample(
@@ -58,13 +70,13 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
         )
         timings["sampling_seconds"] = time.perf_counter() - start
     idata = az.InferenceData(
-        posterior=idata.posterior[list(family.param_names)],
+        posterior=idata.posterior[names],
         **({"sample_stats": idata.sample_stats} if "sample_stats" in idata.groups() else {}),
     )
     idata.posterior.attrs = {
         "method": method,
         "sampler": "laplace" if method == "map" else sampler,
-        "priors": describe_priors(family, fit_data, priors),
+        "priors": describe_priors(family, fit_data, priors, likelihood),
         "random_seed": seed,
         **({} if method == "map" else {"target_accept": target_accept}),
         **timings,
@@ -73,11 +85,12 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
 
 
 def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, target_accept,
-                   progressbar, timings):
+                   progressbar, timings, likelihood=None):
     import nutpie
 
     start = time.perf_counter()
-    compiled = compile_native(model, family, fit_data, family.param_names)
+    compiled = (compile_native(model, family, fit_data, family.param_names)
+                if likelihood is None else compile_covariate_native(model, likelihood))
     if compiled is None:
         with warnings.catch_warnings():
             # An Op without a compiled form (a family without a kernel) runs in object mode.

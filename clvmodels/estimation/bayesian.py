@@ -8,6 +8,7 @@ own (the maximum-likelihood model's mathematics), so the two fits cannot disagre
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any, ClassVar, Self
 
@@ -16,14 +17,23 @@ import pandas as pd
 
 from clvmodels.display import bayesian_model_html, recorded_warnings, show_progress
 from clvmodels.errors import DependencyError
-from clvmodels.estimation.base import FittedModel, package_version
+from clvmodels.estimation.base import FittedModel, check_weights, package_version
+from clvmodels.estimation.covariate_posterior import (
+    check_prior_names,
+    covariate_draws,
+    design_columns,
+    log_likelihood_with_covariates,
+)
+from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
+from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.modelfile import check_header
 from clvmodels.files.atomic import atomic_file
 from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError
 
 FORMAT_NAME = "clvmodels.bayesian_model"
-FORMAT_VERSION = 1
+# Version 2 adds the covariates (the posterior attribute ``clvmodels_covariates``).
+FORMAT_VERSION = 2
 _METHODS = ("nuts", "map")
 SAMPLERS = ("nutpie", "pymc")
 """The NUTS samplers ``fit(sampler=...)`` accepts (nutpie is the default when installed)."""
@@ -52,6 +62,18 @@ class BayesianModel(FittedModel):
         The defaults are weakly informative log-normals with log-scale sd 2 (95% of the mass
         within a factor ~50 of the median), centred on the data-driven starting point of the
         maximum-likelihood fit, so scale parameters follow the data's time unit or currency.
+        With covariates, a coefficient's prior is given by its reported name
+        (``{"purchase.Gender": pm.Normal.dist(0, 0.5)}``, a distribution on the real line, of
+        the coefficient on the column's own scale); the default is Normal(0, 1) on the
+        standardised column (Normal(0, 1 / column sd) on its own scale; see
+        :data:`~clvmodels.estimation.covariate_posterior.COEFFICIENT_PRIOR_SIGMA`). The base
+        parameters' priors are of their values at z = 0, as reported.
+    purchase_covariates, dropout_covariates, spend_covariates : list of str, optional
+        Static covariates, as for the maximum-likelihood model
+        (:class:`~clvmodels.estimation.mle.MLEModel`): columns of the table that scale the
+        parameters the family links to each process, ``theta_i = theta exp(sign g' z_i)``.
+        The posterior then holds the coefficients ``<process>.<column>`` too, and every
+        prediction evaluates each customer's parameters at every draw.
 
     Attributes
     ----------
@@ -66,14 +88,45 @@ class BayesianModel(FittedModel):
 
     point_estimate: ClassVar[bool] = False
 
-    def __init__(self, priors: dict[str, Any] | None = None) -> None:
+    def __init__(self, priors: dict[str, Any] | None = None, *,
+                 purchase_covariates: list[str] | None = None,
+                 dropout_covariates: list[str] | None = None,
+                 spend_covariates: list[str] | None = None) -> None:
         self.priors = dict(priors or {})
-        unknown = set(self.priors) - set(self.param_names)
+        self.purchase_covariates = purchase_covariates
+        self.dropout_covariates = dropout_covariates
+        self.spend_covariates = spend_covariates
+        spec = self.covariate_spec()
+        # A coefficient's name depends on the data (a categorical's levels): checked at fit.
+        unknown = sorted(name for name in self.priors if name not in self.param_names
+                         and name.split(".", 1)[0] not in spec.processes)
         if unknown:
-            raise ValueError(
-                f"priors given for unknown parameter(s) {sorted(unknown)}; "
-                f"{type(self).__name__} has {list(self.param_names)}"
+            processes = [f"{process}.<column>" for process in spec.processes]
+            raise ValidationError(
+                f"priors given for unknown parameter(s) {unknown}; "
+                f"{type(self).__name__} has {list(self.param_names) + processes}"
             )
+
+    def covariate_spec(self) -> CovariateSpec:
+        """The covariates this estimator was given, checked against its family (a posterior
+        takes no penalty or constraint: priors play their part)."""
+        return CovariateSpec.check(
+            self.family, type(self).__name__,
+            {"purchase": self.purchase_covariates, "dropout": self.dropout_covariates,
+             "spend": self.spend_covariates}, None, None, False)
+
+    @property
+    def covariate_design(self) -> CovariateDesign | None:
+        """The fitted model's covariates (None without)."""
+        return getattr(self, "covariates_", None)
+
+    @property
+    def posterior_names(self) -> list[str]:
+        """The parameters of the posterior: the family's, then the coefficients."""
+        design = self.covariate_design
+        if design is None:
+            return list(self.param_names)
+        return [*self.param_names, *(name for name, _, _ in design.coefficients(self.family))]
 
     # ----------------------------------------------------------------------------- fitting
     def build_model(self, data: pd.DataFrame, weights: Any = None):
@@ -131,6 +184,13 @@ class BayesianModel(FittedModel):
         -------
         self
 
+        Raises
+        ------
+        ValidationError
+            A bad covariate (naming the column: missing, not varying, collinear, ...; see
+            :class:`~clvmodels.estimation.covariates.CovariateDesign`), or a prior for a
+            coefficient the design does not have (naming it and listing the parameters).
+
         Warns
         -----
         UserWarning
@@ -150,16 +210,19 @@ class BayesianModel(FittedModel):
         bayes = bayes_backend()
         # The warnings of the fit are kept for its display (and shown as they were).
         with recorded_warnings() as shown:
-            fit_data = self.fit_data(data, weights)
+            fit_data, design = self.covariate_fit_data(data, weights)
             idata = bayes.sample_posterior(
                 self.family, fit_data, self.priors, method=method, draws=int(draws),
                 tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
                 target_accept=float(target_accept), progressbar=show_progress(progressbar),
+                design=design,
             )
+            self.covariates_ = design
             self.record_data(data, fit_data)
             idata.posterior.attrs.update(
                 clvmodels_format=FORMAT_NAME,
-                clvmodels_format_version=FORMAT_VERSION,
+                # Files without covariates are still written as version 1.
+                clvmodels_format_version=1 if design is None else FORMAT_VERSION,
                 clvmodels_model=type(self).__name__,
                 clvmodels_version=package_version(),
                 time_unit="" if self.time_unit_ is None else self.time_unit_.value,
@@ -168,12 +231,35 @@ class BayesianModel(FittedModel):
                 n_customers_excluded=self.n_customers_excluded_,
                 **{f"excluded_{reason}": count for reason, count in
                    self.excluded_customers_.items()},
+                **({} if design is None else
+                   {"clvmodels_covariates": json.dumps(design.to_document())}),
             )
             self.set_posterior(idata)
             if method == "nuts":
-                bayes.warn_unconverged(idata, self.param_names, type(self).__name__)
+                bayes.warn_unconverged(idata, tuple(self.posterior_names), type(self).__name__)
         self.fit_warnings_ = tuple(shown)
         return self
+
+    def covariate_fit_data(self, data: pd.DataFrame, weights: Any
+                           ) -> tuple[FitData, CovariateDesign | None]:
+        """The distinct rows of ``data`` the likelihood reads (with the design columns when
+        the model has covariates) and the covariate design (None without); a prior naming a
+        coefficient the design does not have is refused (ValidationError)."""
+        spec = self.covariate_spec()
+        # A warning about the rows points at the user's call of fit(), two frames up.
+        if not spec.active:
+            return self.fit_data(data, weights, stacklevel=4), None
+        designs: list[CovariateDesign] = []
+
+        def covariate_columns(rows: np.ndarray, row_weights: np.ndarray) -> dict:
+            designs.append(CovariateDesign.fit(spec, data, rows, row_weights))
+            return design_columns(designs[0], data[rows])
+
+        fit_data = self.fit_data(data, weights, covariate_columns, stacklevel=4)
+        coefficients = [name for name, _, _ in designs[0].coefficients(self.family)]
+        check_prior_names(type(self).__name__, [*self.param_names, *coefficients],
+                          self.priors)
+        return fit_data, designs[0]
 
     def set_posterior(self, idata: Any) -> None:
         """Take ``idata`` (a posterior of this model's parameters, with the attributes
@@ -188,8 +274,9 @@ class BayesianModel(FittedModel):
                                     for key, value in attrs.items()
                                     if key.startswith("excluded_")}
         self.n_customers_excluded_ = float(attrs.get("n_customers_excluded", 0))
-        means = [float(idata.posterior[name].mean()) for name in self.param_names]
-        self.params_ = pd.Series(means, index=list(self.param_names), name="posterior_mean")
+        names = self.posterior_names
+        means = [float(idata.posterior[name].mean()) for name in names]
+        self.params_ = pd.Series(means, index=names, name="posterior_mean")
 
     # ----------------------------------------------------------------------------- results
     def parameter_draws(self, max_draws: int | None = None,
@@ -206,12 +293,13 @@ class BayesianModel(FittedModel):
         Returns
         -------
         DataFrame
-            Columns the parameter names (as in the maximum-likelihood model).
+            Columns the parameter names (as in the maximum-likelihood model: with covariates,
+            the coefficients ``<process>.<column>`` after the family's parameters).
         """
         self.check_fitted()
         posterior = self.idata.posterior
         table = pd.DataFrame(
-            {name: posterior[name].to_numpy().ravel() for name in self.param_names}
+            {name: posterior[name].to_numpy().ravel() for name in self.posterior_names}
         )
         if max_draws is not None:
             if isinstance(max_draws, bool) or int(max_draws) != max_draws or max_draws < 1:
@@ -224,6 +312,45 @@ class BayesianModel(FittedModel):
         table.index.name = "draw"
         return table
 
+    def draw_arrays(self, max_draws: int | None = None, random_seed: int | None = 0
+                    ) -> tuple[np.ndarray, ...]:
+        """The draws as one ``(draws, 1)`` array per family parameter; with covariates a
+        :class:`~clvmodels.estimation.covariate_posterior.CovariateDraws`, which also holds
+        the coefficients' draws (each customer's parameters follow per block of rows)."""
+        design = self.covariate_design
+        if design is None:
+            return super().draw_arrays(max_draws, random_seed)
+        return covariate_draws(self.family, design, self.parameter_draws(max_draws,
+                                                                         random_seed))
+
+    @property
+    def covariate_columns(self) -> tuple[str, ...]:
+        design = self.covariate_design
+        return () if design is None else tuple(design.levels)
+
+    def customer_parameters(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
+        """What each customer's parameters depend on besides the draws: with covariates,
+        the customer's design columns (``covariate:<column>``, checked), from which the
+        predictions make every draw's parameters (see :meth:`draw_arrays`); none without."""
+        design = self.covariate_design
+        return {} if design is None else design_columns(design, data)
+
+    def customer_params(self, n_customers: int, rng: np.random.Generator
+                        ) -> tuple[np.ndarray, ...]:
+        if self.covariate_design is not None:
+            raise ValidationError(
+                f"{type(self).__name__}: simulate() draws customers from the parameters "
+                "alone, which a model with covariates does not have; simulate with "
+                "model.family.simulate and per-customer parameters")
+        return super().customer_params(n_customers, rng)
+
+    def log_likelihood(self, data: pd.DataFrame, weights: Any = None) -> float:
+        """Log-likelihood of a table at the posterior mean, with each customer's covariates
+        when the model has them (see :meth:`FittedModel.log_likelihood`)."""
+        if self.covariate_design is None:
+            return super().log_likelihood(data, weights)
+        return log_likelihood_with_covariates(self, data, check_weights(data, weights))
+
     @property
     def n_draws(self) -> int:
         self.check_fitted()
@@ -232,9 +359,10 @@ class BayesianModel(FittedModel):
 
     def summary(self, **kwargs: Any) -> pd.DataFrame:
         """ArviZ's summary of the parameters: mean, sd, HDI, MCSE, ``ess_bulk``, ``ess_tail``
-        and ``r_hat``; keyword arguments go to :func:`arviz.summary`."""
+        and ``r_hat``; keyword arguments go to :func:`arviz.summary`. With covariates the
+        coefficients follow as ``<process>.<column>``, on the columns' own scale."""
         self.check_fitted()
-        return bayes_backend().summary(self.idata, self.param_names, **kwargs)
+        return bayes_backend().summary(self.idata, tuple(self.posterior_names), **kwargs)
 
     def _repr_html_(self) -> str:
         """Jupyter's display: ArviZ's summary (posterior mean, sd, HDI, R-hat, ESS), the
@@ -244,7 +372,9 @@ class BayesianModel(FittedModel):
 
     def __repr__(self) -> str:
         if not hasattr(self, "idata"):
-            return f"{type(self).__name__}(priors={self.priors or 'default'})"
+            covariates = self.covariate_spec().processes
+            shown = f", covariates={covariates}" if covariates else ""
+            return f"{type(self).__name__}(priors={self.priors or 'default'}{shown})"
         values = ", ".join(f"{k}={v:.4g}" for k, v in self.params_.items())
         return (f"{type(self).__name__}(posterior mean {values}; {self.n_draws} draws, "
                 f"fitted on {self.n_customers_:,.0f} customers)")
@@ -277,7 +407,7 @@ class BayesianModel(FittedModel):
             path, format_name=FORMAT_NAME, version=FORMAT_VERSION, model=cls.__name__,
             package=package_version(),
         )
-        model = cls()
+        model = _model_of(cls, attrs, path)
         _check_draws(model, idata.posterior, path)
         for key in ("n_customers", "n_distinct_rows"):
             if key not in attrs:
@@ -290,11 +420,39 @@ class BayesianModel(FittedModel):
         return model
 
 
+def _model_of(cls: type[BayesianModel], attrs: dict, path: Any) -> BayesianModel:
+    """The model of a saved posterior: with the covariates its attributes record (their
+    design checked as untrusted input), else without."""
+    document = attrs.get("clvmodels_covariates")
+    if document is None:
+        model = cls()
+        model.covariates_ = None
+        return model
+    if _int_or_none(attrs.get("clvmodels_format_version")) != FORMAT_VERSION:
+        raise ValidationError(f"{path}: covariates are recorded from format version "
+                              f"{FORMAT_VERSION} on, the file says version "
+                              f"{attrs.get('clvmodels_format_version')!r}")
+    try:
+        document = json.loads(document) if isinstance(document, str) else None
+    except (json.JSONDecodeError, RecursionError):
+        document = None
+    if document is None:
+        raise ValidationError(f"{path}: the covariates attribute must be a JSON document")
+    design = CovariateDesign.from_document(cls.family, document, f"{path}")
+    if design.spec.constrain:
+        raise ValidationError(f"{path}: covariates.constrain must be empty for a posterior")
+    model = cls(**{f"{process}_covariates": list(names)
+                   for process, names in design.spec.processes.items()})
+    model.covariates_ = design
+    return model
+
+
 def _check_draws(model: BayesianModel, posterior: Any, path: Any) -> None:
     """Every draw of a saved posterior, checked against the family's parameter constraints
-    (as a maximum-likelihood file's estimates are): one (chain, draw) grid per parameter."""
+    (as a maximum-likelihood file's estimates are), and the coefficients finite: one
+    (chain, draw) grid per parameter."""
     columns = []
-    for name in model.param_names:
+    for name in model.posterior_names:
         if name not in posterior:
             raise ValidationError(f"{path}: the posterior has no draws of {name!r}")
         variable = posterior[name]
@@ -307,8 +465,17 @@ def _check_draws(model: BayesianModel, posterior: Any, path: Any) -> None:
             raise ValidationError(f"{path}: the draws of {name!r} are not numbers") from None
     if columns[0].size == 0:
         raise ValidationError(f"{path}: the posterior holds no draws")
-    for index, draw in enumerate(np.column_stack(columns)):
+    if len({column.size for column in columns}) > 1:
+        raise ValidationError(f"{path}: the parameters have different numbers of draws")
+    n_base = len(model.param_names)
+    table = np.column_stack(columns)
+    for index, draw in enumerate(table[:, :n_base]):
         model.family.check_params(draw, f"{path}: draw {index}")
+    bad = ~np.isfinite(table[:, n_base:])
+    if bad.any():
+        draw, column = np.argwhere(bad)[0]
+        raise ValidationError(f"{path}: draw {draw}: coefficient "
+                              f"{model.posterior_names[n_base + column]!r} is not finite")
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
+from clvmodels.estimation.covariate_posterior import CovariateDraws
 from clvmodels.estimation.draws import DistinctRows, block_levels, by_group, summarise
 from clvmodels.estimation.family import PurchaseFamily, SpendFamily
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
@@ -49,10 +50,21 @@ def varying_columns(family: PurchaseFamily | SpendFamily, per_customer: dict[str
 
 def block_params(family: PurchaseFamily | SpendFamily, params: Draws, rows: DistinctRows,
                  block: slice) -> tuple:
-    """The draws, with each parameter that varies by customer (a column of ``rows``, see
-    :func:`varying_columns`) replaced by its values on the block's rows (one dimension)."""
+    """The draws, with each parameter that varies by customer replaced by its values on the
+    block's rows: a column of ``rows`` (one value per row: a single draw, see
+    :func:`varying_columns`), or, for posterior draws with covariates
+    (:class:`~clvmodels.estimation.covariate_posterior.CovariateDraws`), a ``(draws, rows)``
+    array made from the rows' design columns."""
+    if isinstance(params, CovariateDraws):
+        return params.block(family.kind, rows.columns, block)
     return tuple(rows[f"{family.kind} {name}"][block] if f"{family.kind} {name}" in rows.columns
                  else value for name, value in zip(family.param_names, params, strict=True))
+
+
+def varies_by_row(value: Any) -> bool:
+    """Whether a block's parameter has a value per row (its last axis longer than 1), not
+    one shared by every row of a draw."""
+    return np.ndim(value) >= 1 and np.shape(value)[-1] > 1
 
 
 # ----------------------------------------------------------------------------- purchase models
@@ -62,7 +74,7 @@ def log_alive_values(family: PurchaseFamily, params: Draws, rows: DistinctRows,
     x, t_x, T = (rows[name][block] for name in ("x", "t_x", "T"))
     params = block_params(family, params, rows, block)
     # Terms of x alone are shared between rows only when the parameters are.
-    per_row = any(np.ndim(value) == 1 for value in params)
+    per_row = any(varies_by_row(value) for value in params)
     return family.log_alive(params, x, t_x, T, None if per_row else block_levels(x))
 
 
@@ -77,7 +89,7 @@ def future_values(family: PurchaseFamily, params: Draws, rows: DistinctRows, blo
     params = block_params(family, params, rows, block)
 
     def per_group(first):
-        group_params = tuple(value[first] if np.ndim(value) == 1 else value
+        group_params = tuple(value[..., first] if varies_by_row(value) else value
                              for value in params)
         return elementwise(future, family.updated_params(group_params, x[first], T[first]),
                            t[first])
@@ -289,7 +301,8 @@ class PurchasePredictions:
         float, ndarray, Series or DataFrame
             For a maximum-likelihood model, shaped like ``t`` (with a DataFrame of profiles:
             a Series by profile for a scalar ``t``, else a DataFrame of profiles by ``t``);
-            for a Bayesian one, ``mean``, ``lower``, ``upper`` indexed by ``t``.
+            for a Bayesian one, ``mean``, ``lower``, ``upper`` indexed by ``t`` (with a
+            DataFrame of profiles, by (profile, ``t``)).
         """
         t = check_duration(t, "t")
         family = self.family
@@ -321,7 +334,8 @@ class PurchasePredictions:
         level = check_level(level)
         profiles = new_customer_profiles(self, covariates)
         if profiles is not None:
-            return self._new_customer_profiles(t, formula, profiles, max_draws)
+            return self._new_customer_profiles(t, formula, profiles, max_draws, level,
+                                               return_draws)
         times = t.ravel()
         rows = DistinctRows({"t": times})
         params = self.draw_arrays(max_draws)
@@ -336,21 +350,44 @@ class PurchasePredictions:
         return self.present(summary, rows, index, "expected", return_draws)
 
     def _new_customer_profiles(self, t: np.ndarray, formula, profiles: pd.DataFrame,
-                               max_draws: int | None):
-        """``formula`` for new customers of each covariate profile (a maximum-likelihood
-        model: one draw), by profile and t."""
+                               max_draws: int | None, level: float, return_draws: bool):
+        """``formula`` for new customers of each covariate profile, by profile and t: the
+        value of a maximum-likelihood model, the posterior summary of a Bayesian one."""
+        family = self.family
         params = self.draw_arrays(max_draws)
-        per_customer = self.customer_parameters(profiles)
-        params = tuple(per_customer[name][:, None] if name in per_customer else value
-                       for name, value in zip(self.family.param_names, params, strict=True))
-        values = elementwise(formula, params, t.ravel()[None, :])
-        values = np.broadcast_to(values, (len(profiles), t.size))
+        rows = DistinctRows(varying_columns(family, self.customer_parameters(profiles)),
+                            merge=False)
+        # Every parameter as (draws or 1, profiles or 1, 1), against t on the last axis.
+        params = tuple(np.atleast_2d(value)[..., None]
+                       for value in block_params(family, params, rows, slice(None)))
+        values = elementwise(formula, params, t.ravel()[None, None, :])
+        values = np.broadcast_to(values, (values.shape[0], len(profiles), t.size))
+        if not self.point_estimate:
+            return self._new_customer_posterior(values, t, profiles, level, return_draws)
+        values = values[0]
         if profiles.attrs.get("single"):
             values = values[0].reshape(t.shape)
             return float(values) if values.ndim == 0 else values
         if t.ndim == 0:
             return pd.Series(values[:, 0], index=profiles.index, name="expected")
         return pd.DataFrame(values, index=profiles.index, columns=pd.Index(t.ravel(), name="t"))
+
+    def _new_customer_posterior(self, values: np.ndarray, t: np.ndarray,
+                                profiles: pd.DataFrame, level: float, return_draws: bool):
+        """The posterior summary of new customers' ``values`` (draws, profiles, t): indexed
+        by t for one profile given as a mapping, by (profile, t) for a table of them."""
+        flat = values.reshape(len(values), -1)
+        summary = summarise(lambda block: flat[:, block], flat.shape[1], len(flat),
+                            level=level, keep_draws=return_draws)
+        times = t.ravel()
+        if profiles.attrs.get("single"):
+            index = pd.Index(times, name="t")
+        else:
+            index = pd.MultiIndex.from_product(
+                [profiles.index, times],
+                names=[profiles.index.name or "profile", "t"])
+        rows = DistinctRows({"cell": np.arange(flat.shape[1])}, merge=False)
+        return self.present(summary, rows, index, "expected", return_draws)
 
     def predictive_purchases(self, data: pd.DataFrame, t: ArrayLike, *, level: float = 0.9,
                              max_draws: int | None = None) -> pd.DataFrame:
