@@ -6,24 +6,19 @@ config, and every error as one line with its exit code."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _apparel import COVARIATES, TRANSACTIONS, apparel_with_spend, require_apparel
 from test_cli import SCRIPT, assert_one_line_error, cli
 
-from clvmodels import GammaGammaModel, ParetoNBDModel, rfm_summary
+from clvmodels import GammaGammaModel, ParetoNBDModel
 from clvmodels.errors import EXIT_DATA, EXIT_INPUT, EXIT_USAGE
 from clvmodels.files.model_directory import ModelDirectory
 
-# The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
-TRANSACTIONS = REFERENCE_DATA / "apparel_transactions.csv"
-COVARIATES = REFERENCE_DATA / "apparel_static_covariates.csv"
 BOTH = ("--purchase-covariates", "Gender,Channel", "--dropout-covariates", "Gender,Channel")
 PUBLISHED = pd.Series({
     "r": 1.8387, "alpha": 92.9435, "s": 0.5913, "beta": 49.5048,
@@ -36,9 +31,7 @@ PUBLISHED = pd.Series({
 def apparel_dir(tmp_path_factory):
     """summarize -> fit (with covariates) -> predict -> report on the apparel data, through
     the console script."""
-    if not (TRANSACTIONS.exists() and COVARIATES.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
+    require_apparel()
     d = tmp_path_factory.mktemp("covariates")
     steps = {
         "summarize": ("summarize", TRANSACTIONS, "-o", d / "rfm.csv", "--customer-col", "Id",
@@ -60,12 +53,7 @@ def apparel_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api_apparel():
     """The apparel RFM table with its covariates, as tests/test_covariates.py builds it."""
-    log = pd.read_csv(TRANSACTIONS, parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", "Price", observation_end="2006-12-31",
-                          time_unit="W")
-    return rfm.join(pd.read_csv(COVARIATES).set_index("Id"))
+    return apparel_with_spend()
 
 
 def test_fit_reproduces_the_published_apparel_fit(apparel_dir):
@@ -238,3 +226,48 @@ def test_run_config_fits_with_covariates(apparel_dir):
 def test_run_config_covariates_are_checked(apparel_dir, line, fragment):
     result = cli("run", _config(apparel_dir, line), "--quiet")
     assert_one_line_error(result.returncode, result.stderr, EXIT_USAGE, fragment)
+
+
+def test_a_parquet_covariate_table_joins_by_id_of_the_same_type(apparel_dir):
+    pytest.importorskip("pyarrow")
+    d = apparel_dir
+    table = pd.read_csv(COVARIATES, dtype={"Id": str})
+    table.to_parquet(d / "covariates.parquet", index=False)
+    result = cli("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "model_parquet",
+                 "--covariates", d / "covariates.parquet", *BOTH)
+    assert result.returncode == 0, result.stderr
+    model = ModelDirectory.load(d / "model_parquet").transaction_model
+    assert model.log_likelihood_ == pytest.approx(-5821.0627, abs=1e-3)
+    # Integer ids against the text ids of a CSV RFM table: not guessed equal, but said so.
+    table.astype({"Id": int}).to_parquet(d / "int_ids.parquet", index=False)
+    result = cli("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "model_int",
+                 "--covariates", d / "int_ids.parquet", *BOTH)
+    assert_one_line_error(result.returncode, result.stderr, EXIT_DATA,
+                          "(no id matches: the RFM ids are of type")
+
+
+def test_string_levels_and_counts_only_in_the_report(apparel_dir):
+    """Channel as text: drop-first with the first level in sorted order ("offline") as the
+    reference, so the online coefficient is the published offline one negated; with --spend
+    none the report breaks the expected purchases down by level instead of equity."""
+    d = apparel_dir
+    table = pd.read_csv(COVARIATES, dtype={"Id": str})
+    table["Channel"] = table["Channel"].map({0: "online", 1: "offline"})
+    table.to_csv(d / "text_levels.csv", index=False)
+    for args in (("fit", d / "rfm.csv", "--model", "pnbd", "--spend", "none", "-o",
+                  d / "text_model", "--covariates", d / "text_levels.csv", *BOTH),
+                 ("report", d / "text_model", d / "rfm.csv", "--horizon", 52, "--covariates",
+                  d / "text_levels.csv", "-o", d / "text.html")):
+        result = cli(*args)
+        assert result.returncode == 0, result.stderr
+    model = ModelDirectory.load(d / "text_model").transaction_model
+    # The same maximum as the 0/1 coding (a reparameterisation): within the optimiser's
+    # tolerance of the published coefficient, as in test_fit_reproduces_the_published_fit.
+    tolerance = np.sqrt(2e-3) * model.summary()["std_error"] + 5e-5
+    assert abs(model.params_["purchase.Channel[online]"] + 0.6239) <= tolerance[
+        "purchase.Channel[online]"]
+    section = (d / "text.html").read_text().split('<section id="covariates">')[1]
+    assert re.search(r"Customers with Channel = online purchase 0\.53\dx as often as those "
+                     r"with Channel = offline", section), section
+    assert "Expected purchases by covariate level" in section
+    assert "Equity by covariate level" not in section

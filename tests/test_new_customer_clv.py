@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from _apparel import apparel_with_spend
 from scipy import integrate
-from test_covariates import BOTH, REFERENCE_DATA
+from test_covariates import BOTH
 
 from clvmodels import (
     GammaGammaModel,
     ParetoNBDModel,
     ValidationError,
     new_customer_lifetime_value,
-    rfm_summary,
 )
 
 
@@ -76,18 +76,8 @@ def test_bayesian_draws_give_an_interval(map_bgnbd, fitted_gg):
 
 @pytest.fixture(scope="module")
 def apparel_models():
-    """Pareto/NBD with Gender and Channel in both processes and Gamma-Gamma with Channel, on
-    the apparel data summarised as in tests/test_covariates.py (with the spend)."""
-    transactions = REFERENCE_DATA / "apparel_transactions.csv"
-    covariates = REFERENCE_DATA / "apparel_static_covariates.csv"
-    if not (transactions.exists() and covariates.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
-    log = pd.read_csv(transactions, parse_dates=["Date"])
-    with pytest.warns(UserWarning, match="after observation_end"):
-        rfm = rfm_summary(log, "Id", "Date", "Price", observation_end="2006-12-31",
-                          time_unit="W")
-    apparel = rfm.join(pd.read_csv(covariates).set_index("Id"))
+    """Pareto/NBD with Gender and Channel in both processes and Gamma-Gamma with Channel."""
+    apparel = apparel_with_spend()
     return (ParetoNBDModel(**BOTH).fit(apparel),
             GammaGammaModel(spend_covariates=["Channel"]).fit(apparel))
 
