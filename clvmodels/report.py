@@ -392,11 +392,6 @@ def _diagnostics(
 ) -> str:
     model = models.transaction_model
     parts = []
-    if model.covariate_columns:
-        return _section("diagnostics", "Model fit", (
-            '<p class="muted">No calibration histogram, tracking plot or holdout comparison: '
-            "they assume one set of parameters for every customer, and this model's "
-            "parameters vary with each customer's covariates.</p>"))
     histogram = evaluate.period_transactions(model, rfm, level=level)
     chi_square = evaluate.chi_square_test(histogram, n_params=len(model.params_))
     figures = [_figure("period-transactions",
@@ -412,7 +407,12 @@ def _diagnostics(
     calibration_end = rfm.attrs.get("observation_end")  # an ISO string in attrs
     if calibration_end is not None:
         calibration_end = pd.Timestamp(calibration_end)
-    if model.family.discrete_time and transactions is not None:
+    if model.covariate_columns:
+        parts.append('<p class="muted">No tracking plot or holdout comparison: they forecast '
+                     "the cohort with one set of parameters, and this model's parameters vary "
+                     "with each customer's covariates.</p>")
+        transactions = None
+    elif model.family.discrete_time and transactions is not None:
         parts.append(f'<p class="muted">No tracking plot or holdout comparison: the '
                      f"{model.family.title} model is in discrete time, which they do not "
                      "follow yet.</p>")

@@ -97,7 +97,9 @@ def test_report_has_the_coefficients_and_equity_by_level(apparel_dir):
     offline = scores["clv"][covariates["Channel"] == 1]
     assert f"<td>{len(offline)}</td>" in section
     assert f"{offline.sum() / scores['clv'].sum():,.4g}" in section
-    assert "they assume one set of parameters for every customer" in text
+    # The calibration histogram with each customer's parameters; no cohort tracking.
+    assert 'id="figure-period-transactions"' in text
+    assert "this model's parameters vary with each customer's covariates" in text
 
 
 def test_predict_without_the_covariate_table_says_so(apparel_dir):
