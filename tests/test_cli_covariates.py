@@ -273,3 +273,11 @@ def test_string_levels_and_counts_only_in_the_report(apparel_dir):
                      r"with Channel = offline", section), section
     assert "Expected purchases by covariate level" in section
     assert "Equity by covariate level" not in section
+
+
+def test_a_contractual_model_refuses_covariates(apparel_dir):
+    d = apparel_dir
+    result = cli("fit", "--model", "sbg", d / "rfm.csv", "-o", d / "sbg", "--covariates",
+                 COVARIATES, "--dropout-covariates", "Channel")
+    assert_one_line_error(result.returncode, result.stderr, EXIT_USAGE,
+                          "the contractual model sbg takes no covariates")

@@ -19,6 +19,7 @@ from clvmodels.cli.covariates import (
     attach_for_models,
     fit_covariates,
     parse_names,
+    refuse_contract_covariates,
     with_covariates,
 )
 from clvmodels.cli.options import (
@@ -177,9 +178,7 @@ def fit(
         parse_names(value) for value in (purchase_covariates, dropout_covariates,
                                          spend_covariates)))
     if model in contract.CONTRACT_MODELS:
-        if named.columns() or named.path:
-            raise typer.BadParameter(f"the contractual model {model} takes no covariates",
-                                     param_hint="--covariates")
+        refuse_contract_covariates(named.path or (named.columns() or None), model)
         contract.fit_contract(rfm, output, settings, subscriptions, reporter)
         return
     named = fit_covariates(named, model, spend, bayesian)
@@ -212,6 +211,7 @@ def predict(
     check_values(settings)
     models = load_models(model, reporter)
     if contract.is_contract(models):
+        refuse_contract_covariates(covariates, models.transaction_model)
         contract.predict_contract(models, rfm, output, settings, payment, reporter)
         return
     table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))
@@ -251,6 +251,7 @@ def report(
                                  param_hint="--holdout")
     models = load_models(model, reporter)
     if contract.is_contract(models):
+        refuse_contract_covariates(covariates, models.transaction_model)
         contract.report_contract(models, rfm, output, settings, payment, reporter)
         return
     table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))

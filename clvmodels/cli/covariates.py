@@ -171,6 +171,15 @@ def attach_for_models(rfm: pd.DataFrame, models: ModelDirectory, path: Path | No
                            needed_by="the models were fitted with covariates")
 
 
+def refuse_contract_covariates(given: Any, model: Any) -> None:
+    """Refuse covariates (``given``: the option's value, None without) for a contractual
+    model (``model``: its command-line name or the fitted model), which takes none."""
+    if given is not None:
+        name = model if isinstance(model, str) else type(model).__name__
+        raise typer.BadParameter(f"the contractual model {name} takes no covariates",
+                                 param_hint="--covariates")
+
+
 def model_covariates(models: Sequence[Any]) -> list[str]:
     """The covariate columns fitted models read (their model files record them), once each."""
     names: list[str] = []
@@ -268,4 +277,5 @@ def _plain(value: Any) -> Any:
 __all__ = ["CovariateSettings", "CovariatesFile", "DropoutCovariates", "PurchaseCovariates",
            "SpendCovariates", "attach_for_models", "fit_covariates", "model_covariates",
            "names_from_config", "option_hint", "parse_names", "read_covariate_table",
+           "refuse_contract_covariates",
            "with_covariates"]
