@@ -9,6 +9,7 @@ import mpmath
 import numpy as np
 import scipy.special
 
+from clvmodels.display import progress_bar
 from clvmodels.errors import ConvergenceError
 
 #: Where a log-concave integrand has fallen this many nats below its peak, the rest of it adds
@@ -189,9 +190,13 @@ def log_hyp2f1_forms(*forms: tuple, exact_fallback: bool = True) -> np.ndarray:
                 "evaluation (about 1 ms each) stops there; the parameters are extreme for "
                 "the model (a degenerate fit?)"
             )
-        for i in todo:
-            result.flat[i] = offset.flat[i] + _log_hyp2f1_mpmath(a.flat[i], b.flat[i],
-                                                                 c.flat[i], z.flat[i])
+        # About 1 ms (up to 20) each: a bar where someone watches, when there are many.
+        with progress_bar(f"exact 2F1 (mpmath) for {len(todo):,} arguments", len(todo),
+                          None if len(todo) >= MPMATH_PROGRESS else False) as advance:
+            for i in todo:
+                result.flat[i] = offset.flat[i] + _log_hyp2f1_mpmath(a.flat[i], b.flat[i],
+                                                                     c.flat[i], z.flat[i])
+                advance()
     return result
 
 
@@ -202,6 +207,8 @@ MPMATH_MAX_ARGUMENT = 1e3
 MPMATH_MAX_TERMS = 10_000
 MPMATH_MAX_PRECISION = 2_000
 MPMATH_MAX_EVALUATIONS = 1_000
+# From this many exact evaluations in one call (a tenth of a second and more) a progress bar.
+MPMATH_PROGRESS = 100
 
 
 def _log_hyp2f1_mpmath(a: float, b: float, c: float, z: float) -> float:

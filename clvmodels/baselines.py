@@ -45,8 +45,11 @@ __all__ = [
 ]
 
 CALIBRATION_RATE = "baseline: calibration rate"
+"""The name of the baseline forecasting each customer's calibration purchase rate."""
 ZERO = "baseline: zero"
+"""The name of the baseline forecasting no purchase for every customer."""
 BASELINES = (CALIBRATION_RATE, ZERO)
+"""The naive baselines' names, in the order of the comparison tables."""
 
 NO_PROBABILITY_MODEL = (
     "a baseline is no probability model: no parameters fitted, no likelihood, no calibration "

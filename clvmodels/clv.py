@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import equity_html, total_repr
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.draws import DistinctRows, Summary, interval, summarise
 from clvmodels.estimation.fitdata import first_rows, row_codes
@@ -52,6 +53,12 @@ class Valuation:
     all_draws: tuple[bool, bool] = (False, False)
     #: Draws of the purchase and the spend model (1 for a maximum-likelihood model).
     model_draws: tuple[int, int] = (1, 1)
+    #: What was valued: the horizon and the discount rate (per time unit of the data), the
+    #: margin, the time unit (None when the model does not record it).
+    horizon: float | None = None
+    discount_rate: float | None = None
+    margin: float | None = None
+    time_unit: str | None = None
 
     def frame(self) -> pd.DataFrame:
         """``clv`` per customer (the posterior mean with draws), with ``lower`` and ``upper``
@@ -116,6 +123,7 @@ def valuation(
     keep_draws: bool = False,
     random_seed: int = 0,
     part_intervals: bool = False,
+    progress: bool | None = None,
 ) -> Valuation:
     """Per customer: CLV over the paired parameter draws (mean and interval), the means of its
     parts (and with ``part_intervals`` their intervals, in the same pass over the draws), and
@@ -177,10 +185,13 @@ def valuation(
         return margin * spend_draws * purchases
 
     summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
-                        keep_draws=keep_draws)
+                        keep_draws=keep_draws, progress=progress)
+    unit = transaction_model.time_unit_
     return Valuation(summary, rows, data.index, n_draws, means["alive"], means["purchases"],
                      means["spend"], intervals,
-                     tuple(draws in (1, n_draws) for draws in model_draws), model_draws)
+                     tuple(draws in (1, n_draws) for draws in model_draws), model_draws,
+                     horizon=horizon, discount_rate=discount_rate, margin=margin,
+                     time_unit=None if unit is None else str(unit.value))
 
 
 def customer_lifetime_value(
@@ -194,6 +205,7 @@ def customer_lifetime_value(
     level: float = 0.9,
     max_draws: int | None = None,
     return_draws: bool = False,
+    progress: bool | None = None,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Discounted expected value of each customer's purchases over the next ``horizon``.
 
@@ -230,6 +242,9 @@ def customer_lifetime_value(
     return_draws : bool, default False
         Also return the CLV draws (one row per draw, one column per customer; this
         materialises the whole matrix).
+    progress : bool, optional
+        Show a bar over the blocks of customers; by default where someone watches (a
+        terminal, or Jupyter with ipywidgets) and there is more than one block.
 
     Returns
     -------
@@ -240,7 +255,7 @@ def customer_lifetime_value(
     """
     value = valuation(transaction_model, spend_model, data, horizon=horizon,
                       discount_rate=discount_rate, margin=margin, level=level,
-                      max_draws=max_draws, keep_draws=return_draws)
+                      max_draws=max_draws, keep_draws=return_draws, progress=progress)
     return (value.frame(), value.draws_frame()) if return_draws else value.frame()
 
 
@@ -354,6 +369,11 @@ class CustomerEquity:
         With draws: equal-tailed credible interval of the total, of mass ``level``.
     level : float
         The mass of the credible intervals.
+    horizon, discount_rate, margin : float or None
+        What was valued: the horizon and the discount rate per time unit of the data, the
+        share of revenue that is profit.
+    time_unit : str or None
+        The data's time unit (``"W"``), when the model records it.
     """
 
     total: float
@@ -362,6 +382,18 @@ class CustomerEquity:
     total_draws: np.ndarray
     total_interval: tuple[float, float] | None
     level: float
+    horizon: float | None = None
+    discount_rate: float | None = None
+    margin: float | None = None
+    time_unit: str | None = None
+
+    def __repr__(self) -> str:
+        return total_repr(self, f", {len(self.segments)} segments")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the headline and the table by decile (see
+        :func:`clvmodels.display.equity_html`)."""
+        return equity_html(self)
 
 
 def customer_equity(
@@ -375,12 +407,13 @@ def customer_equity(
     n_segments: int = 10,
     level: float = 0.9,
     max_draws: int | None = None,
+    progress: bool | None = None,
 ) -> CustomerEquity:
     """Total customer equity and its split by CLV segment (deciles by default).
 
     Parameters
     ----------
-    transaction_model, spend_model, data, horizon, discount_rate, margin, level, max_draws
+    transaction_model, spend_model, data, horizon, discount_rate, margin, level, max_draws, progress
         As in :func:`customer_lifetime_value`.
     n_segments : int, default 10
         Number of equal-sized CLV segments (ranked, so ties split evenly); segment 1 holds the
@@ -394,7 +427,7 @@ def customer_equity(
         raise ValueError(f"n_segments must be a whole number >= 1, got {n_segments!r}")
     value = valuation(transaction_model, spend_model, data, horizon=horizon,
                       discount_rate=discount_rate, margin=margin, level=level,
-                      max_draws=max_draws)
+                      max_draws=max_draws, progress=progress)
     return equity_of(value, int(n_segments), level)
 
 
@@ -409,7 +442,9 @@ def equity_of(value: Valuation, n_segments: int, level: float) -> CustomerEquity
         interval = (float(lower), float(upper))
     total = float(total_draws.mean())
     return CustomerEquity(total=total, clv=table, segments=segment_table(table, "clv", total),
-                          total_draws=total_draws, total_interval=interval, level=level)
+                          total_draws=total_draws, total_interval=interval, level=level,
+                          horizon=value.horizon, discount_rate=value.discount_rate,
+                          margin=value.margin, time_unit=value.time_unit)
 
 
 def with_segments(table: pd.DataFrame, column: str, n_segments: int) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import contract_equity_html, total_repr
 from clvmodels.estimation.contract import check_renewal_horizon, contract_draws
 from clvmodels.estimation.draws import DistinctRows, summarise
 from clvmodels.validation import ValidationError, check_level, check_margin
@@ -156,6 +157,9 @@ class ContractEquity:
         ``payment * margin * (1 + sum over k >= 1 of S(k) (1 + d)^-k)`` (the posterior mean),
         with the mean payment of ``data``.
     level : float
+    horizon, discount_rate, margin : float or None
+        What was valued: at most this many further renewals, the discount rate per period,
+        the share of a payment that is profit.
     """
 
     total: float
@@ -165,6 +169,18 @@ class ContractEquity:
     by_cohort: pd.DataFrame | None
     new_customer_value: float
     level: float
+    horizon: float | None = None
+    discount_rate: float | None = None
+    margin: float | None = None
+
+    def __repr__(self) -> str:
+        cohorts = "" if self.by_cohort is None else f", {len(self.by_cohort):,} cohorts"
+        return total_repr(self, f"{cohorts}; new customer {self.new_customer_value:,.2f}")
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: the headline and the table by cohort (see
+        :func:`clvmodels.display.contract_equity_html`)."""
+        return contract_equity_html(self)
 
 
 def contract_equity(
@@ -223,4 +239,5 @@ def contract_equity(
                           clv=table, by_cohort=by_cohort,
                           new_customer_value=float(check_margin(margin) * mean_payment
                                                    * np.mean(new)),
-                          level=level)
+                          level=level, horizon=horizon_, discount_rate=discount_rate_,
+                          margin=check_margin(margin))

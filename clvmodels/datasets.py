@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["load_cdnow_summary", "load_cdnow_transactions", "load_donations",
+__all__ = ["data_file", "load_cdnow_summary", "load_cdnow_transactions", "load_donations",
            "load_retention_cohorts"]
 
 _COLUMNS = ["customer_id", "date", "number_of_cds", "amount"]
@@ -39,6 +39,21 @@ def _data_dir() -> Path:
         f"bundled data not found: looked for {here / '_data'} (installed wheel) and "
         f"{here.parent / 'data'} (source checkout); reinstall clvmodels"
     )
+
+
+def data_file(name: str) -> Path:
+    """The path of one bundled file (e.g. ``"CDNOW_sample.txt"``), for readers of the raw files.
+
+    Raises
+    ------
+    FileNotFoundError
+        If no bundled file has that name.
+    """
+    path = _data_dir() / name
+    if not path.is_file():
+        available = sorted(p.name for p in _data_dir().iterdir() if p.is_file())
+        raise FileNotFoundError(f"no bundled data file {name!r}; the files are {available}")
+    return path
 
 
 def load_cdnow_transactions(sample: bool = True) -> pd.DataFrame:

@@ -36,6 +36,7 @@ from clvmodels.cohort import (
     expected_by_age,
 )
 from clvmodels.customer_counts import expected_count_histogram
+from clvmodels.display import backtest_html
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
 from clvmodels.likelihood_ratio import LikelihoodRatioTest, likelihood_ratio_test
@@ -453,6 +454,9 @@ class Backtest:
             f"(bias {m['bias']:+.1%}), MAE {m['mae']:.3f}, "
             f"chi-square p {self.chi_square['p_value']:.3g})"
         )
+
+    def _repr_html_(self) -> str:  # Jupyter's display: see clvmodels.display.backtest_html
+        return backtest_html(self)
 
 
 def _model_instance(model: Any) -> Any:

@@ -5,17 +5,17 @@ labels its axes with their units (the model's time unit, e.g. weeks) and accepts
 maximum-likelihood and Bayesian models; for Bayesian models the point is the posterior mean and
 bands show equal-tailed posterior intervals.
 
-========================================  ===================================================
-:func:`plot_period_transactions`          calibration histogram of repeat purchases
-:func:`plot_calibration_vs_holdout`       mean holdout purchases by calibration frequency
-:func:`plot_tracking`                     weekly or cumulative repeat transactions over time
-:func:`plot_frequency_recency_matrix`     expected purchases or P(alive) on a grid
-:func:`plot_clv_distribution`             histogram of customer lifetime value
-:func:`plot_equity_concentration`         share of equity vs share of customers
-:func:`plot_posterior_predictive_check`   histogram with predictive intervals
-:func:`plot_holdout_intervals`            holdout purchases vs predictive intervals
-:func:`plot_retention`                    contractual: survivors, fitted and projected
-========================================  ===================================================
+| function | shows |
+| --- | --- |
+| :func:`plot_period_transactions` | calibration histogram of repeat purchases |
+| :func:`plot_calibration_vs_holdout` | mean holdout purchases by calibration frequency |
+| :func:`plot_tracking` | weekly or cumulative repeat transactions over time |
+| :func:`plot_frequency_recency_matrix` | expected purchases or P(alive) on a grid |
+| :func:`plot_clv_distribution` | histogram of customer lifetime value |
+| :func:`plot_equity_concentration` | share of equity vs share of customers |
+| :func:`plot_posterior_predictive_check` | histogram with predictive intervals |
+| :func:`plot_holdout_intervals` | holdout purchases vs predictive intervals |
+| :func:`plot_retention` | contractual: survivors, fitted and projected |
 """
 
 from __future__ import annotations

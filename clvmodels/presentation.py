@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 from collections.abc import Iterator, Mapping
@@ -20,45 +19,27 @@ from typing import Any
 
 import pandas as pd
 
+from clvmodels.display import (
+    CURRENCY,
+    decile_table,
+    equity_basis,
+    horizon_text,
+    money,
+    percent,
+)
 from clvmodels.models import model_by_name
 from clvmodels.timeunit import TimeUnit
 
-CURRENCY = "$"
 #: What each model of a model directory describes.
 ROLE_LABELS = {"transaction_model": "purchase counts", "spend_model": "spend per purchase"}
 
 
 # ----------------------------------------------------------------------------- numbers
-def money(value: float, decimals: int = 0) -> str:
-    """``$1,234`` (``-$5.00`` for a negative amount); ``-`` when not finite."""
-    if not math.isfinite(value):
-        return "-"
-    sign = "-" if value < 0 else ""
-    return f"{sign}{CURRENCY}{abs(value):,.{decimals}f}"
-
-
-def percent(share: float) -> str:
-    """A share as a percentage with the digits it has: 0.3 -> ``30%``, 0.125 -> ``12.5%``."""
-    return f"{round(share * 100, 4):g}%"
-
-
+# money, percent, horizon_text, equity_basis and decile_table live in clvmodels.display (a
+# foundation, for the notebook displays too) and are re-exported here.
 def unit_plural(time_unit: str) -> str:
     """``weeks`` for ``"W"``."""
     return TimeUnit.parse(time_unit).plural
-
-
-def horizon_text(horizon: float, time_unit: str) -> str:
-    """``next 52 weeks``, or ``remaining lifetime`` for an infinite horizon."""
-    if math.isinf(horizon):
-        return "remaining lifetime"
-    return f"next {horizon:g} {unit_plural(time_unit)}"
-
-
-def equity_basis(margin: float) -> str:
-    """What customer equity measures at a margin: revenue at 100%, else profit."""
-    if margin == 1.0:
-        return "revenue: margin 100%"
-    return f"profit at a {percent(margin)} margin"
 
 
 # ----------------------------------------------------------------------------- summaries
@@ -93,17 +74,6 @@ def purchases_headline(settings: Mapping[str, Any], scores: pd.DataFrame) -> str
         f"({total / n:,.2f} per customer, {n:,} customers); mean probability of being active "
         f"{float(scores['probability_alive'].mean()):.0%} (no spend model: no customer equity)"
     )
-
-
-def decile_table(segments: pd.DataFrame) -> pd.DataFrame:
-    """Equity by CLV decile as text: money with its sign, each column in one precision."""
-    return pd.DataFrame({
-        "customers": segments["customers"].map("{:,}".format),
-        "equity": segments["equity"].map(money),
-        "share of equity": segments["share_of_equity"].map("{:.1%}".format),
-        "mean CLV": segments["mean_clv"].map(lambda value: money(value, 2)),
-        "mean P(alive)": segments["mean_probability_alive"].map("{:.2f}".format),
-    }, index=segments.index.rename("decile"))
 
 
 def transactions_used(metadata: Mapping[str, Any]) -> str:

@@ -1,18 +1,14 @@
 """Per-customer scores for batch use, with one meaning of every output column for the command
 line, the report and Spark.
 
-=================================  ==============================================================
-column                             meaning
-=================================  ==============================================================
-``probability_alive``              P(the customer is still active at the observation end)
-``expected_purchases``             expected purchases over the horizon, undiscounted (finite
-                                   horizons only)
-``discounted_expected_purchases``  the same purchases, each discounted to today
-``expected_spend``                 expected spend per purchase (with a spend model)
-``clv``                            margin x expected spend x discounted expected purchases
-``segment``                        CLV decile, 1 = most valuable (:func:`score_customers` only:
-                                   it ranks the whole base)
-=================================  ==============================================================
+| column | meaning |
+| --- | --- |
+| ``probability_alive`` | P(the customer is still active at the observation end) |
+| ``expected_purchases`` | expected purchases over the horizon, undiscounted (finite horizons) |
+| ``discounted_expected_purchases`` | the same purchases, each discounted to today |
+| ``expected_spend`` | expected spend per purchase (with a spend model) |
+| ``clv`` | margin x expected spend x discounted expected purchases |
+| ``segment`` | CLV decile, 1 = most valuable (:func:`score_customers` only: it ranks the base) |
 
 With posterior draws each column but ``segment`` gets ``_lower`` and ``_upper`` (the credible
 interval of mass ``level``); the value is the posterior mean. The discount rate is per year

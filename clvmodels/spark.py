@@ -70,7 +70,8 @@ def fit(model: MLEModel, summary: SparkDataFrame) -> MLEModel:
 
     Returns
     -------
-    The fitted model; ``n_distinct_rows_`` says how many rows the likelihood read.
+    MLEModel
+        The fitted model; ``n_distinct_rows_`` says how many rows the likelihood read.
     """
     if not isinstance(model, MLEModel):
         raise TypeError(f"expected a clvmodels maximum-likelihood model, got "

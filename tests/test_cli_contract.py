@@ -157,3 +157,14 @@ def error_results(workdir):
 def test_input_of_the_wrong_kind_gives_one_line_errors(error_results, case):
     _, code, fragment = ERRORS[case]
     assert_one_line_error(error_results[case], code, fragment)
+
+
+def test_the_manifest_schema_knows_every_subscription_setting():
+    """check_manifest validates exactly the settings fit records (a field added to one and not
+    the other would be refused on load, or pass unchecked)."""
+    from dataclasses import fields
+
+    from clvmodels.cli.contract import SubscriptionSettings
+    from clvmodels.files.manifest import SUBSCRIPTION_FIELDS
+
+    assert tuple(field.name for field in fields(SubscriptionSettings)) == SUBSCRIPTION_FIELDS

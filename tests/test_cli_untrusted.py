@@ -112,6 +112,14 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "fit settings of another model": (
         lambda d: _edit_manifest(d, lambda m: m["fit"].update(model="pnbd")),
         "says the models were fitted with model 'pnbd', but the manifest lists 'bgnbd'"),
+    "subscription setting not text": (
+        lambda d: _edit_manifest(d, lambda m: m["data"].update(
+            subscriptions={"customer_col": 5})),
+        "data.subscriptions: field 'customer_col' must be str, got 5"),
+    "unknown subscription setting": (
+        lambda d: _edit_manifest(d, lambda m: m["data"].update(
+            subscriptions={"__class__": "x"})),
+        "data.subscriptions: unknown field(s) ['__class__']"),
     "text penalizer": (lambda d: _edit_manifest(d, lambda m: m["fit"].update(penalizer="0")),
                        "field 'penalizer' must be int or float"),
     "bad hash text": (

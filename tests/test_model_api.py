@@ -48,6 +48,21 @@ def test_fit_returns_self_and_sets_fitted_state(model_class, cdnow):
     assert np.isfinite(summary["std_error"]).all()
 
 
+def test_summary_interval_of_an_undetermined_parameter_is_zero_to_infinity(cdnow):
+    """A standard error many times its estimate (a parameter on a likelihood ridge, as the
+    GGompertz/NBD's b on CDNOW) makes the log-scale interval's factor overflow: the interval
+    is then (0, inf), without a RuntimeWarning."""
+    import copy
+    import warnings
+
+    model = copy.deepcopy(BetaGeoModel().fit(cdnow))
+    model.covariance_ = model.covariance_ * 1e8  # standard errors 1e4 times larger
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        table = model.summary()
+    assert (table["lower_95%"] == 0).all() and np.isposinf(table["upper_95%"]).all()
+
+
 @pytest.mark.parametrize("model_class", [BetaGeoModel, ParetoNBDModel], ids=lambda c: c.__name__)
 def test_weights_equal_repeated_rows(model_class, cdnow):
     """A table with counts per distinct row fits exactly like the table it stands for."""

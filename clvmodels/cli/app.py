@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 
 from clvmodels.cli.options import command as _register
+from clvmodels.display import progress_setting
 from clvmodels.errors import (
     EXIT_BUG,
     EXIT_DATA,
@@ -79,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     command_line = typer.main.get_command(app)
     try:
-        with _sigterm_as_interrupt():
+        # The commands draw their own progress (clvmodels.cli.console), the library none.
+        with _sigterm_as_interrupt(), progress_setting(False):
             result = command_line.main(args=argv, prog_name="clvmodels",
                                        standalone_mode=False)
     except BatchError as error:

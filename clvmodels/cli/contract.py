@@ -137,10 +137,8 @@ def is_contract(models: ModelDirectory) -> bool:
 
 def recorded_settings(models: ModelDirectory) -> SubscriptionSettings:
     """The subscription-log settings ``fit`` recorded (a contract table's, without them)."""
-    recorded = models.manifest.get("data", {}).get("subscriptions") or {}
-    known = {key: value for key, value in recorded.items()
-             if key in SubscriptionSettings.__dataclass_fields__}
-    settings = SubscriptionSettings(**known)
+    # check_manifest has checked the block's names and types.
+    settings = SubscriptionSettings(**models.manifest["data"].get("subscriptions", {}))
     settings.period = models.time_unit
     return settings
 

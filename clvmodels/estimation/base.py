@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import fitted_model_html
 from clvmodels.estimation.draws import DistinctRows, Summary
 from clvmodels.estimation.family import Family
 from clvmodels.estimation.fitdata import FitData
@@ -71,10 +72,16 @@ class FittedModel:
     excluded_customers_ : dict
         Customers of the table left out of the fit, by reason (e.g. spend models leave out
         customers without repeat purchases), and ``n_customers_excluded_`` their total.
+    fit_warnings_ : tuple of str
+        The warnings shown during the fit (``DegenerateFitWarning: ...``, customers left out,
+        unconverged chains), also shown by the model's notebook display; empty for a model
+        loaded or with parameters set.
     """
 
     family: ClassVar[Family]
     point_estimate: ClassVar[bool]
+    # A fit sets its own; a model loaded or with parameters set has shown none.
+    fit_warnings_: tuple[str, ...] = ()
 
     @property
     def param_names(self) -> tuple[str, ...]:
@@ -93,15 +100,16 @@ class FittedModel:
 
     # ------------------------------------------------------------------------- data
     def fit_data(self, data: pd.DataFrame, weights: Any = None,
-                 extra_columns: Callable[[np.ndarray, np.ndarray], dict] | None = None
-                 ) -> FitData:
+                 extra_columns: Callable[[np.ndarray, np.ndarray], dict] | None = None,
+                 stacklevel: int = 3) -> FitData:
         """The distinct rows the likelihood reads from ``data``, with their weights.
 
         Records the customers the family leaves out, by reason (``excluded_customers_``, sums
         of their weights), and announces those the family lists in ``announced_exclusions``
         with a UserWarning that counts them and names one. ``extra_columns(rows, weights)``
         (the mask of the rows that take part and their weights) adds columns to the rows,
-        e.g. covariates.
+        e.g. covariates. ``stacklevel`` points the warning at the user's call (3: the caller
+        of the method that calls this one).
         """
         selection = self.family.fit_columns(data)
         all_weights = check_weights(data, weights)
@@ -124,7 +132,7 @@ class FittedModel:
                 warnings.warn(message.format(
                     owner=type(self).__name__, count=self.excluded_customers_[reason],
                     example=f" (e.g. customer {example!r})" if ids else ""),
-                    UserWarning, stacklevel=3)
+                    UserWarning, stacklevel=stacklevel)
         return fit_data
 
     def record_data(self, data: pd.DataFrame, fit_data: FitData) -> None:
@@ -210,6 +218,11 @@ class FittedModel:
         fitted = (f"fitted on {self.n_customers_:,.0f} customers"
                   if np.isfinite(getattr(self, "n_customers_", np.nan)) else "parameters set")
         return f"{type(self).__name__}({values}; {fitted})"
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: parameter table, likelihood, data, convergence and the fit's
+        warnings (see :func:`clvmodels.display.fitted_model_html`)."""
+        return fitted_model_html(self)
 
 
 __all__ = ["FittedModel", "check_weights", "package_version"]

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import bayesian_model_html, recorded_warnings, show_progress
 from clvmodels.errors import DependencyError
 from clvmodels.estimation.base import FittedModel, package_version
 from clvmodels.estimation.modelfile import check_header
@@ -25,6 +26,7 @@ FORMAT_NAME = "clvmodels.bayesian_model"
 FORMAT_VERSION = 1
 _METHODS = ("nuts", "map")
 SAMPLERS = ("nutpie", "pymc")
+"""The NUTS samplers ``fit(sampler=...)`` accepts (nutpie is the default when installed)."""
 
 
 def bayes_backend():
@@ -95,7 +97,7 @@ class BayesianModel(FittedModel):
         sampler: str | None = None,
         target_accept: float | None = None,
         weights: pd.Series | np.ndarray | None = None,
-        progressbar: bool = False,
+        progressbar: bool | None = None,
     ) -> Self:
         """Draw from the posterior of the parameters given an RFM table.
 
@@ -120,8 +122,10 @@ class BayesianModel(FittedModel):
             posterior has a long curved ridge).
         weights : array-like, optional
             Number of customers each row stands for (a pre-aggregated table).
-        progressbar : bool, default False
-            Show the sampler's progress.
+        progressbar : bool, optional
+            Show the sampler's progress (nutpie's or PyMC's own bar); by default only where
+            someone watches: a terminal, or Jupyter with ipywidgets (see
+            :func:`clvmodels.display.show_progress`).
 
         Returns
         -------
@@ -144,28 +148,31 @@ class BayesianModel(FittedModel):
         if sampler is not None and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
         bayes = bayes_backend()
-        fit_data = self.fit_data(data, weights)
-        idata = bayes.sample_posterior(
-            self.family, fit_data, self.priors, method=method, draws=int(draws),
-            tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
-            target_accept=float(target_accept), progressbar=progressbar,
-        )
-        self.record_data(data, fit_data)
-        idata.posterior.attrs.update(
-            clvmodels_format=FORMAT_NAME,
-            clvmodels_format_version=FORMAT_VERSION,
-            clvmodels_model=type(self).__name__,
-            clvmodels_version=package_version(),
-            time_unit="" if self.time_unit_ is None else self.time_unit_.value,
-            n_customers=self.n_customers_,
-            n_distinct_rows=self.n_distinct_rows_,
-            n_customers_excluded=self.n_customers_excluded_,
-            **{f"excluded_{reason}": count for reason, count in
-               self.excluded_customers_.items()},
-        )
-        self.set_posterior(idata)
-        if method == "nuts":
-            bayes.warn_unconverged(idata, self.param_names, type(self).__name__)
+        # The warnings of the fit are kept for its display (and shown as they were).
+        with recorded_warnings() as shown:
+            fit_data = self.fit_data(data, weights)
+            idata = bayes.sample_posterior(
+                self.family, fit_data, self.priors, method=method, draws=int(draws),
+                tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
+                target_accept=float(target_accept), progressbar=show_progress(progressbar),
+            )
+            self.record_data(data, fit_data)
+            idata.posterior.attrs.update(
+                clvmodels_format=FORMAT_NAME,
+                clvmodels_format_version=FORMAT_VERSION,
+                clvmodels_model=type(self).__name__,
+                clvmodels_version=package_version(),
+                time_unit="" if self.time_unit_ is None else self.time_unit_.value,
+                n_customers=self.n_customers_,
+                n_distinct_rows=self.n_distinct_rows_,
+                n_customers_excluded=self.n_customers_excluded_,
+                **{f"excluded_{reason}": count for reason, count in
+                   self.excluded_customers_.items()},
+            )
+            self.set_posterior(idata)
+            if method == "nuts":
+                bayes.warn_unconverged(idata, self.param_names, type(self).__name__)
+        self.fit_warnings_ = tuple(shown)
         return self
 
     def set_posterior(self, idata: Any) -> None:
@@ -228,6 +235,12 @@ class BayesianModel(FittedModel):
         and ``r_hat``; keyword arguments go to :func:`arviz.summary`."""
         self.check_fitted()
         return bayes_backend().summary(self.idata, self.param_names, **kwargs)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's display: ArviZ's summary (posterior mean, sd, HDI, R-hat, ESS), the
+        draws, divergences, sampler and time (see
+        :func:`clvmodels.display.bayesian_model_html`)."""
+        return bayesian_model_html(self)
 
     def __repr__(self) -> str:
         if not hasattr(self, "idata"):

@@ -212,6 +212,16 @@ def fit_with_covariates(family: Family, design: CovariateDesign, fit_data: FitDa
     start_phi = np.concatenate([np.log(np.asarray(start, dtype=float) / factors),
                                 np.zeros(coordinates.n_free)])
     phi = minimise_from(objective, start_phi, owner)
+    return covariate_estimate(objective, phi, family.log_likelihood_offset(fit_data, scale))
+
+
+def covariate_estimate(objective: CovariateObjective, phi: np.ndarray,
+                       offset: float = 0.0) -> CovariateFit:
+    """The reported estimate at the optimiser's ``phi`` of ``objective``: the parameters,
+    their covariance from the observed information, the log-likelihood (plus the known
+    ``offset`` of rescaled data) and the diagnosis."""
+    coordinates = objective.coordinates
+    family, design = coordinates.family, coordinates.design
     total = objective.log_likelihood(phi, with_gradient=False)[0]
     information = objective.total_weight * difference_hessian(lambda p: objective(p)[1], phi)
     transform = coordinates.matrix()
@@ -245,7 +255,7 @@ def fit_with_covariates(family: Family, design: CovariateDesign, fit_data: FitDa
     return CovariateFit(
         params=pd.Series(natural, index=names, name="estimate"),
         covariance=pd.DataFrame(cov, index=names, columns=names),
-        log_likelihood=float(total + family.log_likelihood_offset(fit_data, scale)),
+        log_likelihood=float(total + offset),
         n_free=n_base + coordinates.n_free,
         problems=tuple(problems),
     )
@@ -316,5 +326,5 @@ def summary_table(family: Family, params: pd.Series, covariance: pd.DataFrame,
 
 
 __all__ = ["COLUMN_PREFIX", "CovariateFit", "CovariateObjective", "CovariateSpec",
-           "Coordinates", "customer_params", "fit_with_covariates",
+           "Coordinates", "covariate_estimate", "customer_params", "fit_with_covariates",
            "held_out_log_likelihood", "parameters_per_row", "summary_table"]

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from clvmodels.display import progress_bar
 from clvmodels.estimation.fitdata import first_rows, row_codes
 
 # Values in one block of draws x rows: 2**21 doubles are 16 MiB per temporary array, and a
@@ -123,6 +124,7 @@ def summarise(
     counts: np.ndarray | None = None,
     keep_draws: bool = False,
     block_values: int = BLOCK_VALUES,
+    progress: bool | None = None,
 ) -> Summary:
     """Mean and equal-tailed interval over draws of ``evaluate(rows) -> (draws, len(rows))``.
 
@@ -140,20 +142,29 @@ def summarise(
         accumulated (the posterior of a sum over customers).
     keep_draws : bool, default False
         Also return the full draws x rows matrix (memory ``8 * n_draws * n_rows`` bytes).
+    progress : bool, optional
+        Show a bar advancing per block (see :func:`clvmodels.display.progress_bar`); by
+        default where someone watches, when there is more than one block.
     """
     mean, lower, upper = (np.empty(n_rows) for _ in range(3))
     total = np.zeros(n_draws) if counts is not None else None
     draws = np.empty((n_draws, n_rows)) if keep_draws else None
     block = max(1, block_values // max(n_draws, 1))
-    for start in range(0, n_rows, block):
-        rows = slice(start, min(start + block, n_rows))
-        values = np.broadcast_to(evaluate(rows), (n_draws, rows.stop - rows.start))
-        mean[rows] = values.mean(axis=0)
-        lower[rows], upper[rows] = interval(values, level)
-        if total is not None:
-            total += values @ counts[rows]
-        if draws is not None:
-            draws[:, rows] = values
+    n_blocks = -(-n_rows // block)
+    if progress is None and n_blocks < 2:
+        progress = False  # one block: nothing to follow
+    with progress_bar(f"{n_rows:,} distinct rows x {n_draws:,} draws", n_blocks,
+                      progress) as advance:
+        for start in range(0, n_rows, block):
+            rows = slice(start, min(start + block, n_rows))
+            values = np.broadcast_to(evaluate(rows), (n_draws, rows.stop - rows.start))
+            mean[rows] = values.mean(axis=0)
+            lower[rows], upper[rows] = interval(values, level)
+            if total is not None:
+                total += values @ counts[rows]
+            if draws is not None:
+                draws[:, rows] = values
+            advance()
     return Summary(mean, lower, upper, total, draws)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 from scipy import stats
 from threadpoolctl import threadpool_limits
 
+from clvmodels.display import progress_bar, recorded_warnings
 from clvmodels.errors import DegenerateFitWarning
 from clvmodels.estimation.base import FittedModel, check_weights, package_version
 from clvmodels.estimation.covariate_fit import (
@@ -24,6 +25,7 @@ from clvmodels.estimation.covariate_fit import (
     summary_table,
 )
 from clvmodels.estimation.covariates import CovariateDesign, CovariateSpec
+from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.modelfile import check_header, header, read_json, require
 from clvmodels.estimation.optimise import (
     covariance,
@@ -34,9 +36,14 @@ from clvmodels.files.atomic import write_text
 from clvmodels.timeunit import TimeUnit, check_same_unit
 from clvmodels.validation import ValidationError
 
+# A fit on at least this many distinct rows shows a spinner by default (where someone watches):
+# smaller ones take seconds.
+PROGRESS_ROWS = 100_000
 FORMAT_NAME = "clvmodels.model"
-# Version 2 adds the covariates; files without them are still written as version 1.
-FORMAT_VERSION = 2
+# Version 2 adds the covariates, version 3 their time-varying kind (the names of the covariate
+# table's columns); files without them are still written as the lowest version they need.
+FORMAT_VERSION = 3
+_TIME_VARYING_FIELDS = ("customer_col", "date_col")
 _SETTINGS = ("penalizer",)
 
 
@@ -113,6 +120,7 @@ class MLEModel(FittedModel):
         data: pd.DataFrame,
         weights: pd.Series | np.ndarray | None = None,
         initial_params: dict[str, float] | None = None,
+        progress: bool | None = None,
     ) -> Self:
         """Fit the model by maximum likelihood.
 
@@ -134,6 +142,10 @@ class MLEModel(FittedModel):
         initial_params : dict, optional
             Starting values by parameter name; a data-driven guess by default. With
             covariates, of the family's parameters only (the coefficients start at 0).
+        progress : bool, optional
+            Show a spinner with the elapsed time while the optimiser runs; by default on a
+            table of at least 100,000 distinct rows, when someone watches (a terminal, or
+            Jupyter with ipywidgets: see :func:`clvmodels.display.show_progress`).
 
         Returns
         -------
@@ -143,9 +155,19 @@ class MLEModel(FittedModel):
                 and self.penalizer >= 0):
             raise ValueError(f"penalizer must be a finite number >= 0, got {self.penalizer!r}")
         spec = self.covariate_spec()
-        if spec.active:
-            return self._fit_covariates(spec, data, weights, initial_params)
-        fit_data = self.fit_data(data, weights)
+        # The warnings of the fit are kept for its display (and shown as they were).
+        with recorded_warnings() as shown:
+            if spec.active:
+                self._fit_covariates(spec, data, weights, initial_params, progress)
+            else:
+                self._fit_plain(data, weights, initial_params, progress)
+        self.fit_warnings_ = tuple(shown)
+        return self
+
+    def _fit_plain(self, data: pd.DataFrame, weights: Any,
+                   initial_params: dict[str, float] | None, progress: bool | None) -> None:
+        """:meth:`fit` without covariates."""
+        fit_data = self.fit_data(data, weights, stacklevel=4)
         start = (self.family.initial_params(fit_data) if initial_params is None
                  else self.family.params_from_mapping(initial_params, "initial_params"))
         owner = type(self).__name__
@@ -154,19 +176,21 @@ class MLEModel(FittedModel):
         # of times; with both multi-threaded OpenBLAS libraries in one process, each call waits
         # for the other's still-spinning threads (a 5,000-customer fit ran 15x slower on two
         # cores). Blocked evaluation keeps every product small, so one thread loses nothing.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), fit_progress(owner, fit_data,
+                                                                         progress):
             result = fit_maximum_likelihood(self.family, fit_data, start, self.penalizer, owner)
         self.params_ = pd.Series(result.params, index=list(self.param_names), name="estimate")
         self.log_likelihood_ = result.log_likelihood
+        self.convergence_ = dict(result.convergence)
         self.record_data(data, fit_data)
         self.covariance_ = covariance(result.params, result.information, self.param_names)
         if result.problems:
             warnings.warn(degenerate_fit_message(owner, result.problems), DegenerateFitWarning,
-                          stacklevel=2)
-        return self
+                          stacklevel=3)
 
     def _fit_covariates(self, spec: CovariateSpec, data: pd.DataFrame, weights: Any,
-                        initial_params: dict[str, float] | None) -> Self:
+                        initial_params: dict[str, float] | None,
+                        progress: bool | None = None) -> Self:
         """:meth:`fit` with covariates: the base parameters start as without (or at
         ``initial_params``), the coefficients at 0."""
         designs = []
@@ -177,13 +201,15 @@ class MLEModel(FittedModel):
             return {COLUMN_PREFIX + name: matrix[:, k]
                     for k, name in enumerate(designs[0].columns)}
 
-        fit_data = self.fit_data(data, weights, design_columns)
+        fit_data = self.fit_data(data, weights, design_columns, stacklevel=4)
         start = (self.family.initial_params(fit_data) if initial_params is None
                  else self.family.params_from_mapping(initial_params, "initial_params"))
         owner = type(self).__name__
-        with threadpool_limits(limits=1, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"), fit_progress(owner, fit_data,
+                                                                         progress):
             result = fit_with_covariates(self.family, designs[0], fit_data, start,
                                          self.penalizer, owner)
+        self.convergence_ = {}  # the covariate fit does not report its optimiser's trace
         self.covariates_ = designs[0]
         self.params_ = result.params
         self.covariance_ = result.covariance
@@ -268,7 +294,8 @@ class MLEModel(FittedModel):
         estimate = self.params_
         std_error = pd.Series(np.sqrt(np.diag(self.covariance_)), index=estimate.index)
         z = stats.norm.ppf(0.5 + level / 2)
-        spread = np.exp(z * std_error / estimate)
+        with np.errstate(over="ignore"):  # a ridge's huge standard error: the interval (0, inf)
+            spread = np.exp(z * std_error / estimate)
         return pd.DataFrame(
             {
                 "estimate": estimate,
@@ -307,9 +334,10 @@ class MLEModel(FittedModel):
         """Write the fitted model to a small, human-readable JSON file (atomically)."""
         self.check_fitted()
         design = self.covariate_design
+        time_varying = getattr(self, "time_varying_covariates_", None)
+        version = 1 if design is None else 2 if time_varying is None else 3
         document = {
-            **header(FORMAT_NAME, 1 if design is None else FORMAT_VERSION, type(self).__name__,
-                     package_version()),
+            **header(FORMAT_NAME, version, type(self).__name__, package_version()),
             "settings": {"penalizer": float(self.penalizer)},
             "params": {name: float(value) for name, value in self.params_.items()},
             "covariance": _nulls(self.covariance_.to_numpy().tolist()),
@@ -321,6 +349,8 @@ class MLEModel(FittedModel):
         }
         if design is not None:
             document["covariates"] = design.to_document()
+        if time_varying is not None:
+            document["time_varying_covariates"] = dict(time_varying)
         write_text(path, json.dumps(document, indent=2, allow_nan=False))
 
     @classmethod
@@ -360,6 +390,7 @@ class MLEModel(FittedModel):
                                          columns=names)
         model.log_likelihood_ = _float_or_nan(
             require(document, "log_likelihood", (int, float), path, nullable=True))
+        model.time_varying_covariates_ = _time_varying(cls, document, path)
         model.n_customers_ = _float_or_nan(
             require(document, "n_customers", (int, float), path, nullable=True))
         model.n_distinct_rows_ = (require(document, "n_distinct_rows", int, path)
@@ -377,6 +408,14 @@ class MLEModel(FittedModel):
         except ValueError as error:
             raise ValidationError(f"{path}: {error}") from None
         return model
+
+
+def fit_progress(owner: str, fit_data: FitData, progress: bool | None):
+    """The spinner of a fit (see :meth:`MLEModel.fit`'s ``progress``)."""
+    if progress is None and fit_data.n_rows < PROGRESS_ROWS:
+        progress = False
+    return progress_bar(f"{owner}: maximum-likelihood fit on {fit_data.n_rows:,} distinct rows",
+                        progress=progress)
 
 
 def load_covariates(cls: type[MLEModel], document: Any, params: dict, penalizer: float,
@@ -410,6 +449,21 @@ def load_covariates(cls: type[MLEModel], document: Any, params: dict, penalizer:
                                   f"equal (constrained), got {sorted(tied)}")
     values = pd.Series([*base, *map(float, coefficients)], index=base_names + coefficient_names)
     return model, values
+
+
+def _time_varying(cls: type[MLEModel], document: dict, path: Any) -> dict[str, str] | None:
+    """The column names of a fit with time-varying covariates (None for other fits)."""
+    if "time_varying_covariates" not in document:
+        return None
+    names = document["time_varying_covariates"]
+    if not hasattr(cls, "with_time_varying_covariates") or "covariates" not in document:
+        raise ValidationError(f"{path}: time_varying_covariates needs a model that takes them "
+                              "and its covariates block")
+    if not (isinstance(names, dict) and set(names) == set(_TIME_VARYING_FIELDS)
+            and all(isinstance(value, str) and value for value in names.values())):
+        raise ValidationError(f"{path}: time_varying_covariates must map exactly "
+                              f"{list(_TIME_VARYING_FIELDS)} to column names")
+    return {field: names[field] for field in _TIME_VARYING_FIELDS}
 
 
 def _matrix(document: dict, n: int, path: Any) -> np.ndarray:

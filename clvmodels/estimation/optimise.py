@@ -11,7 +11,7 @@ the fit of a subset, and returns the Hessian there for the standard errors.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
@@ -70,6 +70,8 @@ class Objective:
         # parameters in the data's own units: these factors map them back.
         self.parameter_scale = (np.ones(len(family.parameters)) if parameter_scale is None
                                 else np.asarray(parameter_scale, dtype=float))
+        #: How :func:`optimise` last converged on this objective (see there).
+        self.trace: dict = {}
 
     def on(self, fit_data: FitData) -> Objective:
         """The same objective on other data (a subset)."""
@@ -100,8 +102,8 @@ class Objective:
 
     def hessian(self, log_params: np.ndarray) -> np.ndarray:
         """The Hessian in log-parameters: the family's analytic one, else central differences
-        of the gradient (2n evaluations). A gradient accurate to ~1e-8 relative (Pareto/NBD's
-        differences the dropout integral in r and s) gives errors ~1e-8 / h plus the
+        of the gradient (2n evaluations). A gradient accurate to ~1e-8 relative (a family whose
+        gradient comes from quadrature, e.g. the GGompertz/NBD) gives errors ~1e-8 / h plus the
         truncation ~h**2: with h = 1e-3 about 1e-5 relative, ample for standard errors."""
         if self.family.has_hessian:
             return self(log_params, hessian=True)[2]
@@ -137,12 +139,15 @@ class MaximumLikelihood:
         log-parameters, which rescaling does not change.
     problems : tuple of str
         Why the estimate is degenerate (empty if it is not): see :func:`diagnose`.
+    convergence : dict
+        How the optimiser got there (see :func:`optimise`).
     """
 
     params: np.ndarray
     log_likelihood: float
     information: np.ndarray
     problems: tuple[str, ...]
+    convergence: dict = field(default_factory=dict)
 
 
 def fit_maximum_likelihood(family: Family, fit_data: FitData, start: np.ndarray,
@@ -177,6 +182,7 @@ def fit_maximum_likelihood(family: Family, fit_data: FitData, start: np.ndarray,
                              + family.log_likelihood_offset(fit_data, scale)),
         information=information,
         problems=diagnose(family, np.log(scaled), params, information),
+        convergence=dict(objective.trace),
     )
 
 
@@ -224,32 +230,46 @@ def degenerate_fit_message(owner: str, problems: tuple[str, ...]) -> str:
 
 def optimise(objective: Objective, start: np.ndarray, owner: str) -> tuple:
     """The maximum likelihood parameters within the search box, with the objective and its
-    Hessian (in log-parameters) there. ``owner`` names the model in a ConvergenceError."""
+    Hessian (in log-parameters) there. ``owner`` names the model in a ConvergenceError.
+
+    How it converged is left in ``objective.trace``: ``method`` (with L-BFGS-B or
+    Nelder-Mead also its ``status`` and ``iterations``) and the ``gradient norm`` of the mean
+    objective in log-parameters at the estimate (0 at an interior maximum, up to the
+    optimiser's tolerance)."""
+    trace = objective.trace
+    trace.clear()
     start = np.exp(np.clip(np.log(start), -LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND))
     params = evaluation = None
     if objective.fit_data.n_rows > 4 * WARM_START_ROWS:
         newton = subsample_newton(objective, start, owner)
         if newton is not None and np.all(np.abs(np.log(newton[0])) <= LOG_PARAMETER_BOUND):
             params, evaluation = newton
+            trace["method"] = "Newton steps from a subset's fit"
     if params is None:
-        params = maximise(objective, start, owner)
+        params = maximise(objective, start, owner, trace)
     # One evaluation at the maximum gives the likelihood and the Hessian, or the base of its
     # finite differences (the Newton steps end with one).
     log_params = np.log(params)
-    value, _, *hessian = evaluation or objective(log_params, hessian=objective.family.has_hessian)
+    value, gradient, *hessian = evaluation or objective(
+        log_params, hessian=objective.family.has_hessian)
+    trace["gradient norm"] = float(np.linalg.norm(gradient))
     if not hessian:
         hessian = [objective.hessian(log_params)]
     return params, value, hessian[0]
 
 
-def maximise(objective: Objective, start: np.ndarray, owner: str) -> np.ndarray:
-    """L-BFGS-B with the analytic gradient, then Nelder-Mead from where it stopped."""
-    return np.exp(minimise_from(objective, np.log(start), owner))
+def maximise(objective: Objective, start: np.ndarray, owner: str,
+             trace: dict | None = None) -> np.ndarray:
+    """L-BFGS-B with the analytic gradient, then Nelder-Mead from where it stopped (``trace``:
+    see :func:`minimise_from`)."""
+    return np.exp(minimise_from(objective, np.log(start), owner, trace))
 
 
-def minimise_from(objective: Objective, x0: np.ndarray, owner: str) -> np.ndarray:
+def minimise_from(objective: Objective, x0: np.ndarray, owner: str,
+                  trace: dict | None = None) -> np.ndarray:
     """The minimum of ``objective`` (``x -> (value, gradient)``, with ``describe(x)`` for the
-    message) within the search box, from ``x0``: L-BFGS-B, then Nelder-Mead.
+    message) within the search box, from ``x0``: L-BFGS-B, then Nelder-Mead. ``trace``, when
+    given, receives the ``method`` that converged, its ``status`` and ``iterations``.
 
     Raises
     ------
@@ -275,6 +295,9 @@ def minimise_from(objective: Objective, x0: np.ndarray, owner: str) -> np.ndarra
         )
         attempts.append(f"{method}: {result.message} (objective {result.fun:.6g})")
         if np.isfinite(result.fun) and (result.success or is_stationary(objective, result.x)):
+            if trace is not None:
+                trace.update(method=method, status=str(result.message),
+                             iterations=int(result.get("nit", 0)))
             return result.x
         if np.isfinite(result.fun) and np.all(np.isfinite(result.x)):
             x0 = result.x  # restart the next method from where this one got to

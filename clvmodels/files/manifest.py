@@ -12,7 +12,8 @@ field for whatever is wrong):
   for the directory's kind (maximum likelihood or Bayesian; classes are never looked up by
   name on the package), a bare file name of that kind (``.json`` / ``.nc``: no folder, no
   ``..``, no absolute path, so nothing outside the directory is read) and a SHA-256;
-* the fit settings: known keys with valid values, agreeing with the models listed.
+* the fit settings: known keys with valid values, agreeing with the models listed;
+* a contractual fit's subscription-log settings (``data.subscriptions``): known names, text.
 
 The model files themselves are checked by their classes' ``load`` (header, fields, every
 parameter against the family's constraints).
@@ -52,6 +53,10 @@ MODEL_ROLES = ("transaction_model", "spend_model")
 #: The save format of each kind of model, by ``bayesian``.
 MODEL_SUFFIXES = {False: ".json", True: ".nc"}
 
+#: The subscription-log settings a contractual model's ``fit`` records in ``data.subscriptions``
+#: (the fields of ``clvmodels.cli.contract.SubscriptionSettings``).
+SUBSCRIPTION_FIELDS = ("customer_col", "start_col", "end_col", "observation_end", "period",
+                       "date_format")
 _FIELDS = ("format", "format_version", "package_version", "created", "bayesian", "time_unit",
            "transaction_model", "spend_model", "fit", "data")
 _ENTRY_FIELDS = ("name", "class", "file", "sha256")
@@ -114,7 +119,19 @@ def check_manifest(manifest: Any, path: Any) -> None:
         names[role] = None if entry is None else _check_entry(entry, role, bayesian,
                                                               f"{path}: {role}")
     _check_fit(require(manifest, "fit", dict, path), names, bayesian, path)
-    require(manifest, "data", dict, path)
+    data = require(manifest, "data", dict, path)
+    if "subscriptions" in data:
+        where = f"{path}: data"
+        _check_subscriptions(require(data, "subscriptions", dict, where), where)
+
+
+def _check_subscriptions(block: Mapping, where: str) -> None:
+    """The subscription-log settings of a contractual fit: known names, each text (only the
+    customer column is never null)."""
+    where = f"{where}.subscriptions"
+    _known_fields(block, SUBSCRIPTION_FIELDS, where)
+    for key in block:
+        require(block, key, str, where, nullable=key != "customer_col")
 
 
 def _known_fields(document: Mapping, fields: tuple[str, ...], path: Any) -> None:

@@ -31,6 +31,7 @@ from clvmodels.estimation.family import (
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
+from clvmodels.models.pareto_nbd_dynamic import TimeVaryingCovariates
 from clvmodels.models.pareto_nbd_quadrature import (
     dropout_integral_derivatives,
     dropout_integral_pooled,
@@ -298,11 +299,14 @@ class ParetoNBDFamily(PurchaseFamily):
 PARETO_NBD = ParetoNBDFamily()
 
 
-class ParetoNBDModel(PurchasePredictions, MLEModel):
+class ParetoNBDModel(TimeVaryingCovariates, PurchasePredictions, MLEModel):
     """Pareto/NBD model fitted by maximum likelihood.
 
     Takes ``penalizer`` and keeps the fitted state of
     :class:`~clvmodels.estimation.mle.MLEModel` (``covariance_``, ``log_likelihood_``, ...).
+    Covariates may also vary in time: ``fit(rfm, time_varying_covariates=table)``, then
+    ``with_time_varying_covariates(table)`` for the predictions (see
+    :mod:`clvmodels.models.pareto_nbd_dynamic`).
 
     Attributes
     ----------

@@ -1,0 +1,1 @@
+"""Compatibility layers: other packages' APIs on clvmodels (``clvmodels.compat.lifetimes``)."""

@@ -1,0 +1,1 @@
+"""``lifetimes``' API on clvmodels: ``from clvmodels.compat import lifetimes``."""
