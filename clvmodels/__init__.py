@@ -8,7 +8,12 @@ the ``bayes`` extra) -> per-customer predictions, :func:`customer_lifetime_value
 :func:`customer_equity`.
 """
 
-from clvmodels.clv import CustomerEquity, customer_equity, customer_lifetime_value
+from clvmodels.clv import (
+    CustomerEquity,
+    customer_equity,
+    customer_lifetime_value,
+    new_customer_lifetime_value,
+)
 from clvmodels.datasets import (
     load_cdnow_summary,
     load_cdnow_transactions,
@@ -78,6 +83,7 @@ __all__ = [
     "contract_summary",
     "customer_equity",
     "customer_lifetime_value",
+    "new_customer_lifetime_value",
     "discrete_rfm_summary",
     "load_cdnow_summary",
     "load_cdnow_transactions",

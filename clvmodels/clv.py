@@ -8,7 +8,9 @@ the total), evaluated per distinct customer in bounded memory.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -20,9 +22,11 @@ from clvmodels.estimation.fitdata import first_rows, row_codes
 from clvmodels.estimation.predictions import (
     block_params,
     discounted_future,
+    elementwise,
     future_values,
     history_rows,
     log_alive_values,
+    new_customer_profiles,
     spend_values,
     varying_columns,
 )
@@ -255,6 +259,95 @@ def customer_lifetime_value(
     return (value.frame(), value.draws_frame()) if return_draws else value.frame()
 
 
+def new_customer_lifetime_value(
+    transaction_model: FittedModel,
+    spend_model: FittedModel,
+    *,
+    horizon: float,
+    discount_rate: float = 0.0,
+    margin: float = 1.0,
+    covariates: Mapping[str, Any] | pd.DataFrame | None = None,
+    level: float = 0.9,
+    max_draws: int | None = None,
+) -> pd.DataFrame:
+    """Expected value of a customer just acquired (cold start), optionally by covariate
+    profile (e.g. by acquisition channel).
+
+    The convention is that of :func:`customer_lifetime_value` for a customer with an empty
+    history: the customer is acquired now (time 0, with the first purchase, which is not
+    counted: it is the acquisition), and the value is ``margin * expected spend per purchase
+    * discounted expected repeat purchases in (0, horizon]``, a purchase at time t discounted
+    by ``(1 + discount_rate) ** -t``. With no purchase history the expected spend per purchase
+    is the spend model's population mean (Gamma-Gamma: ``p gamma / (q - 1)``, of the
+    customer's profile with spend covariates), and the purchases are the family's new-customer
+    ones (``expected_purchases_new_customer(horizon)`` at ``discount_rate = 0``). Draws are
+    paired as in :func:`customer_lifetime_value`.
+
+    Parameters
+    ----------
+    transaction_model, spend_model, horizon, discount_rate, margin, level, max_draws
+        As in :func:`customer_lifetime_value`.
+    covariates : dict or DataFrame, optional
+        For models fitted with covariates (and only then): the new customer's values (a
+        mapping of column to value) or a DataFrame of profiles, one row each, holding the
+        covariates of both models.
+
+    Returns
+    -------
+    DataFrame
+        One row per profile (indexed like ``covariates``; one row without profiles or with a
+        mapping): ``clv``, ``expected_purchases`` (discounted) and ``expected_spend`` (their
+        posterior means with draws), and with draws ``lower`` and ``upper`` of the CLV's
+        credible interval of mass ``level``.
+
+    Raises
+    ------
+    ValidationError
+        Covariates for models without them, none for a model with them, or a profile lacking
+        a covariate.
+    """
+    horizon, discount_rate = check_discounting(horizon, discount_rate)
+    level = check_level(level)
+    margin = check_margin(margin)
+    for model in (transaction_model, spend_model):
+        model.check_fitted()
+    # The profiles are checked against whichever model has covariates (either may).
+    holder = transaction_model if transaction_model.covariate_columns else spend_model
+    profiles = new_customer_profiles(holder, covariates)
+    counts = [m.n_draws for m in (transaction_model, spend_model) if m.n_draws > 1]
+    n_draws = min(counts + ([max_draws] if max_draws else [])) if counts else 1
+    purchase_params = _profile_params(transaction_model, n_draws, 0, profiles)
+    spend_params = _profile_params(spend_model, n_draws, 1, profiles)
+    family = transaction_model.family
+    alive, updated = family.new_customer(purchase_params)
+    future = discounted_future(family, horizon, discount_rate, n_draws)
+    purchases = alive * elementwise(future, updated, np.zeros(1))
+    no_history = np.zeros(1)
+    spend = spend_values(spend_model.family, spend_params, no_history, no_history,
+                         type(spend_model).__name__)
+    n_profiles = 1 if profiles is None else len(profiles)
+    purchases, spend = (np.broadcast_to(values, (n_draws, n_profiles))
+                        for values in (purchases, spend))
+    value = margin * purchases * spend
+    index = (profiles.index if profiles is not None and not profiles.attrs.get("single")
+             else pd.RangeIndex(1))
+    table = pd.DataFrame({"clv": value.mean(axis=0), "expected_purchases": purchases.mean(axis=0),
+                          "expected_spend": spend.mean(axis=0)}, index=index)
+    if n_draws > 1:
+        table["lower"], table["upper"] = interval(value, level)
+    return table
+
+
+def _profile_params(model: FittedModel, n_draws: int, random_seed: int,
+                    profiles: pd.DataFrame | None) -> tuple[np.ndarray, ...]:
+    """A model's draws ``(draws, 1)``, with each parameter that varies by profile (from
+    covariates) as a ``(1, profiles)`` row."""
+    params = model.draw_arrays(n_draws, random_seed)
+    varying = {} if profiles is None else model.customer_parameters(profiles)
+    return tuple(varying[name][None, :] if name in varying else value
+                 for name, value in zip(model.family.param_names, params, strict=True))
+
+
 @dataclass(frozen=True)
 class CustomerEquity:
     """Customer equity of a base: the total, the per-customer CLV and a table by segment.
@@ -377,4 +470,4 @@ def segment_table(table: pd.DataFrame, column: str, total: float) -> pd.DataFram
 
 
 __all__ = ["CustomerEquity", "Valuation", "customer_equity", "customer_lifetime_value",
-           "equity_of", "valuation"]
+           "equity_of", "new_customer_lifetime_value", "valuation"]

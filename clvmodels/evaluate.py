@@ -35,6 +35,7 @@ from clvmodels.cohort import (
     evaluate_rows,
     expected_by_age,
 )
+from clvmodels.customer_counts import expected_count_histogram
 from clvmodels.display import backtest_html
 from clvmodels.estimation.base import FittedModel
 from clvmodels.estimation.family import PurchaseFamily
@@ -171,8 +172,11 @@ def period_transactions(
     _, _, ages = purchase_family(model).history(rfm)
     check_same_unit(type(model).__name__, model.time_unit_, rfm)
     max_frequency = check_max_frequency(max_frequency)
-    _, counts, probabilities = count_probabilities(model, ages, max_frequency)
-    histogram = probabilities.transpose(0, 2, 1) @ counts  # (draws, cells)
+    if model.covariate_columns:  # each customer with their own parameters
+        histogram = expected_count_histogram(model, rfm, ages, max_frequency)
+    else:
+        _, counts, probabilities = count_probabilities(model, ages, max_frequency)
+        histogram = probabilities.transpose(0, 2, 1) @ counts  # (draws, cells)
     table = pd.DataFrame(
         {
             "observed": observed_histogram(rfm["frequency"].to_numpy(), max_frequency),

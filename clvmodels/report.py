@@ -26,7 +26,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from clvmodels import evaluate, plotting
+from clvmodels import covariate_report, evaluate, plotting
 from clvmodels.estimation.base import package_version
 from clvmodels.files.manifest import MODEL_ROLES
 from clvmodels.presentation import (
@@ -136,7 +136,9 @@ def build_report(
         lambda: _top_customers(rfm, scores, top,
                                discrete=models.transaction_model.family.discrete_time),
         lambda: _diagnostics(models, rfm, transactions, holdout_end, scores.settings["level"]),
-        lambda: _parameters(models),
+        # The covariate section (only for models with covariates) goes with the parameters,
+        # so that the sections counted for progress are SECTIONS with or without it.
+        lambda: _parameters(models) + _covariates(models, rfm, scores),
         lambda: _settings(models, rfm, scores, holdout_end),
     ]
     parts = []
@@ -405,7 +407,12 @@ def _diagnostics(
     calibration_end = rfm.attrs.get("observation_end")  # an ISO string in attrs
     if calibration_end is not None:
         calibration_end = pd.Timestamp(calibration_end)
-    if model.family.discrete_time and transactions is not None:
+    if model.covariate_columns:
+        parts.append('<p class="muted">No tracking plot or holdout comparison: they forecast '
+                     "the cohort with one set of parameters, and this model's parameters vary "
+                     "with each customer's covariates.</p>")
+        transactions = None
+    elif model.family.discrete_time and transactions is not None:
         parts.append(f'<p class="muted">No tracking plot or holdout comparison: the '
                      f"{model.family.title} model is in discrete time, which they do not "
                      "follow yet.</p>")
@@ -517,6 +524,38 @@ def _parameters(models: ModelDirectory) -> str:
         if facts:
             parts.append(f'<p class="muted">{html.escape("; ".join(facts))}</p>')
     return _section("parameters", "Parameters", "".join(parts))
+
+
+def _covariates(models: ModelDirectory, rfm: pd.DataFrame, scores: Scores) -> str:
+    """The coefficients with their rate multipliers, and value by covariate level ("" for
+    models without covariates)."""
+    fitted = covariate_report.covariate_models(models)
+    if not fitted:
+        return ""
+    level = scores.settings["level"]
+    parts = []
+    columns: list[str] = []
+    for role, model in fitted:
+        table = covariate_report.coefficient_table(model, level)
+        binary = covariate_report.binary_columns(rfm, list(model.covariate_columns))
+        sentences = covariate_report.effect_sentences(model, table, level, binary)
+        parts.append(f"<h3>{html.escape(model_label(models.manifest, role))}: coefficients "
+                     f"({level:.0%} intervals)</h3>")
+        parts.append(_html_table(table))
+        parts += [f"<p>{html.escape(sentence)}</p>" for sentence in sentences]
+        columns += [name for name in model.covariate_columns if name not in columns]
+    by_level = covariate_report.level_columns(rfm, columns)
+    if by_level:
+        equity = scores.equity is not None
+        values = scores.table["clv" if equity else "expected_purchases"]
+        table = covariate_report.value_by_level(rfm, values, by_level).rename(columns={
+            "total": "equity" if equity else "expected purchases",
+            "per_customer": "mean CLV" if equity else "mean per customer",
+            "share": "share of equity" if equity else "share"})
+        title = "Equity" if equity else "Expected purchases"
+        parts.append(f"<h3>{title} by covariate level</h3>")
+        parts.append(_html_table(table.reset_index(level="level")))
+    return _section("covariates", "Covariates", "".join(parts))
 
 
 def _settings(

@@ -8,6 +8,11 @@ and scoring on the executors.
   distinct (frequency, monetary_value) pairs, its sufficient statistics), fitted as weights;
 - :func:`score` adds predictions and CLV to every customer of a Spark summary on the executors
   (``mapInPandas``), with the fitted parameters broadcast.
+
+Models with static covariates take part too: :func:`fit` collects the distinct rows of the
+history and the covariate columns, and :func:`score` passes each customer's covariate columns
+to the executors, which score every customer with their own parameters (the model's
+covariate design is broadcast with its parameters).
 """
 
 from __future__ import annotations
@@ -15,14 +20,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from clvmodels.engines.spark import import_pyspark, quote_identifier
-from clvmodels.estimation.mle import MLEModel
+from clvmodels.estimation.mle import MLEModel, load_covariates
 from clvmodels.models import model_class
 from clvmodels.scoring import SCORE_COLUMNS, ValueSettings, customer_scores
+from clvmodels.timeunit import TimeUnit
 from clvmodels.validation import ValidationError, require_columns
 
 if TYPE_CHECKING:
@@ -59,6 +65,9 @@ def fit(model: MLEModel, summary: SparkDataFrame) -> MLEModel:
     leaves out (spend models: no repeat purchase, repeat purchases all worth 0) are left out
     and counted as in pandas, by those weights.
 
+    A model given covariates (``purchase_covariates=...``) collects the distinct rows of the
+    history and its covariate columns (numeric, boolean or string columns of the summary).
+
     Returns
     -------
     MLEModel
@@ -67,7 +76,10 @@ def fit(model: MLEModel, summary: SparkDataFrame) -> MLEModel:
     if not isinstance(model, MLEModel):
         raise TypeError(f"expected a clvmodels maximum-likelihood model, got "
                         f"{type(model).__name__}")
+    covariates = model.covariate_spec().source_columns()
     columns = list(model.family.rfm_columns)
+    columns += [name for name in covariates if name not in columns]
+    _require_covariates(summary, covariates, "the model was given covariates")
     require_columns(pd.DataFrame(columns=summary.columns), columns)
     table = distinct_rows(summary, columns)
     with warnings.catch_warnings(record=True) as caught:
@@ -104,7 +116,11 @@ def score(
     settings : ValueSettings
         Horizon (in the model's time unit), discount rate per year, margin.
     customer_col : str, optional
-        The customer id column; by default the first column that is not an RFM column.
+        The customer id column; by default the first column that is not an RFM column (nor
+        a covariate of the models).
+
+    Models fitted with covariates read each customer's covariate columns from ``summary``
+    (join them to it by customer id): a missing one is a ``ValidationError`` naming it.
 
     Returns
     -------
@@ -128,6 +144,10 @@ def score(
     rfm = list(transaction_model.family.rfm_columns)
     if spend_model is not None:
         rfm += [c for c in spend_model.family.rfm_columns if c not in rfm]
+    covariates = [name for model in models.values() for name in model.covariate_columns]
+    covariates = [name for name in dict.fromkeys(covariates) if name not in rfm]
+    _require_covariates(summary, covariates, "the models were fitted with covariates")
+    rfm += covariates
     if customer_col is None:
         others = [c for c in summary.columns if c not in rfm]
         if not others:
@@ -153,6 +173,15 @@ def score(
     return summary.select(customer_col, *rfm).mapInPandas(score_batches, T.StructType(fields))
 
 
+def _require_covariates(summary: SparkDataFrame, covariates: list[str], why: str) -> None:
+    """Refuse a Spark summary without the models' covariate columns, naming them."""
+    missing = [name for name in covariates if name not in summary.columns]
+    if missing:
+        raise ValidationError(
+            f"{why} {covariates}, and the Spark summary lacks column(s) {missing}; join the "
+            f"covariates to it by customer id (it has columns {list(summary.columns)})")
+
+
 def _broadcast(spark, value):
     """A function returning ``value`` on the executors: from a broadcast variable, or, where
     there is none (Spark Connect has no SparkContext), from the function's own closure."""
@@ -163,13 +192,23 @@ def _broadcast(spark, value):
     return lambda: shared.value
 
 
-def _portable(model: MLEModel) -> tuple[str, dict[str, float], str | None]:
-    """What an executor needs to rebuild a fitted model: its class name and parameters."""
+def _portable(model: MLEModel) -> tuple[str, dict[str, float], str | None, Any]:
+    """What an executor needs to rebuild a fitted model: its class name, parameters, time
+    unit and covariate design (None without covariates)."""
     model.check_fitted()
     unit = None if model.time_unit_ is None else model.time_unit_.value
-    return type(model).__name__, model.params_.to_dict(), unit
+    design = model.covariate_design
+    return (type(model).__name__, model.params_.to_dict(), unit,
+            None if design is None else design.to_document())
 
 
-def _rebuild(state: tuple[str, dict[str, float], str | None]) -> MLEModel:
-    name, params, time_unit = state
-    return model_class(name)().set_params_(params, time_unit=time_unit)
+def _rebuild(state: tuple[str, dict[str, float], str | None, Any]) -> MLEModel:
+    name, params, time_unit, design = state
+    cls = model_class(name)
+    if design is None:
+        return cls().set_params_(params, time_unit=time_unit)
+    # The model file's reader: the same checks, from the document broadcast.
+    model, values = load_covariates(cls, design, params, 0.0, f"spark.score: {name}")
+    model.params_ = values.rename("estimate")
+    model.time_unit_ = None if time_unit is None else TimeUnit.parse(time_unit)
+    return model

@@ -330,3 +330,81 @@ def test_dates_far_outside_the_bulk_get_the_pandas_engines_warning(spark, log):
         rfm_summary(frame, amount_col="amount", engine="spark")
     assert [str(w.message) for w in got] == [str(w.message) for w in expected]
     assert got[0].filename == __file__
+
+
+# ----------------------------------------------------------------------------- covariates
+@pytest.fixture(scope="module")
+def covariate_summaries(spark, summaries):
+    """The summaries with two covariates per customer (unrelated to the simulated purchases):
+    a string channel and a numeric age, joined to the Spark summary by customer id."""
+    spark_summary, reference = summaries
+    rng = np.random.default_rng(11)
+    covariates = pd.DataFrame({"channel": rng.choice(["online", "shop", "phone"],
+                                                     len(reference)),
+                               "age": rng.normal(40, 10, len(reference)).round(1)},
+                              index=reference.index)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        spark_covariates = spark.createDataFrame(covariates.reset_index())
+    return (spark_summary.join(spark_covariates, on="customer_id"),
+            reference.join(covariates), spark_summary)
+
+
+@pytest.fixture(scope="module")
+def covariate_models(covariate_summaries):
+    _, reference, _ = covariate_summaries
+    return (_quiet(ParetoNBDModel(purchase_covariates=["channel", "age"],
+                                  dropout_covariates=["age"]).fit, reference),
+            _quiet(GammaGammaModel(spend_covariates=["channel"]).fit, reference))
+
+
+def test_fit_with_covariates_from_distinct_rows_equals_fit_on_every_customer(
+        covariate_summaries, covariate_models):
+    """The distinct rows of (history, covariates) with their counts: the same maximum as
+    the fit on every customer, compared as the fits without covariates above."""
+    from clvmodels import spark as clv_spark
+
+    spark_summary, _, _ = covariate_summaries
+    for direct in covariate_models:
+        spec = direct.covariate_spec()
+        model = type(direct)(**{f"{process}_covariates": list(names)
+                                for process, names in spec.processes.items()})
+        fitted = _quiet(clv_spark.fit, model, spark_summary)
+        assert list(fitted.params_.index) == list(direct.params_.index)
+        assert_same_maximum(fitted, direct)
+
+
+def test_scoring_with_covariates_uses_each_customers_covariates(covariate_summaries,
+                                                                covariate_models):
+    """The executors receive the covariate columns and score every customer with their own
+    parameters: clvmodels.scoring's values on the same rows."""
+    from clvmodels import spark as clv_spark
+
+    spark_summary, reference, _ = covariate_summaries
+    purchases, spend = covariate_models
+    settings = ValueSettings(horizon=52, discount_rate=0.10, margin=0.3)
+    table = _to_pandas(clv_spark.score(spark_summary, purchases, spend, settings=settings))
+    expected = customer_scores(purchases, spend, reference, settings)
+    assert list(table.columns) == list(expected.columns)
+    # The same code on the same rows; a customer's parameters are exp(z' g) of their own
+    # design row, whose dot product BLAS may sum in another order for another batch shape:
+    # equal to a few ulps, amplified by the elasticities of the predictions (order 10).
+    for column in expected.columns:
+        assert_series_equal(table[column], expected[column], rtol=1e-12, atol=0)
+    # Not the scores of the same customers without covariates: the covariates reached them.
+    plain = customer_scores(ParetoNBDModel().fit(reference), GammaGammaModel().fit(reference),
+                            reference, settings)
+    assert np.max(np.abs(table["clv"] / plain["clv"] - 1)) > 0.01
+
+
+def test_scoring_without_a_covariate_column_names_it(covariate_summaries, covariate_models):
+    from clvmodels import spark as clv_spark
+
+    _, _, without = covariate_summaries
+    purchases, spend = covariate_models
+    with pytest.raises(ValidationError, match=r"fitted with covariates \['channel', 'age'\], "
+                                              r"and the Spark summary lacks column\(s\) "
+                                              r"\['channel', 'age'\]; join the covariates"):
+        clv_spark.score(without, purchases, spend, settings=ValueSettings(horizon=52))
+    with pytest.raises(ValidationError, match=r"lacks column\(s\) \['age'\]"):
+        clv_spark.fit(ParetoNBDModel(dropout_covariates=["age"]), without)

@@ -10,6 +10,18 @@ import typer
 from clvmodels.cli import contract
 from clvmodels.cli.app import command
 from clvmodels.cli.console import Reporter
+from clvmodels.cli.covariates import (
+    CovariateSettings,
+    CovariatesFile,
+    DropoutCovariates,
+    PurchaseCovariates,
+    SpendCovariates,
+    attach_for_models,
+    fit_covariates,
+    parse_names,
+    refuse_contract_covariates,
+    with_covariates,
+)
 from clvmodels.cli.options import (
     BAYES_METHODS,
     ENGINES,
@@ -145,6 +157,10 @@ def fit(
         help="sbg/bdw: renewal period, M (months), Y, W or D.")] = "M",
     date_format: Annotated[str | None, typer.Option(
         help="sbg/bdw: strftime layout of the log's dates.")] = None,
+    covariates: CovariatesFile = None,
+    purchase_covariates: PurchaseCovariates = None,
+    dropout_covariates: DropoutCovariates = None,
+    spend_covariates: SpendCovariates = None,
     quiet: Quiet = False,
 ) -> None:
     """Fit a purchase-count model and a spend model (or a contractual model); write them to a
@@ -158,12 +174,18 @@ def fit(
     subscriptions = contract.SubscriptionSettings(customer_col, start_col, end_col,
                                                   observation_end, period, date_format)
     subscriptions.check(model)
+    named = CovariateSettings(covariates, *(
+        parse_names(value) for value in (purchase_covariates, dropout_covariates,
+                                         spend_covariates)))
     if model in contract.CONTRACT_MODELS:
+        refuse_contract_covariates(named.path or (named.columns() or None), model)
         contract.fit_contract(rfm, output, settings, subscriptions, reporter)
         return
+    named = fit_covariates(named, model, spend, bayesian)
     table = load_rfm(rfm, time_unit=parse_time_unit(time_unit) if time_unit else None,
                      spend=spend != model_files.NO_SPEND_MODEL, model=model)
-    models = fit_models(table, settings, str(rfm), reporter)
+    table = with_covariates(table, named.path, named.columns(), "--covariates", str(rfm))
+    models = fit_models(table, settings, str(rfm), reporter, named)
     save_models(models, output, reporter)
     print_parameters(models, reporter)
 
@@ -179,6 +201,7 @@ def predict(
     margin: Margin = 1.0,
     level: Level = 0.9,
     payment: Payment = 1.0,
+    covariates: CovariatesFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Score every customer: P(alive), expected purchases and spend, CLV, CLV decile (a
@@ -188,9 +211,10 @@ def predict(
     check_values(settings)
     models = load_models(model, reporter)
     if contract.is_contract(models):
+        refuse_contract_covariates(covariates, models.transaction_model)
         contract.predict_contract(models, rfm, output, settings, payment, reporter)
         return
-    table = load_rfm(rfm, models)
+    table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))
     scores = score_customers(models, table, settings, reporter)
     with reporter.step(f"Writing {output}"):
         write_scores(scores, output, models, str(rfm))
@@ -215,6 +239,7 @@ def report(
         "predictions with the purchases in --transactions up to it.")] = None,
     top: Annotated[int, typer.Option(min=1, help="Customers in the top-customers table.")] = 20,
     payment: Payment = 1.0,
+    covariates: CovariatesFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Write a self-contained HTML report: customer equity, segments, fit diagnostics."""
@@ -226,9 +251,10 @@ def report(
                                  param_hint="--holdout")
     models = load_models(model, reporter)
     if contract.is_contract(models):
+        refuse_contract_covariates(covariates, models.transaction_model)
         contract.report_contract(models, rfm, output, settings, payment, reporter)
         return
-    table = load_rfm(rfm, models)
+    table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))
     log = None
     holdout_end = None
     if transactions is not None:

@@ -14,6 +14,12 @@ import typer
 
 from clvmodels.cli.app import command
 from clvmodels.cli.console import Reporter
+from clvmodels.cli.covariates import (
+    CovariateSettings,
+    fit_covariates,
+    names_from_config,
+    with_covariates,
+)
 from clvmodels.cli.options import ENGINES, Quiet, html_path, not_one_of, parse_date, table_path
 from clvmodels.cli.options import encoding as check_encoding
 from clvmodels.cli.options import time_unit as parse_time_unit
@@ -49,11 +55,15 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "encoding": (str, "utf-8"), "timezone": (str, None),
         # calendar periods of a discrete-time summary (for model = "bgbb"), or continuous time
         "period": (str, None),
+        # a table of static covariates by customer (see clvmodels.cli.covariates)
+        "covariates": (str, None),
     },
     "model": {
         "model": (str, "bgnbd"), "spend": (str, "gamma-gamma"), "bayesian": (bool, False),
         "penalizer": ((int, float), 0.0), "method": (str, "nuts"), "draws": (int, 1000),
         "tune": (int, 1000), "chains": (int, 4), "seed": (int, None),
+        "purchase_covariates": (list, None), "dropout_covariates": (list, None),
+        "spend_covariates": (list, None),
     },
     "predict": {
         "horizon": ((int, float), _REQUIRED), "discount_rate": ((int, float), 0.0),
@@ -134,8 +144,16 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     for name in ("rfm", "scores"):
         table_path(paths[name])
     html_path(paths["report"])
+    fit_config = dict(fit_config)
+    named = CovariateSettings(
+        None if data["covariates"] is None else base / data["covariates"],
+        *(names_from_config(fit_config.pop(f"{process}_covariates"), f"{process}_covariates")
+          for process in ("purchase", "dropout", "spend")))
     fit_settings = FitSettings(**fit_config)
     fit_settings.check(lambda key: f"[model] {key}")
+    named = fit_covariates(named, fit_settings.model, fit_settings.spend,
+                           fit_settings.bayesian,
+                           lambda key: f"[data] {key}" if key == "covariates" else f"[model] {key}")
     if data["engine"] not in ENGINES:
         raise typer.BadParameter(not_one_of(data["engine"], ENGINES),
                                  param_hint="[data] engine")
@@ -159,19 +177,21 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     transactions_path = base / data["transactions"]
     rfm, log = summarize_file(transactions_path, settings, reporter)
     check_holdout_end(holdout_end, rfm, "holdout_end")
+    fit_table = with_covariates(rfm, named.path, named.columns(), "[data] covariates",
+                                str(transactions_path))
     with staged() as outputs:
         tables.write_table(rfm, paths["rfm"], metadata=rfm.attrs["metadata"], staging=outputs)
-        models = fit_models(rfm, fit_settings, str(paths["rfm"]), reporter)
+        models = fit_models(fit_table, fit_settings, str(paths["rfm"]), reporter, named)
         save_models(models, paths["model"], reporter, outputs)
         print_parameters(models, reporter)
-        scores = score_customers(models, rfm, values, reporter)
+        scores = score_customers(models, fit_table, values, reporter)
         with reporter.step(f"Writing {paths['scores']}"):
             write_scores(scores, paths["scores"], models, str(paths["rfm"]), outputs)
         print_equity(scores, reporter)
         if log is None:  # summarised out of core; the report's plots need it in memory
             with reporter.step(f"Reading {transactions_path} with DuckDB for the report"):
                 log = read_transactions(transactions_path, settings)
-        write_report(models, rfm, scores, paths["report"], reporter, transactions=log,
+        write_report(models, fit_table, scores, paths["report"], reporter, transactions=log,
                      holdout_end=holdout_end, top=config["report"]["top"], staging=outputs)
     return paths
 

@@ -21,6 +21,7 @@ import typer
 from clvmodels import presentation as present
 from clvmodels import scoring
 from clvmodels.cli.console import Reporter, user_errors, warnings_as_notes
+from clvmodels.cli.covariates import CovariateSettings
 from clvmodels.cli.options import BAYES_METHODS, not_one_of, parse_date
 from clvmodels.engines.discrete import check_period
 from clvmodels.errors import BatchError, DataError
@@ -221,22 +222,26 @@ class FitSettings:
         return settings
 
 
-def new_estimator(model_class: type, settings: FitSettings, reporter: Reporter
-                  ) -> tuple[Any, dict[str, Any]]:
-    """An unfitted ``model_class`` and the options of its ``fit``, from the fit settings."""
+def new_estimator(model_class: type, settings: FitSettings, reporter: Reporter,
+                  covariates: dict[str, list[str]] | None = None) -> tuple[Any, dict[str, Any]]:
+    """An unfitted ``model_class`` and the options of its ``fit``, from the fit settings
+    (``covariates``: the estimator's ``<process>_covariates`` keywords, checked by
+    :meth:`CovariateSettings.check`)."""
     if settings.bayesian:
-        return model_class(), dict(method=settings.method, draws=settings.draws,
-                                   tune=settings.tune, chains=settings.chains,
-                                   random_seed=settings.seed,
-                                   progressbar=reporter.shows_progress)
-    return model_class(penalizer=settings.penalizer), {}
+        return model_class(**(covariates or {})), dict(
+            method=settings.method, draws=settings.draws, tune=settings.tune,
+            chains=settings.chains, random_seed=settings.seed,
+            progressbar=reporter.shows_progress)
+    return model_class(penalizer=settings.penalizer, **(covariates or {})), {}
 
 
 def fit_models(
-    rfm: pd.DataFrame, settings: FitSettings, source: str, reporter: Reporter
+    rfm: pd.DataFrame, settings: FitSettings, source: str, reporter: Reporter,
+    covariates: CovariateSettings | None = None,
 ) -> ModelDirectory:
     """Fit the purchase-count and spend models (no spend model with ``--spend none``) to an
-    RFM table."""
+    RFM table (holding the ``covariates``' columns, when there are any)."""
+    covariates = covariates or CovariateSettings()
     counts_only = settings.spend == model_files.NO_SPEND_MODEL
     check_rfm_columns(rfm, source, spend=not counts_only,
                       columns=purchase_columns(settings.model))
@@ -245,7 +250,8 @@ def fit_models(
     to_fit = [(settings.model, False)] + ([] if counts_only else [(settings.spend, True)])
     for name, spend in to_fit:
         model_class = estimator_class(name, bayesian=settings.bayesian, spend=spend)
-        model, options = new_estimator(model_class, settings, reporter)
+        model, options = new_estimator(model_class, settings, reporter,
+                                       covariates.estimator_options(spend))
         label = f"Fitting {model_class.__name__} to {len(rfm):,} customers"
         with (
             reporter.step(label, live=not settings.bayesian),
@@ -256,7 +262,8 @@ def fit_models(
     manifest = model_files.new_manifest(
         model=settings.model, spend=settings.spend, bayesian=settings.bayesian,
         time_unit=rfm.attrs["time_unit"], fit={**settings.as_dict(), "warnings": fit_warnings},
-        data={**rfm.attrs.get("metadata", {}), "rfm_path": source, "n_customers": len(rfm)},
+        data={**rfm.attrs.get("metadata", {}), "rfm_path": source, "n_customers": len(rfm),
+              **({"covariates_path": str(covariates.path)} if covariates.path else {})},
     )
     return ModelDirectory(models[0], None if counts_only else models[1], manifest)
 
