@@ -13,7 +13,10 @@ import pytest
 
 from clvmodels import rfm_summary
 
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA", "/work/shared/data"))
+# The reference data sets beside the project (../shared/data from its root, which every
+# developer's and CI's checkout has), or the folder CLVMODELS_REFERENCE_DATA names.
+REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA",
+                                     Path(__file__).resolve().parents[2] / "shared" / "data"))
 TRANSACTIONS = REFERENCE_DATA / "apparel_transactions.csv"
 COVARIATES = REFERENCE_DATA / "apparel_static_covariates.csv"
 
@@ -25,13 +28,19 @@ def require_apparel() -> None:
                     f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
 
 
-def apparel_with_spend() -> pd.DataFrame:
+def apparel_table(spend: bool = False) -> pd.DataFrame:
     """The apparel RFM table as CLVTools summarises it (the first purchase starts each
-    customer, calibration to 2006-12-31, in weeks), with the spend and the covariates."""
+    customer, the calibration ends on 2006-12-31 (T to its end), in weeks), with the static
+    covariates and, with ``spend``, the mean spend. Skips the test without the data."""
     require_apparel()
     log = pd.read_csv(TRANSACTIONS, parse_dates=["Date"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", "Price", observation_end="2006-12-31",
-                          time_unit="W")
+        rfm = rfm_summary(log, "Id", "Date", "Price" if spend else None,
+                          observation_end="2006-12-31", time_unit="W")
     return rfm.join(pd.read_csv(COVARIATES).set_index("Id"))
+
+
+def apparel_with_spend() -> pd.DataFrame:
+    """:func:`apparel_table` with the mean spend."""
+    return apparel_table(spend=True)

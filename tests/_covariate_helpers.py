@@ -1,17 +1,11 @@
 """Test helpers for fits with covariates: the objective an estimator with covariates builds,
-its gradient by central differences, and CLVTools' apparel data."""
+its gradient by central differences."""
 
 from __future__ import annotations
 
-import os
-import warnings
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
-import pytest
 
-from clvmodels import rfm_summary
 from clvmodels.estimation.covariate_fit import Coordinates, CovariateObjective
 from clvmodels.estimation.covariates import CovariateDesign
 
@@ -39,26 +33,3 @@ def difference_gradient(objective: CovariateObjective, phi: np.ndarray,
     return np.array([(objective.log_likelihood(phi + step, False)[0]
                       - objective.log_likelihood(phi - step, False)[0]) / (2 * h)
                      for step in np.eye(len(phi)) * h])
-
-
-# The apparel data are GPL (CLVTools): read from the reference folder, never shipped.
-# The reference data sets beside the project (../shared/data from its root, which every
-# developer's and CI's checkout has), or the folder CLVMODELS_REFERENCE_DATA names.
-REFERENCE_DATA = Path(os.environ.get("CLVMODELS_REFERENCE_DATA",
-                                     Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def apparel_table() -> pd.DataFrame:
-    """CLVTools' apparel data summarised as CLVTools does: the first purchase starts each
-    customer, the calibration ends on 2006-12-31 (T to its end), in weeks; with the static
-    covariates. Skips the test when the reference data are not there."""
-    transactions = REFERENCE_DATA / "apparel_transactions.csv"
-    covariates = REFERENCE_DATA / "apparel_static_covariates.csv"
-    if not (transactions.exists() and covariates.exists()):
-        pytest.skip(f"the apparel reference data (CLVTools, GPL: not shipped) are not in "
-                    f"{REFERENCE_DATA}; set CLVMODELS_REFERENCE_DATA to their folder")
-    log = pd.read_csv(transactions, parse_dates=["Date"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # later transactions are left out, as intended
-        rfm = rfm_summary(log, "Id", "Date", observation_end="2006-12-31", time_unit="W")
-    return rfm.join(pd.read_csv(covariates).set_index("Id"))

@@ -154,7 +154,6 @@ def test_a_bad_covariate_table_is_one_line(apparel_dir, bad_files, fault, code, 
     (("--covariates", COVARIATES), EXIT_USAGE, "no covariates are named"),
     (("--covariates", COVARIATES, "--spend-covariates", "Gender", "--spend", "none"),
      EXIT_USAGE, "there is no spend model"),
-    (("--covariates", COVARIATES, *BOTH, "--bayesian"), EXIT_USAGE, "takes no covariates"),
     (("--purchase-covariates", "Gender"), EXIT_USAGE, "the fit names covariates ['Gender'], "
      "and RFM file"),
 ])
@@ -163,6 +162,24 @@ def test_bad_covariate_options_are_one_line(apparel_dir, args, code, fragment):
     result = cli("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "model_bad", *args,
                  cwd=d)
     assert_one_line_error(result.returncode, result.stderr, code, fragment)
+
+
+@pytest.mark.slow
+def test_a_bayesian_fit_with_covariates_scores_with_intervals(apparel_dir):
+    """--bayesian with covariates: the Bayesian classes take them, and predict gives each
+    customer's interval from the posterior draws at their covariates."""
+    d = apparel_dir
+    fitted = cli("fit", d / "rfm.csv", "--model", "pnbd", "--spend", "none", "--bayesian",
+                 "--covariates", COVARIATES, *BOTH, "-o", d / "bayes_model", cwd=d)
+    assert fitted.returncode == 0, fitted.stderr
+    scored = cli("predict", d / "bayes_model", d / "rfm.csv", "--horizon", 52, "--covariates",
+                 COVARIATES, "-o", d / "bayes_scores.csv", cwd=d)
+    assert scored.returncode == 0, scored.stderr
+    scores = pd.read_csv(d / "bayes_scores.csv")
+    lower, upper = (next(c for c in scores.columns if c.startswith(f"expected_purchases_{side}"))
+                    for side in ("lower", "upper"))
+    assert (scores[lower] <= scores["expected_purchases"]).all()
+    assert (scores["expected_purchases"] <= scores[upper]).all()
 
 
 def test_a_covariate_table_for_models_without_covariates_is_refused(apparel_dir):

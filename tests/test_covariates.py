@@ -9,11 +9,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import (  # noqa: E402
-    apparel_table,
-    covariate_objective,
-    difference_gradient,
-)
+from _apparel import apparel_table
+from _covariate_helpers import covariate_objective, difference_gradient
 
 from clvmodels import (
     BetaGeoModel,
@@ -34,7 +31,7 @@ BOTH = {"purchase_covariates": ["Gender", "Channel"], "dropout_covariates": ["Ge
 @pytest.fixture(scope="module")
 def apparel() -> pd.DataFrame:
     """CLVTools' apparel data with their static covariates (see
-    :func:`_covariate_helpers.apparel_table`)."""
+    :func:`_apparel.apparel_table`)."""
     return apparel_table()
 
 

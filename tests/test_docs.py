@@ -33,7 +33,10 @@ PUBLIC_MODULES = (
     "clvmodels.likelihood_ratio", "clvmodels.scoring", "clvmodels.contract_value",
     "clvmodels.spark", "clvmodels.engines", "clvmodels.engines.discrete", "clvmodels.report",
     "clvmodels.errors", "clvmodels.estimation.family", "clvmodels.estimation.mle",
-    "clvmodels.estimation.bayesian", "clvmodels.estimation.predictions",
+    "clvmodels.estimation.bayesian", "clvmodels.estimation.predictions", "clvmodels.display",
+    "clvmodels.compat", "clvmodels.compat.lifetimes", "clvmodels.compat.lifetimes.utils",
+    "clvmodels.compat.lifetimes.datasets", "clvmodels.compat.lifetimes.plotting",
+    "clvmodels.compat.lifetimes.generate_data",
 )
 
 

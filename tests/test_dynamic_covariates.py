@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import REFERENCE_DATA
+from _apparel import REFERENCE_DATA
 from _tolerances import assert_same_maximum
 from scipy import integrate
 from test_covariates import apparel  # noqa: F401 (the apparel fixture)

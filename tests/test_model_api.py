@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import REFERENCE_DATA
+from _apparel import REFERENCE_DATA
 from _fitting import fit_data_of, objective_of
 from _tolerances import Maximum, assert_same_maximum, stopping_gap
 from scipy import optimize
