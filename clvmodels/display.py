@@ -29,6 +29,7 @@ import pandas as pd
 
 from clvmodels.timeunit import TimeUnit
 
+#: The currency sign of money amounts in tables and the report.
 CURRENCY = "$"
 # Significant digits of the numbers in the HTML tables.
 DIGITS = 4

@@ -104,6 +104,8 @@ def score(
     The fitted parameters are broadcast; each executor rebuilds the models from them and scores
     its partitions in Arrow batches (``mapInPandas``) with :func:`clvmodels.scoring.
     customer_scores`, so every column means what it means in ``clvmodels predict``.
+    Models fitted with covariates read each customer's covariate columns from ``summary``
+    (join them to it by customer id): a missing one is a ``ValidationError`` naming it.
 
     Parameters
     ----------
@@ -118,9 +120,6 @@ def score(
     customer_col : str, optional
         The customer id column; by default the first column that is not an RFM column (nor
         a covariate of the models).
-
-    Models fitted with covariates read each customer's covariate columns from ``summary``
-    (join them to it by customer id): a missing one is a ``ValidationError`` naming it.
 
     Returns
     -------
