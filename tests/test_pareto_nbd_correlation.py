@@ -7,11 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from _covariate_helpers import (  # noqa: E402
-    apparel_table,
-    covariate_objective,
-    difference_gradient,
-)
+from _apparel import apparel_table
+from _covariate_helpers import covariate_objective, difference_gradient
 from scipy import stats
 
 from clvmodels import ParetoNBDModel, ValidationError
