@@ -147,7 +147,8 @@ def test_frequency_zero_with_recency_is_read_as_recency_zero(beta_geo_pair):
 ])
 def test_customers_of_age_zero_are_new_customers(name, params):
     """A customer first seen on the last day (T = 0, lifetimes' summaries and alive paths
-    have them): lifetimes' values, which are the new customer's."""
+    have them): lifetimes' values, which are the new customer's; P(alive) also with repeat
+    purchases at age 0."""
     real_fitter = getattr(real, name)()
     real_fitter.params_ = pd.Series(params)
     fitter = at_params(getattr(compat, name)(), pd.Series(params))
@@ -164,8 +165,14 @@ def test_customers_of_age_zero_are_new_customers(name, params):
             fitter.conditional_probability_of_n_purchases_up_to_time(2, 10, 0, 0, 0),
             real_fitter.conditional_probability_of_n_purchases_up_to_time(2, 10, 0, 0, 0),
             rtol=RTOL)
+    # Repeat purchases at age 0 (impossible, but lifetimes' alive grids and tests ask): P(alive)
+    # is the family's formula there, as lifetimes'; the other predictions refuse the history.
+    x = np.array([3.0, 40.0, 90.0])
+    np.testing.assert_allclose(fitter.conditional_probability_alive(x, 0, 0),
+                               quiet(real_fitter.conditional_probability_alive, x, 0, 0),
+                               rtol=RTOL)
     with pytest.raises(ValidationError, match="T > 0"):
-        fitter.conditional_probability_alive(3, 0, 0)  # repeat purchases at age 0
+        fitter.conditional_expected_number_of_purchases_up_to_time(10, 3, 0, 0)
 
 
 def test_fit_with_customers_of_age_zero_is_lifetimes_fit(cdnow):

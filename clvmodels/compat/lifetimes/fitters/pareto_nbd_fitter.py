@@ -109,4 +109,4 @@ class ParetoNBDFitter(PurchaseFitter):
         return self.history_values(
             lambda model, table, times: model.probability_of_purchases(table, n, times),
             frequency, recency, T, t,
-            lambda model, times: model.probability_of_purchases_new_customer(n, times))
+            lambda model, _, times: model.probability_of_purchases_new_customer(n, times))

@@ -37,11 +37,14 @@ def negative_log_likelihood(model_class: type, params: Any, frequency: Any, rece
     return float(-log_likelihood / scale + penalizer_coef * np.sum(params**2))
 
 
-def alive_at_start(model: Any, _: Any) -> float:
-    """P(alive) of a customer at age 0 (1, or below for the MBG/NBD's dropout at the first
-    purchase): the family's P(alive) at the empty history."""
+def alive_at_age_zero(model: Any, table: pd.DataFrame, _: Any) -> np.ndarray:
+    """P(alive) of customers at age 0 (1, or below for the MBG/NBD's dropout at the first
+    purchase): the family's formula at T = t_x = 0, where it is continuous. With repeat
+    purchases (an impossible history, which clvmodels' predictions refuse) it is the value
+    lifetimes gives: its tests and its alive grids evaluate such corners."""
     params = tuple(model.params_.to_numpy(dtype=float))
-    return float(np.exp(model.family.log_alive(params, 0.0, 0.0, 0.0)))
+    x, t_x, T = (table[name].to_numpy(dtype=float) for name in ("frequency", "recency", "T"))
+    return np.exp(model.family.log_alive(params, x, t_x, T))
 
 
 class PurchaseFitter(BaseFitter):
@@ -102,14 +105,15 @@ class PurchaseFitter(BaseFitter):
 
     # ------------------------------------------------------------------ predictions
     def history_values(self, compute, frequency: Any, recency: Any, T: Any, t: Any = None,
-                       new_customer=None) -> Any:
+                       new_customer=None, any_history_at_age_zero: bool = False) -> Any:
         """``compute(model, table, t)`` on the broadcast histories (and times ``t``), in
         the inputs' form.
 
         A customer of age ``T = 0`` without repeat purchases (first seen on the last day, as
-        in lifetimes' summaries and alive paths) has no history: ``new_customer(model, t)``
-        gives its values (the new-customer predictions, exact there). clvmodels refuses
-        ``T = 0`` with repeat purchases (an impossible history).
+        in lifetimes' summaries and alive paths) has no history: ``new_customer(model, rows,
+        t)`` gives its values (the new-customer predictions, exact there). clvmodels refuses
+        ``T = 0`` with repeat purchases (an impossible history) unless
+        ``any_history_at_age_zero``: then ``new_customer`` takes those rows too.
         """
         values = {"frequency": frequency, "recency": recency, "T": T}
         if t is not None:
@@ -117,8 +121,8 @@ class PurchaseFitter(BaseFitter):
         flat, shape, index = broadcast_inputs(values)
         table = history_table(flat["frequency"], flat["recency"], flat["T"],
                               type(self).__name__)
-        new = (flat["T"] == 0) & (flat["frequency"] == 0) if new_customer else np.zeros(
-            len(table), dtype=bool)
+        new = ((flat["T"] == 0) & ((flat["frequency"] == 0) | any_history_at_age_zero)
+               if new_customer else np.zeros(len(table), dtype=bool))
         times = flat.get("t")
         model = self.clvmodels_model
         result = np.empty(len(table))
@@ -127,7 +131,8 @@ class PurchaseFitter(BaseFitter):
                 result[~new] = compute(model, table[~new],
                                        None if times is None else times[~new])
             if new.any():
-                result[new] = new_customer(model, None if times is None else times[new])
+                result[new] = new_customer(model, table[new],
+                                           None if times is None else times[new])
         return shaped(result, shape, index)
 
     def conditional_expected_number_of_purchases_up_to_time(self, t: Any, frequency: Any,
@@ -143,13 +148,15 @@ class PurchaseFitter(BaseFitter):
         return self.history_values(
             lambda model, table, times: model.expected_purchases(table, times),
             frequency, recency, T, t,
-            lambda model, times: model.expected_purchases_new_customer(times))
+            lambda model, _, times: model.expected_purchases_new_customer(times))
 
     def conditional_probability_alive(self, frequency: Any, recency: Any, T: Any) -> Any:
         """Probability that a customer with history (frequency, recency, T) is still alive
-        (clvmodels' ``probability_alive``), shaped like the broadcast inputs."""
+        (clvmodels' ``probability_alive``), shaped like the broadcast inputs; at age ``T = 0``
+        the family's formula there, repeat purchases or not (:func:`alive_at_age_zero`)."""
         return self.history_values(lambda model, table, _: model.probability_alive(table),
-                                   frequency, recency, T, None, alive_at_start)
+                                   frequency, recency, T, None, alive_at_age_zero,
+                                   any_history_at_age_zero=True)
 
     def conditional_probability_alive_matrix(self, max_frequency: int | None = None,
                                              max_recency: int | None = None) -> np.ndarray:
