@@ -47,10 +47,11 @@ def data_file(name: str) -> Path:
     Raises
     ------
     FileNotFoundError
-        If no bundled file has that name.
+        If no bundled file has that name (a name, not a path: nothing outside the bundled
+        folder is read).
     """
     path = _data_dir() / name
-    if not path.is_file():
+    if Path(name).name != name or not path.is_file():
         available = sorted(p.name for p in _data_dir().iterdir() if p.is_file())
         raise FileNotFoundError(f"no bundled data file {name!r}; the files are {available}")
     return path

@@ -417,6 +417,9 @@ def test_unknown_dataset_is_named():
         compat_datasets.load_dataset("larynx.csv")
     with pytest.raises(FileNotFoundError, match="no bundled data file 'larynx.csv'.*donations"):
         data_file("larynx.csv")
+    # A name, not a path: nothing outside the bundled folder is read.
+    with pytest.raises(FileNotFoundError, match="no bundled data file '../README.md'"):
+        data_file("../README.md")
 
 
 # -------------------------------------------------------------------------------- simulate
