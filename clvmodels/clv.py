@@ -341,11 +341,15 @@ def new_customer_lifetime_value(
 def _profile_params(model: FittedModel, n_draws: int, random_seed: int,
                     profiles: pd.DataFrame | None) -> tuple[np.ndarray, ...]:
     """A model's draws ``(draws, 1)``, with each parameter that varies by profile (from
-    covariates) as a ``(1, profiles)`` row."""
+    covariates) by profile too: ``(1, profiles)`` for a point estimate, ``(draws, profiles)``
+    for posterior draws of coefficients (as the model's own new-customer predictions)."""
     params = model.draw_arrays(n_draws, random_seed)
     varying = {} if profiles is None else model.customer_parameters(profiles)
-    return tuple(varying[name][None, :] if name in varying else value
-                 for name, value in zip(model.family.param_names, params, strict=True))
+    if not varying:
+        return params
+    rows = DistinctRows(varying_columns(model.family, varying), merge=False)
+    return tuple(np.atleast_2d(value)
+                 for value in block_params(model.family, params, rows, slice(None)))
 
 
 @dataclass(frozen=True)

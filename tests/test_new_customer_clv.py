@@ -111,3 +111,25 @@ def test_covariate_profiles_are_checked(apparel_models, fitted_pnbd, fitted_gg):
                                     covariates={"Channel": 1})
     with pytest.raises(ValidationError, match="'Gender'"):
         new_customer_lifetime_value(purchase, spend, horizon=52, covariates={"Channel": 1})
+
+
+def test_bayesian_covariate_profiles_use_each_draws_coefficients(cdnow, fitted_gg):
+    """With posterior draws of the coefficients, each profile's purchases are those of the
+    model's own new-customer predictions over the same draws (the profile's parameters per
+    draw), not the base parameters'."""
+    import warnings
+
+    from clvmodels import BayesianBetaGeoModel
+
+    table = cdnow.assign(early=(cdnow["T"] > 35).astype(float))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # few Laplace draws: R-hat is not the point here
+        model = BayesianBetaGeoModel(purchase_covariates=["early"],
+                                     dropout_covariates=["early"]).fit(
+            table, method="map", draws=200, chains=2, random_seed=1)
+    profiles = pd.DataFrame({"early": [0.0, 1.0]})
+    value = new_customer_lifetime_value(model, fitted_gg, horizon=52, covariates=profiles)
+    own = model.expected_purchases_new_customer(52, covariates=profiles)["mean"].to_numpy()
+    # The same formula on the same draws, averaged in another order: equal to rounding.
+    np.testing.assert_allclose(value["expected_purchases"], own, rtol=1e-12)
+    assert value["expected_purchases"].iloc[0] != value["expected_purchases"].iloc[1]
