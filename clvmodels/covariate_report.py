@@ -47,7 +47,8 @@ def multiplies_mean(family: Any, process: str) -> bool:
 
 def coefficient_table(model: Any, level: float) -> pd.DataFrame:
     """The coefficients of a model with covariates: estimate, standard error, Wald interval
-    of mass ``level``, and (where it applies, see :func:`multiplies_mean`) the multiplier of
+    of mass ``level`` (of a Bayesian model: the posterior mean, sd and equal-tailed credible
+    interval), and (where it applies, see :func:`multiplies_mean`) the multiplier of
     the process's mean, ``exp(estimate)``, with its interval.
 
     Returns
@@ -57,12 +58,20 @@ def coefficient_table(model: Any, level: float) -> pd.DataFrame:
         ``estimate``, ``std_error``, ``lower``, ``upper``, ``multiplier``,
         ``multiplier_lower``, ``multiplier_upper`` (NaN without a multiplier).
     """
-    summary = model.summary(level=level)
-    lower, upper = (column for column in summary.columns
-                    if column.startswith(("lower", "upper")))
-    names = [name for name in summary.index if name not in model.family.param_names]
-    table = summary.loc[names, ["estimate", "std_error", lower, upper]].rename(
-        columns={lower: "lower", upper: "upper"}).astype(float)
+    if model.point_estimate:
+        summary = model.summary(level=level)
+        lower, upper = (column for column in summary.columns
+                        if column.startswith(("lower", "upper")))
+        names = [name for name in summary.index if name not in model.family.param_names]
+        table = summary.loc[names, ["estimate", "std_error", lower, upper]].rename(
+            columns={lower: "lower", upper: "upper"}).astype(float)
+    else:  # posterior draws: their mean, sd and equal-tailed interval
+        draws = model.parameter_draws()
+        draws = draws[[name for name in draws.columns if name not in model.family.param_names]]
+        tail = (1 - level) / 2
+        table = pd.DataFrame({"estimate": draws.mean(), "std_error": draws.std(),
+                              "lower": draws.quantile(tail), "upper": draws.quantile(1 - tail)})
+        names = list(table.index)
     split = [str(name).split(".", 1) for name in names]
     table.insert(0, "covariate", [column for _, column in split])
     table.insert(0, "process", [process for process, _ in split])

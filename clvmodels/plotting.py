@@ -133,7 +133,19 @@ def plot_posterior_predictive_check(
     Returns
     -------
     Axes
+
+    Raises
+    ------
+    ValidationError
+        For a model with covariates (the check draws every customer from one parameter set;
+        :func:`plot_period_transactions` follows each customer's covariates).
     """
+    if model.covariate_columns:
+        raise ValidationError(
+            f"{type(model).__name__}: the posterior predictive check draws every customer from "
+            "one parameter set, and this model's parameters vary with each customer's "
+            f"covariates {list(model.covariate_columns)}; plot_period_transactions compares the "
+            "histogram with each customer's own parameters")
     _, _, ages = purchase_family(model).history(rfm)  # T, or periods in discrete time
     check_same_unit(type(model).__name__, model.time_unit_, rfm)
     max_frequency = check_max_frequency(max_frequency)

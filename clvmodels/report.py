@@ -399,7 +399,11 @@ def _diagnostics(
                        "Customers by number of repeat purchases in the calibration period: "
                        f"chi-square {chi_square['statistic']:.1f} on {chi_square['dof']:.0f} "
                        f"degrees of freedom, p = {chi_square['p_value']:.3g}.")]
-    if models.bayesian:
+    if models.bayesian and model.covariate_columns:
+        parts.append('<p class="muted">No posterior predictive check: it draws every customer '
+                     "from one parameter set, and this model's parameters vary with each "
+                     "customer's covariates.</p>")
+    elif models.bayesian:
         figures.append(_figure(
             "posterior-predictive",
             lambda ax: plotting.plot_posterior_predictive_check(model, rfm, level=level, ax=ax),

@@ -386,3 +386,24 @@ def test_models_without_covariates_are_unchanged(simulated):
     assert list(model.params_.index) == ["r", "alpha", "a", "b"]
     assert model.idata.posterior.attrs["clvmodels_format_version"] == 1
     assert "clvmodels_covariates" not in model.idata.posterior.attrs
+
+
+def test_the_report_coefficient_table_of_a_bayesian_model_is_its_posterior(posterior):
+    """The report's coefficient table (and so `clvmodels report` of a --bayesian covariate
+    fit) from the posterior draws: their mean, sd and equal-tailed interval."""
+    from clvmodels.covariate_report import coefficient_table
+
+    table = coefficient_table(posterior, 0.9)
+    draws = posterior.parameter_draws()[list(table.index)]
+    assert list(table.index) == [c for c in draws.columns if c.startswith(("purchase.",
+                                                                           "dropout."))]
+    np.testing.assert_allclose(table["estimate"], draws.mean(), rtol=1e-12)
+    np.testing.assert_allclose(table["lower"], draws.quantile(0.05), rtol=1e-12)
+    assert (table["lower"] < table["estimate"]).all() and (table["estimate"] < table["upper"]).all()
+
+
+def test_the_posterior_predictive_check_refuses_a_covariate_model(simulated, posterior):
+    from clvmodels.plotting import plot_posterior_predictive_check
+
+    with pytest.raises(ValidationError, match="vary with each customer's covariates"):
+        plot_posterior_predictive_check(posterior, simulated)

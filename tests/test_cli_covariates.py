@@ -323,3 +323,23 @@ def test_an_rfm_table_holding_the_covariates_needs_no_covariate_file(apparel_dir
                  "--covariates", COVARIATES, "-o", d / "both.csv")
     assert_one_line_error(result.returncode, result.stderr, EXIT_DATA,
                           "are in both RFM file")
+
+
+def test_report_of_a_bayesian_covariate_fit(tmp_path, cdnow):
+    """`report` of a --bayesian fit with covariates: the coefficient section from the
+    posterior, and no posterior predictive check (it draws every customer from one parameter
+    set), with the reason, instead of a crash."""
+    table = cdnow.assign(early=(cdnow["T"] > 35).astype(float))
+    table[["frequency", "recency", "T", "monetary_value"]].to_csv(tmp_path / "rfm.csv")
+    table[["early"]].to_csv(tmp_path / "covariates.csv")
+    fitted = cli("fit", "rfm.csv", "--time-unit", "W", "--model", "bgnbd", "--bayesian",
+                 "--method", "map", "--draws", 200, "--covariates", "covariates.csv",
+                 "--purchase-covariates", "early", "--dropout-covariates", "early",
+                 "-o", "model", cwd=tmp_path)
+    assert fitted.returncode == 0, fitted.stderr
+    reported = cli("report", "model", "rfm.csv", "--horizon", 52, "--covariates",
+                   "covariates.csv", "-o", "report.html", cwd=tmp_path)
+    assert reported.returncode == 0, reported.stderr
+    text = (tmp_path / "report.html").read_text()
+    assert '<section id="covariates">' in text and "purchase.early" in text
+    assert "posterior-predictive" not in text and "No posterior predictive check" in text
