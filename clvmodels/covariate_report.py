@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from clvmodels.estimation.draws import interval
+
 #: What a multiplier of each process's mean multiplies, in words.
 EFFECT_VERBS = {"purchase": "purchase {m} as often", "dropout": "drop out {m} as fast",
                 "spend": "spend {m} as much per transaction"}
@@ -68,9 +70,9 @@ def coefficient_table(model: Any, level: float) -> pd.DataFrame:
     else:  # posterior draws: their mean, sd and equal-tailed interval
         draws = model.parameter_draws()
         draws = draws[[name for name in draws.columns if name not in model.family.param_names]]
-        tail = (1 - level) / 2
+        lower, upper = interval(draws.to_numpy(), level)
         table = pd.DataFrame({"estimate": draws.mean(), "std_error": draws.std(),
-                              "lower": draws.quantile(tail), "upper": draws.quantile(1 - tail)})
+                              "lower": lower, "upper": upper})
         names = list(table.index)
     split = [str(name).split(".", 1) for name in names]
     table.insert(0, "covariate", [column for _, column in split])
