@@ -30,6 +30,7 @@ from clvmodels.estimation.predictions import (
     spend_values,
     varying_columns,
 )
+from clvmodels.models.pareto_nbd_dynamic import TimeVaryingPredictions
 from clvmodels.timeunit import check_same_unit
 from clvmodels.validation import check_discounting, check_level, check_margin
 
@@ -132,7 +133,14 @@ def valuation(
     The two models' draws are paired at random (they come from independent fits, so any
     pairing is a draw from the joint posterior); the number of draws is the smaller of the two
     models' (and ``max_draws``), and a model with one draw (its estimate) stands for every one.
+    A fit with time-varying covariates is valued as its bound predictions
+    (:func:`time_varying_valuation`).
     """
+    if isinstance(transaction_model, TimeVaryingPredictions):
+        return time_varying_valuation(
+            transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate,
+            margin=margin, level=level, max_draws=max_draws, keep_draws=keep_draws,
+            random_seed=random_seed, part_intervals=part_intervals, progress=progress)
     horizon, discount_rate = check_discounting(horizon, discount_rate)
     level = check_level(level)
     margin = check_margin(margin)
@@ -194,6 +202,73 @@ def valuation(
                      time_unit=None if unit is None else str(unit.value))
 
 
+def time_varying_valuation(
+    predictions: TimeVaryingPredictions,
+    spend_model: FittedModel,
+    data: pd.DataFrame,
+    *,
+    horizon: float,
+    discount_rate: float,
+    margin: float,
+    level: float,
+    max_draws: int | None,
+    keep_draws: bool = False,
+    random_seed: int = 0,
+    part_intervals: bool = False,
+    progress: bool | None = None,
+) -> Valuation:
+    """:func:`valuation` of a Pareto/NBD fitted with time-varying covariates, from its
+    predictions over a covariate table (``model.with_time_varying_covariates(table)``).
+
+    The fit is one parameter set, so each customer's P(alive) and discounted expected
+    purchases (over the table's periods of the horizon) are one value; a Bayesian spend
+    model's draws carry the CLV's interval.
+
+    Raises
+    ------
+    ValidationError
+        An infinite horizon, or a customer whose covariate periods do not reach its end.
+    """
+    horizon, discount_rate = check_discounting(horizon, discount_rate)
+    level = check_level(level)
+    margin = check_margin(margin)
+    predictions.model.check_fitted()
+    spend_model.check_fitted()
+    alive, future = predictions.value_parts(data, horizon=horizon, discount_rate=discount_rate)
+    spend_draws = spend_model.n_draws
+    n_draws = min(spend_draws, max_draws) if max_draws and spend_draws > 1 else spend_draws
+    spend_params = spend_model.draw_arrays(n_draws, random_seed + 1)
+    spend_family = spend_model.family
+    x, spend = spend_family.spend_history(data)
+    # The purchase side is one value per customer: a column of the rows like the history.
+    rows = DistinctRows({"x": x, "spend": spend, "alive": alive, "purchases": alive * future,
+                         **varying_columns(spend_family, spend_model.customer_parameters(data))},
+                        merge=n_draws > 1)
+    means = {"alive": rows["alive"], "purchases": rows["purchases"],
+             "spend": np.empty(len(rows))}
+    intervals = ({"spend": (np.empty(len(rows)), np.empty(len(rows)))}
+                 if part_intervals and n_draws > 1 else None)
+    owner = type(spend_model).__name__
+
+    def evaluate(block: slice) -> np.ndarray:
+        spend_per_purchase = spend_values(
+            spend_family, block_params(spend_family, spend_params, rows, block),
+            rows["x"][block], rows["spend"][block], owner)
+        means["spend"][block] = spend_per_purchase.mean(axis=0)
+        if intervals is not None:
+            intervals["spend"][0][block], intervals["spend"][1][block] = interval(
+                spend_per_purchase, level)
+        return margin * spend_per_purchase * rows["purchases"][block]
+
+    summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
+                        keep_draws=keep_draws, progress=progress)
+    unit = predictions.time_unit_
+    return Valuation(summary, rows, data.index, n_draws, means["alive"], means["purchases"],
+                     means["spend"], intervals, (True, spend_draws in (1, n_draws)),
+                     (1, spend_draws), horizon=horizon, discount_rate=discount_rate,
+                     margin=margin, time_unit=None if unit is None else str(unit.value))
+
+
 def customer_lifetime_value(
     transaction_model: FittedModel,
     spend_model: FittedModel,
@@ -218,10 +293,18 @@ def customer_lifetime_value(
     estimate), so the CLV draws carry both uncertainties; they are summarised per customer in
     blocks, never holding all draws of all customers unless ``return_draws`` asks for them.
 
+    A Pareto/NBD fitted with time-varying covariates is valued over a covariate table that
+    reaches the end of the horizon: pass ``model.with_time_varying_covariates(table)`` as
+    ``transaction_model`` (its discounted expected purchases use each customer's future
+    periods; the fit is one parameter set, so the CLV has an interval only from a Bayesian
+    spend model).
+
     Parameters
     ----------
-    transaction_model : a fitted purchase-count model
-        BG/NBD, MBG/NBD, Pareto/NBD, maximum-likelihood or Bayesian.
+    transaction_model : a fitted purchase-count model, or TimeVaryingPredictions
+        BG/NBD, MBG/NBD, Pareto/NBD, maximum-likelihood or Bayesian; or the predictions of a
+        Pareto/NBD fitted with time-varying covariates over a table of their periods
+        (``model.with_time_varying_covariates(table)``; the horizon must be finite).
     spend_model : GammaGammaModel or BayesianGammaGammaModel
         Fitted spend model.
     data : DataFrame
@@ -418,7 +501,8 @@ def customer_equity(
     Parameters
     ----------
     transaction_model, spend_model, data, horizon, discount_rate, margin, level, max_draws, progress
-        As in :func:`customer_lifetime_value`.
+        As in :func:`customer_lifetime_value` (``transaction_model`` may be
+        ``model.with_time_varying_covariates(table)``).
     n_segments : int, default 10
         Number of equal-sized CLV segments (ranked, so ties split evenly); segment 1 holds the
         most valuable customers (by posterior mean CLV with a Bayesian model).
@@ -474,4 +558,4 @@ def segment_table(table: pd.DataFrame, column: str, total: float) -> pd.DataFram
 
 
 __all__ = ["CustomerEquity", "Valuation", "customer_equity", "customer_lifetime_value",
-           "equity_of", "new_customer_lifetime_value", "valuation"]
+           "equity_of", "new_customer_lifetime_value", "time_varying_valuation", "valuation"]

@@ -332,7 +332,14 @@ def fit_time_varying(model: Any, data: pd.DataFrame, table: pd.DataFrame, *,
 # ----------------------------------------------------------------------------- predictions
 class TimeVaryingPredictions:
     """Predictions of a Pareto/NBD fitted with time-varying covariates, over the covariate
-    periods of ``table`` (which must cover each customer's calibration and the horizon)."""
+    periods of ``table`` (which must cover each customer's calibration and the horizon).
+
+    It stands for the purchase model in :func:`~clvmodels.customer_lifetime_value` and
+    :func:`~clvmodels.customer_equity` (and :func:`~clvmodels.scoring.score_customers`): the
+    discounted expected purchases then come from each customer's future periods. A
+    maximum-likelihood fit is one parameter set, so ``level`` is accepted (as the
+    estimators' methods accept it) and every prediction is a Series.
+    """
 
     def __init__(self, model: Any, table: pd.DataFrame, customer_col: str,
                  date_col: str) -> None:
@@ -340,6 +347,16 @@ class TimeVaryingPredictions:
         self.table = table
         self.customer_col = customer_col
         self.date_col = date_col
+
+    @property
+    def time_unit_(self) -> Any:
+        """The fitted model's time unit (the unit of the periods)."""
+        return self.model.time_unit_
+
+    @property
+    def family(self) -> Any:
+        """The fitted model's family (the Pareto/NBD's)."""
+        return self.model.family
 
     def _periods(self, data: pd.DataFrame, horizon: float) -> tuple[CovariatePeriods, tuple]:
         model = self.model
@@ -361,45 +378,65 @@ class TimeVaryingPredictions:
     def _base(self) -> np.ndarray:
         return self.model.params_[list(self.model.family.param_names)].to_numpy(dtype=float)
 
-    def probability_alive(self, data: pd.DataFrame) -> pd.Series:
+    def probability_alive(self, data: pd.DataFrame, *, level: float = 0.9) -> pd.Series:
         """P(alive at the calibration end) of each customer of the RFM table ``data``."""
         periods, ((purchase, dropout), _) = self._periods(data, 0.0)
         values = np.exp(log_alive(self._base(), purchase, dropout, periods.calibration))
         return pd.Series(values, index=data.index, name="probability_alive")
 
-    def expected_purchases(self, data: pd.DataFrame, t: float) -> pd.Series:
+    def expected_purchases(self, data: pd.DataFrame, t: float, *,
+                           level: float = 0.9) -> pd.Series:
         """Expected purchases of each customer in the ``t`` time units after the calibration
         end, over the covariates of those periods."""
         horizon = float(check_duration(t)) if np.ndim(t) == 0 else None
         if horizon is None:
             raise ValidationError("t must be one horizon (a number >= 0) with time-varying "
                                   "covariates")
-        periods, ((purchase, dropout), future) = self._periods(data, horizon)
-        base = self._base()
-        alive = np.exp(log_alive(base, purchase, dropout, periods.calibration))
-        expected = future_expected(base, (purchase, future[0]), (dropout, future[1]),
-                                   periods.calibration, periods.future)
+        alive, expected = self._parts(data, horizon, 0.0)
         return pd.Series(alive * expected, index=data.index, name="expected_purchases")
 
     def discounted_expected_purchases(self, data: pd.DataFrame, *, horizon: float,
-                                      discount_rate: float = 0.0) -> pd.Series:
+                                      discount_rate: float = 0.0,
+                                      level: float = 0.9) -> pd.Series:
         """Expected purchases in the next ``horizon`` time units (finite: the table must
         cover it), each discounted to the calibration end by ``(1 + discount_rate)^-t``
         (``discount_rate`` per time unit); :meth:`expected_purchases` without discounting."""
+        alive, future = self.value_parts(data, horizon=horizon, discount_rate=discount_rate)
+        return pd.Series(alive * future, index=data.index,
+                         name="discounted_expected_purchases")
+
+    def value_parts(self, data: pd.DataFrame, *, horizon: float,
+                    discount_rate: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """P(alive) of each customer and an alive customer's discounted expected purchases
+        over the horizon (their product is :meth:`discounted_expected_purchases`), in one
+        pass over the periods: what the CLV multiplies by the expected spend.
+
+        Raises
+        ------
+        ValidationError
+            An infinite horizon, or a customer whose periods end before the horizon does.
+        """
         horizon, discount_rate = check_discounting(horizon, discount_rate)
         if not np.isfinite(horizon):
             raise ValidationError("horizon must be finite with time-varying covariates (the "
                                   "covariate table must cover it)")
-        if discount_rate == 0:
-            return self.expected_purchases(data, horizon).rename(
-                "discounted_expected_purchases")
+        return self._parts(data, horizon, discount_rate)
+
+    def _parts(self, data: pd.DataFrame, horizon: float, discount_rate: float
+               ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`value_parts` of checked settings (a horizon >= 0)."""
         periods, ((purchase, dropout), future) = self._periods(data, horizon)
         base = self._base()
         alive = np.exp(log_alive(base, purchase, dropout, periods.calibration))
-        values = future_discounted(base, (purchase, future[0]), (dropout, future[1]),
-                                   periods.calibration, periods.future, discount_rate)
-        return pd.Series(alive * values, index=data.index,
-                         name="discounted_expected_purchases")
+        # Each process's predictors over the calibration and over the future.
+        purchase, dropout = (purchase, future[0]), (dropout, future[1])
+        if discount_rate == 0:  # the closed form per piece
+            values = future_expected(base, purchase, dropout, periods.calibration,
+                                     periods.future)
+        else:
+            values = future_discounted(base, purchase, dropout, periods.calibration,
+                                       periods.future, discount_rate)
+        return alive, values
 
 
 class TimeVaryingCovariates:
@@ -472,7 +509,9 @@ class TimeVaryingCovariates:
             raise ValidationError(
                 f"{type(self).__name__}: {what} of a fit with time-varying covariates needs "
                 "their periods: use model.with_time_varying_covariates(table)"
-                ".probability_alive(rfm) or .expected_purchases(rfm, t)")
+                ".probability_alive(rfm) or .expected_purchases(rfm, t), or pass "
+                "model.with_time_varying_covariates(table) to customer_lifetime_value / "
+                "customer_equity in place of the model")
 
     def customer_parameters(self, data: pd.DataFrame) -> dict[str, np.ndarray]:
         """As :meth:`MLEModel.customer_parameters`; refused after a fit with time-varying
