@@ -9,10 +9,16 @@ proportional to ``exp(g' z)``: a coefficient g of a 0/1 column multiplies that m
 ``exp(g)`` for the customers with 1 (the interval is the coefficient's, mapped by ``exp``).
 Other links (the BG/NBD's dropout scales a and b together, keeping the mean dropout
 probability) have no such multiplier: the table leaves it blank.
+
+A Pareto/NBD fitted with time-varying covariates reads them from a long table of periods
+(:func:`covariate_columns`): a covariate that changes over a customer's periods multiplies the
+rate in the periods where it is higher (its sentence says so), and has no level per customer
+to break equity down by; those constant over each customer's periods do.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -35,6 +41,47 @@ def covariate_models(models: Any) -> list[tuple[str, Any]]:
         if model is not None and model.covariate_columns:
             found.append((role, model))
     return found
+
+
+@dataclass(frozen=True)
+class CovariateColumns:
+    """Where a model's covariates are, for the report: ``frame``, the RFM table with a column
+    per covariate that has one value per customer; ``binary``, the covariates holding only 0
+    and 1; ``varying``, those that change over a customer's periods (time-varying)."""
+
+    frame: pd.DataFrame
+    per_customer: list[str]
+    binary: set[str]
+    varying: list[str]
+
+
+def covariate_columns(model: Any, rfm: pd.DataFrame,
+                      periods: pd.DataFrame | None = None) -> CovariateColumns:
+    """The covariates of a fitted ``model``: columns of ``rfm``, or, for a fit with
+    time-varying covariates, of ``periods`` (the long table of its covariate periods, with
+    the customer column its fit recorded), whose columns constant over each customer's
+    periods are joined to ``rfm``.
+
+    Raises
+    ------
+    ValueError
+        A fit with time-varying covariates without ``periods``.
+    """
+    columns = list(model.covariate_columns)
+    names = getattr(model, "time_varying_covariates_", None)
+    if names is None:
+        return CovariateColumns(rfm, columns, binary_columns(rfm, columns), [])
+    if periods is None:
+        raise ValueError(f"{type(model).__name__} was fitted with time-varying covariates: "
+                         "the report needs the table of their periods")
+    grouped = periods.groupby(names["customer_col"])
+    changes = grouped[columns].nunique(dropna=False).max() > 1
+    varying = [name for name in columns if changes[name]]
+    constant = [name for name in columns if not changes[name]]
+    frame = rfm.join(grouped[[name for name in constant if name not in rfm]].first())
+    frame.attrs = rfm.attrs
+    binary = binary_columns(frame, constant) | binary_columns(periods, varying)
+    return CovariateColumns(frame, constant, binary, varying)
 
 
 def multiplies_mean(family: Any, process: str) -> bool:
@@ -95,10 +142,13 @@ def _contrast(design: Any, covariate: str) -> tuple[str, str] | None:
 
 
 def effect_sentences(model: Any, table: pd.DataFrame, level: float,
-                     binary: set[str] | frozenset[str] = frozenset()) -> list[str]:
+                     binary: set[str] | frozenset[str] = frozenset(),
+                     varying: list[str] | tuple[str, ...] = ()) -> list[str]:
     """One plain sentence per coefficient with a multiplier, e.g. "Customers with Channel = 1
     purchase 1.87x as often as those with Channel = 0 (90% interval 1.52x to 2.30x)."
-    (``binary``: numeric covariates holding only 0 and 1.)"""
+    (``binary``: numeric covariates holding only 0 and 1; ``varying``: time-varying ones,
+    whose effect is within a customer's periods: "In periods with High.Season = 1, customers
+    purchase 2.05x as often as in periods with High.Season = 0 ...".)"""
     sentences = []
     for _, row in table.iterrows():
         if not np.isfinite(row["multiplier"]):
@@ -109,7 +159,13 @@ def effect_sentences(model: Any, table: pd.DataFrame, level: float,
         contrast = _contrast(model.covariate_design, row["covariate"])
         if contrast is None and row["covariate"] in binary:
             contrast = (f"{row['covariate']} = 1", f"{row['covariate']} = 0")
-        if contrast is None:
+        if row["covariate"] in varying:
+            sentences.append(
+                f"In periods with {contrast[0]}, customers {verb} as in periods with "
+                f"{contrast[1]} {interval}." if contrast is not None else
+                f"Per unit more of {row['covariate']} in a period, customers {verb} in it "
+                f"{interval}.")
+        elif contrast is None:
             sentences.append(f"Per unit more of {row['covariate']}, customers {verb} "
                              f"{interval}.")
         else:
@@ -163,6 +219,6 @@ def value_by_level(rfm: pd.DataFrame, values: pd.Series, columns: list[str]) -> 
     return pd.concat(parts)
 
 
-__all__ = ["EFFECT_VERBS", "MAX_NUMERIC_LEVELS", "binary_columns", "coefficient_table",
-           "covariate_models", "effect_sentences", "level_columns", "multiplies_mean",
-           "value_by_level"]
+__all__ = ["EFFECT_VERBS", "MAX_NUMERIC_LEVELS", "CovariateColumns", "binary_columns",
+           "coefficient_table", "covariate_columns", "covariate_models", "effect_sentences",
+           "level_columns", "multiplies_mean", "value_by_level"]

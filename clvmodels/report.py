@@ -106,6 +106,7 @@ def build_report(
     holdout_end: pd.Timestamp | None = None,
     top: int = 20,
     progress: Callable[[], None] | None = None,
+    time_varying_covariates: pd.DataFrame | None = None,
 ) -> str:
     """The report as an HTML string.
 
@@ -128,6 +129,9 @@ def build_report(
     progress : callable, optional
         Called after each of the ``len(SECTIONS)`` sections (also those left out: the decile
         section without a spend model).
+    time_varying_covariates : DataFrame, optional
+        The table of covariate periods of a purchase model fitted with time-varying
+        covariates (the one ``scores`` were computed over): for the covariate section.
     """
     notes: list[str] = []
     sections = [
@@ -138,7 +142,8 @@ def build_report(
         lambda: _diagnostics(models, rfm, transactions, holdout_end, scores.settings["level"]),
         # The covariate section (only for models with covariates) goes with the parameters,
         # so that the sections counted for progress are SECTIONS with or without it.
-        lambda: _parameters(models) + _covariates(models, rfm, scores),
+        lambda: _parameters(models) + _covariates(models, rfm, scores,
+                                                  time_varying_covariates),
         lambda: _settings(models, rfm, scores, holdout_end),
     ]
     parts = []
@@ -391,6 +396,11 @@ def _diagnostics(
     level: float,
 ) -> str:
     model = models.transaction_model
+    if getattr(model, "time_varying_covariates_", None) is not None:
+        return _section("diagnostics", "Model fit", (
+            '<p class="muted">No calibration histogram, tracking plot or holdout comparison: '
+            "they draw purchases at rates constant in time, and this model's rates change "
+            "with each customer's covariate periods (time-varying covariates).</p>"))
     parts = []
     histogram = evaluate.period_transactions(model, rfm, level=level)
     chi_square = evaluate.chi_square_test(histogram, n_params=len(model.params_))
@@ -530,9 +540,10 @@ def _parameters(models: ModelDirectory) -> str:
     return _section("parameters", "Parameters", "".join(parts))
 
 
-def _covariates(models: ModelDirectory, rfm: pd.DataFrame, scores: Scores) -> str:
+def _covariates(models: ModelDirectory, rfm: pd.DataFrame, scores: Scores,
+                periods: pd.DataFrame | None = None) -> str:
     """The coefficients with their rate multipliers, and value by covariate level ("" for
-    models without covariates)."""
+    models without covariates; ``periods``: the table of time-varying covariates)."""
     fitted = covariate_report.covariate_models(models)
     if not fitted:
         return ""
@@ -541,13 +552,19 @@ def _covariates(models: ModelDirectory, rfm: pd.DataFrame, scores: Scores) -> st
     columns: list[str] = []
     for role, model in fitted:
         table = covariate_report.coefficient_table(model, level)
-        binary = covariate_report.binary_columns(rfm, list(model.covariate_columns))
-        sentences = covariate_report.effect_sentences(model, table, level, binary)
+        found = covariate_report.covariate_columns(model, rfm, periods)
+        rfm = found.frame  # with the covariates constant over each customer's periods
+        sentences = covariate_report.effect_sentences(model, table, level, found.binary,
+                                                      found.varying)
         parts.append(f"<h3>{html.escape(model_label(models.manifest, role))}: coefficients "
                      f"({level:.0%} intervals)</h3>")
         parts.append(_html_table(table))
         parts += [f"<p>{html.escape(sentence)}</p>" for sentence in sentences]
-        columns += [name for name in model.covariate_columns if name not in columns]
+        if found.varying:
+            parts.append(f'<p class="muted">No value by level of the time-varying '
+                         f'covariates ({html.escape(", ".join(found.varying))}): a customer '
+                         "has one level per period, not one.</p>")
+        columns += [name for name in found.per_customer if name not in columns]
     by_level = covariate_report.level_columns(rfm, columns)
     if by_level:
         equity = scores.equity is not None

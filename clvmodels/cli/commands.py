@@ -61,6 +61,14 @@ from clvmodels.cli.steps import (
     write_report,
     write_scores,
 )
+from clvmodels.cli.time_varying import (
+    CovariateCustomerCol,
+    CovariateDateCol,
+    FitTransactions,
+    TimeVaryingFile,
+    TimeVaryingSettings,
+    fitted_periods,
+)
 from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
 from clvmodels.scoring import ValueSettings
@@ -161,6 +169,10 @@ def fit(
     purchase_covariates: PurchaseCovariates = None,
     dropout_covariates: DropoutCovariates = None,
     spend_covariates: SpendCovariates = None,
+    time_varying_covariates: TimeVaryingFile = None,
+    covariate_customer_col: CovariateCustomerCol = None,
+    covariate_date_col: CovariateDateCol = "date",
+    transactions: FitTransactions = None,
     quiet: Quiet = False,
 ) -> None:
     """Fit a purchase-count model and a spend model (or a contractual model); write them to a
@@ -177,6 +189,9 @@ def fit(
     named = CovariateSettings(covariates, *(
         parse_names(value) for value in (purchase_covariates, dropout_covariates,
                                          spend_covariates)))
+    varying = TimeVaryingSettings(time_varying_covariates, covariate_customer_col,
+                                  covariate_date_col, transactions)
+    varying.check(model, bayesian, named)
     if model in contract.CONTRACT_MODELS:
         refuse_contract_covariates(named.path or (named.columns() or None), model)
         contract.fit_contract(rfm, output, settings, subscriptions, reporter)
@@ -184,8 +199,10 @@ def fit(
     named = fit_covariates(named, model, spend, bayesian)
     table = load_rfm(rfm, time_unit=parse_time_unit(time_unit) if time_unit else None,
                      spend=spend != model_files.NO_SPEND_MODEL, model=model)
-    table = with_covariates(table, named.path, named.columns(), "--covariates", str(rfm))
-    models = fit_models(table, settings, str(rfm), reporter, named)
+    table = with_covariates(table, named.path, varying.static_columns(named), "--covariates",
+                            str(rfm))
+    models = fit_models(table, settings, str(rfm), reporter, named,
+                        varying.fit_options(table, reporter))
     save_models(models, output, reporter)
     print_parameters(models, reporter)
 
@@ -202,6 +219,7 @@ def predict(
     level: Level = 0.9,
     payment: Payment = 1.0,
     covariates: CovariatesFile = None,
+    time_varying_covariates: TimeVaryingFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Score every customer: P(alive), expected purchases and spend, CLV, CLV decile (a
@@ -214,8 +232,9 @@ def predict(
         refuse_contract_covariates(covariates, models.transaction_model)
         contract.predict_contract(models, rfm, output, settings, payment, reporter)
         return
+    periods = fitted_periods(models, time_varying_covariates)
     table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))
-    scores = score_customers(models, table, settings, reporter)
+    scores = score_customers(models, table, settings, reporter, periods)
     with reporter.step(f"Writing {output}"):
         write_scores(scores, output, models, str(rfm))
     print_equity(scores, reporter)
@@ -240,6 +259,7 @@ def report(
     top: Annotated[int, typer.Option(min=1, help="Customers in the top-customers table.")] = 20,
     payment: Payment = 1.0,
     covariates: CovariatesFile = None,
+    time_varying_covariates: TimeVaryingFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Write a self-contained HTML report: customer equity, segments, fit diagnostics."""
@@ -254,6 +274,7 @@ def report(
         refuse_contract_covariates(covariates, models.transaction_model)
         contract.report_contract(models, rfm, output, settings, payment, reporter)
         return
+    periods = fitted_periods(models, time_varying_covariates)
     table = attach_for_models(load_rfm(rfm, models), models, covariates, str(rfm))
     log = None
     holdout_end = None
@@ -263,9 +284,9 @@ def report(
         check_holdout_end(holdout_end, table, "--holdout")
         with reporter.step(f"Reading {transactions}"):
             log = read_transactions(transactions, summary)
-    scores = score_customers(models, table, settings, reporter)
+    scores = score_customers(models, table, settings, reporter, periods)
     write_report(models, table, scores, output, reporter, transactions=log,
-                 holdout_end=holdout_end, top=top)
+                 holdout_end=holdout_end, top=top, periods=periods)
     reporter.line(f"Report written to {output}")
 
 

@@ -181,10 +181,12 @@ def refuse_contract_covariates(given: Any, model: Any) -> None:
 
 
 def model_covariates(models: Sequence[Any]) -> list[str]:
-    """The covariate columns fitted models read (their model files record them), once each."""
+    """The covariate columns fitted models read from the RFM table (their model files record
+    them), once each: not those of a model fitted with time-varying covariates (in their own
+    table, see :mod:`clvmodels.cli.time_varying`)."""
     names: list[str] = []
     for model in models:
-        if model is not None:
+        if model is not None and getattr(model, "time_varying_covariates_", None) is None:
             names += [name for name in model.covariate_columns if name not in names]
     return names
 

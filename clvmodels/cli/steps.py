@@ -238,9 +238,11 @@ def new_estimator(model_class: type, settings: FitSettings, reporter: Reporter,
 def fit_models(
     rfm: pd.DataFrame, settings: FitSettings, source: str, reporter: Reporter,
     covariates: CovariateSettings | None = None,
+    purchase_fit: dict[str, Any] | None = None,
 ) -> ModelDirectory:
     """Fit the purchase-count and spend models (no spend model with ``--spend none``) to an
-    RFM table (holding the ``covariates``' columns, when there are any)."""
+    RFM table (holding the ``covariates``' columns, when there are any); ``purchase_fit``:
+    more keywords of the purchase model's ``fit`` (time-varying covariates)."""
     covariates = covariates or CovariateSettings()
     counts_only = settings.spend == model_files.NO_SPEND_MODEL
     check_rfm_columns(rfm, source, spend=not counts_only,
@@ -258,7 +260,7 @@ def fit_models(
             user_errors(f"fitting {name}", values=False),
             warnings_as_notes(reporter, fit_warnings),
         ):
-            models.append(model.fit(rfm, **options))
+            models.append(model.fit(rfm, **options, **({} if spend else purchase_fit or {})))
     manifest = model_files.new_manifest(
         model=settings.model, spend=settings.spend, bayesian=settings.bayesian,
         time_unit=rfm.attrs["time_unit"], fit={**settings.as_dict(), "warnings": fit_warnings},
@@ -318,17 +320,22 @@ def check_values(settings: ValueSettings,
 
 
 def score_customers(
-    models: ModelDirectory, rfm: pd.DataFrame, settings: ValueSettings, reporter: Reporter
+    models: ModelDirectory, rfm: pd.DataFrame, settings: ValueSettings, reporter: Reporter,
+    periods: pd.DataFrame | None = None,
 ) -> Scores:
-    """Every customer's scores (see :mod:`clvmodels.scoring`), with progress."""
+    """Every customer's scores (see :mod:`clvmodels.scoring`), with progress; ``periods``:
+    the covariate table of a purchase model fitted with time-varying covariates."""
     if models.spend_model is None and settings.margin != 1.0:
         reporter.note("the margin is not used: the models have no spend model")
     spend = models.spend_model is not None
     total = scoring.score_parts(spend, settings.horizon) + spend
     with (reporter.step(f"Scoring {len(rfm):,} customers", total=total) as advance,
           user_errors("scoring")):
-        return scoring.score_customers(models.transaction_model, models.spend_model, rfm,
-                                       settings, progress=advance)
+        purchase_model = models.transaction_model
+        if periods is not None:  # predictions over the periods of the horizon
+            purchase_model = purchase_model.with_time_varying_covariates(periods)
+        return scoring.score_customers(purchase_model, models.spend_model, rfm, settings,
+                                       progress=advance)
 
 
 def write_scores(scores: Scores, path: Path, models: ModelDirectory, rfm_path: str,
@@ -368,9 +375,11 @@ def write_report(
     holdout_end: pd.Timestamp | None = None,
     top: int = 20,
     staging: Staging | None = None,
+    periods: pd.DataFrame | None = None,
 ) -> None:
     """Build the HTML report (with a progress bar over its sections) and write it (staged in
-    ``staging`` when given)."""
+    ``staging`` when given; ``periods``: the covariate table of a fit with time-varying
+    covariates)."""
     from clvmodels import report  # matplotlib: imported only when a report is made
 
     with (
@@ -379,7 +388,7 @@ def write_report(
     ):
         html = report.build_report(
             models, rfm, scores, transactions=transactions, holdout_end=holdout_end, top=top,
-            progress=advance,
+            progress=advance, time_varying_covariates=periods,
         )
         write_text(path, html, staging)
 
