@@ -113,6 +113,10 @@ OPTION_NAMES = {
     "amount_col=...": "--amount-col", "date_format=...": "--date-format",
     "date_format=": "--date-format ", "pass a later observation_end": "pass a later "
     "--observation-end", "timezone=...": "--timezone", "timezone=": "--timezone ",
+    # time-varying covariates (clvmodels.cli.time_varying)
+    "with customer_col= and date_col=": "with --covariate-customer-col and "
+    "--covariate-date-col", "(transactions=)": "(--transactions)",
+    "time_varying_covariates: ": "--time-varying-covariates: ",
 }
 
 
