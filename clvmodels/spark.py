@@ -12,7 +12,11 @@ and scoring on the executors.
 Models with static covariates take part too: :func:`fit` collects the distinct rows of the
 history and the covariate columns, and :func:`score` passes each customer's covariate columns
 to the executors, which score every customer with their own parameters (the model's
-covariate design is broadcast with its parameters).
+covariate design is broadcast with its parameters). A Pareto/NBD fitted with time-varying
+covariates is refused by :func:`score` (its predictions need each customer's covariate
+periods, which are not sent to the executors): score such a base in pandas, with
+``customer_lifetime_value(model.with_time_varying_covariates(table), ...)`` or
+``clvmodels predict --time-varying-covariates FILE``.
 """
 
 from __future__ import annotations
@@ -105,7 +109,8 @@ def score(
     its partitions in Arrow batches (``mapInPandas``) with :func:`clvmodels.scoring.
     customer_scores`, so every column means what it means in ``clvmodels predict``.
     Models fitted with covariates read each customer's covariate columns from ``summary``
-    (join them to it by customer id): a missing one is a ``ValidationError`` naming it.
+    (join them to it by customer id): a missing one is a ``ValidationError`` naming it. A
+    fit with time-varying covariates is refused (a ``ValidationError`` saying what to use).
 
     Parameters
     ----------
@@ -134,6 +139,7 @@ def score(
     if spend_model is not None:
         models["spend"] = spend_model
     for model in models.values():
+        _refuse_time_varying(model)
         if not isinstance(model, MLEModel):
             raise TypeError(
                 f"spark.score takes maximum-likelihood models (their parameters are broadcast "
@@ -170,6 +176,19 @@ def score(
             yield scores[names].reset_index()
 
     return summary.select(customer_col, *rfm).mapInPandas(score_batches, T.StructType(fields))
+
+
+def _refuse_time_varying(model: Any) -> None:
+    """Refuse a Pareto/NBD fitted with time-varying covariates, or its predictions over a
+    table: the executors would score it without the customers' covariate periods."""
+    fitted = getattr(model, "model", model)  # TimeVaryingPredictions hold the fit
+    if getattr(fitted, "time_varying_covariates_", None) is not None:
+        raise ValidationError(
+            f"spark.score: {type(fitted).__name__} was fitted with time-varying covariates, "
+            "whose predictions need each customer's covariate periods, which Spark scoring "
+            "does not send to the executors; score the customers in pandas instead (e.g. "
+            "customer_lifetime_value(model.with_time_varying_covariates(table), spend_model, "
+            "rfm, ...), or clvmodels predict --time-varying-covariates FILE)")
 
 
 def _require_covariates(summary: SparkDataFrame, covariates: list[str], why: str) -> None:

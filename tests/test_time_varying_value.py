@@ -160,3 +160,17 @@ def test_the_fit_itself_is_refused_with_the_way_to_value_it(seasonal):
     with pytest.raises(ValidationError, match=r"with_time_varying_covariates\(table\) to "
                                               "customer_lifetime_value"):
         customer_lifetime_value(model, spend_model, repeat.assign(season=0.0), horizon=5.0)
+
+
+def test_spark_scoring_refuses_a_time_varying_fit(simulated, seasonal):
+    pytest.importorskip("pyspark", reason="pyspark is not installed (extra: spark)")
+    from clvmodels import spark
+
+    _, covariates, _ = simulated
+    model, spend_model, _ = seasonal
+    settings = ValueSettings(horizon=HORIZON)
+    # Refused before the summary is read: no Spark session is needed to see it.
+    for purchase_model in (model, model.with_time_varying_covariates(covariates)):
+        with pytest.raises(ValidationError, match="spark.score: ParetoNBDModel was fitted with "
+                                                  "time-varying covariates.*in pandas"):
+            spark.score(None, purchase_model, spend_model, settings=settings)
