@@ -134,16 +134,15 @@ def valuation(
     pairing is a draw from the joint posterior); the number of draws is the smaller of the two
     models' (and ``max_draws``), and a model with one draw (its estimate) stands for every one.
     A fit with time-varying covariates is valued as its bound predictions
-    (:func:`time_varying_valuation`).
+    (``model.with_time_varying_covariates(table)``, see :func:`customer_lifetime_value`).
     """
-    if isinstance(transaction_model, TimeVaryingPredictions):
-        return time_varying_valuation(
-            transaction_model, spend_model, data, horizon=horizon, discount_rate=discount_rate,
-            margin=margin, level=level, max_draws=max_draws, keep_draws=keep_draws,
-            random_seed=random_seed, part_intervals=part_intervals, progress=progress)
     horizon, discount_rate = check_discounting(horizon, discount_rate)
     level = check_level(level)
     margin = check_margin(margin)
+    if isinstance(transaction_model, TimeVaryingPredictions):
+        return _time_varying_valuation(
+            transaction_model, spend_model, data, (horizon, discount_rate, margin, level),
+            max_draws, random_seed, (keep_draws, part_intervals, progress))
     for model in (transaction_model, spend_model):
         model.check_fitted()
     counts = [m.n_draws for m in (transaction_model, spend_model) if m.n_draws > 1]
@@ -202,23 +201,14 @@ def valuation(
                      time_unit=None if unit is None else str(unit.value))
 
 
-def time_varying_valuation(
-    predictions: TimeVaryingPredictions,
-    spend_model: FittedModel,
-    data: pd.DataFrame,
-    *,
-    horizon: float,
-    discount_rate: float,
-    margin: float,
-    level: float,
-    max_draws: int | None,
-    keep_draws: bool = False,
-    random_seed: int = 0,
-    part_intervals: bool = False,
-    progress: bool | None = None,
-) -> Valuation:
+def _time_varying_valuation(predictions: TimeVaryingPredictions, spend_model: FittedModel,
+                            data: pd.DataFrame, settings: tuple[float, float, float, float],
+                            max_draws: int | None, random_seed: int,
+                            outputs: tuple[bool, bool, bool | None]) -> Valuation:
     """:func:`valuation` of a Pareto/NBD fitted with time-varying covariates, from its
-    predictions over a covariate table (``model.with_time_varying_covariates(table)``).
+    predictions over a covariate table (``model.with_time_varying_covariates(table)``), for
+    the checked ``settings`` (horizon, discount rate, margin, level) and ``outputs``
+    (keep_draws, part_intervals, progress).
 
     The fit is one parameter set, so each customer's P(alive) and discounted expected
     purchases (over the table's periods of the horizon) are one value; a Bayesian spend
@@ -229,9 +219,8 @@ def time_varying_valuation(
     ValidationError
         An infinite horizon, or a customer whose covariate periods do not reach its end.
     """
-    horizon, discount_rate = check_discounting(horizon, discount_rate)
-    level = check_level(level)
-    margin = check_margin(margin)
+    horizon, discount_rate, margin, level = settings
+    keep_draws, part_intervals, progress = outputs
     predictions.model.check_fitted()
     spend_model.check_fitted()
     alive, future = predictions.value_parts(data, horizon=horizon, discount_rate=discount_rate)
@@ -558,4 +547,4 @@ def segment_table(table: pd.DataFrame, column: str, total: float) -> pd.DataFram
 
 
 __all__ = ["CustomerEquity", "Valuation", "customer_equity", "customer_lifetime_value",
-           "equity_of", "new_customer_lifetime_value", "time_varying_valuation", "valuation"]
+           "equity_of", "new_customer_lifetime_value", "valuation"]

@@ -38,20 +38,19 @@ def apparel_dir(tmp_path_factory):
     script."""
     require_periods()
     d = tmp_path_factory.mktemp("time_varying")
-    steps = {
-        "summarize": ("summarize", TRANSACTIONS, "-o", d / "rfm.csv", "--customer-col", "Id",
-                      "--date-col", "Date", "--amount-col", "Price",
-                      "--observation-end", "2006-12-31", "--time-unit", "W"),
-        "fit": ("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "model", *TABLE,
-                "--covariate-date-col", "Cov.Date", *COLUMNS, "--transactions", TRANSACTIONS),
-        "predict": ("predict", d / "model", d / "rfm.csv", "--horizon", 52, "--discount-rate",
-                    0.1, *TABLE, "-o", d / "scores.csv"),
-        "report": ("report", d / "model", d / "rfm.csv", "--horizon", 52, "--discount-rate",
-                   0.1, *TABLE, "-o", d / "report.html", "--quiet"),
-    }
-    for name, args in steps.items():
+
+    def succeeds(*args):
         result = cli(*args, command=[str(SCRIPT)])
-        assert result.returncode == 0, (name, result.stderr)
+        assert result.returncode == 0, (args[0], result.stderr)
+
+    succeeds("summarize", TRANSACTIONS, "-o", d / "rfm.csv", "--customer-col", "Id",
+             "--date-col", "Date", "--amount-col", "Price", "--observation-end", "2006-12-31",
+             "--time-unit", "W")
+    succeeds("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "model", *TABLE,
+             "--covariate-date-col", "Cov.Date", *COLUMNS, "--transactions", TRANSACTIONS)
+    value = ("--horizon", 52, "--discount-rate", 0.1, *TABLE)
+    succeeds("predict", d / "model", d / "rfm.csv", *value, "-o", d / "scores.csv")
+    succeeds("report", d / "model", d / "rfm.csv", *value, "-o", d / "report.html", "--quiet")
     return d
 
 

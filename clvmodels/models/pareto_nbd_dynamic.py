@@ -353,11 +353,6 @@ class TimeVaryingPredictions:
         """The fitted model's time unit (the unit of the periods)."""
         return self.model.time_unit_
 
-    @property
-    def family(self) -> Any:
-        """The fitted model's family (the Pareto/NBD's)."""
-        return self.model.family
-
     def _periods(self, data: pd.DataFrame, horizon: float) -> tuple[CovariatePeriods, tuple]:
         model = self.model
         owner = type(model).__name__
