@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _apparel import REFERENCE_DATA, TRANSACTIONS, require_apparel
+from _apparel import COVARIATES, REFERENCE_DATA, TRANSACTIONS, require_apparel
 from _tolerances import assert_same_maximum
 from test_cli import SCRIPT, assert_one_line_error, cli
 
@@ -199,3 +199,27 @@ def test_a_table_not_reaching_the_horizon_is_one_line(apparel_dir):
                           "before the end of the horizon (260 weeks after it)")
     assert re.search(r"customer '\d+'", result.stderr)
     assert not (d / "x.csv").exists()
+
+
+def test_spend_covariates_come_from_the_static_table(apparel_dir):
+    # --covariates holds the spend model's static covariates; the purchase model's are the
+    # long table's (the static file has no High.Season).
+    d = apparel_dir
+    result = cli("fit", d / "rfm.csv", "--model", "pnbd", "-o", d / "with_spend", *TABLE,
+                 "--covariate-date-col", "Cov.Date", *COLUMNS, "--transactions", TRANSACTIONS,
+                 "--covariates", COVARIATES, "--spend-covariates", "Channel", "--quiet")
+    assert result.returncode == 0, result.stderr
+    models = ModelDirectory.load(d / "with_spend")
+    assert list(models.spend_model.covariate_columns) == ["Channel"]
+    assert models.transaction_model.time_varying_covariates_ is not None
+    result = cli("predict", d / "with_spend", d / "rfm.csv", "--horizon", 52, *TABLE,
+                 "--covariates", COVARIATES, "-o", d / "with_spend.csv", "--quiet")
+    assert result.returncode == 0, result.stderr
+    scores = pd.read_csv(d / "with_spend.csv", index_col="Id", dtype={"Id": str})
+    rfm = pd.read_csv(d / "rfm.csv", index_col="Id", dtype={"Id": str}).loc[scores.index]
+    channel = pd.read_csv(COVARIATES, dtype={"Id": str}).set_index("Id")["Channel"]
+    expected = models.spend_model.expected_spend(rfm.join(channel))
+    # The same model on the same rows read back from CSV (an ulp apart).
+    np.testing.assert_allclose(scores["expected_spend"], expected, rtol=1e-9)
+    np.testing.assert_allclose(scores["clv"],
+                               scores["discounted_expected_purchases"] * expected, rtol=1e-9)
