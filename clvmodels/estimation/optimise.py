@@ -5,8 +5,9 @@ families are scale-equivariant, see :meth:`~clvmodels.estimation.family.Family.r
 the estimate back and diagnoses it. :class:`Objective` is the mean penalised negative
 log-likelihood of a family on distinct weighted rows, evaluated in blocks; :func:`optimise`
 finds its minimum within the search box ``|log parameter| <= LOG_PARAMETER_BOUND`` with
-L-BFGS-B (Nelder-Mead when that fails), or, on very many distinct rows, with Newton steps from
-the fit of a subset, and returns the Hessian there for the standard errors.
+L-BFGS-B (Nelder-Mead when that fails), or, on very many distinct rows, with quasi-Newton
+steps from the fit of a subset (ending with a Newton step on the analytic Hessian where the
+family has one), and returns the Hessian there for the standard errors.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from clvmodels.estimation.fitdata import FitData
 # size (see subsample_newton) ...
 WARM_START_ROWS = 50_000
 # ... and, with an analytic Hessian, from a subset this many times smaller than the data, at
-# most WARM_START_ROWS and at least the smallest size (see warm_start_rows); that subset's
+# most WARM_START_ROWS and at least the smallest size (see _warm_start_rows); that subset's
 # fit comes the same way (Newton steps on the larger subset cost less than a quasi-Newton
 # search on it).
 _WARM_START_LADDER = 10
@@ -246,7 +247,7 @@ def optimise(objective: Objective, start: np.ndarray, owner: str) -> tuple:
     start = np.exp(np.clip(np.log(start), -LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND))
     params = evaluation = None
     n_rows = objective.fit_data.n_rows
-    sample_rows = (warm_start_rows(n_rows) if objective.family.has_hessian
+    sample_rows = (_warm_start_rows(n_rows) if objective.family.has_hessian
                    else WARM_START_ROWS * (n_rows > 4 * WARM_START_ROWS))
     if sample_rows:
         newton = subsample_newton(objective, start, owner, sample_rows)
@@ -342,7 +343,7 @@ def subsample_newton(objective: Objective, start: np.ndarray, owner: str,
     """
     exact = objective.family.has_hessian
     sample = objective.on(objective.fit_data.subsample(sample_rows))
-    smaller = warm_start_rows(sample.fit_data.n_rows) if exact else 0
+    smaller = _warm_start_rows(sample.fit_data.n_rows) if exact else 0
     warm = subsample_newton(sample, start, owner, smaller) if smaller else None
     if warm is not None:
         log_params = np.log(warm[0])
@@ -385,7 +386,7 @@ def subsample_newton(objective: Objective, start: np.ndarray, owner: str,
     return None
 
 
-def warm_start_rows(n_rows: int) -> int:
+def _warm_start_rows(n_rows: int) -> int:
     """The size of the subset whose fit starts a fit of ``n_rows`` distinct rows with an
     analytic Hessian (0: fit them directly). A warm start costs a fit of the subset plus a
     few gradient evaluations and one Hessian on all rows: worth it from
