@@ -5,8 +5,9 @@ families are scale-equivariant, see :meth:`~clvmodels.estimation.family.Family.r
 the estimate back and diagnoses it. :class:`Objective` is the mean penalised negative
 log-likelihood of a family on distinct weighted rows, evaluated in blocks; :func:`optimise`
 finds its minimum within the search box ``|log parameter| <= LOG_PARAMETER_BOUND`` with
-L-BFGS-B (Nelder-Mead when that fails), or, on very many distinct rows, with Newton steps from
-the fit of a subset, and returns the Hessian there for the standard errors.
+L-BFGS-B (Nelder-Mead when that fails), or, on very many distinct rows, with quasi-Newton
+steps from the fit of a subset (ending with a Newton step on the analytic Hessian where the
+family has one), and returns the Hessian there for the standard errors.
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from clvmodels.estimation.fitdata import FitData
 # Above four times this many distinct rows a fit starts from a fit of a random subset of this
 # size (see subsample_newton) ...
 WARM_START_ROWS = 50_000
-# ... which, with an analytic Hessian, is itself found from a subset this many times smaller
-# (Newton steps on the larger subset cost less than a quasi-Newton search on it), down to
-# subsets of the smallest size.
+# ... and, with an analytic Hessian, from a subset this many times smaller than the data, at
+# most WARM_START_ROWS and at least the smallest size (see _warm_start_rows); that subset's
+# fit comes the same way (Newton steps on the larger subset cost less than a quasi-Newton
+# search on it).
 _WARM_START_LADDER = 10
 _SMALLEST_WARM_START_ROWS = 5_000
 _NEWTON_STEPS = 20
@@ -38,6 +40,10 @@ _NEWTON_TOLERANCE = 1e-9
 # step below this is taken without another evaluation, leaving an error of order step**2,
 # below the tolerance above.
 _NEWTON_LAST_STEP = 1e-5
+# With an analytic Hessian the quasi-Newton steps (gradient only, a third of the cost) run
+# until a step is below this; the error left after it (BFGS: a small fraction of the step)
+# is then below _NEWTON_LAST_STEP, so one Newton step on the exact Hessian ends the fit.
+_EXACT_FROM = 1e-4
 # L-BFGS-B stops when the projected gradient of the mean objective is below this, or its
 # relative decrease below ftol; Nelder-Mead, the fallback, on the simplex's size.
 _L_BFGS_B_OPTIONS = {"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10}
@@ -240,8 +246,11 @@ def optimise(objective: Objective, start: np.ndarray, owner: str) -> tuple:
     trace.clear()
     start = np.exp(np.clip(np.log(start), -LOG_PARAMETER_BOUND, LOG_PARAMETER_BOUND))
     params = evaluation = None
-    if objective.fit_data.n_rows > 4 * WARM_START_ROWS:
-        newton = subsample_newton(objective, start, owner)
+    n_rows = objective.fit_data.n_rows
+    sample_rows = (_warm_start_rows(n_rows) if objective.family.has_hessian
+                   else WARM_START_ROWS * (n_rows > 4 * WARM_START_ROWS))
+    if sample_rows:
+        newton = subsample_newton(objective, start, owner, sample_rows)
         if newton is not None and np.all(np.abs(np.log(newton[0])) <= LOG_PARAMETER_BOUND):
             params, evaluation = newton
             trace["method"] = "Newton steps from a subset's fit"
@@ -321,45 +330,51 @@ def subsample_newton(objective: Objective, start: np.ndarray, owner: str,
                      sample_rows: int = WARM_START_ROWS) -> tuple[np.ndarray, tuple] | None:
     """The maximum for data with very many distinct rows, in few full-data evaluations.
 
-    Fits a random subset of ``sample_rows`` rows, then takes Newton steps on the full data:
-    with the family's analytic Hessian when it has one (quadratic convergence from a start this
-    close; the subset's own fit then comes the same way from a subset ``_WARM_START_LADDER``
-    times smaller), else starting from the subset's Hessian (the mean objectives of the two
-    have nearly the same curvature) with BFGS updates, which converge superlinearly from the
-    first step. Returns None unless they converge (the caller then runs the general
-    optimiser); else the parameters and the objective's evaluation (value, gradient and, with
-    an analytic Hessian, the Hessian) at the last point evaluated, which is within the
-    tolerance of them.
+    Fits a random subset of ``sample_rows`` rows, then takes quasi-Newton steps on the full
+    data from the subset's Hessian (the mean objectives of the two have nearly the same
+    curvature), with BFGS updates, which converge superlinearly from the first step; each
+    needs the gradient alone. With the family's analytic Hessian (the subset's own fit then
+    comes the same way from a subset ``_WARM_START_LADDER`` times smaller), once a step is
+    below ``_EXACT_FROM`` the next point is evaluated with the Hessian, and Newton steps take
+    over (quadratic convergence; the Hessian is the one the standard errors need anyway).
+    Returns None unless they converge (the caller then runs the general optimiser); else the
+    parameters and the objective's evaluation (value, gradient and, with an analytic Hessian,
+    the Hessian) at the last point evaluated, which is within the tolerance of them.
     """
     exact = objective.family.has_hessian
     sample = objective.on(objective.fit_data.subsample(sample_rows))
-    smaller = sample_rows // _WARM_START_LADDER
-    warm = (subsample_newton(sample, start, owner, smaller)
-            if exact and smaller >= _SMALLEST_WARM_START_ROWS else None)
+    smaller = _warm_start_rows(sample.fit_data.n_rows) if exact else 0
+    warm = subsample_newton(sample, start, owner, smaller) if smaller else None
     if warm is not None:
         log_params = np.log(warm[0])
+        # The subset's Hessian at its last evaluation (within 1e-5 of its maximum), unless
+        # its fit converged before it needed one.
+        curvature = warm[1][2] if len(warm[1]) > 2 else sample.hessian(log_params)
     else:
         try:
             log_params = np.log(maximise(sample, start, owner))
         except ConvergenceError:  # the full data may still be fine: leave it to the caller
             return None
-    evaluation = objective(log_params, hessian=exact)
-    curvature = evaluation[2] if exact else sample.hessian(log_params)
+        curvature = sample.hessian(log_params)
+    evaluation = objective(log_params)
+    with_hessian = False
     for _ in range(_NEWTON_STEPS):
         value, gradient = evaluation[:2]
         try:
             step = np.linalg.solve(curvature, gradient)
         except np.linalg.LinAlgError:
             return None
-        if np.max(np.abs(step)) < _NEWTON_TOLERANCE:
+        size = np.max(np.abs(step))
+        if size < _NEWTON_TOLERANCE:
             # Converged: the point last evaluated is within the tolerance of the maximum.
             return np.exp(log_params), evaluation
-        if exact and np.max(np.abs(step)) < _NEWTON_LAST_STEP:
+        if with_hessian and size < _NEWTON_LAST_STEP:
             return np.exp(log_params - step), evaluation
-        new = objective(log_params - step, hessian=exact)
+        with_hessian = exact and (with_hessian or size < _EXACT_FROM)
+        new = objective(log_params - step, hessian=with_hessian)
         if not new[0] <= value + 1e-12 * abs(value):  # also stops on NaN
             return None
-        if exact:
+        if with_hessian:
             curvature = new[2]
         else:  # BFGS update: corrects the subset's curvature along the step just taken.
             change, curvature_step = new[1] - gradient, curvature @ step
@@ -369,6 +384,16 @@ def subsample_newton(objective: Objective, start: np.ndarray, owner: str,
                     - np.outer(curvature_step, curvature_step) / (step @ curvature_step))
         log_params, evaluation = log_params - step, new
     return None
+
+
+def _warm_start_rows(n_rows: int) -> int:
+    """The size of the subset whose fit starts a fit of ``n_rows`` distinct rows with an
+    analytic Hessian (0: fit them directly). A warm start costs a fit of the subset plus a
+    few gradient evaluations and one Hessian on all rows: worth it from
+    ``_SMALLEST_WARM_START_ROWS * _WARM_START_LADDER`` rows, where a quasi-Newton search on
+    all of them needs ~25 evaluations."""
+    sample_rows = min(WARM_START_ROWS, n_rows // _WARM_START_LADDER)
+    return sample_rows if sample_rows >= _SMALLEST_WARM_START_ROWS else 0
 
 
 def covariance(params: np.ndarray, information: np.ndarray, names: tuple[str, ...]

@@ -253,24 +253,35 @@ class _Integrand:
         e_centre = np.exp(centre)
         other_0 = self.gap + e_centre
         # phi in (C, O) order is -(f0 + log C0, k_c (f1 + 1) / C0, f2 + log O0,
-        # k_o (f3 + 1) / O0): the shifted features times these factors, plus constants.
-        ones = np.ones_like(e_centre)
-        scale = np.array([-ones, -self.k_c / e_centre, -ones, -self.k_o / other_0])
-        stacked = np.array(features) * scale[:, None, :]
+        # k_o (f3 + 1) / O0): the shifted features times these per-row factors, plus
+        # constants. The common sign cancels in every product, so the scaled features are
+        # (f0, k_c f1 / C0, f2, k_o f3 / O0), and their means the features' means scaled.
+        scale = (None, self.k_c / e_centre, None, self.k_o / other_0)
+        scaled = [feature if factor is None else feature * factor
+                  for feature, factor in zip(features, scale, strict=True)]
+        means = np.array([np.einsum("nr,nr->r", feature, node_weights)
+                          for feature in features])
+        means[1] *= scale[1]
+        means[3] *= scale[3]
         weighted = node_weights * row_weights
-        means = np.einsum("knr,nr->kr", stacked, node_weights)
-        flat = stacked.reshape(4, -1)
-        result = (flat * weighted.reshape(-1)) @ flat.T - (means * row_weights) @ means.T
+        result = np.empty((4, 4))
+        # The weighted sums of products over all rows and nodes, one dot product each (as
+        # fast as a matrix product of the stacked features, without stacking them).
+        for i in range(4):
+            weighted_feature = (scaled[i] * weighted).reshape(-1)
+            for j in range(i, 4):
+                result[i, j] = result[j, i] = weighted_feature @ scaled[j].reshape(-1)
+        result -= (means * row_weights) @ means.T
         # E[d phi]: -E[1/C] at (log C, 1/C), k_c E[1/C^2] at (1/C, 1/C), and so for O, with
         # 1/C = (f1 + 1) / C0 and 1/O = (f3 + 1) / O0 from the shifted features.
         for inverse_row, k, factor, base in ((0, self.k_c, features[1], e_centre),
                                              (2, self.k_o, features[3], other_0)):
-            inverse = (factor + 1.0) / base
-            mean_inverse = np.einsum("nr,nr->", inverse, weighted)
+            shifted = factor + 1.0
+            mean_inverse = np.einsum("nr,nr->r", shifted, node_weights) @ (row_weights / base)
             result[inverse_row, inverse_row + 1] -= mean_inverse
             result[inverse_row + 1, inverse_row] -= mean_inverse
             result[inverse_row + 1, inverse_row + 1] += np.einsum(
-                "nr,nr,nr->r", inverse, inverse, weighted) @ k
+                "nr,nr,nr->r", shifted, shifted, node_weights) @ (k * row_weights / base**2)
         return result
 
     def derivatives(self, moments, centre, hessian: bool):
