@@ -31,6 +31,7 @@ from clvmodels.models import (
     BayesianGammaGammaModel,
     BayesianGGompertzNBDModel,
     BayesianModifiedBetaGeoModel,
+    BayesianParetoNBDCorrelationModel,
     BayesianParetoNBDModel,
     BayesianShiftedBetaGeoModel,
     BetaDiscreteWeibullModel,
@@ -39,10 +40,10 @@ from clvmodels.models import (
     GammaGammaModel,
     GGompertzNBDModel,
     ModifiedBetaGeoModel,
+    ParetoNBDCorrelationModel,
     ParetoNBDModel,
     ShiftedBetaGeoModel,
 )
-from clvmodels.models.pareto_nbd_correlation import ParetoNBDCorrelationModel
 from clvmodels.rfm import calibration_holdout, discrete_rfm_summary, rfm_summary
 from clvmodels.subscriptions import contract_summary
 from clvmodels.timeunit import TimeUnit
@@ -58,6 +59,7 @@ __all__ = [
     "BayesianGammaGammaModel",
     "BayesianGGompertzNBDModel",
     "BayesianModifiedBetaGeoModel",
+    "BayesianParetoNBDCorrelationModel",
     "BayesianParetoNBDModel",
     "BayesianShiftedBetaGeoModel",
     "BetaDiscreteWeibullModel",

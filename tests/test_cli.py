@@ -299,8 +299,8 @@ def _bad_inputs(d: Path) -> dict[str, tuple[list, int, str]]:
         "negative amounts": (["summarize", d / "negative.csv", "-o", d / "x.csv"], 4,
                              "column 'amount': 1 row(s) invalid"),
         "unknown model name": (["fit", d / "rfm.csv", "--model", "bgbnd", "-o", d / "m"], 2,
-                               "'bgbnd' is not one of 'bgnbd', 'mbgnbd', 'pnbd', 'ggomnbd', "
-                               "'bgbb'"),
+                               "'bgbnd' is not one of 'bgnbd', 'mbgnbd', 'pnbd', 'pnbd-cor', "
+                               "'ggomnbd', 'bgbb'"),
         "bad observation end": (["summarize", d / "transactions.csv", "-o", d / "x.csv",
                                  "--observation-end", "1997-02-30"], 2,
                                 "--observation-end: '1997-02-30' is not a date"),

@@ -29,7 +29,7 @@ USAGE = {
 BAD_CHOICES = {
     "--model": (["fit", "rfm.csv", "-o", "m", "--model", "bgnbdx"],
                 "Invalid value for '--model' / '-m': 'bgnbdx' is not one of 'bgnbd', 'mbgnbd', "
-                "'pnbd', 'ggomnbd', 'bgbb', 'sbg', 'bdw' (did you mean 'bgnbd'?)"),
+                "'pnbd', 'pnbd-cor', 'ggomnbd', 'bgbb', 'sbg', 'bdw' (did you mean 'bgnbd'?)"),
     "--spend": (["fit", "rfm.csv", "-o", "m", "--spend", "gamma"],
                 "Invalid value for '--spend': 'gamma' is not one of 'gamma-gamma', 'none' "
                 "(did you mean 'gamma-gamma'?)"),

@@ -28,6 +28,10 @@ from clvmodels.models.gamma_gamma import BayesianGammaGammaModel, GammaGammaMode
 from clvmodels.models.ggompertz_nbd import BayesianGGompertzNBDModel, GGompertzNBDModel
 from clvmodels.models.modified_beta_geo import BayesianModifiedBetaGeoModel, ModifiedBetaGeoModel
 from clvmodels.models.pareto_nbd import BayesianParetoNBDModel, ParetoNBDModel
+from clvmodels.models.pareto_nbd_correlation import (
+    BayesianParetoNBDCorrelationModel,
+    ParetoNBDCorrelationModel,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ MODELS: dict[str, ModelSpec] = {
         ModelSpec(BetaGeoModel, BayesianBetaGeoModel),
         ModelSpec(ModifiedBetaGeoModel, BayesianModifiedBetaGeoModel),
         ModelSpec(ParetoNBDModel, BayesianParetoNBDModel),
+        ModelSpec(ParetoNBDCorrelationModel, BayesianParetoNBDCorrelationModel),
         ModelSpec(GGompertzNBDModel, BayesianGGompertzNBDModel),
         ModelSpec(BetaGeoBetaBinomModel, BayesianBetaGeoBetaBinomModel),
         ModelSpec(GammaGammaModel, BayesianGammaGammaModel),
@@ -109,9 +114,10 @@ __all__ = [
     "CONTRACT_MODELS", "MODELS", "MODEL_CLASSES", "PURCHASE_MODELS", "SPEND_MODELS",
     "BayesianBetaDiscreteWeibullModel", "BayesianBetaGeoBetaBinomModel", "BayesianBetaGeoModel",
     "BayesianGGompertzNBDModel", "BetaGeoBetaBinomModel",
-    "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDModel",
+    "BayesianGammaGammaModel", "BayesianModifiedBetaGeoModel", "BayesianParetoNBDCorrelationModel",
+    "BayesianParetoNBDModel",
     "BayesianShiftedBetaGeoModel", "BetaDiscreteWeibullModel", "BetaGeoModel",
     "GGompertzNBDModel", "GammaGammaModel", "ModelSpec", "ModifiedBetaGeoModel",
-    "ParetoNBDModel", "ShiftedBetaGeoModel",
+    "ParetoNBDCorrelationModel", "ParetoNBDModel", "ShiftedBetaGeoModel",
     "model_by_name", "model_class",
 ]

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import stats
 from scipy.special import logsumexp
 
+from clvmodels.estimation.bayesian import BayesianModel, bayes_backend
 from clvmodels.estimation.family import FitColumns, Parameter, Params, PurchaseFamily
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
@@ -205,10 +206,15 @@ class ParetoNBDCorrelationFamily(PurchaseFamily):
         return 0.0, _signed_log_sum(alive, weights), _signed_log_sum(gone, weights)
 
     def log_likelihood(self, params: Params, fit_data: FitData) -> np.ndarray:
-        levels = fit_data.levels("x") if all(np.ndim(p) == 0 for p in params) else None
-        _, u, v = self.likelihood_parts(params, fit_data["x"], fit_data["t_x"], fit_data["T"],
-                                        levels, kernel_unit(fit_data))
-        return np.logaddexp(u, v)
+        """Per row ``log sum_k w_k L_k``, each ``L_k`` the Pareto/NBD's likelihood at a
+        component: the sum :meth:`log_likelihood_gradient` takes, so that the two agree to
+        the last bit (summing the alive and the gone parts apart differs by rounding, 1e-12
+        relative where a row's log-likelihood is near 0)."""
+        unit = kernel_unit(fit_data)
+        m, _ = _mixing_derivatives(params, unit)
+        rows = np.stack([PARETO_NBD.log_likelihood(component, fit_data)
+                         for component in _components(params, unit)])
+        return _signed_log_sum(rows, _weights(m, rows.shape[1:]))
 
     def log_likelihood_gradient(self, params: Params, fit_data: FitData):
         """Per row, with ``L = sum_k w_k L_k`` (``w = 1 + m, -m, -m, m``): ``dLL = sum_k
@@ -397,6 +403,63 @@ class ParetoNBDCorrelationModel(PurchasePredictions, MLEModel):
         return super().set_params_(params, time_unit)
 
 
-__all__ = ["PARETO_NBD_CORRELATION", "ParetoNBDCorrelationFamily", "ParetoNBDCorrelationModel",
-           "correlation", "correlation_range", "kappa_for", "laplace_transforms",
-           "omega_bounds", "omega_of", "sample_rates"]
+class BayesianParetoNBDCorrelationModel(PurchasePredictions, BayesianModel):
+    """Pareto/NBD with correlated purchase and dropout rates (Sarmanov; CLVTools'
+    ``pnbd(use.cor = TRUE)``) with a posterior over its parameters (PyMC; the ``bayes``
+    extra).
+
+    The likelihood is :class:`ParetoNBDCorrelationModel`'s (the family's NumPy code with its
+    gradient, on distinct weighted rows). Default priors: those of
+    :class:`~clvmodels.BayesianParetoNBDModel` on ``r``, ``alpha``, ``s``, ``beta``
+    (log-normals with log-scale sd 2), and on the correlation's parameter ``kappa`` a
+    log-normal with log-scale sd 2 whose median puts omega at 0 at the starting marginals.
+    ``log kappa`` is the logit of omega's position within its admissible interval (whose
+    ends depend on r, alpha, s and beta), so this prior is a normal on that unconstrained
+    logit, centred on "no correlation"; every draw is a proper Sarmanov density whatever
+    the marginals. Static covariates as :class:`~clvmodels.BayesianParetoNBDModel`'s.
+
+    Parameters
+    ----------
+    priors : dict, optional
+        Replacement priors by parameter name (unnamed PyMC distributions, positive support).
+
+    Attributes
+    ----------
+    params_ : Series
+        Posterior means of ``r``, ``alpha``, ``s``, ``beta`` and ``kappa`` (see
+        :class:`ParetoNBDCorrelationModel`).
+    correlation_ : float
+        The posterior mean of cor(lambda, mu); :meth:`summary` adds its draws' summary as a
+        row ``cor``.
+    """
+
+    family = PARETO_NBD_CORRELATION
+
+    def correlation_draws(self) -> pd.Series:
+        """cor(lambda, mu) at every posterior draw (of a customer with covariates 0), indexed
+        like :meth:`parameter_draws`."""
+        draws = self.parameter_draws()
+        values = correlation(tuple(draws[name].to_numpy() for name in self.param_names))
+        return pd.Series(values, index=draws.index, name="cor")
+
+    @property
+    def correlation_(self) -> float:
+        """The posterior mean of cor(lambda, mu) (of a customer with covariates 0)."""
+        return float(self.correlation_draws().mean())
+
+    def summary(self, **kwargs) -> pd.DataFrame:
+        """ArviZ's summary of the parameters (:meth:`BayesianModel.summary`) and a row
+        ``cor``: the same statistics of cor(lambda, mu) over the draws (its HDI lies within
+        the correlations the Sarmanov family reaches, draw by draw)."""
+        self.check_fitted()
+        posterior = self.idata.posterior
+        names = self.posterior_names
+        values = correlation(tuple(posterior[name].to_numpy() for name in self.param_names))
+        dataset = posterior[names].assign(cor=(("chain", "draw"), values))
+        return bayes_backend().summary(dataset, (*names, "cor"), **kwargs)
+
+
+__all__ = ["PARETO_NBD_CORRELATION", "BayesianParetoNBDCorrelationModel",
+           "ParetoNBDCorrelationFamily", "ParetoNBDCorrelationModel", "correlation",
+           "correlation_range", "kappa_for", "laplace_transforms", "omega_bounds", "omega_of",
+           "sample_rates"]
