@@ -10,15 +10,16 @@ tests. Imported only by the Bayesian models (numba is in the ``bayes`` extra), t
 ``log I`` and its gradient come from one of two routes per row:
 
 - the closed form ``I = (F(t_x) - F(T)) / m``, ``F(tau) = (base + tau)^-m H(z(tau))``,
-  ``H(z) = 2F1(m, b2; m + 1; z) = sum_k m / (m + k) (b2)_k / k! z^k`` with ``m = r + s + x``,
-  ``z = |alpha - beta| / (base + tau)``, ``base = max(alpha, beta)`` and ``b2 = s + 1`` where
-  ``alpha >= beta``, else ``r + x``. Every term is positive, so the sum cannot cancel, and its
-  derivatives in m, b2 and z are sums of positive multiples of the same terms (no special
-  function). The ratio ``F(T) / F(t_x)`` is taken from ``log1p((T - t_x) / (base + t_x))``,
-  so short intervals keep their digits. Used where the series converges fast (``z(t_x)`` at
-  most ``_SERIES_MAX_Z``, its largest term early) and the difference keeps its digits
-  (``F(T) / F(t_x)`` at most ``_SERIES_MAX_RATIO``). On CDNOW at the maximum-likelihood
-  estimate that is all but ~5% of the rows (z ~ 0.1: ~15 terms);
+  ``H(z) = 2F1(m, b2; m + 1; z)`` with ``m = r + s + x``, ``z = |alpha - beta| / (base +
+  tau)``, ``base = max(alpha, beta)`` and ``b2 = s + 1`` where ``alpha >= beta``, else
+  ``r + x``; by Euler's transformation ``H = (1 - z)^(1 - b2) 2F1(1, m + 1 - b2; m + 1; z)``,
+  whose series' terms shrink at least as fast as z^k (see :func:`_log_f_series`). Every term
+  is positive, so the sum cannot cancel, and its derivatives in m, b2 and z are sums of
+  positive multiples of the same terms (no special function). The ratio ``F(T) / F(t_x)``
+  is taken from ``log1p((T - t_x) / (base + t_x))``, so short intervals keep their digits.
+  Used where the series converges fast (``z(t_x)`` at most ``_SERIES_MAX_Z``) and the
+  difference keeps its digits (``F(T) / F(t_x)`` at most ``_SERIES_MAX_RATIO``). On CDNOW at
+  the maximum-likelihood estimate that is all but ~5% of the rows (z ~ 0.1);
 - elsewhere, adaptive Gauss-Kronrod 7-15 quadrature of the integrand in ``u = log(c + tau)``,
   ``c = min(alpha, beta)``, where its log is concave (the substitution of
   :mod:`clvmodels.models.pareto_nbd_quadrature`), with the derivatives as averages of the
@@ -52,14 +53,11 @@ from clvmodels._numerics import NEGLIGIBLE_NATS, gauss_kronrod_15
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
 
-# The series' argument z(t_x) at most this: beyond its largest term each term is at most about
-# z times the one before, so ~35 terms reach 1e-17 at z = 0.3; beyond it one Gauss-Kronrod
-# panel (15 nodes, three exp / log each) was faster on CDNOW's rows (measured: the series at
-# z ~ 0.45 took longer than the quadrature, at z ~ 0.1 less than half as long).
-_SERIES_MAX_Z = 0.3
-# b2 z at most this: the terms grow while (b2 + k) z / (k + 1) > 1, i.e. up to k ~ b2 z / (1 - z)
-# (~2 b2 z), so the largest term comes within ~40 terms and the series within ~_SERIES_TERMS.
-_SERIES_MAX_GROWTH = 20.0
+# The series' argument z(t_x) at most this: the terms shrink at least as fast as z**k, so at
+# most ~55 terms reach 1e-17 at z = 0.5 (far fewer for large x, where the ratio is about
+# (s + 1) z / (m + 1)). CPU time of the kernel on CDNOW at posterior points (s, beta) from
+# (0.8, 19) to (3, 80), with 0.3, 0.5 and 0.7 here: 0.5 was the fastest or within noise.
+_SERIES_MAX_Z = 0.5
 _SERIES_TERMS = 200
 # A term below this share of its sum (times 1 / (1 - ratio), a bound on the tail it starts)
 # ends the series: the tail is then below rounding.
@@ -77,57 +75,66 @@ _ABSCISSAE, _KRONROD, _GAUSS = gauss_kronrod_15()
 
 # ----------------------------------------------------------------------------- the series
 @compiled
-def _series_term(sums, e_k, z, k, share, inverse_mk, harmonic, bound):
-    """Term k of one end's four sums (H, dH/dm, dH/db2, dH/dz; see :func:`_log_f_series`):
-    the sums with it and whether each of its terms was at most ``bound`` times its sum."""
-    h, h_m, h_b2, h_z = sums
-    a_k = e_k * z / k
-    term = share * a_k
-    term_m = a_k * k * inverse_mk * inverse_mk
-    term_z = share * e_k
-    h, h_m, h_b2, h_z = h + term, h_m + term_m, h_b2 + term * harmonic, h_z + term_z
-    small = (term <= bound * h and term_m <= bound * h_m and term * harmonic <= bound * h_b2
-             and term_z <= bound * h_z)
-    return (h, h_m, h_b2, h_z), small
+def _series_term(sums, e_k, z, k, harmonic, gap_sum, bound):
+    """Term k of one end's four sums (J, J_c, J_d, J_z; see :func:`_log_f_series`): the sums
+    with it and whether each of its terms was at most ``bound`` times its sum."""
+    j, j_c, j_d, j_z = sums
+    term = e_k * z
+    term_z = k * e_k
+    j, j_c, j_d, j_z = j + term, j_c + term * harmonic, j_d + term * gap_sum, j_z + term_z
+    small = (term <= bound * j and term * harmonic <= bound * j_c
+             and term * gap_sum <= bound * j_d and term_z <= bound * j_z)
+    return (j, j_c, j_d, j_z), small
 
 
 @compiled
-def _log_f_series(m, b2, z_start, z_end):
-    """``log H`` and its derivatives in m, b2 and z (over H) at ``z_start`` and at ``z_end``
+def _log_f_series(m, b2, c2, z_start, z_end):
+    """``log H`` and its derivatives in m, b2 and z at ``z_start`` and at ``z_end``
     (``z_end <= z_start``; two 4-tuples), or NaNs where the series has not converged within
-    ``_SERIES_TERMS`` terms; ``H(z) = 2F1(m, b2; m + 1; z)``, 0 <= z < 1.
+    ``_SERIES_TERMS`` terms; ``H(z) = 2F1(m, b2; m + 1; z)``, 0 <= z < 1, ``c2 = m + 1 - b2``
+    (given apart, without the rounding of the difference).
 
-    With ``a_k = (b2)_k / k! z^k``: ``H = sum m / (m + k) a_k``, ``dH/dm = sum k / (m + k)^2
-    a_k``, ``dH/db2 = sum m / (m + k) a_k sum_{j<k} 1 / (b2 + j)`` and
-    ``dH/dz = sum m / (m + k) e_k`` with ``e_k = k a_k / z = (b2)_k / (k - 1)! z^(k - 1)``
-    (kept apart from a_k so that z = 0 needs no division). Both ends in one loop: they share
-    every factor but the powers of z.
+    Euler's transformation ``H = (1 - z)^(1 - b2) J``, ``J = 2F1(1, c2; m + 1; z) = sum_k
+    t_k``, ``t_k = (c2)_k / (m + 1)_k z^k``: the ratio of successive terms
+    ``(c2 + k) / (m + 1 + k) z`` stays below z (the series of H itself grows while
+    ``(b2 + k) z / (k + 1) > 1``, for many terms at large x). With ``S_k = sum_{j<k}
+    1 / (c2 + j)`` and ``D_k = sum_{j<k} (1 / (c2 + j) - 1 / (m + 1 + j)) = sum_{j<k} b2 /
+    ((c2 + j) (m + 1 + j))`` (positive terms, no cancellation): ``dJ/dc2 = sum t_k S_k = J_c``,
+    ``dJ/dm`` at fixed b2 (c2 moves with m) ``= sum t_k D_k = J_d`` and ``dJ/dz = sum k t_k / z
+    = J_z``, kept as ``sum k e_k``, ``e_k = t_k / z``, so that z = 0 needs no division.
     """
     start, end = (1.0, 0.0, 0.0, 0.0), (1.0, 0.0, 0.0, 0.0)
-    e_start = e_end = b2  # e_1
-    harmonic = 0.0  # sum_{j<k} 1 / (b2 + j)
+    e_start = e_end = c2 / (m + 1.0)  # e_1
+    harmonic = gap_sum = 0.0
+    inverse_m = 1.0 / (m + 1.0)  # 1 / (m + 1 + j) at j = k - 1
     for k in range(1, _SERIES_TERMS):
-        inverse_mk = 1.0 / (m + k)
-        harmonic += 1.0 / (b2 + k - 1)
-        share = m * inverse_mk
-        growth = (b2 + k) / k
-        # From term k on, each sum's next term is at most this ratio times its last (z_start
-        # is the larger): e_k's ratio (b2 + k) z / k bounds a_k's and k a_k / (m + k)^2's,
-        # and harmonic grows by a factor below 1 + 1 / k; the bound falls with k, so the
-        # tails are geometric, at most 1 / (1 - ratio) times the last term.
-        ratio = growth * z_start * (1.0 + 1.0 / k)
+        inverse_c = 1.0 / (c2 + k - 1)
+        harmonic += inverse_c
+        gap_sum += b2 * inverse_c * inverse_m
+        # From term k on, each sum's next term is at most this ratio times its last: t_k's
+        # ratio is below z, and k, S_k and D_k each grow by a factor below 1 + 1 / k; the
+        # bound falls with k, so the tails are at most 1 / (1 - ratio) times the last term.
+        ratio = z_start * (1.0 + 1.0 / k)
         bound = _SERIES_RTOL * (1.0 - ratio)
-        start, small_start = _series_term(start, e_start, z_start, k, share, inverse_mk,
-                                          harmonic, bound)
-        end, small_end = _series_term(end, e_end, z_end, k, share, inverse_mk, harmonic, bound)
+        start, small_start = _series_term(start, e_start, z_start, k, harmonic, gap_sum, bound)
+        end, small_end = _series_term(end, e_end, z_end, k, harmonic, gap_sum, bound)
         if ratio < 1.0 and small_start and small_end:
-            return ((math.log(start[0]), start[1] / start[0], start[2] / start[0],
-                     start[3] / start[0]),
-                    (math.log(end[0]), end[1] / end[0], end[2] / end[0], end[3] / end[0]))
+            return (_log_h(start, b2, z_start), _log_h(end, b2, z_end))
+        inverse_m = 1.0 / (m + 1.0 + k)
+        growth = (c2 + k) * inverse_m
         e_start *= growth * z_start
         e_end *= growth * z_end
     nothing = (math.nan, math.nan, math.nan, math.nan)
     return nothing, nothing
+
+
+@compiled
+def _log_h(sums, b2, z):
+    """``log H`` and its derivatives in m, b2 and z from J's sums (:func:`_log_f_series`)."""
+    j, j_c, j_d, j_z = sums
+    log_1mz = math.log1p(-z)
+    return ((1.0 - b2) * log_1mz + math.log(j), j_d / j, -log_1mz - j_c / j,
+            (b2 - 1.0) / (1.0 - z) + j_z / j)
 
 
 @compiled
@@ -142,9 +149,10 @@ def _series_log_i(r, alpha, s, beta, x, t_x, T):
     start, end = base + t_x, base + T
     z_start, z_end = gap / start, gap / end
     nothing = (math.nan, 0.0, 0.0, 0.0, 0.0)
-    if z_start > _SERIES_MAX_Z or b2 * z_start > _SERIES_MAX_GROWTH:
+    if z_start > _SERIES_MAX_Z:
         return nothing
-    (h0, m0, b0, dz0), (h1, m1, b1, dz1) = _log_f_series(m, b2, z_start, z_end)
+    c2 = r + x if alpha_larger else s + 1.0  # m + 1 - b2
+    (h0, m0, b0, dz0), (h1, m1, b1, dz1) = _log_f_series(m, b2, c2, z_start, z_end)
     # log F(T) - log F(t_x) without the difference of two large logs.
     log_growth = math.log1p((T - t_x) / start)
     log_ratio = -m * log_growth + h1 - h0
