@@ -13,7 +13,7 @@ analytic Hessian take I and its derivatives from one quadrature per distinct row
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.special import digamma, expit, exprel, gammaln, hyp2f1, xlogy, zeta
@@ -230,6 +230,15 @@ class ParetoNBDFamily(PurchaseFamily):
         terms[2, 3] = terms[3, 2] = 1.0 / beta - alive / (beta + T)
         terms[3, 3] = -s / beta**2 + alive * s / (beta + T) ** 2
         return rows, gradient, (terms, pooled_dropout, d_v - d_u), dropped
+
+    # ------------------------------------------------------------------------- sampling
+    def compiled_likelihood(self, fit_data: FitData) -> Any:
+        """The numba kernel of the weighted likelihood on ``fit_data`` for the samplers
+        (:class:`~clvmodels.models.pareto_nbd_kernel.CompiledParetoNBD`; imported here, on
+        first use: it needs numba)."""
+        from clvmodels.models.pareto_nbd_kernel import CompiledParetoNBD
+
+        return CompiledParetoNBD(fit_data)
 
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
