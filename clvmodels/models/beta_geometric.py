@@ -286,6 +286,41 @@ class BetaGeometricFamily(PurchaseFamily):
         upper = np.triu(mixture)
         return total, gradient, terms_hessian + upper + np.triu(upper, 1).T
 
+    def log_alive(self, params: Params, x, t_x, T, x_levels=None) -> np.ndarray:
+        """log P(alive at T) (see :meth:`PurchaseFamily.log_alive`); for posterior draws of
+        scalar parameters (shape ``(draws, 1)``) over the rows of ``x_levels`` from the
+        closed form of the dropout term's share, ``v - u = log a - log(b + x + shift - 1) -
+        (r + x) (log(alpha + t_x) - log(alpha + T))`` (the two beta ratios differ by one
+        factor of the rising factorial), with the logarithms taken once per draw and distinct
+        t_x or T: the draws x rows matrix then costs one softplus per element (in the compiled
+        kernel of :mod:`clvmodels.models.beta_geometric_future_kernel` where numba is
+        installed)."""
+        draws = [np.shape(value) for value in params]
+        if x_levels is None or any(len(shape) != 2 or shape[1] != 1 for shape in draws):
+            return super().log_alive(params, x, t_x, T, x_levels)
+        r, alpha, a, b = params
+        x_values, x_codes = x_levels
+        opportunities = x_values + self.shift
+        with np.errstate(divide="ignore"):
+            gap = np.where(opportunities > 0,
+                           np.log(a) - np.log(b + np.maximum(opportunities, 1.0) - 1.0),
+                           -np.inf)
+        t_codes, t_values = pd.factorize(np.asarray(t_x, dtype=float))
+        T_codes, T_values = pd.factorize(np.asarray(T, dtype=float))
+        kernel = future_kernel()
+        if kernel is not None:
+            flat = (np.ascontiguousarray(np.ravel(value), dtype=float) for value in params)
+            return kernel.log_alive_rows(
+                *flat, float(self.shift), np.asarray(x_values, dtype=float),
+                np.asarray(x_codes, dtype=np.int64), np.asarray(t_values, dtype=float),
+                np.asarray(t_codes, dtype=np.int64), np.asarray(T_values, dtype=float),
+                np.asarray(T_codes, dtype=np.int64), np.asarray(x, dtype=float))
+        log_t = np.log(alpha + np.asarray(t_values))
+        log_T = np.log(alpha + np.asarray(T_values))
+        diff = gap[:, x_codes] - (r + x) * (log_t[:, t_codes] - log_T[:, T_codes])
+        with np.errstate(invalid="ignore"):
+            return -np.logaddexp(0.0, diff)
+
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
         r, alpha, a, b = params

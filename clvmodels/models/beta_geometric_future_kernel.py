@@ -167,3 +167,28 @@ def discounted_two_rules(updated: tuple, horizon: float, k: float
     arrays = (np.ascontiguousarray(value, dtype=float) for value in updated)
     return two_rule_integrals(*arrays, float(horizon), float(k), points, log_weights,
                               n_coarse)
+
+
+@compiled(parallel=True)
+def log_alive_rows(r, alpha, a, b, shift, x_values, x_codes, t_values, t_codes, T_values,
+                   T_codes, x):
+    """log P(alive) per draw (``r, alpha, a, b``: one value each) and row (``x`` with its
+    codes into the distinct ``x_values``, and the codes of its t_x and T into their distinct
+    values): ``-softplus(v - u)`` with ``v - u = log a - log(b + x + shift - 1) - (r + x)
+    (log(alpha + t_x) - log(alpha + T))``, -inf where x + shift = 0 (see
+    ``BetaGeometricFamily.log_alive``); the logarithms once per draw and distinct value."""
+    n_draws, n_rows = len(r), len(x)
+    out = np.empty((n_draws, n_rows))
+    for d in numba.prange(n_draws):
+        log_a = math.log(a[d])
+        gap = np.empty(len(x_values))
+        for level in range(len(x_values)):
+            opportunities = x_values[level] + shift
+            gap[level] = (log_a - math.log(b[d] + opportunities - 1.0) if opportunities > 0
+                          else -math.inf)
+        log_t = np.log(alpha[d] + t_values)
+        log_T = np.log(alpha[d] + T_values)
+        for i in range(n_rows):
+            diff = gap[x_codes[i]] - (r[d] + x[i]) * (log_t[t_codes[i]] - log_T[T_codes[i]])
+            out[d, i] = -(max(diff, 0.0) + math.log1p(math.exp(-abs(diff))))
+    return out
