@@ -19,8 +19,8 @@ _BISECTION_STEPS = 64
 _NODES_PER_PANEL = 32
 # Composite Gauss-Legendre panels of a discounted-purchase integral (see integrate_rate).
 RATE_PANELS = 8
-# Beyond e**-50 of discounting the remaining purchases add nothing in double precision.
-_DISCOUNT_CUTOFF_NATS = 50.0
+#: Beyond e**-50 of discounting the remaining purchases add nothing in double precision.
+DISCOUNT_CUTOFF_NATS = 50.0
 # Rows integrated at once: bounds memory at about _RATE_CHUNK * nodes * 8 bytes per temporary.
 _RATE_CHUNK = 8192
 
@@ -241,7 +241,7 @@ def integrate_rate(
     scale = np.asarray(scale, dtype=float).reshape(-1)
     n = len(scale)
     horizon = np.broadcast_to(np.asarray(horizon, dtype=float), (n,))
-    end = horizon if k == 0 else np.minimum(horizon, _DISCOUNT_CUTOFF_NATS / k)
+    end = horizon if k == 0 else np.minimum(horizon, DISCOUNT_CUTOFF_NATS / k)
     u_max = np.log1p(end / scale)
     result = np.empty(n)
     for start in range(0, max(n, 1), _RATE_CHUNK):

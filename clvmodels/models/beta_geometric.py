@@ -20,14 +20,21 @@ here; a new MBG/NBD customer is alive with probability ``b / (a + b)``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy.special import betainc, digamma, expit, gammaln, xlogy, zeta
 
-from clvmodels._numerics import log_hyp2f1_forms, log_rising
+from clvmodels._numerics import (
+    TWO_RULE_TOLERANCE,
+    integrate_rate_per_draw,
+    log_hyp2f1_forms,
+    log_rising,
+)
 from clvmodels.estimation.family import (
     CovariateLink,
     Params,
@@ -279,6 +286,41 @@ class BetaGeometricFamily(PurchaseFamily):
         upper = np.triu(mixture)
         return total, gradient, terms_hessian + upper + np.triu(upper, 1).T
 
+    def log_alive(self, params: Params, x, t_x, T, x_levels=None) -> np.ndarray:
+        """log P(alive at T) (see :meth:`PurchaseFamily.log_alive`); for posterior draws of
+        scalar parameters (shape ``(draws, 1)``) over the rows of ``x_levels`` from the
+        closed form of the dropout term's share, ``v - u = log a - log(b + x + shift - 1) -
+        (r + x) (log(alpha + t_x) - log(alpha + T))`` (the two beta ratios differ by one
+        factor of the rising factorial), with the logarithms taken once per draw and distinct
+        t_x or T: the draws x rows matrix then costs one softplus per element (in the compiled
+        kernel of :mod:`clvmodels.models.beta_geometric_future_kernel` where numba is
+        installed)."""
+        draws = [np.shape(value) for value in params]
+        if x_levels is None or any(len(shape) != 2 or shape[1] != 1 for shape in draws):
+            return super().log_alive(params, x, t_x, T, x_levels)
+        r, alpha, a, b = params
+        x_values, x_codes = x_levels
+        opportunities = x_values + self.shift
+        with np.errstate(divide="ignore"):
+            gap = np.where(opportunities > 0,
+                           np.log(a) - np.log(b + np.maximum(opportunities, 1.0) - 1.0),
+                           -np.inf)
+        t_codes, t_values = pd.factorize(np.asarray(t_x, dtype=float))
+        T_codes, T_values = pd.factorize(np.asarray(T, dtype=float))
+        kernel = future_kernel()
+        if kernel is not None:
+            flat = (np.ascontiguousarray(np.ravel(value), dtype=float) for value in params)
+            return kernel.log_alive_rows(
+                *flat, float(self.shift), np.asarray(x_values, dtype=float),
+                np.asarray(x_codes, dtype=np.int64), np.asarray(t_values, dtype=float),
+                np.asarray(t_codes, dtype=np.int64), np.asarray(T_values, dtype=float),
+                np.asarray(T_codes, dtype=np.int64), np.asarray(x, dtype=float))
+        log_t = np.log(alpha + np.asarray(t_values))
+        log_T = np.log(alpha + np.asarray(T_values))
+        diff = gap[:, x_codes] - (r + x) * (log_t[:, t_codes] - log_T[:, T_codes])
+        with np.errstate(invalid="ignore"):
+            return -np.logaddexp(0.0, diff)
+
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
         r, alpha, a, b = params
@@ -340,6 +382,28 @@ class BetaGeometricFamily(PurchaseFamily):
             log_rate[failed] = log_purchase_rate(*rows)
         return log_rate
 
+    def future_discounted(self, updated: tuple, horizon: float, discount_rate: float,
+                          per_draw: bool = False) -> np.ndarray:
+        """The discounted future purchases (see :meth:`PurchaseFamily.future_discounted`);
+        for many posterior draws the two short rules are computed by the compiled kernel of
+        :mod:`clvmodels.models.beta_geometric_future_kernel` where numba is installed (the
+        ``bayes`` extra), and the elements it leaves (NaN) or whose two rules disagree by the
+        NumPy route, which also stands in without numba."""
+        kernel = future_kernel() if per_draw else None
+        if kernel is None:
+            return super().future_discounted(updated, horizon, discount_rate, per_draw)
+        shape = np.broadcast_shapes(*(np.shape(value) for value in updated))
+        flat = tuple(np.broadcast_to(value, shape).ravel() for value in updated)
+        coarse, fine = kernel.discounted_two_rules(flat, horizon, np.log1p(discount_rate))
+        with np.errstate(invalid="ignore"):
+            unsure = ~(np.abs(fine - coarse) <= TWO_RULE_TOLERANCE * np.abs(fine))
+        if np.any(unsure):
+            rows = tuple(value[unsure] for value in flat)
+            fine[unsure] = integrate_rate_per_draw(self.future_log_rate, rows,
+                                                   self.future_rate_scale(rows), horizon,
+                                                   np.log1p(discount_rate))
+        return fine.reshape(shape)
+
     def future_pmf(self, updated: tuple, n: int, t) -> np.ndarray:
         """P(X(t) = n): alive throughout, or dropped out after the n-th purchase."""
         r, alpha, a, b = updated
@@ -383,6 +447,17 @@ class BetaGeometricFamily(PurchaseFamily):
     def compiled_likelihood(self, fit_data: FitData) -> CompiledBetaGeometric:
         """The numba kernel of the weighted likelihood on ``fit_data`` (for the samplers)."""
         return CompiledBetaGeometric(self.shift, kernel_data(fit_data, self.shift))
+
+
+@functools.cache
+def future_kernel() -> ModuleType | None:
+    """The compiled discounted-future kernel
+    (:mod:`clvmodels.models.beta_geometric_future_kernel`), or None without numba."""
+    try:
+        from clvmodels.models import beta_geometric_future_kernel
+    except ImportError:
+        return None
+    return beta_geometric_future_kernel
 
 
 def kernel_data(fit_data: FitData, shift: int) -> tuple[np.ndarray, ...]:
