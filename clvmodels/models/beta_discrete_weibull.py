@@ -34,6 +34,7 @@ from clvmodels.estimation.contract import (
 from clvmodels.estimation.family import CovariateLink, Parameter, Params
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
+from clvmodels.models.compiled_kernel import CompiledContract
 
 # Beyond y = t**c = e**600 the terms of log Gamma(beta + y + alpha) - log Gamma(beta + y) after
 # alpha log y are below e**-600 relative (and y itself may overflow): alpha log y alone.
@@ -167,6 +168,11 @@ class BetaDiscreteWeibullFamily(ContractFamily):
         g_now = self.log_survival_gradient(params, n)
         g_later = self.log_survival_gradient(params, np.add(n, 1.0))
         return g_now + weight * (g_later - g_now)
+
+    def compiled_likelihood(self, fit_data: FitData) -> CompiledContract:
+        """The numba kernel of the weighted likelihood on ``fit_data`` (for the samplers; the
+        sBG's too, by its number of parameters)."""
+        return CompiledContract.of(fit_data["n"], fit_data["churned"], fit_data.weights)
 
     def simulate(self, params: Params, periods: np.ndarray, rng: np.random.Generator
                  ) -> tuple[np.ndarray, np.ndarray]:
