@@ -144,14 +144,11 @@ def test_kernel_gradient_matches_finite_differences(family, points, data_sets):
     compiled = family.compiled_likelihood(data_sets[0]())
     values = np.array(points[0])
     _, gradient = compiled.value_and_gradient(values)
-    for i in range(len(values)):
-        step = 1e-6 * values[i]
-        up, down = values.copy(), values.copy()
-        up[i] += step
-        down[i] -= step
-        numeric = (compiled.value_and_gradient(up)[0]
-                   - compiled.value_and_gradient(down)[0]) / (2 * step)
-        assert gradient[i] == pytest.approx(numeric, rel=1e-6, abs=1e-4)
+    steps = np.diag(1e-6 * values)
+    numeric = [(compiled.value_and_gradient(values + step)[0]
+                - compiled.value_and_gradient(values - step)[0]) / (2 * step[i])
+               for i, step in enumerate(steps)]
+    np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-4)
 
 
 def test_family_codes_are_the_kernels():
@@ -216,24 +213,26 @@ def test_native_callbacks_sample_whitened_coordinates(model_class, make):
     mode = packed[start:start + k]
     factor = packed[start + k:start + k + k * k].reshape(k, k)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
-    logp_callback, expand_callback = (compiled.compiled_logp_func.ctypes,
-                                      compiled.compiled_expand_func.ctypes)
     user_data = ctypes.c_void_p(packed.ctypes.data)
 
-    def pointer(array):
-        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+    def call(callback, *sizes_and_arrays):
+        """A callback called as nutpie calls it: sizes, then pointers to the arrays."""
+        arguments = [value if isinstance(value, int)
+                     else value.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
+                     for value in sizes_and_arrays]
+        return callback.ctypes(*arguments, user_data)
 
     for z in (np.zeros(k), np.linspace(-1.5, 2.0, k)):
         gradient, value, expanded = np.empty(k), np.empty(1), np.empty(2 * k)
-        assert logp_callback(k, pointer(z), pointer(gradient), pointer(value), user_data) == 0
+        assert call(compiled.compiled_logp_func, k, z, gradient, value) == 0
         theta = mode + factor @ z
         expected_value, expected_gradient = kernel.log_density(theta, packed)
         assert value[0] == pytest.approx(expected_value, rel=1e-12)
         np.testing.assert_allclose(gradient, factor.T @ expected_gradient, rtol=1e-12,
                                    atol=1e-12 * np.abs(expected_gradient).max())
-        assert expand_callback(k, 2 * k, pointer(z), pointer(expanded), user_data) == 0
+        assert call(compiled.compiled_expand_func, k, 2 * k, z, expanded) == 0
         # theta summed in another order than NumPy's: a few ulps of |mode| + |L| |z| (< 10).
         np.testing.assert_allclose(expanded[:k], theta, rtol=0, atol=1e-14)
         np.testing.assert_allclose(expanded[k:], np.exp(theta), rtol=1e-13)
-    assert logp_callback(k + 1, pointer(np.zeros(k + 1)), pointer(np.empty(k + 1)),
-                         pointer(np.empty(1)), user_data) == -1
+    assert call(compiled.compiled_logp_func, k + 1, np.zeros(k + 1), np.empty(k + 1),
+                np.empty(1)) == -1

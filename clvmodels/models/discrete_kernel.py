@@ -38,6 +38,7 @@ import numba
 import numpy as np
 
 from clvmodels.models.beta_geometric_kernel import compiled, digamma
+from clvmodels.models.gamma_gamma_kernel import c_callbacks
 
 #: The packed data's header before the priors: its length, the number of parameters and the
 #: family's code (``BGBB`` or ``CONTRACT``).
@@ -324,18 +325,8 @@ def _expand_callback(dim, expanded, z_, draw_, user_data_):
     return 0
 
 
-_DOUBLES = numba.types.CPointer(numba.types.double)
-# nutpie's C signatures: (dim, z, gradient out, value out, user data) -> status and
-# (dim, expanded dim, z, draw out, user data) -> status.
-_LOGP_SIGNATURE = numba.types.int64(numba.types.uint64, _DOUBLES, _DOUBLES, _DOUBLES,
-                                    numba.types.voidptr)
-_EXPAND_SIGNATURE = numba.types.int64(numba.types.uint64, numba.types.uint64, _DOUBLES,
-                                      _DOUBLES, numba.types.voidptr)
-
-
 @functools.cache
 def compiled_callbacks():
     """The two callbacks as C functions: compiled at the first fit, not at import (from
     numba's disk cache after the first fit on the machine)."""
-    return (numba.cfunc(_LOGP_SIGNATURE, cache=True, error_model="numpy")(_logp_callback),
-            numba.cfunc(_EXPAND_SIGNATURE, cache=True, error_model="numpy")(_expand_callback))
+    return c_callbacks(_logp_callback, _expand_callback)
