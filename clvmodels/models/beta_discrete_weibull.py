@@ -140,6 +140,9 @@ class BetaDiscreteWeibullFamily(ContractFamily):
     covariate_links: ClassVar[tuple[CovariateLink, ...]] = (
         CovariateLink("dropout", ("alpha",), 1, "churning sooner"),
     )
+    #: The BdW's posterior on a short cohort curves along c (a few divergent transitions at
+    #: NUTS's 0.8 on the high-end cohort's years 0-7, none at 0.9 over three seeds).
+    target_accept: ClassVar[float] = 0.9
 
     def shape(self, params: Params):
         """(alpha, beta, c) of the parameters."""
@@ -193,6 +196,7 @@ class ShiftedBetaGeoFamily(BetaDiscreteWeibullFamily):
     title: ClassVar[str] = "sBG"
     aliases: ClassVar[tuple[str, ...]] = ("shiftedbetageo", "shifted-beta-geometric")
     parameters = BetaDiscreteWeibullFamily.parameters[:2]
+    target_accept: ClassVar[float] = 0.8  # two parameters, no ridge along c
 
     def shape(self, params: Params):
         return params[0], params[1], 1.0
