@@ -48,6 +48,7 @@ from clvmodels.estimation.family import CovariateLink, Parameter, Params, Purcha
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
+from clvmodels.models.compiled_kernel import CompiledBetaGeoBetaBinom
 from clvmodels.validation import ValidationError, check_rfm, invalid_rows
 
 # Within this distance of gamma = 1 the closed form of the expected survived periods is 0/0
@@ -369,6 +370,11 @@ class BetaGeoBetaBinomFamily(PurchaseFamily):
         gradient[2] = psi_gd + dropped / gamma - gd_k
         gradient[3] = psi_gd - digamma(delta) + d_k - gd_k
         return c + total, gradient
+
+    def compiled_likelihood(self, fit_data: FitData) -> CompiledBetaGeoBetaBinom:
+        """The numba kernel of the weighted likelihood on ``fit_data`` (for the samplers)."""
+        return CompiledBetaGeoBetaBinom.of(fit_data["x"], fit_data["t_x"], fit_data["T"],
+                                           fit_data.weights)
 
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:

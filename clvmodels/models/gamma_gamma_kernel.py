@@ -144,15 +144,21 @@ def _expand_callback(dim, expanded, z_, draw_, user_data_):
 _DOUBLES = numba.types.CPointer(numba.types.double)
 # nutpie's C signatures: (dim, z, gradient out, value out, user data) -> status and
 # (dim, expanded dim, z, draw out, user data) -> status.
-_LOGP_SIGNATURE = numba.types.int64(numba.types.uint64, _DOUBLES, _DOUBLES, _DOUBLES,
-                                    numba.types.voidptr)
-_EXPAND_SIGNATURE = numba.types.int64(numba.types.uint64, numba.types.uint64, _DOUBLES,
-                                      _DOUBLES, numba.types.voidptr)
+LOGP_SIGNATURE = numba.types.int64(numba.types.uint64, _DOUBLES, _DOUBLES, _DOUBLES,
+                                   numba.types.voidptr)
+EXPAND_SIGNATURE = numba.types.int64(numba.types.uint64, numba.types.uint64, _DOUBLES,
+                                     _DOUBLES, numba.types.voidptr)
+
+
+def c_callbacks(logp_callback, expand_callback) -> tuple:
+    """nutpie's two callbacks (Python functions numba compiles) as C functions of nutpie's
+    signatures, cached on disk by numba (next to the module that defines each callback)."""
+    return (numba.cfunc(LOGP_SIGNATURE, cache=True, error_model="numpy")(logp_callback),
+            numba.cfunc(EXPAND_SIGNATURE, cache=True, error_model="numpy")(expand_callback))
 
 
 @functools.cache
 def compiled_callbacks():
     """The two callbacks as C functions: compiled at the first fit, not at import (from
     numba's disk cache after the first fit on the machine)."""
-    return (numba.cfunc(_LOGP_SIGNATURE, cache=True, error_model="numpy")(_logp_callback),
-            numba.cfunc(_EXPAND_SIGNATURE, cache=True, error_model="numpy")(_expand_callback))
+    return c_callbacks(_logp_callback, _expand_callback)
