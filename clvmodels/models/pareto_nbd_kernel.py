@@ -52,6 +52,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 from clvmodels._numerics import NEGLIGIBLE_NATS, gauss_kronrod_15
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
+from clvmodels.models.gamma_gamma_kernel import c_callbacks
 
 # The series' argument z(t_x) at most this: the terms shrink at least as fast as z**k, so at
 # most ~55 terms reach 1e-17 at z = 0.5 (far fewer for large x, where the ratio is about
@@ -468,16 +469,9 @@ def _expand_callback(dim, expanded, z_, draw_, user_data_):
 
 @functools.cache
 def compiled_callbacks() -> tuple:
-    """The two callbacks as C functions with nutpie's signatures, (dim, z, gradient out, value
-    out, user data) and (dim, expanded dim, z, draw out, user data), each returning a status:
-    compiled at the first fit, not at import (from numba's disk cache after the first fit on
-    the machine)."""
-    doubles = numba.types.CPointer(numba.types.double)
-    logp = numba.types.int64(numba.types.uint64, doubles, doubles, doubles, numba.types.voidptr)
-    expand = numba.types.int64(numba.types.uint64, numba.types.uint64, doubles, doubles,
-                               numba.types.voidptr)
-    return (numba.cfunc(logp, cache=True, error_model="numpy")(_logp_callback),
-            numba.cfunc(expand, cache=True, error_model="numpy")(_expand_callback))
+    """The two callbacks as C functions with nutpie's signatures: compiled at the first fit,
+    not at import (from numba's disk cache after the first fit on the machine)."""
+    return c_callbacks(_logp_callback, _expand_callback)
 
 
 class CompiledParetoNBD:
