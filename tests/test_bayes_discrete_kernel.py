@@ -5,13 +5,13 @@ and its C callbacks sample whitened coordinates."""
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 
 pytest.importorskip("pymc")
 pytest.importorskip("numba")
+
+from _kernels import NutpieCallbacks, central_differences  # noqa: E402
 
 from clvmodels import (  # noqa: E402
     BayesianBetaDiscreteWeibullModel,
@@ -144,10 +144,7 @@ def test_kernel_gradient_matches_finite_differences(family, points, data_sets):
     compiled = family.compiled_likelihood(data_sets[0]())
     values = np.array(points[0])
     _, gradient = compiled.value_and_gradient(values)
-    steps = np.diag(1e-6 * values)
-    numeric = [(compiled.value_and_gradient(values + step)[0]
-                - compiled.value_and_gradient(values - step)[0]) / (2 * step[i])
-               for i, step in enumerate(steps)]
+    numeric = central_differences(lambda p: compiled.value_and_gradient(p)[0], values)
     np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-4)
 
 
@@ -208,34 +205,27 @@ def test_native_callbacks_sample_whitened_coordinates(model_class, make):
     model, _, _, compiled = _native_model(model_class, make)
     assert compiled.compiled_logp_func is not None
     k = len(model.param_names)
-    packed = compiled.user_data
+    callbacks = NutpieCallbacks(compiled)
+    packed = callbacks.packed
     start = kernel.PRIORS + 2 * k
     mode = packed[start:start + k]
     factor = packed[start + k:start + k + k * k].reshape(k, k)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
-    user_data = ctypes.c_void_p(packed.ctypes.data)
-
-    def call(callback, *sizes_and_arrays):
-        """A callback called as nutpie calls it: sizes, then pointers to the arrays."""
-        arguments = [value if isinstance(value, int)
-                     else value.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-                     for value in sizes_and_arrays]
-        return callback.ctypes(*arguments, user_data)
 
     for z in (np.zeros(k), np.linspace(-1.5, 2.0, k)):
-        gradient, value, expanded = np.empty(k), np.empty(1), np.empty(2 * k)
-        assert call(compiled.compiled_logp_func, k, z, gradient, value) == 0
+        status, value, gradient = callbacks.log_density(z)
+        assert status == 0
         theta = mode + factor @ z
         expected_value, expected_gradient = kernel.log_density(theta, packed)
-        assert value[0] == pytest.approx(expected_value, rel=1e-12)
+        assert value == pytest.approx(expected_value, rel=1e-12)
         np.testing.assert_allclose(gradient, factor.T @ expected_gradient, rtol=1e-12,
                                    atol=1e-12 * np.abs(expected_gradient).max())
-        assert call(compiled.compiled_expand_func, k, 2 * k, z, expanded) == 0
+        status, expanded = callbacks.draw(z)
+        assert status == 0
         # theta summed in another order than NumPy's: a few ulps of |mode| + |L| |z| (< 10).
         np.testing.assert_allclose(expanded[:k], theta, rtol=0, atol=1e-14)
         np.testing.assert_allclose(expanded[k:], np.exp(theta), rtol=1e-13)
-    assert call(compiled.compiled_logp_func, k + 1, np.zeros(k + 1), np.empty(k + 1),
-                np.empty(1)) == -1
+    assert callbacks.log_density(np.zeros(k), dim=k + 1)[0] == -1
 
 
 def test_default_bdw_fit_has_no_divergences():

@@ -4,8 +4,6 @@ native route taking it with the default priors."""
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 
@@ -13,6 +11,7 @@ pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
 from _fitting import fit_data_of  # noqa: E402
+from _kernels import NutpieCallbacks  # noqa: E402
 
 from clvmodels import BayesianGammaGammaModel, GammaGammaModel  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
@@ -124,27 +123,12 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     rounding, 1e-12); the stored draw is those log-parameters and their exponentials; a
     non-finite density is reported by nutpie's codes, not raised."""
     _, _, compiled = _native(cdnow)
-    packed = compiled.user_data
+    callbacks = NutpieCallbacks(compiled)
+    packed = callbacks.packed
     mode = packed[kernel.CENTRE:kernel.FACTOR]
     factor = packed[kernel.FACTOR:kernel.HEADER].reshape(3, 3)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
-    user_data = ctypes.c_void_p(packed.ctypes.data)
-
-    def doubles(array):
-        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-
-    def log_density_at(z, dim=3):
-        """(status, value, gradient) as nutpie's log-density callback returns them."""
-        gradient, value = np.empty(3), np.empty(1)
-        status = compiled.compiled_logp_func.ctypes(dim, doubles(z), doubles(gradient),
-                                                    doubles(value), user_data)
-        return status, value[0], gradient
-
-    def draw_at(z):
-        draw = np.empty(6)
-        status = compiled.compiled_expand_func.ctypes(3, 6, doubles(z), doubles(draw),
-                                                      user_data)
-        return status, draw
+    log_density_at, draw_at = callbacks.log_density, callbacks.draw
 
     for z in (np.zeros(3), np.array([1.5, -2.0, 3.0])):
         theta = mode + factor @ z

@@ -5,14 +5,13 @@ rows, nutpie's C callbacks in whitened coordinates, and the PyTensor Op in the P
 
 from __future__ import annotations
 
-import ctypes
-
 import numpy as np
 import pytest
 
 pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
+from _kernels import NutpieCallbacks, central_differences  # noqa: E402
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from scipy.special import digamma  # noqa: E402
@@ -139,13 +138,8 @@ def test_kernel_gradient_matches_finite_differences(cdnow):
     for point in POINTS[:2]:
         values = np.array(point)
         _, gradient = compiled.value_and_gradient(values)
-        for i, step in enumerate(1e-6 * values):
-            up, down = values.copy(), values.copy()
-            up[i] += step
-            down[i] -= step
-            numeric = (compiled.value_and_gradient(up)[0]
-                       - compiled.value_and_gradient(down)[0]) / (2 * step)
-            assert gradient[i] == pytest.approx(numeric, rel=1e-6, abs=1e-3), (point, i)
+        numeric = central_differences(lambda p: compiled.value_and_gradient(p)[0], values)
+        np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-3, err_msg=str(point))
 
 
 _LOG_PARAMETER = st.floats(min_value=np.log(1e-3), max_value=np.log(1e3))
@@ -238,20 +232,12 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     rounding, 1e-12); the stored draw is those log-parameters and their exponentials; a
     non-finite density is reported by nutpie's codes, not raised."""
     _, _, compiled = _native(cdnow)
-    packed = compiled.user_data
+    callbacks = NutpieCallbacks(compiled)
+    packed = callbacks.packed
     mode = packed[kernel.CENTRE:kernel.FACTOR]
     factor = packed[kernel.FACTOR:kernel.HEADER].reshape(4, 4)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
-    user_data = ctypes.c_void_p(packed.ctypes.data)
-
-    def doubles(array):
-        return array.ctypes.data_as(ctypes.POINTER(ctypes.c_double))
-
-    def log_density_at(z, dim=4):
-        gradient, value = np.empty(4), np.empty(1)
-        status = compiled.compiled_logp_func.ctypes(dim, doubles(z), doubles(gradient),
-                                                    doubles(value), user_data)
-        return status, value[0], gradient
+    log_density_at = callbacks.log_density
 
     for z in (np.zeros(4), np.array([1.5, -2.0, 0.3, 3.0])):
         theta = mode + factor @ z
@@ -263,9 +249,8 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
         # absolute, whatever the gradient (~1e-8 at the mode).
         np.testing.assert_allclose(gradient, factor.T @ expected_gradient, rtol=1e-12,
                                    atol=1e-10)
-        draw = np.empty(8)
-        assert compiled.compiled_expand_func.ctypes(4, 8, doubles(z), doubles(draw),
-                                                    user_data) == 0
+        status, draw = callbacks.draw(z)
+        assert status == 0
         # mode + L z summed in another order than NumPy's: a few ulps of |mode| + |L| |z|.
         np.testing.assert_allclose(draw, np.concatenate([theta, np.exp(theta)]), rtol=1e-14)
     assert log_density_at(np.zeros(4), dim=3)[0] == -1
