@@ -28,13 +28,21 @@ MODULE = [sys.executable, "-m", "clvmodels"]
 WAIT = 240  # seconds: the bound of every wait for a process (a hung run fails the test)
 
 
+def _default_interrupts() -> None:
+    # A process started with SIGINT ignored (a background job of a non-interactive shell:
+    # how CI may run the tests) passes that on, and Python then keeps ignoring it, as it
+    # should; the process under test starts as one run from a terminal would.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def patched(patch: str, *args, **kwargs) -> subprocess.Popen:
-    """The command line in a process that first runs ``patch``."""
+    """The command line in a process that first runs ``patch``, with SIGINT's default
+    disposition (see :func:`_default_interrupts`)."""
     code = (textwrap.dedent(patch) + "\nimport sys\nfrom clvmodels.__main__ import main\n"
             "sys.exit(main(sys.argv[1:]))\n")
     return subprocess.Popen([sys.executable, "-c", code, *map(str, args)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kwargs)
+                            preexec_fn=_default_interrupts, **kwargs)
 
 
 def finished(process: subprocess.Popen) -> tuple[int, str]:
@@ -244,12 +252,16 @@ def test_interrupts_are_held_back_while_a_commit_renames(tmp_path):
         replace(source, target)
 
     os.replace = interrupting_replace
+    # Python's own SIGINT handler, even where this process inherited SIGINT ignored (see
+    # _default_interrupts).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with pytest.raises(KeyboardInterrupt):
             staging.commit()
             time.sleep(1)  # a held-back signal is delivered as soon as the renames are done
     finally:
         os.replace = replace
+        signal.signal(signal.SIGINT, previous)
     assert (tmp_path / "a.csv").read_text() == "a" and (tmp_path / "b.csv").read_text() == "b"
     assert names(tmp_path) == ["a.csv", "b.csv"]
 
