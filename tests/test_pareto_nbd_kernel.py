@@ -12,7 +12,7 @@ pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
 from _kernels import NutpieCallbacks, central_differences  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
+from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from scipy.special import digamma  # noqa: E402
 
@@ -61,15 +61,18 @@ def _assert_gradients_agree(gradient, expected, params, data: FitData, message="
     magnitudes of the parts it is a sum of (a row's c, u and log I terms, which cancel where a
     customer's likelihood barely depends on a parameter: e.g. log alpha - log(alpha + T) at
     T = 1e-3): the quadrature's averages are accurate to ~1e-13 of those parts and rounding to
-    ~1e-16 of them."""
+    ~1e-16 of them. The series route adds, in alpha and beta, terms m / (base + tau) and
+    b2 / (base + tau) (base = max(alpha, beta), tau >= t_x) that cancel to the derivative: at
+    alpha = beta = s = 148, r = 1e-3, the derivative in alpha is 6e-8 out of terms near 1."""
     r, alpha, s, beta = params
     x, t_x, T = data["x"], data["t_x"], data["T"]
+    series = (r + s + x + 1.0) / (np.maximum(alpha, beta) + t_x)
     parts = np.array([
         np.abs(np.log(alpha)) + np.abs(digamma(r + x) - digamma(r)) + np.abs(np.log(alpha + T))
         + np.abs(np.log(alpha + t_x)),
-        r / alpha + (r + x) / (alpha + T) + (r + x) / (alpha + t_x),
+        r / alpha + (r + x) / (alpha + T) + (r + x) / (alpha + t_x) + series,
         np.abs(np.log(beta)) + np.abs(np.log(beta + T)) + np.abs(np.log(beta + t_x)) + 1 / s,
-        s / beta + s / (beta + T) + (s + 1) / (beta + t_x),
+        s / beta + s / (beta + T) + (s + 1) / (beta + t_x) + series,
     ]) @ data.weights
     np.testing.assert_array_less(np.abs(gradient - expected),
                                  1e-9 * np.abs(expected) + 1e-12 * parts, err_msg=message)
@@ -150,6 +153,9 @@ _LOG_PARAMETER = st.floats(min_value=np.log(1e-3), max_value=np.log(1e3))
        x=st.integers(min_value=0, max_value=10_000),
        log_T=st.floats(min_value=np.log(1e-2), max_value=np.log(1e3)),
        recency=st.floats(min_value=0.0, max_value=1.0))
+# T - t_x = 9e-16, below an ulp of log(c + t_x): the quadrature's panel had width 0, log I -inf.
+@example(log_params=(0.0, 0.0, 0.0, 0.0), x=1, log_T=2.0, recency=0.9999999999999999)
+@example(log_params=(-6.625, 5.0, 5.0, 5.0), x=0, log_T=0.0, recency=0.0)  # the cancellation
 def test_kernel_is_finite_and_matches_numpy_anywhere(log_params, x, log_T, recency):
     """At any parameters in [1e-3, 1e3] and any row (x up to 1e4, t_x anywhere in [0, T],
     0 without purchases) the kernel is finite and equals the NumPy route (the tolerances of

@@ -191,11 +191,11 @@ def _slope(u, k_c, k_o, gap):
 
 
 @compiled
-def _panel(lo, hi, k_c, k_o, gap, peak):
-    """Gauss-Kronrod 7-15 on [lo, hi] of the integrand over e**peak: the Kronrod value, its
-    difference from the Gauss rule's, and the integrals of u, e^-u, log O and 1 / O under it
-    (O = gap + e^u)."""
-    width = hi - lo
+def _panel(lo, width, k_c, k_o, gap, peak):
+    """Gauss-Kronrod 7-15 on [lo, lo + width] of the integrand over e**peak: the Kronrod value,
+    its difference from the Gauss rule's, and the integrals of u, e^-u, log O and 1 / O under
+    it (O = gap + e^u). The width is given, not ``hi - lo``: an interval narrower than an ulp
+    of lo (t_x within ~1e-16 of T) would round to width 0 and log I to -inf."""
     kronrod = gauss = mean_u = mean_inverse_u = mean_log_o = mean_inverse_o = 0.0
     for i in range(len(_ABSCISSAE)):
         u = lo + width * _ABSCISSAE[i]
@@ -231,20 +231,25 @@ def _truncated(lo, width, k_c, k_o, gap, m):
 
 
 @compiled
-def _adaptive(lo, hi, mode, k_c, k_o, gap, peak):
-    """The sums of :func:`_panel` over [lo, hi] from panels split at the mode and the bend,
-    the one with the largest Kronrod-Gauss difference halved until the differences sum to
-    ``_AGREEMENT`` of the integral (or ``_MAX_PANELS`` panels)."""
+def _adaptive(lo, width, mode, k_c, k_o, gap, peak):
+    """The sums of :func:`_panel` over [lo, lo + width] from panels split at the mode and the
+    bend, the one with the largest Kronrod-Gauss difference halved until the differences sum
+    to ``_AGREEMENT`` of the integral (or ``_MAX_PANELS`` panels)."""
+    hi = lo + width
     edges = np.array([lo, mode, min(max(math.log(gap) if gap > 0.0 else lo, lo), hi), hi])
     edges[1:3].sort()
     bounds = np.empty((_MAX_PANELS, 2))
     sums = np.zeros((_MAX_PANELS, 6))
     n_panels = 0
     for k in range(3):
-        if edges[k + 1] > edges[k] or (k == 2 and n_panels == 0):
+        if edges[k + 1] > edges[k]:
             bounds[n_panels] = edges[k], edges[k + 1]
-            sums[n_panels] = _panel(edges[k], edges[k + 1], k_c, k_o, gap, peak)
+            sums[n_panels] = _panel(edges[k], edges[k + 1] - edges[k], k_c, k_o, gap, peak)
             n_panels += 1
+    if n_panels == 0:  # narrower than an ulp of lo: one panel of the given width
+        bounds[0] = lo, hi
+        sums[0] = _panel(lo, width, k_c, k_o, gap, peak)
+        n_panels = 1
     while n_panels < _MAX_PANELS:
         if sums[:n_panels, 1].sum() <= _AGREEMENT * sums[:n_panels, 0].sum():
             break
@@ -252,9 +257,9 @@ def _adaptive(lo, hi, mode, k_c, k_o, gap, peak):
         left, right = bounds[worst, 0], bounds[worst, 1]
         middle = 0.5 * (left + right)
         bounds[worst] = left, middle
-        sums[worst] = _panel(left, middle, k_c, k_o, gap, peak)
+        sums[worst] = _panel(left, middle - left, k_c, k_o, gap, peak)
         bounds[n_panels] = middle, right
-        sums[n_panels] = _panel(middle, right, k_c, k_o, gap, peak)
+        sums[n_panels] = _panel(middle, right - middle, k_c, k_o, gap, peak)
         n_panels += 1
     total = sums[:n_panels].sum(axis=0)
     return total[0], total[1], total[2], total[3], total[4], total[5]
@@ -284,9 +289,9 @@ def _quadrature_log_i(r, alpha, s, beta, x, t_x, T):
     else:
         mode = min(max(math.log(rho * gap / (1.0 - rho)), lo), hi)
     peak = _log_integrand(mode, k_c, k_o, gap)
-    sums = _panel(lo, hi, k_c, k_o, gap, peak)
+    sums = _panel(lo, width, k_c, k_o, gap, peak)
     if not sums[1] <= _AGREEMENT * sums[0]:
-        sums = _adaptive(lo, hi, mode, k_c, k_o, gap, peak)
+        sums = _adaptive(lo, width, mode, k_c, k_o, gap, peak)
     integral = sums[0]
     log_i = peak + math.log(integral)
     # Averages of log C = u, 1 / C = e^-u, log O and 1 / O; phi = (-log A, -k_a / A, -log B,
