@@ -159,7 +159,7 @@ def _fit(d, *args):
      "--time-varying-covariates table, which was not given"),
     # The default date column is "date": the table's is Cov.Date.
     (("--model", "pnbd", *TABLE, *COLUMNS), EXIT_DATA,
-     "lacks column(s) ['date'] (name them with --covariate-customer-col and "
+     "lacks column(s) ['date'] (name them with fit's --covariate-customer-col and "
      "--covariate-date-col"),
     (("--model", "pnbd", *TABLE, "--covariate-date-col", "Cov.Date",
       "--purchase-covariates", "Season"), EXIT_DATA,
@@ -223,3 +223,79 @@ def test_spend_covariates_come_from_the_static_table(apparel_dir):
     np.testing.assert_allclose(scores["expected_spend"], expected, rtol=1e-9)
     np.testing.assert_allclose(scores["clv"],
                                scores["discounted_expected_purchases"] * expected, rtol=1e-9)
+
+
+_RUN_DATA = f"""\
+[data]
+transactions = "{TRANSACTIONS}"
+customer_col = "Id"
+date_col = "Date"
+amount_col = "Price"
+observation_end = "2006-12-31"
+time_unit = "W"
+"""
+_RUN_VALUES = """\
+[predict]
+horizon = 52
+discount_rate = 0.1
+
+[output]
+directory = "out"
+"""
+_RUN_MODEL = """\
+[model]
+model = "pnbd"
+purchase_covariates = ["High.Season", "Gender"]
+dropout_covariates = ["Gender"]
+"""
+
+
+def _run(directory, data="", model=_RUN_MODEL):
+    config = directory / "run.toml"
+    config.write_text(_RUN_DATA + data + model + _RUN_VALUES)
+    return cli("run", config, "--quiet", command=[str(SCRIPT)])
+
+
+def test_run_config_fits_and_values_over_the_covariate_periods(apparel_dir, periods,
+                                                                tmp_path):
+    # The same table serves the fit and the predictions; the log is read for the purchases'
+    # dates (High.Season changes within calibrations).
+    result = _run(tmp_path, f'time_varying_covariates = "{PERIODS}"\n'
+                            'covariate_date_col = "Cov.Date"\n')
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out"
+    models = ModelDirectory.load(out / "model")
+    assert models.transaction_model.time_varying_covariates_ == {"customer_col": "Id",
+                                                                 "date_col": "Cov.Date"}
+    # The fit of the step-by-step commands on the same data: the same maximum.
+    assert_same_maximum(models.transaction_model,
+                        ModelDirectory.load(apparel_dir / "model").transaction_model)
+    scores = pd.read_csv(out / "scores.csv", index_col="Id", dtype={"Id": str})
+    rfm = pd.read_csv(out / "rfm.csv", index_col="Id", dtype={"Id": str}).loc[scores.index]
+    rfm.attrs = {"time_unit": "W", "observation_end": "2006-12-31"}
+    predictions = models.transaction_model.with_time_varying_covariates(
+        periods.assign(Id=periods["Id"].astype(str)))
+    # The run's own model on the rows read back from CSV (an ulp apart): smooth in them.
+    np.testing.assert_allclose(scores["expected_purchases"],
+                               predictions.expected_purchases(rfm, 52), rtol=1e-9)
+    text = (out / "report.html").read_text()
+    assert "In periods with High.Season = 1, customers purchase" in text
+
+
+@pytest.mark.parametrize(("data", "model", "fragment"), [
+    ('covariate_date_col = "Cov.Date"\n', _RUN_MODEL,
+     "[data] covariate_date_col: names a column of the [data] time_varying_covariates table, "
+     "which was not given"),
+    (f'time_varying_covariates = "{PERIODS}"\n', _RUN_MODEL + "bayesian = true\n",
+     "leave out [model] bayesian"),
+    (f'time_varying_covariates = "{PERIODS}"\n', '[model]\nmodel = "bgnbd"\n',
+     "only [model] model pnbd (Pareto/NBD) takes time-varying covariates"),
+    (f'time_varying_covariates = "{PERIODS}"\n', '[model]\nmodel = "pnbd"\n',
+     "name the table's covariates with [model] purchase_covariates and/or [model] "
+     "dropout_covariates"),
+])
+def test_bad_run_config_time_varying_settings_are_one_line(tmp_path, data, model, fragment):
+    require_periods()
+    result = _run(tmp_path, data, model)
+    assert_one_line_error(result.returncode, result.stderr, EXIT_USAGE, fragment)
+    assert not (tmp_path / "out").exists()

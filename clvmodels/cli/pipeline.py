@@ -38,6 +38,7 @@ from clvmodels.cli.steps import (
     write_report,
     write_scores,
 )
+from clvmodels.cli.time_varying import TimeVaryingSettings
 from clvmodels.errors import InputFileError
 from clvmodels.files import manifest as model_files
 from clvmodels.files import tables
@@ -57,6 +58,10 @@ CONFIG_SCHEMA: dict[str, dict[str, tuple[type | tuple[type, ...], Any]]] = {
         "period": (str, None),
         # a table of static covariates by customer (see clvmodels.cli.covariates)
         "covariates": (str, None),
+        # model = "pnbd": a long table of covariates by customer and period, to the end of the
+        # horizon (see clvmodels.cli.time_varying); the log is read for the purchases' dates
+        "time_varying_covariates": (str, None), "covariate_customer_col": (str, None),
+        "covariate_date_col": (str, "date"),
     },
     "model": {
         "model": (str, "bgnbd"), "spend": (str, "gamma-gamma"), "bayesian": (bool, False),
@@ -151,9 +156,14 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
           for process in ("purchase", "dropout", "spend")))
     fit_settings = FitSettings(**fit_config)
     fit_settings.check(lambda key: f"[model] {key}")
+    transactions_path = base / data["transactions"]
+    tables_given = data["time_varying_covariates"]
+    varying = TimeVaryingSettings(
+        None if tables_given is None else base / tables_given, data["covariate_customer_col"],
+        data["covariate_date_col"], None if tables_given is None else transactions_path)
+    varying.check(fit_settings.model, fit_settings.bayesian, named, config_key)
     named = fit_covariates(named, fit_settings.model, fit_settings.spend,
-                           fit_settings.bayesian,
-                           lambda key: f"[data] {key}" if key == "covariates" else f"[model] {key}")
+                           fit_settings.bayesian, config_key)
     if data["engine"] not in ENGINES:
         raise typer.BadParameter(not_one_of(data["engine"], ENGINES),
                                  param_hint="[data] engine")
@@ -174,17 +184,20 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
     holdout_end = parse_date(config["report"]["holdout_end"], "holdout_end", data["date_format"])
     values = ValueSettings(**value_config)
     check_values(values, lambda key: f"[predict] {key}")
-    transactions_path = base / data["transactions"]
     rfm, log = summarize_file(transactions_path, settings, reporter)
     check_holdout_end(holdout_end, rfm, "holdout_end")
-    fit_table = with_covariates(rfm, named.path, named.columns(), "[data] covariates",
-                                str(transactions_path))
+    fit_table = with_covariates(rfm, named.path, varying.static_columns(named),
+                                "[data] covariates", str(transactions_path))
+    # One covariate table serves the fit and the predictions (its periods reach the horizon).
+    fit_options = varying.fit_options(fit_table, reporter)
+    periods = fit_options.get("time_varying_covariates")
     with staged() as outputs:
         tables.write_table(rfm, paths["rfm"], metadata=rfm.attrs["metadata"], staging=outputs)
-        models = fit_models(fit_table, fit_settings, str(paths["rfm"]), reporter, named)
+        models = fit_models(fit_table, fit_settings, str(paths["rfm"]), reporter, named,
+                            fit_options)
         save_models(models, paths["model"], reporter, outputs)
         print_parameters(models, reporter)
-        scores = score_customers(models, fit_table, values, reporter)
+        scores = score_customers(models, fit_table, values, reporter, periods)
         with reporter.step(f"Writing {paths['scores']}"):
             write_scores(scores, paths["scores"], models, str(paths["rfm"]), outputs)
         print_equity(scores, reporter)
@@ -192,8 +205,14 @@ def run_pipeline(config: dict[str, dict[str, Any]], base: Path, reporter: Report
             with reporter.step(f"Reading {transactions_path} with DuckDB for the report"):
                 log = read_transactions(transactions_path, settings)
         write_report(models, fit_table, scores, paths["report"], reporter, transactions=log,
-                     holdout_end=holdout_end, top=config["report"]["top"], staging=outputs)
+                     holdout_end=holdout_end, top=config["report"]["top"], staging=outputs,
+                     periods=periods)
     return paths
+
+
+def config_key(key: str) -> str:
+    """A setting as a config file names it: ``[data] covariates``, ``[model] bayesian``."""
+    return f"[data] {key}" if key in CONFIG_SCHEMA["data"] else f"[model] {key}"
 
 
 @command

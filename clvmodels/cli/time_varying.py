@@ -15,6 +15,7 @@ FILE`` alone, a table whose periods reach the end of the horizon.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +24,7 @@ import pandas as pd
 import typer
 
 from clvmodels.cli.console import Reporter
-from clvmodels.cli.covariates import CovariateSettings
+from clvmodels.cli.covariates import CovariateSettings, option_hint
 from clvmodels.cli.steps import SummarizeSettings, read_transactions, transaction_columns
 from clvmodels.errors import DataError
 from clvmodels.files import tables
@@ -68,8 +69,11 @@ class TimeVaryingSettings:
         """Whether the fit has time-varying covariates."""
         return self.path is not None
 
-    def check(self, model: str, bayesian: bool, named: CovariateSettings) -> None:
-        """Refuse, before any work, options that do not go together.
+    def check(self, model: str, bayesian: bool, named: CovariateSettings,
+              hint: Callable[[str], str] = option_hint) -> None:
+        """Refuse, before any work, options that do not go together; ``hint`` names a
+        setting (by its keyword) as the user gave it (the command line's option by default,
+        a config file's key in ``run``).
 
         Raises
         ------
@@ -77,27 +81,29 @@ class TimeVaryingSettings:
             Naming the option: a table for another model than ``pnbd`` or a Bayesian fit, no
             purchase or dropout covariates named, ``--transactions`` without a table.
         """
+        table = hint("time_varying_covariates")
         if not self.active:
             if self.transactions is not None:
-                raise typer.BadParameter("is read with --time-varying-covariates only (for the "
-                                         "covariates at each purchase)",
-                                         param_hint="--transactions")
-            if self.customer_col is not None or self.date_col != "date":
-                raise typer.BadParameter("names a column of the --time-varying-covariates "
-                                         "table, which was not given",
-                                         param_hint="--covariate-customer-col/--covariate-"
-                                                    "date-col")
+                raise typer.BadParameter(f"is read with {table} only (for the covariates at "
+                                         "each purchase)", param_hint=hint("transactions"))
+            for key, given in (("covariate_customer_col", self.customer_col is not None),
+                               ("covariate_date_col", self.date_col != "date")):
+                if given:
+                    raise typer.BadParameter(f"names a column of the {table} table, which "
+                                             "was not given", param_hint=hint(key))
             return
-        hint = "--time-varying-covariates"
         if model != TIME_VARYING_MODEL:
-            raise typer.BadParameter(f"only --model {TIME_VARYING_MODEL} (Pareto/NBD) takes "
-                                     f"time-varying covariates, not {model}", param_hint=hint)
+            raise typer.BadParameter(f"only {hint('model')} {TIME_VARYING_MODEL} (Pareto/NBD) "
+                                     f"takes time-varying covariates, not {model}",
+                                     param_hint=table)
         if bayesian:
             raise typer.BadParameter("time-varying covariates are fitted by maximum "
-                                     "likelihood: leave out --bayesian", param_hint=hint)
+                                     f"likelihood: leave out {hint('bayesian')}",
+                                     param_hint=table)
         if not (named.purchase or named.dropout):
-            raise typer.BadParameter("name the table's covariates with --purchase-covariates "
-                                     "and/or --dropout-covariates", param_hint=hint)
+            raise typer.BadParameter(f"name the table's covariates with "
+                                     f"{hint('purchase_covariates')} and/or "
+                                     f"{hint('dropout_covariates')}", param_hint=table)
 
     def static_columns(self, named: CovariateSettings) -> list[str]:
         """The covariates to find in the RFM file or ``--covariates`` table: the spend
@@ -135,7 +141,8 @@ def read_periods(path: Path, customer_col: str, date_col: str) -> pd.DataFrame:
     if missing:
         raise DataError(
             f"time-varying covariates file {path} lacks column(s) {missing} (name them with "
-            "--covariate-customer-col and --covariate-date-col at fit); it has columns "
+            "fit's --covariate-customer-col and --covariate-date-col, or [data] "
+            "covariate_customer_col and covariate_date_col in a run config); it has columns "
             f"{[str(column) for column in frame.columns]}")
     return frame
 
