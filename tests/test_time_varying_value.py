@@ -174,3 +174,28 @@ def test_spark_scoring_refuses_a_time_varying_fit(simulated, seasonal):
         with pytest.raises(ValidationError, match="spark.score: ParetoNBDModel was fitted with "
                                                   "time-varying covariates.*in pandas"):
             spark.score(None, purchase_model, spend_model, settings=settings)
+
+
+def test_a_bayesian_spend_model_carries_the_interval(seasonal, simulated):
+    # One purchase parameter set, the spend's posterior draws: CLV per draw is the fixed
+    # discounted purchases times each draw's expected spend.
+    pytest.importorskip("pymc")
+    from clvmodels import BayesianGammaGammaModel
+
+    _, covariates, _ = simulated
+    model, _, repeat = seasonal
+    spend_model = BayesianGammaGammaModel().fit(repeat, draws=200, tune=300, chains=2,
+                                                random_seed=7, progressbar=False)
+    predictions = model.with_time_varying_covariates(covariates)
+    value = customer_lifetime_value(predictions, spend_model, repeat, horizon=HORIZON,
+                                    discount_rate=RATE, level=0.8)
+    purchases = predictions.discounted_expected_purchases(repeat, horizon=HORIZON,
+                                                          discount_rate=RATE)
+    spend = spend_model.expected_spend(repeat, level=0.8)
+    # The mean over draws of a product with one constant factor: rounding only.
+    np.testing.assert_allclose(value["clv"], purchases * spend["mean"], rtol=1e-12)
+    for bound in ("lower", "upper"):
+        # A quantile of c * draws is c * the quantile (c > 0), up to the interpolation's
+        # rounding.
+        np.testing.assert_allclose(value[bound], purchases * spend[bound], rtol=1e-12)
+    assert np.all(value["lower"] < value["clv"]) and np.all(value["clv"] < value["upper"])
