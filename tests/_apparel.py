@@ -21,6 +21,33 @@ TRANSACTIONS = REFERENCE_DATA / "apparel_transactions.csv"
 COVARIATES = REFERENCE_DATA / "apparel_static_covariates.csv"
 
 
+def run_config(path: Path, data: str = "", model: str = "", output: str = "run",
+               name: str = "pnbd") -> Path:
+    """A ``clvmodels run`` config at ``path`` for the apparel log summarised as CLVTools does
+    (to 2006-12-31, in weeks): model ``name`` with ``model``'s lines added to [model] and
+    ``data``'s to [data], valued over 52 weeks at 10% a year into folder ``output``."""
+    path.write_text(f"""\
+[data]
+transactions = "{TRANSACTIONS}"
+customer_col = "Id"
+date_col = "Date"
+amount_col = "Price"
+observation_end = "2006-12-31"
+time_unit = "W"
+{data}
+[model]
+model = "{name}"
+{model}
+[predict]
+horizon = 52
+discount_rate = 0.1
+
+[output]
+directory = "{output}"
+""")
+    return path
+
+
 def require_apparel() -> None:
     """Skip the calling test unless the apparel files are in the reference folder."""
     if not (TRANSACTIONS.exists() and COVARIATES.exists()):

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from _apparel import COVARIATES, TRANSACTIONS, apparel_with_spend, require_apparel
+from _apparel import COVARIATES, TRANSACTIONS, apparel_with_spend, require_apparel, run_config
 from test_cli import SCRIPT, assert_one_line_error, cli
 
 from clvmodels import GammaGammaModel, ParetoNBDModel
@@ -203,27 +203,8 @@ def test_spend_covariates_reach_the_spend_model(apparel_dir):
 
 
 def _config(d: Path, model: str) -> Path:
-    path = d / f"config_{abs(hash(model))}.toml"
-    path.write_text(f"""
-[data]
-transactions = "{TRANSACTIONS}"
-customer_col = "Id"
-date_col = "Date"
-amount_col = "Price"
-observation_end = "2006-12-31"
-covariates = "{COVARIATES}"
-
-[model]
-model = "pnbd"
-{model}
-
-[predict]
-horizon = 52
-
-[output]
-directory = "run"
-""")
-    return path
+    return run_config(d / f"config_{abs(hash(model))}.toml",
+                      f'covariates = "{COVARIATES}"\n', model)
 
 
 def test_run_config_fits_with_covariates(apparel_dir):

@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from _apparel import COVARIATES, REFERENCE_DATA, TRANSACTIONS, require_apparel
+from _apparel import COVARIATES, REFERENCE_DATA, TRANSACTIONS, require_apparel, run_config
 from _tolerances import assert_same_maximum
 from test_cli import SCRIPT, assert_one_line_error, cli
 
@@ -225,34 +225,14 @@ def test_spend_covariates_come_from_the_static_table(apparel_dir):
                                scores["discounted_expected_purchases"] * expected, rtol=1e-9)
 
 
-_RUN_DATA = f"""\
-[data]
-transactions = "{TRANSACTIONS}"
-customer_col = "Id"
-date_col = "Date"
-amount_col = "Price"
-observation_end = "2006-12-31"
-time_unit = "W"
-"""
-_RUN_VALUES = """\
-[predict]
-horizon = 52
-discount_rate = 0.1
-
-[output]
-directory = "out"
-"""
 _RUN_MODEL = """\
-[model]
-model = "pnbd"
 purchase_covariates = ["High.Season", "Gender"]
 dropout_covariates = ["Gender"]
 """
 
 
-def _run(directory, data="", model=_RUN_MODEL):
-    config = directory / "run.toml"
-    config.write_text(_RUN_DATA + data + model + _RUN_VALUES)
+def _run(directory, data="", model=_RUN_MODEL, name="pnbd"):
+    config = run_config(directory / "run.toml", data, model, output="out", name=name)
     return cli("run", config, "--quiet", command=[str(SCRIPT)])
 
 
@@ -282,20 +262,21 @@ def test_run_config_fits_and_values_over_the_covariate_periods(apparel_dir, peri
     assert "In periods with High.Season = 1, customers purchase" in text
 
 
-@pytest.mark.parametrize(("data", "model", "fragment"), [
-    ('covariate_date_col = "Cov.Date"\n', _RUN_MODEL,
+@pytest.mark.parametrize(("data", "model", "name", "fragment"), [
+    ('covariate_date_col = "Cov.Date"\n', _RUN_MODEL, "pnbd",
      "[data] covariate_date_col: names a column of the [data] time_varying_covariates table, "
      "which was not given"),
-    (f'time_varying_covariates = "{PERIODS}"\n', _RUN_MODEL + "bayesian = true\n",
+    (f'time_varying_covariates = "{PERIODS}"\n', _RUN_MODEL + "bayesian = true\n", "pnbd",
      "leave out [model] bayesian"),
-    (f'time_varying_covariates = "{PERIODS}"\n', '[model]\nmodel = "bgnbd"\n',
+    (f'time_varying_covariates = "{PERIODS}"\n', _RUN_MODEL, "bgnbd",
      "only [model] model pnbd (Pareto/NBD) takes time-varying covariates"),
-    (f'time_varying_covariates = "{PERIODS}"\n', '[model]\nmodel = "pnbd"\n',
+    (f'time_varying_covariates = "{PERIODS}"\n', "", "pnbd",
      "name the table's covariates with [model] purchase_covariates and/or [model] "
      "dropout_covariates"),
 ])
-def test_bad_run_config_time_varying_settings_are_one_line(tmp_path, data, model, fragment):
+def test_bad_run_config_time_varying_settings_are_one_line(tmp_path, data, model, name,
+                                                           fragment):
     require_periods()
-    result = _run(tmp_path, data, model)
+    result = _run(tmp_path, data, model, name)
     assert_one_line_error(result.returncode, result.stderr, EXIT_USAGE, fragment)
     assert not (tmp_path / "out").exists()
