@@ -156,6 +156,8 @@ def _fit_cdnow(who: str, model: str = "bgnbd", draws: int = SETTINGS["draws"]) -
                 "r_hat": float(fitted.summary()["r_hat"].max()),
                 "divergences": int(fitted.idata.sample_stats["diverging"].sum()),
                 "steps": float(fitted.idata.sample_stats["n_steps"].mean()),
+                # gradient calls of the whole fit, tuning included (nutpie only)
+                "calls": attrs.get("leapfrog_steps"),
                 "means": fitted.params_.round(3).to_dict()}
     from pymc_marketing import clv as peer_clv
 

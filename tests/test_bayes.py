@@ -488,6 +488,36 @@ def test_target_accept_reaches_the_sampler(cdnow, sampler, monkeypatch):
     assert model.idata.posterior.attrs["target_accept"] == 0.95
 
 
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_attrs_record_tuning_steps_and_nutpie_leapfrog_steps(cdnow, sampler, monkeypatch):
+    """A NUTS fit records its tuning steps per chain; a nutpie fit also the leapfrog steps of
+    every chain, tuning included (its cost in gradient calls): nutpie's own per-draw counts
+    summed over the tuning and kept draws."""
+    import nutpie
+
+    seen = {}
+    original = nutpie.sample
+
+    def recording(*args, **kwargs):
+        seen["idata"] = original(*args, **kwargs)
+        return seen["idata"]
+
+    monkeypatch.setattr(nutpie, "sample", recording)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # too short to be judged on R-hat
+        model = BayesianBetaGeoModel().fit(cdnow.iloc[:200], draws=20, tune=23, chains=2,
+                                           random_seed=1, sampler=sampler)
+    attrs = model.idata.posterior.attrs
+    assert attrs["tune"] == 23
+    if sampler == "pymc":
+        assert "leapfrog_steps" not in attrs
+        return
+    raw = seen["idata"]
+    assert raw.warmup_sample_stats.sizes["draw"] == 23
+    expected = int(raw.warmup_sample_stats["n_steps"].sum() + raw.sample_stats["n_steps"].sum())
+    assert attrs["leapfrog_steps"] == expected > int(model.idata.sample_stats["n_steps"].sum())
+
+
 def _posterior_model(model_class, draws: dict, time_unit="W"):
     """A model holding the given draws (one chain), as if fitted."""
     model = model_class()

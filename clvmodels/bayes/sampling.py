@@ -42,7 +42,10 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
                      ) -> az.InferenceData:
     """The posterior of ``family``'s parameters given ``fit_data``: ``chains x draws`` draws of
     NUTS (``method="nuts"``) or of the Laplace approximation (``"map"``), with the sampler's
-    statistics; ``posterior.attrs`` record the method, sampler, priors, seed and timings.
+    statistics; ``posterior.attrs`` record the method, sampler, priors, seed, timings, and for
+    NUTS the target acceptance rate and the tuning steps per chain; with nutpie also
+    ``leapfrog_steps``, the leapfrog steps of all chains, tuning included (one gradient of the
+    log density each: the fit's cost in gradient calls).
 
     With a covariate ``design`` (``fit_data`` then holds its ``covariate:`` columns) the
     posterior is of the base parameters and the coefficients, named as the
@@ -78,7 +81,7 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
         "sampler": "laplace" if method == "map" else sampler,
         "priors": describe_priors(family, fit_data, priors, likelihood),
         "random_seed": seed,
-        **({} if method == "map" else {"target_accept": target_accept}),
+        **({} if method == "map" else {"target_accept": target_accept, "tune": tune}),
         **timings,
     }
     return idata
@@ -103,6 +106,10 @@ def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, target_ac
         cores=min(chains, os.cpu_count() or 1), progress_bar=progressbar,
     )
     timings["sampling_seconds"] = time.perf_counter() - start
+    timings["leapfrog_steps"] = sum(
+        int(group["n_steps"].sum()) for group in (idata.get("warmup_sample_stats"),
+                                                  idata.get("sample_stats"))
+        if group is not None and "n_steps" in group)
     return idata
 
 
