@@ -1,0 +1,439 @@
+"""The GGompertz/NBD log-likelihood and its gradient in one compiled pass, for sampling.
+
+The mathematics of :meth:`clvmodels.models.ggompertz_nbd.GGompertzNBDFamily.derivatives`: per
+row ``LL = c + logaddexp(u, v)``, ``v = log s + log I`` with the lifetime integral
+``I = integral_{t_x}^T (alpha + tau)^-k (b / G(tau)) S(tau) dtau`` (``k = r + x``), written as
+numba functions compiled once and cached on disk, and cross-checked against the NumPy route in
+the tests. Imported only by the Bayesian models (numba is in the ``bayes`` extra), through
+:meth:`GGompertzNBDFamily.compiled_likelihood`.
+
+``I`` is integrated as the NumPy route integrates it: adaptive Gauss-Kronrod 7-15 quadrature
+in ``w = log((alpha + tau) / (alpha + t_x))``, from the same initial panels (the Gompertz
+density's mode and its width around it, the integrand's e-fold lengths at t_x), the panel with
+the largest Kronrod-Gauss difference halved until the differences sum to ``_RTOL`` of the
+integral, with the derivatives of log I as averages of those of the log integrand over the
+final panels' nodes. Every panel is scaled by its own largest node, so that no node overflows
+or underflows whatever the size of k or of the parameters.
+
+At a node, with ``z = b tau``, only two quantities need a transcendental function besides the
+integrand itself: ``e^(-z)`` (as ``1 / (1 + expm1(z))``) and ``L = log(g / beta)`` (the
+ageing, ``log1p(expm1(z) / beta)``); ``G = beta e^(-z) + (1 - e^(-z))`` (two positive terms)
+and every partial are then rational in them (see :func:`_lifetime`).
+
+With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
+of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them); with other
+priors PyMC's graph holds the Op (:class:`GGompertzNBDLogLikelihood`), which PyTensor's numba
+backend runs as the same compiled kernel.
+
+numba's disk cache notices edits to the file that defines a cached function, not to the files
+of the functions it calls. Everything here is defined here except the BG/NBD kernel's
+``digamma`` and its ``compiled`` decorator: after editing those, clear numba's cache
+(``__pycache__/*.nbi``) or this module's callbacks may run the old ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numba
+import numpy as np
+from pytensor.gradient import DisconnectedType, disconnected_type
+from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
+
+from clvmodels._numerics import gauss_kronrod_15
+from clvmodels.estimation.fitdata import FitData
+from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
+from clvmodels.models.gamma_gamma_kernel import c_callbacks
+from clvmodels.models.pareto_nbd_kernel import kernel_data
+
+# The quadrature's target, the NumPy route's (ggompertz_nbd._RTOL): the Kronrod-Gauss
+# differences of the panels sum to at most this share of the integral. The difference
+# estimates the 7-point Gauss rule's error; the Kronrod value's is orders of magnitude
+# smaller on these analytic integrands. At most _MAX_PANELS panels per row, as there.
+_RTOL = 1e-12
+_MAX_PANELS = 64
+# Initial panel boundaries, the NumPy route's: multiples of the Gompertz density's width
+# around its mode, and of the e-fold length of the integrand at the interval's left end.
+_MODE_WIDTHS = (-4.0, 0.0, 4.0)
+_LEFT_DECAY = (1.0, 6.0, 40.0)
+_N_EDGES = 2 + len(_MODE_WIDTHS) + len(_LEFT_DECAY)
+# Above this b tau, e^(-b tau) is taken directly and L from log(expm1(b tau)) = b tau +
+# log1p(-e^(-b tau)): expm1(b tau) / beta could overflow; below, expm1 loses nothing.
+_LARGE_AGE = 30.0
+_ABSCISSAE, _KRONROD, _GAUSS = gauss_kronrod_15()
+_N_NODES = len(_ABSCISSAE)
+# The sums a panel returns: Kronrod value, |Kronrod - Gauss|, and the integrals of the five
+# functions whose averages are the derivatives of log I (see _panel).
+_N_SUMS = 7
+
+
+# ----------------------------------------------------------------------------- the lifetime
+@compiled
+def _lifetime(b, beta, tau):
+    """``(log G, L, e^(-z), 1 - e^(-z), 1 / G)`` at age tau, ``z = b tau``.
+
+    ``G = g e^(-z) = beta e^(-z) + (1 - e^(-z))`` (both terms positive: no cancellation) and
+    ``L = log(g / beta) = log1p(expm1(z) / beta)`` (``log S = -s L``; exact as z -> 0, where
+    ``s log beta - s log g`` would cancel for large s and beta). Beyond ``_LARGE_AGE``,
+    ``L = q + log1p(e^-q)`` with ``q = z + log1p(-e^-z) - log beta`` (no overflow).
+    """
+    z = b * tau
+    if z <= _LARGE_AGE:
+        grown = math.expm1(z)
+        decay = 1.0 / (1.0 + grown)
+        gone = grown * decay
+        ageing = math.log1p(grown / beta)
+    else:
+        decay = math.exp(-z)
+        gone = 1.0 - decay
+        q = z + math.log1p(-decay) - math.log(beta)
+        ageing = q + math.log1p(math.exp(-q)) if q > 0.0 else math.log1p(math.exp(q))
+    base = beta * decay + gone
+    return math.log(base), ageing, decay, gone, 1.0 / base
+
+
+# ----------------------------------------------------------------------------- the quadrature
+@compiled
+def _panel(lo, width, origin, log_origin, t_x, k, b, s, beta, scratch):
+    """Gauss-Kronrod 7-15 on the panel [lo, lo + width] of w (the width given, not hi - lo:
+    an interval narrower than an ulp keeps its width): the log of the panel's scale (its
+    largest node of the log integrand), then over that scale the Kronrod value, its difference
+    from the Gauss rule's and the integrals of log(alpha + tau), 1 / (alpha + tau),
+    tau (1 - (s + 1) / G), L and (s (1 - e^(-z)) / beta - e^(-z)) / G.
+
+    The log integrand in w (without its constant log b) is ``(1 - k) log(alpha + tau) -
+    log G - s L``; ``scratch`` (shape (nodes, 6)) holds it and the five functions per node.
+    """
+    peak = -math.inf
+    for i in range(_N_NODES):
+        w = lo + width * _ABSCISSAE[i]
+        log_purchase = log_origin + w
+        tau = t_x + origin * math.expm1(w)
+        log_base, ageing, decay, gone, inverse_base = _lifetime(b, beta, tau)
+        log_value = (1.0 - k) * log_purchase - log_base - s * ageing
+        scratch[i, 0] = log_value
+        scratch[i, 1] = log_purchase
+        scratch[i, 2] = math.exp(-log_purchase)
+        scratch[i, 3] = tau * (1.0 - (s + 1.0) * inverse_base)
+        scratch[i, 4] = ageing
+        scratch[i, 5] = (s * gone / beta - decay) * inverse_base
+        peak = max(peak, log_value)
+    kronrod = gauss = 0.0
+    moments = np.zeros(5)
+    for i in range(_N_NODES):
+        value = math.exp(scratch[i, 0] - peak) * width
+        weighted = _KRONROD[i] * value
+        kronrod += weighted
+        gauss += _GAUSS[i] * value
+        for j in range(5):
+            moments[j] += weighted * scratch[i, j + 1]
+    return peak, kronrod, abs(kronrod - gauss), moments
+
+
+@compiled
+def _edges(width, origin, t_x, k, b, s, beta):
+    """Initial panel boundaries in w on [0, width], sorted: the ends, the Gompertz density's
+    mode and 4 of its widths either side (where ``e^(b tau) = (beta - 1) / s`` is inside:
+    ``beta > 1 + s``), and 1, 6 and 40 e-fold lengths of the integrand at t_x (the NumPy
+    route's; points outside the interval are clipped to its ends, giving empty panels)."""
+    edges = np.zeros(_N_EDGES)
+    edges[1] = width
+    n = 2
+    if beta > 1.0 + s:
+        mode = math.log((beta - 1.0) / s) / b
+        spread = math.sqrt((s + 1.0) / s) / b
+        for multiple in _MODE_WIDTHS:
+            edges[n] = _w_of(mode + multiple * spread, origin, t_x, width)
+            n += 1
+    inverse_base = _lifetime(b, beta, t_x)[4]
+    slope = -k / origin + b - (s + 1.0) * b * inverse_base
+    for multiple in _LEFT_DECAY:
+        edges[n] = _w_of(t_x - multiple / slope, origin, t_x, width)
+        n += 1
+    return np.sort(edges[:n])
+
+
+@compiled
+def _w_of(tau, origin, t_x, width):
+    """w at age tau, clipped to [0, width] (0 where it is not a number)."""
+    w = math.log1p((tau - t_x) / origin)
+    if not math.isfinite(w):
+        return 0.0 if not w > 0.0 else width
+    return min(max(w, 0.0), width)
+
+
+@compiled
+def _totals(n_panels, peaks, sums):
+    """The panels' sums on the scale of the largest panel: (log of that scale, sums)."""
+    reference = peaks[:n_panels].max()
+    total = np.zeros(_N_SUMS)
+    for p in range(n_panels):
+        scale = math.exp(peaks[p] - reference)
+        for j in range(_N_SUMS):
+            total[j] += scale * sums[p, j]
+    return reference, total
+
+
+@compiled
+def log_lifetime_integral(k, alpha, b, s, beta, t_x, T, scratch):
+    """``log I`` and its derivatives in (k, alpha, b, s, beta) for ``t_x < T``, by the adaptive
+    quadrature of the module docstring; ``scratch`` is a work array of shape (15, 6)."""
+    origin = alpha + t_x
+    log_origin = math.log(origin)
+    width = math.log1p((T - t_x) / origin)
+    edges = _edges(width, origin, t_x, k, b, s, beta)
+    bounds = np.empty((_MAX_PANELS, 2))
+    peaks = np.empty(_MAX_PANELS)
+    sums = np.empty((_MAX_PANELS, _N_SUMS))
+    n_panels = 0
+    for e in range(len(edges) - 1):
+        if edges[e + 1] > edges[e]:
+            bounds[n_panels, 0], bounds[n_panels, 1] = edges[e], edges[e + 1] - edges[e]
+            n_panels += 1
+    if n_panels == 0:  # narrower than an ulp of the edges: one panel of the given width
+        bounds[0, 0], bounds[0, 1] = 0.0, width
+        n_panels = 1
+    for p in range(n_panels):
+        peak, kronrod, error, moments = _panel(bounds[p, 0], bounds[p, 1], origin, log_origin,
+                                               t_x, k, b, s, beta, scratch)
+        peaks[p], sums[p, 0], sums[p, 1], sums[p, 2:] = peak, kronrod, error, moments
+    reference, total = _totals(n_panels, peaks, sums)
+    while n_panels < _MAX_PANELS and not total[1] <= _RTOL * total[0]:
+        worst, worst_error = 0, -1.0
+        for p in range(n_panels):  # the largest error on the common scale
+            error = sums[p, 1] * math.exp(peaks[p] - reference)
+            if error > worst_error:
+                worst, worst_error = p, error
+        left, half = bounds[worst, 0], 0.5 * bounds[worst, 1]
+        for p, start in ((worst, left), (n_panels, left + half)):
+            bounds[p, 0], bounds[p, 1] = start, half
+            peak, kronrod, error, moments = _panel(start, half, origin, log_origin, t_x, k, b,
+                                                   s, beta, scratch)
+            peaks[p], sums[p, 0], sums[p, 1], sums[p, 2:] = peak, kronrod, error, moments
+        n_panels += 1
+        reference, total = _totals(n_panels, peaks, sums)
+    integral = total[0]
+    return (math.log(b) + reference + math.log(integral), -total[2] / integral,
+            -k * total[3] / integral, 1.0 / b + total[4] / integral, -total[5] / integral,
+            total[6] / integral)
+
+
+# ----------------------------------------------------------------------------- the likelihood
+@compiled(nogil=True)
+def value_and_gradient(r, alpha, b, s, beta, x_values, T_values, x_codes, T_codes, t_x,
+                       weights):
+    """The weighted log-likelihood and its derivatives in (r, alpha, b, s, beta).
+
+    The data are the arrays of :func:`clvmodels.models.pareto_nbd_kernel.kernel_data`: the
+    distinct x and the distinct T, then per distinct row the codes of its x and its T among
+    them (whole floats), its t_x and its weight. Per row ``c = lnG(r + x) - lnG(r) + r log
+    alpha``, ``u = -(r + x) log(alpha + T) - s L(T)``, ``v = log s + log I`` (where t_x < T).
+    Returns ``(value, gradient)``.
+    """
+    n = weights.sum()
+    log_alpha = math.log(alpha)
+    total = n * (r * log_alpha - math.lgamma(r))
+    gradient = np.zeros(5)
+    gradient[0] = n * (log_alpha - digamma(r))
+    gradient[1] = n * r / alpha
+    log_gamma_x, digamma_x = np.empty(len(x_values)), np.empty(len(x_values))
+    for k in range(len(x_values)):
+        log_gamma_x[k], digamma_x[k] = math.lgamma(r + x_values[k]), digamma(r + x_values[k])
+    # Per distinct T: log(alpha + T), L(T) and T / G(T) (d L / d b), d L / d beta.
+    n_T = len(T_values)
+    log_alpha_T, ageing_T = np.empty(n_T), np.empty(n_T)
+    d_b_T, d_beta_T = np.empty(n_T), np.empty(n_T)
+    for j in range(n_T):
+        _, ageing, _, gone, inverse_base = _lifetime(b, beta, T_values[j])
+        log_alpha_T[j], ageing_T[j] = math.log(alpha + T_values[j]), ageing
+        d_b_T[j] = T_values[j] * inverse_base
+        d_beta_T[j] = -gone * inverse_base / beta
+    log_s = math.log(s)
+    scratch = np.empty((_N_NODES, 6))
+    for i in range(len(weights)):
+        k, j = int(x_codes[i]), int(T_codes[i])
+        x, T, weight = x_values[k], T_values[j], weights[i]
+        rx = r + x
+        u = -rx * log_alpha_T[j] - s * ageing_T[j]
+        d_u = (-log_alpha_T[j], -rx / (alpha + T), -s * d_b_T[j], -ageing_T[j],
+               -s * d_beta_T[j])
+        row = log_gamma_x[k] + u
+        g0, g1, g2, g3, g4 = digamma_x[k] + d_u[0], d_u[1], d_u[2], d_u[3], d_u[4]
+        if t_x[i] < T:
+            log_i, d_i0, d_i1, d_i2, d_i3, d_i4 = log_lifetime_integral(rx, alpha, b, s, beta,
+                                                                        t_x[i], T, scratch)
+            v = log_s + log_i
+            # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term.
+            if v > u:
+                tail = math.exp(u - v)
+                row += v - u + math.log1p(tail)
+                dropped = 1.0 / (1.0 + tail)
+            else:
+                tail = math.exp(v - u)
+                row += math.log1p(tail)
+                dropped = tail / (1.0 + tail)
+            g0 += dropped * (d_i0 - d_u[0])
+            g1 += dropped * (d_i1 - d_u[1])
+            g2 += dropped * (d_i2 - d_u[2])
+            g3 += dropped * (d_i3 + 1.0 / s - d_u[3])
+            g4 += dropped * (d_i4 - d_u[4])
+        total += weight * row
+        gradient[0] += weight * g0
+        gradient[1] += weight * g1
+        gradient[2] += weight * g2
+        gradient[3] += weight * g3
+        gradient[4] += weight * g4
+    return total, gradient
+
+
+class GGompertzNBDLogLikelihood(BetaGeometricLogLikelihood):
+    """The weighted log-likelihood of ``(r, alpha, b, s, beta, *kernel_data)`` as a PyTensor
+    Op: the value and the gradient in the five parameters (the BG/NBD Op's interface, with
+    this kernel and one more parameter)."""
+
+    def perform(self, node, inputs, outputs):
+        total, gradient = value_and_gradient(*(float(v) for v in inputs[:N_PARAMS]),
+                                             *inputs[N_PARAMS:])
+        outputs[0][0] = np.asarray(total)
+        outputs[1][0] = gradient
+
+    def connection_pattern(self, node):
+        return [[True, True]] * N_PARAMS + [[False, False]] * (len(node.inputs) - N_PARAMS)
+
+    def grad(self, inputs, output_grads):
+        upstream, gradient_upstream = output_grads
+        if not isinstance(gradient_upstream.type, DisconnectedType):
+            raise NotImplementedError("the GGompertz/NBD likelihood has no second derivatives")
+        # The same node as the value's (PyTensor merges them): one kernel call for both.
+        gradient = self(*inputs)[1]
+        return [upstream * gradient[i] for i in range(N_PARAMS)] + [
+            disconnected_type() for _ in inputs[N_PARAMS:]
+        ]
+
+
+@compiled
+def _numba_perform(r, alpha, b, s, beta, *data):
+    total, gradient = value_and_gradient(r[()], alpha[()], b[()], s[()], beta[()], *data)
+    return np.asarray(total), gradient
+
+
+@register_funcify_default_op_cache_key(GGompertzNBDLogLikelihood)
+def _numba_funcify(op, node=None, **kwargs):
+    """The Op in PyTensor's numba backend: the cached kernel on PyTensor's 0-d arrays."""
+    return _numba_perform
+
+
+# ----------------------------------------------------------------------------- nutpie callbacks
+N_PARAMS = 5
+# The packed data begins with the numbers of distinct x, distinct T and distinct rows, then the
+# priors' means and sds of the log-parameters from PRIORS, the whitening's centre from CENTRE
+# and its Cholesky factor (row-major) from FACTOR (CompiledGGompertzNBD.packed builds it);
+# then, from HEADER, the arrays of kernel_data.
+PRIORS = 3
+CENTRE, FACTOR = PRIORS + 2 * N_PARAMS, PRIORS + 3 * N_PARAMS
+HEADER = FACTOR + N_PARAMS**2
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+
+
+@compiled
+def _packed_length(header):
+    """The length of the packed data, from the sizes at its start."""
+    return HEADER + int(header[0]) + int(header[1]) + 4 * int(header[2])
+
+
+@compiled
+def log_density(theta, packed):
+    """log posterior density (up to a constant) of the log-parameters and its gradient, with
+    the log-normal priors of the packed data (a normal density of each log)."""
+    n_x, n_T, n_rows = int(packed[0]), int(packed[1]), int(packed[2])
+    x_end = HEADER + n_x
+    T_end = x_end + n_T
+    rows = [packed[T_end + m * n_rows:T_end + (m + 1) * n_rows] for m in range(4)]
+    params = np.exp(theta)
+    total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
+                                         params[4], packed[HEADER:x_end], packed[x_end:T_end],
+                                         rows[0], rows[1], rows[2], rows[3])
+    gradient = gradient * params  # chain rule to the log-parameters
+    means, sds = packed[PRIORS:PRIORS + N_PARAMS], packed[PRIORS + N_PARAMS:CENTRE]
+    standardised = (theta - means) / sds
+    total -= np.sum(0.5 * standardised**2 + np.log(sds)) + N_PARAMS * _LOG_SQRT_2PI
+    return total, gradient - standardised / sds
+
+
+@compiled
+def _whitened(z, packed):
+    """The log-parameters at whitened coordinates z, centre + factor @ z, and the factor."""
+    factor = packed[FACTOR:HEADER].reshape((N_PARAMS, N_PARAMS))
+    return packed[CENTRE:FACTOR] + factor @ z, factor
+
+
+def _logp_callback(dim, z_, gradient_, logp_, user_data_):
+    """nutpie's log-density callback in whitened coordinates (the gradient is factor.T @ the
+    gradient in log-parameters): 0 on success, 3 or 4 for a non-finite gradient or value
+    (nutpie's codes), -1 for a wrong dimension."""
+    if dim != N_PARAMS:
+        return -1
+    header = numba.carray(user_data_, (3,), np.float64)
+    packed = numba.carray(user_data_, (_packed_length(header),), np.float64)
+    theta, factor = _whitened(numba.carray(z_, (N_PARAMS,)), packed)
+    total, gradient = log_density(theta, packed)
+    numba.carray(gradient_, (N_PARAMS,))[:] = factor.T @ gradient
+    logp_[0] = total
+    if not np.all(np.isfinite(gradient)):
+        return 3
+    return 0 if np.isfinite(total) else 4
+
+
+def _expand_callback(dim, expanded, z_, draw_, user_data_):
+    """The draw to store: the log-parameters, then the parameters (nutpie's PyMC layout)."""
+    if dim != N_PARAMS or expanded != 2 * N_PARAMS:
+        return -1
+    theta, _ = _whitened(numba.carray(z_, (N_PARAMS,)),
+                         numba.carray(user_data_, (HEADER,), np.float64))
+    draw = numba.carray(draw_, (2 * N_PARAMS,))
+    draw[:N_PARAMS] = theta
+    draw[N_PARAMS:] = np.exp(theta)
+    return 0
+
+
+@functools.cache
+def compiled_callbacks() -> tuple:
+    """The two callbacks as C functions with nutpie's signatures: compiled at the first fit,
+    not at import (from numba's disk cache after the first fit on the machine)."""
+    return c_callbacks(_logp_callback, _expand_callback)
+
+
+class CompiledGGompertzNBD:
+    """The likelihood of one fit's data as the compiled kernel: a PyTensor Op for the PyMC
+    graph (:meth:`tensor`) and, with log-normal priors, nutpie's native model
+    (:meth:`packed`, :meth:`log_density`, :meth:`callbacks`)."""
+
+    def __init__(self, fit_data: FitData) -> None:
+        self.data = kernel_data(fit_data)
+
+    def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
+        """The weighted total log-likelihood and its gradient at ``params``."""
+        return value_and_gradient(*(float(v) for v in params), *self.data)
+
+    def tensor(self, params: list):
+        """The weighted total log-likelihood as a PyTensor scalar of the parameter variables
+        (the data enter as constants)."""
+        return GGompertzNBDLogLikelihood()(*params, *self.data)[0]
+
+    def packed(self, priors: np.ndarray, centre: np.ndarray, factor: np.ndarray) -> np.ndarray:
+        """The one float array nutpie's callbacks read: the numbers of distinct x, T and rows,
+        the log-normal priors' (mean, sd) of each log-parameter, the whitening (centre and
+        Cholesky factor), then the data."""
+        sizes = [len(self.data[0]), len(self.data[1]), len(self.data[2])]
+        return np.concatenate([np.array(sizes, dtype=float), np.ravel(priors),
+                               np.ravel(centre), np.ravel(factor), *self.data])
+
+    def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log posterior density of the log-parameters and its gradient (log-normal
+        priors, as packed)."""
+        return log_density(np.asarray(theta, dtype=float), packed)
+
+    def callbacks(self) -> tuple:
+        """nutpie's C callbacks (log density, expansion of a draw), cached by numba."""
+        return compiled_callbacks()
