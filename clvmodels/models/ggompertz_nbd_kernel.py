@@ -258,26 +258,29 @@ def value_and_gradient(r, alpha, b, s, beta, x_values, T_values, x_codes, T_code
         u = -rx * log_alpha_T[j] - s * ageing_T[j]
         d_u = (-log_alpha_T[j], -rx / (alpha + T), -s * d_b_T[j], -ageing_T[j],
                -s * d_beta_T[j])
-        row = log_gamma_x[k] + u
         g0, g1, g2, g3, g4 = digamma_x[k] + d_u[0], d_u[1], d_u[2], d_u[3], d_u[4]
         if t_x[i] < T:
             log_i, d_i0, d_i1, d_i2, d_i3, d_i4 = log_lifetime_integral(rx, alpha, b, s, beta,
                                                                         t_x[i], T, scratch)
             v = log_s + log_i
-            # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term.
+            # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term
+            # (not u + (v - u): u reaches -s b T, ~1e7, whose ulp would swamp a small LL).
             if v > u:
                 tail = math.exp(u - v)
-                row += v - u + math.log1p(tail)
+                log_sum = v + math.log1p(tail)
                 dropped = 1.0 / (1.0 + tail)
             else:
                 tail = math.exp(v - u)
-                row += math.log1p(tail)
+                log_sum = u + math.log1p(tail)
                 dropped = tail / (1.0 + tail)
+            row = log_gamma_x[k] + log_sum
             g0 += dropped * (d_i0 - d_u[0])
             g1 += dropped * (d_i1 - d_u[1])
             g2 += dropped * (d_i2 - d_u[2])
             g3 += dropped * (d_i3 + 1.0 / s - d_u[3])
             g4 += dropped * (d_i4 - d_u[4])
+        else:
+            row = log_gamma_x[k] + u
         total += weight * row
         gradient[0] += weight * g0
         gradient[1] += weight * g1
