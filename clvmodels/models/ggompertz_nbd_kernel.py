@@ -8,17 +8,20 @@ the tests. Imported only by the Bayesian models (numba is in the ``bayes`` extra
 :meth:`GGompertzNBDFamily.compiled_likelihood`.
 
 ``I`` is integrated as the NumPy route integrates it: adaptive Gauss-Kronrod 7-15 quadrature
-in ``w = log((alpha + tau) / (alpha + t_x))``, from the same initial panels (the Gompertz
-density's mode and its width around it, the integrand's e-fold lengths at t_x), the panel with
-the largest Kronrod-Gauss difference halved until the differences sum to ``_RTOL`` of the
-integral, with the derivatives of log I as averages of those of the log integrand over the
-final panels' nodes. Every panel is scaled by its own largest node, so that no node overflows
-or underflows whatever the size of k or of the parameters.
+in ``w = log((alpha + tau) / (alpha + t_x))``, the panel with the largest Kronrod-Gauss
+difference halved until the differences sum to ``_RTOL`` of the integral (an error of 1e-12
+by QUADPACK's estimate, the NumPy route's target), with the derivatives
+of log I as averages of those of the log integrand over the final panels' nodes. The initial
+panels are split at the Gompertz density's mode and its width around it (a peak that could
+hide between nodes) and 40 e-fold lengths of the integrand from t_x, but not at the NumPy
+route's 1 and 6 e-fold lengths (see :func:`_edges`): on CDNOW that halves the panels per row
+(~2 to ~1) and the time per gradient. Every panel is scaled by its own largest node, so that
+no node overflows or underflows whatever the size of k or of the parameters.
 
-At a node, with ``z = b tau``, only two quantities need a transcendental function besides the
-integrand itself: ``e^(-z)`` (as ``1 / (1 + expm1(z))``) and ``L = log(g / beta)`` (the
-ageing, ``log1p(expm1(z) / beta)``); ``G = beta e^(-z) + (1 - e^(-z))`` (two positive terms)
-and every partial are then rational in them (see :func:`_lifetime`).
+A node costs five transcendental functions: ``expm1(w)`` (its tau), ``expm1(z)`` (``z = b
+tau``), ``L = log(g / beta) = log1p(expm1(z) / beta)`` (the ageing), ``log G`` and the
+integrand's exponential; ``e^(-z) = 1 / (1 + expm1(z))``, ``G = beta e^(-z) + (1 - e^(-z))``
+(two positive terms) and every partial are rational in them (see :func:`_lifetime`).
 
 With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
 of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them); with other
@@ -47,17 +50,19 @@ from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, c
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
 from clvmodels.models.pareto_nbd_kernel import kernel_data
 
-# The quadrature's target, the NumPy route's (ggompertz_nbd._RTOL): the Kronrod-Gauss
-# differences of the panels sum to at most this share of the integral. The difference
-# estimates the 7-point Gauss rule's error; the Kronrod value's is orders of magnitude
-# smaller on these analytic integrands. At most _MAX_PANELS panels per row, as there.
-_RTOL = 1e-12
+# The quadrature's target: the error of the integral at most 1e-12 of it, the NumPy route's
+# (ggompertz_nbd._RTOL), by QUADPACK's estimate of a 15-point Kronrod value's error from its
+# difference d from the 7-point Gauss rule, (200 d)^1.5 (relative; qk15): that is at most
+# 1e-12 where d is at most (1e-12)^(2/3) / 200 = 5e-11. (The NumPy route accepts d of 1e-12
+# itself; on CDNOW the two agree to 3e-14 in log I, and the kernel splits ~4% of the rows
+# where at 1e-12 it split ~28%.) At most _MAX_PANELS panels per row, as there.
+_RTOL = 5e-11
 _MAX_PANELS = 64
-# Initial panel boundaries, the NumPy route's: multiples of the Gompertz density's width
-# around its mode, and of the e-fold length of the integrand at the interval's left end.
+# Initial panel boundaries (see _edges): multiples of the Gompertz density's width around its
+# mode, and a multiple of the e-fold length of the integrand at the interval's left end.
 _MODE_WIDTHS = (-4.0, 0.0, 4.0)
-_LEFT_DECAY = (1.0, 6.0, 40.0)
-_N_EDGES = 2 + len(_MODE_WIDTHS) + len(_LEFT_DECAY)
+_DECAY_FOLDS = 40.0
+_N_EDGES = 3 + len(_MODE_WIDTHS)
 # Above this b tau, e^(-b tau) is taken directly and L from log(expm1(b tau)) = b tau +
 # log1p(-e^(-b tau)): expm1(b tau) / beta could overflow; below, expm1 loses nothing.
 _LARGE_AGE = 30.0
@@ -94,51 +99,66 @@ def _lifetime(b, beta, tau):
 
 
 # ----------------------------------------------------------------------------- the quadrature
+# A panel's row in the work array: its start and width in w, the log of its scale, then over
+# that scale its Kronrod value, |Kronrod - Gauss| and the five integrals of _panel.
+_START, _WIDTH, _PEAK, _VALUE, _ERROR, _MOMENTS = 0, 1, 2, 3, 4, 5
+_N_COLUMNS = _MOMENTS + 5
+
+
 @compiled
-def _panel(lo, width, origin, log_origin, t_x, k, b, s, beta, scratch):
-    """Gauss-Kronrod 7-15 on the panel [lo, lo + width] of w (the width given, not hi - lo:
-    an interval narrower than an ulp keeps its width): the log of the panel's scale (its
-    largest node of the log integrand), then over that scale the Kronrod value, its difference
-    from the Gauss rule's and the integrals of log(alpha + tau), 1 / (alpha + tau),
-    tau (1 - (s + 1) / G), L and (s (1 - e^(-z)) / beta - e^(-z)) / G.
+def _panel(panel, origin, log_origin, t_x, k, b, s, beta, nodes):
+    """Gauss-Kronrod 7-15 on the panel ``[start, start + width]`` of w read from ``panel`` (a
+    row of the work array; the width given, not hi - lo: an interval narrower than an ulp
+    keeps its width), written back into it: the log of its scale (its largest node of the
+    log integrand), then over that scale the Kronrod value, its difference from the Gauss
+    rule's and the integrals of log(alpha + tau), 1 / (alpha + tau), tau (1 - (s + 1) / G),
+    L and (s (1 - e^(-z)) / beta - e^(-z)) / G: the partials of the log integrand in
+    (k, alpha, b, s, beta) are -the first, -k times the second, 1 / b + the third, -the
+    fourth and the fifth.
 
     The log integrand in w (without its constant log b) is ``(1 - k) log(alpha + tau) -
-    log G - s L``; ``scratch`` (shape (nodes, 6)) holds it and the five functions per node.
+    log G - s L``; ``nodes`` (shape (15, 6)) holds it and the five functions per node.
     """
+    lo, width = panel[_START], panel[_WIDTH]
     peak = -math.inf
     for i in range(_N_NODES):
         w = lo + width * _ABSCISSAE[i]
-        log_purchase = log_origin + w
-        tau = t_x + origin * math.expm1(w)
+        grown = math.expm1(w)
+        tau = t_x + origin * grown
         log_base, ageing, decay, gone, inverse_base = _lifetime(b, beta, tau)
+        log_purchase = log_origin + w
         log_value = (1.0 - k) * log_purchase - log_base - s * ageing
-        scratch[i, 0] = log_value
-        scratch[i, 1] = log_purchase
-        scratch[i, 2] = math.exp(-log_purchase)
-        scratch[i, 3] = tau * (1.0 - (s + 1.0) * inverse_base)
-        scratch[i, 4] = ageing
-        scratch[i, 5] = (s * gone / beta - decay) * inverse_base
+        nodes[i, 0] = log_value
+        nodes[i, 1] = log_purchase
+        nodes[i, 2] = 1.0 / (origin * (1.0 + grown))  # 1 / (alpha + tau)
+        nodes[i, 3] = tau * (1.0 - (s + 1.0) * inverse_base)
+        nodes[i, 4] = ageing
+        nodes[i, 5] = (s * gone / beta - decay) * inverse_base
         peak = max(peak, log_value)
-    kronrod = gauss = 0.0
-    moments = np.zeros(5)
+    panel[_PEAK] = peak
+    panel[_VALUE:] = 0.0
+    gauss = 0.0
     for i in range(_N_NODES):
-        value = math.exp(scratch[i, 0] - peak) * width
+        value = math.exp(nodes[i, 0] - peak) * width
         weighted = _KRONROD[i] * value
-        kronrod += weighted
+        panel[_VALUE] += weighted
         gauss += _GAUSS[i] * value
         for j in range(5):
-            moments[j] += weighted * scratch[i, j + 1]
-    return peak, kronrod, abs(kronrod - gauss), moments
+            panel[_MOMENTS + j] += weighted * nodes[i, j + 1]
+    panel[_ERROR] = abs(panel[_VALUE] - gauss)
 
 
 @compiled
-def _edges(width, origin, t_x, k, b, s, beta):
-    """Initial panel boundaries in w on [0, width], sorted: the ends, the Gompertz density's
-    mode and 4 of its widths either side (where ``e^(b tau) = (beta - 1) / s`` is inside:
-    ``beta > 1 + s``), and 1, 6 and 40 e-fold lengths of the integrand at t_x (the NumPy
-    route's; points outside the interval are clipped to its ends, giving empty panels)."""
-    edges = np.zeros(_N_EDGES)
-    edges[1] = width
+def _edges(edges, width, origin, t_x, k, b, s, beta):
+    """The initial panel boundaries in w on [0, width], sorted into ``edges``, and their
+    number: the ends, the Gompertz density's mode and 4 of its widths either side (where
+    ``e^(b tau) = (beta - 1) / s`` is inside: ``beta > 1 + s``), where a narrow peak could
+    hide between the nodes of a wide panel, and ``_DECAY_FOLDS`` e-fold lengths of the
+    integrand at t_x, beyond which it may be negligible (points outside the interval are
+    clipped to its ends, giving empty panels). The NumPy route adds 1 and 6 e-fold lengths:
+    an exponential fall over a panel is smooth, and its Kronrod-Gauss difference shows where
+    it needs splitting."""
+    edges[0], edges[1] = 0.0, width
     n = 2
     if beta > 1.0 + s:
         mode = math.log((beta - 1.0) / s) / b
@@ -148,10 +168,15 @@ def _edges(width, origin, t_x, k, b, s, beta):
             n += 1
     inverse_base = _lifetime(b, beta, t_x)[4]
     slope = -k / origin + b - (s + 1.0) * b * inverse_base
-    for multiple in _LEFT_DECAY:
-        edges[n] = _w_of(t_x - multiple / slope, origin, t_x, width)
-        n += 1
-    return np.sort(edges[:n])
+    edges[n] = _w_of(t_x - _DECAY_FOLDS / slope, origin, t_x, width)
+    n += 1
+    for i in range(1, n):  # insertion sort of a handful of points
+        point, j = edges[i], i - 1
+        while j >= 0 and edges[j] > point:
+            edges[j + 1] = edges[j]
+            j -= 1
+        edges[j + 1] = point
+    return n
 
 
 @compiled
@@ -164,55 +189,61 @@ def _w_of(tau, origin, t_x, width):
 
 
 @compiled
-def _totals(n_panels, peaks, sums):
-    """The panels' sums on the scale of the largest panel: (log of that scale, sums)."""
-    reference = peaks[:n_panels].max()
-    total = np.zeros(_N_SUMS)
+def _totals(panels, n_panels, total):
+    """The panels' value, error and integrals summed into ``total`` on the scale of the
+    largest panel; returns the log of that scale."""
+    reference = -math.inf
     for p in range(n_panels):
-        scale = math.exp(peaks[p] - reference)
+        reference = max(reference, panels[p, _PEAK])
+    total[:] = 0.0
+    for p in range(n_panels):
+        scale = math.exp(panels[p, _PEAK] - reference)
         for j in range(_N_SUMS):
-            total[j] += scale * sums[p, j]
-    return reference, total
+            total[j] += scale * panels[p, _VALUE + j]
+    return reference
 
 
 @compiled
-def log_lifetime_integral(k, alpha, b, s, beta, t_x, T, scratch):
+def workspace() -> tuple:
+    """The work arrays of :func:`log_lifetime_integral` (panels, nodes, totals, edges),
+    allocated once per likelihood evaluation."""
+    return (np.empty((_MAX_PANELS, _N_COLUMNS)), np.empty((_N_NODES, 6)), np.empty(_N_SUMS),
+            np.empty(_N_EDGES))
+
+
+@compiled
+def log_lifetime_integral(k, alpha, b, s, beta, t_x, T, work):
     """``log I`` and its derivatives in (k, alpha, b, s, beta) for ``t_x < T``, by the adaptive
-    quadrature of the module docstring; ``scratch`` is a work array of shape (15, 6)."""
+    quadrature of the module docstring; ``work`` is from :func:`workspace`."""
+    panels, nodes, total, edges = work
     origin = alpha + t_x
     log_origin = math.log(origin)
     width = math.log1p((T - t_x) / origin)
-    edges = _edges(width, origin, t_x, k, b, s, beta)
-    bounds = np.empty((_MAX_PANELS, 2))
-    peaks = np.empty(_MAX_PANELS)
-    sums = np.empty((_MAX_PANELS, _N_SUMS))
+    n_edges = _edges(edges, width, origin, t_x, k, b, s, beta)
     n_panels = 0
-    for e in range(len(edges) - 1):
+    for e in range(n_edges - 1):
         if edges[e + 1] > edges[e]:
-            bounds[n_panels, 0], bounds[n_panels, 1] = edges[e], edges[e + 1] - edges[e]
+            panels[n_panels, _START], panels[n_panels, _WIDTH] = edges[e], edges[e + 1] - edges[e]
             n_panels += 1
     if n_panels == 0:  # narrower than an ulp of the edges: one panel of the given width
-        bounds[0, 0], bounds[0, 1] = 0.0, width
+        panels[0, _START], panels[0, _WIDTH] = 0.0, width
         n_panels = 1
     for p in range(n_panels):
-        peak, kronrod, error, moments = _panel(bounds[p, 0], bounds[p, 1], origin, log_origin,
-                                               t_x, k, b, s, beta, scratch)
-        peaks[p], sums[p, 0], sums[p, 1], sums[p, 2:] = peak, kronrod, error, moments
-    reference, total = _totals(n_panels, peaks, sums)
+        _panel(panels[p], origin, log_origin, t_x, k, b, s, beta, nodes)
+    reference = _totals(panels, n_panels, total)
     while n_panels < _MAX_PANELS and not total[1] <= _RTOL * total[0]:
         worst, worst_error = 0, -1.0
         for p in range(n_panels):  # the largest error on the common scale
-            error = sums[p, 1] * math.exp(peaks[p] - reference)
+            error = panels[p, _ERROR] * math.exp(panels[p, _PEAK] - reference)
             if error > worst_error:
                 worst, worst_error = p, error
-        left, half = bounds[worst, 0], 0.5 * bounds[worst, 1]
-        for p, start in ((worst, left), (n_panels, left + half)):
-            bounds[p, 0], bounds[p, 1] = start, half
-            peak, kronrod, error, moments = _panel(start, half, origin, log_origin, t_x, k, b,
-                                                   s, beta, scratch)
-            peaks[p], sums[p, 0], sums[p, 1], sums[p, 2:] = peak, kronrod, error, moments
+        half = 0.5 * panels[worst, _WIDTH]
+        panels[n_panels, _START] = panels[worst, _START] + half
+        panels[worst, _WIDTH] = panels[n_panels, _WIDTH] = half
+        _panel(panels[worst], origin, log_origin, t_x, k, b, s, beta, nodes)
+        _panel(panels[n_panels], origin, log_origin, t_x, k, b, s, beta, nodes)
         n_panels += 1
-        reference, total = _totals(n_panels, peaks, sums)
+        reference = _totals(panels, n_panels, total)
     integral = total[0]
     return (math.log(b) + reference + math.log(integral), -total[2] / integral,
             -k * total[3] / integral, 1.0 / b + total[4] / integral, -total[5] / integral,
@@ -250,7 +281,7 @@ def value_and_gradient(r, alpha, b, s, beta, x_values, T_values, x_codes, T_code
         d_b_T[j] = T_values[j] * inverse_base
         d_beta_T[j] = -gone * inverse_base / beta
     log_s = math.log(s)
-    scratch = np.empty((_N_NODES, 6))
+    work = workspace()
     for i in range(len(weights)):
         k, j = int(x_codes[i]), int(T_codes[i])
         x, T, weight = x_values[k], T_values[j], weights[i]
@@ -261,7 +292,7 @@ def value_and_gradient(r, alpha, b, s, beta, x_values, T_values, x_codes, T_code
         g0, g1, g2, g3, g4 = digamma_x[k] + d_u[0], d_u[1], d_u[2], d_u[3], d_u[4]
         if t_x[i] < T:
             log_i, d_i0, d_i1, d_i2, d_i3, d_i4 = log_lifetime_integral(rx, alpha, b, s, beta,
-                                                                        t_x[i], T, scratch)
+                                                                        t_x[i], T, work)
             v = log_s + log_i
             # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term
             # (not u + (v - u): u reaches -s b T, ~1e7, whose ulp would swamp a small LL).
