@@ -45,10 +45,9 @@ from pytensor.gradient import DisconnectedType, disconnected_type
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from clvmodels._numerics import gauss_kronrod_15
-from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
-from clvmodels.models.pareto_nbd_kernel import kernel_data
+from clvmodels.models.pareto_nbd_kernel import CompiledParetoNBD
 
 # The quadrature's target: the error of the integral at most 1e-12 of it, the NumPy route's
 # (ggompertz_nbd._RTOL), by QUADPACK's estimate of a 15-point Kronrod value's error from its
@@ -423,15 +422,21 @@ def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     return 0 if np.isfinite(total) else 4
 
 
+@compiled
+def _stored(theta):
+    """A draw as nutpie stores it (its PyMC layout): the log-parameters, then the
+    parameters."""
+    return np.concatenate((theta, np.exp(theta)))
+
+
 def _expand_callback(dim, expanded, z_, draw_, user_data_):
-    """The draw to store: the log-parameters, then the parameters (nutpie's PyMC layout)."""
+    """The draw to store at whitened coordinates z (see :func:`_stored`); -1 for a wrong
+    dimension."""
     if dim != N_PARAMS or expanded != 2 * N_PARAMS:
         return -1
-    theta, _ = _whitened(numba.carray(z_, (N_PARAMS,)),
-                         numba.carray(user_data_, (HEADER,), np.float64))
-    draw = numba.carray(draw_, (2 * N_PARAMS,))
-    draw[:N_PARAMS] = theta
-    draw[N_PARAMS:] = np.exp(theta)
+    theta = _whitened(numba.carray(z_, (N_PARAMS,)),
+                      numba.carray(user_data_, (HEADER,), np.float64))[0]
+    numba.carray(draw_, (2 * N_PARAMS,))[:] = _stored(theta)
     return 0
 
 
@@ -442,13 +447,12 @@ def compiled_callbacks() -> tuple:
     return c_callbacks(_logp_callback, _expand_callback)
 
 
-class CompiledGGompertzNBD:
+class CompiledGGompertzNBD(CompiledParetoNBD):
     """The likelihood of one fit's data as the compiled kernel: a PyTensor Op for the PyMC
     graph (:meth:`tensor`) and, with log-normal priors, nutpie's native model
-    (:meth:`packed`, :meth:`log_density`, :meth:`callbacks`)."""
-
-    def __init__(self, fit_data: FitData) -> None:
-        self.data = kernel_data(fit_data)
+    (:meth:`packed`, :meth:`log_density`, :meth:`callbacks`). The data and their packing are
+    the Pareto/NBD kernel's (the same columns, one more parameter in the header's priors and
+    whitening)."""
 
     def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """The weighted total log-likelihood and its gradient at ``params``."""
@@ -458,14 +462,6 @@ class CompiledGGompertzNBD:
         """The weighted total log-likelihood as a PyTensor scalar of the parameter variables
         (the data enter as constants)."""
         return GGompertzNBDLogLikelihood()(*params, *self.data)[0]
-
-    def packed(self, priors: np.ndarray, centre: np.ndarray, factor: np.ndarray) -> np.ndarray:
-        """The one float array nutpie's callbacks read: the numbers of distinct x, T and rows,
-        the log-normal priors' (mean, sd) of each log-parameter, the whitening (centre and
-        Cholesky factor), then the data."""
-        sizes = [len(self.data[0]), len(self.data[1]), len(self.data[2])]
-        return np.concatenate([np.array(sizes, dtype=float), np.ravel(priors),
-                               np.ravel(centre), np.ravel(factor), *self.data])
 
     def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
         """The log posterior density of the log-parameters and its gradient (log-normal
