@@ -282,9 +282,9 @@ def test_predictions_against_monte_carlo():
 
 @pytest.mark.slow
 def test_nuts_smoke_fit(cdnow):
-    """A short NUTS run (the samplers call the family's NumPy likelihood and gradient):
-    finite positive draws and probabilities (~20 s of CPU, up to a minute on a loaded
-    machine: marked slow, run with -m slow)."""
+    """A short NUTS run (nutpie calls the compiled kernel,
+    models/ggompertz_nbd_kernel.py, through its C callbacks): finite positive draws and
+    probabilities (marked slow: a machine's first run compiles the kernel, ~20-30 s)."""
     pytest.importorskip("pymc")
     from clvmodels import BayesianGGompertzNBDModel
 

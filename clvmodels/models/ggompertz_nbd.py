@@ -29,7 +29,7 @@ e^(-b T)``; the updated parameters carry the age through beta'.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from scipy.special import digamma, expit, gammaln, xlogy
@@ -47,6 +47,9 @@ from clvmodels.estimation.family import (
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import PurchasePredictions
+
+if TYPE_CHECKING:  # numba is optional: the kernel is imported on first use
+    from clvmodels.models.ggompertz_nbd_kernel import CompiledGGompertzNBD
 
 # The quadrature's target (relative error estimate of the integral) and its bound of panels
 # per row; the Gauss-Kronrod estimate overstates the error by orders of magnitude.
@@ -280,6 +283,15 @@ class GGompertzNBDFamily(PurchaseFamily):
         ])
         return c + np.logaddexp(u, v), gradient
 
+    # ------------------------------------------------------------------------- sampling
+    def compiled_likelihood(self, fit_data: FitData) -> CompiledGGompertzNBD:
+        """The numba kernel of the weighted likelihood on ``fit_data`` for the samplers
+        (:class:`~clvmodels.models.ggompertz_nbd_kernel.CompiledGGompertzNBD`: the same
+        quadrature, compiled; imported here, on first use: it needs numba)."""
+        from clvmodels.models.ggompertz_nbd_kernel import CompiledGGompertzNBD
+
+        return CompiledGGompertzNBD(fit_data)
+
     # ------------------------------------------------------------------------- the future
     def updated_params(self, params: Params, x, T) -> tuple:
         """(r + x, alpha + T, b, s, beta') with ``beta' = beta e^(-b T) - expm1(-b T)``: the
@@ -363,8 +375,9 @@ class GGompertzNBDModel(PurchasePredictions, MLEModel):
 class BayesianGGompertzNBDModel(PurchasePredictions, BayesianModel):
     """GGompertz/NBD model with a posterior over its parameters (PyMC; the ``bayes`` extra).
 
-    The likelihood is :class:`GGompertzNBDModel`'s (the family's NumPy code with its
-    gradient from the same quadrature nodes), on customers merged into distinct weighted rows.
+    The likelihood is :class:`GGompertzNBDModel`'s, compiled
+    (:mod:`clvmodels.models.ggompertz_nbd_kernel`: the same quadrature with its gradient from
+    the same nodes, in one numba pass), on customers merged into distinct weighted rows.
     Default priors: log-normals with log-scale sd 2 around the maximum-likelihood starting
     point.
 
