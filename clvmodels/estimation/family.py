@@ -274,6 +274,15 @@ class Family:
         """The weighted total log-likelihood of ``fit_data``."""
         return float(fit_data.weights @ self.log_likelihood(params, fit_data))
 
+    def compiled_row_gradient(self) -> Callable[[Params, FitData],
+                                               tuple[np.ndarray, np.ndarray]] | None:
+        """:meth:`log_likelihood_gradient` as a compiled kernel (same arguments, same result),
+        for the per-row parameters of a fit with covariates, or None (the default; also
+        without numba): the covariate fits then call :meth:`log_likelihood_gradient` itself.
+        A family that has one cross-checks it against :meth:`log_likelihood_gradient` in its
+        tests."""
+        return None
+
     def compiled_likelihood(self, fit_data: FitData) -> Any | None:
         """A compiled kernel of the weighted likelihood on ``fit_data`` for the samplers, or
         None: the samplers then call :meth:`derivatives` itself (see :mod:`clvmodels.bayes`).
