@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.special import digamma
 
 pytest.importorskip("numba")
 pytest.importorskip("pymc")
 
 import test_covariates  # noqa: E402
 from _kernels import central_differences  # noqa: E402
+from test_bayes import BGNBD_POINTS, _extreme_transaction_data  # noqa: E402
 from test_pareto_nbd_kernel import POINTS, _assert_gradients_agree, _extreme_rows, _row  # noqa: E402
 
-from clvmodels import BayesianParetoNBDModel  # noqa: E402
+from clvmodels import (  # noqa: E402
+    BayesianBetaGeoModel,
+    BayesianModifiedBetaGeoModel,
+    BayesianParetoNBDModel,
+)
 from clvmodels.estimation.covariate_fit import CovariateObjective  # noqa: E402
 from clvmodels.estimation.covariate_posterior import (  # noqa: E402
     CovariateLikelihood,
@@ -24,6 +30,7 @@ from clvmodels.estimation.covariate_posterior import (  # noqa: E402
 )
 from clvmodels.estimation.covariates import CovariateDesign  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
+from clvmodels.models import beta_geometric_kernel  # noqa: E402
 from clvmodels.models.pareto_nbd import ParetoNBDFamily  # noqa: E402
 
 apparel = test_covariates.apparel
@@ -56,10 +63,38 @@ def _assert_rows_agree(family, data: FitData, params: tuple) -> None:
                                 f"row {i} at {at_row}")
 
 
-def _apparel_likelihood(apparel) -> CovariateLikelihood:
-    """The Bayesian Pareto/NBD's likelihood of the apparel customers with Gender and Channel
-    in both processes."""
-    model = BayesianParetoNBDModel(**BOTH)
+def _assert_beta_geometric_rows_agree(family, data: FitData, params: tuple) -> None:
+    """The compiled per-row values and gradients of BG/NBD or MBG/NBD equal the NumPy route's,
+    row by row, by the tolerances of the BG/NBD kernel tests in tests/test_bayes.py: the same
+    formulas (numba's lgamma and the kernels' digamma against SciPy's log-rising factorials
+    and digamma, parts up to ~1e4) differ by rounding, ~1e-11 absolute; 1e-8 relative with a
+    floor of 1e-8 for the values. Each derivative is a sum of terms that cancel where a row
+    barely depends on a parameter (at T = 1e-3, psi(a + b) - psi(a + b + 1) + p / a ~ 1e-14 out
+    of terms ~1 / a): 1e-8 relative, or 1e-12 of the magnitudes of its terms (rounding and
+    the special functions' ~1e-15 relative error of each)."""
+    rows, gradient = family.compiled_row_gradient()(params, data)
+    expected_rows, expected_gradient = family.log_likelihood_gradient(params, data)
+    assert rows.shape == (data.n_rows,) and gradient.shape == (4, data.n_rows)
+    np.testing.assert_allclose(rows, expected_rows, rtol=1e-8, atol=1e-8)
+    r, alpha, a, b = params
+    x, t_x, T = data["x"], data["t_x"], data["T"]
+    m = x + family.shift
+    parts = np.array([
+        np.abs(digamma(r + x)) + np.abs(digamma(r)) + np.abs(np.log(alpha))
+        + 2 * np.abs(np.log(alpha + T)) + np.abs(np.log(alpha + t_x)),
+        r / alpha + 2 * (r + x) / (alpha + T) + (r + x) / (alpha + t_x),
+        np.abs(digamma(a + b)) + np.abs(digamma(a + b + m)) + 1 / a,
+        np.abs(digamma(a + b)) + np.abs(digamma(b)) + np.abs(digamma(b + m))
+        + np.abs(digamma(a + b + m)) + 1 / (b + np.maximum(m - 1, 0)),
+    ])
+    np.testing.assert_array_less(np.abs(gradient - expected_gradient),
+                                 1e-8 * np.abs(expected_gradient) + 1e-12 * parts)
+
+
+def _apparel_likelihood(apparel, model_class=BayesianParetoNBDModel) -> CovariateLikelihood:
+    """A Bayesian model's likelihood of the apparel customers with Gender and Channel in both
+    processes."""
+    model = model_class(**BOTH)
     spec = model.covariate_spec()
     designs = []
 
@@ -131,3 +166,24 @@ def test_the_posterior_likelihood_gradient_matches_finite_differences(apparel):
         _, gradient = likelihood.at_internal(phi)
         numeric = central_differences(lambda p: likelihood.at_internal(p)[0], phi)
         np.testing.assert_allclose(gradient, numeric, rtol=1e-6, atol=1e-3)
+
+
+@pytest.mark.parametrize("model_class", [BayesianBetaGeoModel, BayesianModifiedBetaGeoModel],
+                         ids=lambda c: c.__name__)
+def test_beta_geometric_rows_equal_the_numpy_route(model_class, apparel):
+    """BG/NBD and MBG/NBD (shift 0 and 1): shared and per-row parameters at the BG/NBD kernel
+    tests' points on their extreme rows, and the apparel customers at per-row parameters."""
+    family = model_class.family
+    data = _extreme_transaction_data()
+    for k, point in enumerate(BGNBD_POINTS):
+        values = tuple(point.values())
+        _assert_beta_geometric_rows_agree(family, data, values)
+        _assert_beta_geometric_rows_agree(family, data, _per_row(values, data.n_rows, k))
+    objective = _apparel_likelihood(apparel, model_class).objective
+    # The samplers' objective calls the compiled kernel with the family's shift.
+    assert objective.row_gradient.func is beta_geometric_kernel.row_log_likelihood_gradient
+    assert objective.row_gradient.args == (family.shift,)
+    for block, _ in objective.blocks:
+        for k, point in enumerate(BGNBD_POINTS):
+            _assert_beta_geometric_rows_agree(
+                family, block, _per_row(tuple(point.values()), block.n_rows, 20 + k))

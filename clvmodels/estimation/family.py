@@ -98,6 +98,18 @@ def by_levels(function: Callable, x: np.ndarray, x_levels: tuple | None) -> tupl
     return tuple(part[..., codes] for part in function(values))
 
 
+def per_row_arrays(params: Params, fit_data: FitData, columns: tuple[str, ...]
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each parameter as one float per row of ``fit_data`` (a scalar repeated) and the
+    ``columns`` as floats, all contiguous: the arguments of a compiled per-row kernel
+    (:meth:`Family.compiled_row_gradient`)."""
+    data = [np.ascontiguousarray(fit_data[name], dtype=float) for name in columns]
+    shape = (fit_data.n_rows,)
+    values = [np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=float), shape))
+              for value in params]
+    return values, data
+
+
 def scalar_params(params: Params) -> bool:
     """Whether every parameter is one number (not per row or per draw)."""
     return all(np.ndim(value) == 0 for value in params)

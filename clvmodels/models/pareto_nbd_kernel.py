@@ -50,6 +50,7 @@ import numpy as np
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from clvmodels._numerics import NEGLIGIBLE_NATS, gauss_kronrod_15
+from clvmodels.estimation.family import per_row_arrays
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
@@ -552,7 +553,5 @@ def row_log_likelihood_gradient(params: tuple, fit_data: FitData
     """:meth:`ParetoNBDFamily.log_likelihood_gradient` by the compiled kernel: per row of
     ``fit_data`` the log-likelihood and its derivatives in that row's parameters, shape
     ``(4, rows)``; each parameter a scalar or one value per row."""
-    x, t_x, T = (np.ascontiguousarray(fit_data[name], dtype=float) for name in ("x", "t_x", "T"))
-    per_row = [np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=float), x.shape))
-               for value in params]
-    return row_values_and_gradients(*per_row, x, t_x, T)
+    values, data = per_row_arrays(params, fit_data, ("x", "t_x", "T"))
+    return row_values_and_gradients(*values, *data)
