@@ -446,10 +446,10 @@ class BetaGeometricFamily(PurchaseFamily):
     # ------------------------------------------------------------------------- sampling
     def compiled_row_gradient(self) -> Any:
         """:meth:`log_likelihood_gradient` by the numba kernel
-        (:func:`~clvmodels.models.beta_geometric_kernel.row_log_likelihood_gradient` with
+        (:func:`~clvmodels.models.beta_geometric_row_kernel.row_log_likelihood_gradient` with
         this family's shift), or None without numba."""
         try:
-            from clvmodels.models.beta_geometric_kernel import row_log_likelihood_gradient
+            from clvmodels.models.beta_geometric_row_kernel import row_log_likelihood_gradient
         except ImportError:  # numba and PyTensor come with the bayes extra
             return None
         return functools.partial(row_log_likelihood_gradient, self.shift)

@@ -30,9 +30,6 @@ from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
-from clvmodels.estimation.family import per_row_arrays
-from clvmodels.estimation.fitdata import FitData
-
 # IEEE arithmetic (x / 0 = inf, 0 / 0 = nan) rather than Python's ZeroDivisionError, in every
 # compiled function here: an exception cannot leave nutpie's C callback
 # (the sampler would read an unset value), a non-finite one is rejected as a divergence.
@@ -294,63 +291,3 @@ def compiled_callbacks():
     numba's disk cache after the first fit on the machine)."""
     return (numba.cfunc(_LOGP_SIGNATURE, cache=True, error_model="numpy")(_logp_callback),
             numba.cfunc(_EXPAND_SIGNATURE, cache=True, error_model="numpy")(_expand_callback))
-
-
-# ----------------------------------------------------------------------------- per-row parameters
-@compiled(nogil=True)
-def row_values_and_gradients(r, alpha, a, b, shift, x, t_x, T):
-    """Per row: the log-likelihood and its derivatives in that row's (r, alpha, a, b), shape
-    ``(4, rows)``, each parameter and data argument an array of one value per row (per-row
-    parameters, as with covariates); ``shift`` 0 for BG/NBD, 1 for MBG/NBD.
-
-    The terms of :meth:`clvmodels.models.beta_geometric.BetaGeometricFamily.
-    log_likelihood_gradient`: ``LL = G + r log(alpha) + U + softplus(D)``, ``D = V - U`` with
-    ``p = expit(D)`` the dropped-out share (0 without a dropout opportunity, x + shift = 0);
-    the beta-function ratios from log-gamma differences, as :func:`value_and_gradient`.
-    """
-    n = len(x)
-    rows, gradient = np.empty(n), np.empty((4, n))
-    for i in range(n):
-        r_i, alpha_i, a_i, b_i, x_i = r[i], alpha[i], a[i], b[i], x[i]
-        rx = r_i + x_i
-        opportunities = x_i + shift
-        log_T, inverse_T = math.log(alpha_i + T[i]), 1.0 / (alpha_i + T[i])
-        log_alive = _betaln(a_i, b_i + opportunities)
-        row = (math.lgamma(rx) - math.lgamma(r_i) + r_i * math.log(alpha_i) + log_alive
-               - _betaln(a_i, b_i) - rx * log_T)
-        psi_ab, psi_abx = digamma(a_i + b_i), digamma(a_i + b_i + opportunities)
-        g0 = digamma(rx) - digamma(r_i) + math.log(alpha_i) - log_T
-        g1 = r_i / alpha_i - rx * inverse_T
-        g2 = psi_ab - psi_abx  # digamma(a) cancels in the alive term
-        g3 = psi_ab - digamma(b_i) + digamma(b_i + opportunities) - psi_abx
-        if opportunities > 0:
-            log_t = math.log(alpha_i + t_x[i])
-            diff = _betaln(a_i + 1.0, b_i + opportunities - 1.0) - log_alive - rx * (log_t
-                                                                                     - log_T)
-            if diff > 0:  # softplus(diff) and expit(diff) from the larger share
-                tail = math.exp(-diff)
-                row += diff + math.log1p(tail)
-                dropped = 1.0 / (1.0 + tail)
-            else:
-                tail = math.exp(diff)
-                row += math.log1p(tail)
-                dropped = tail / (1.0 + tail)
-            g0 += dropped * (log_T - log_t)
-            g1 += dropped * rx * (inverse_T - 1.0 / (alpha_i + t_x[i]))
-            # The dropped-out term's digammas against the alive one's: psi(a + 1) - psi(a)
-            # = 1 / a, psi(b + m - 1) - psi(b + m) = -1 / (b + m - 1).
-            g2 += dropped / a_i
-            g3 -= dropped / (b_i + opportunities - 1.0)
-        rows[i] = row
-        gradient[0, i], gradient[1, i], gradient[2, i], gradient[3, i] = g0, g1, g2, g3
-    return rows, gradient
-
-
-def row_log_likelihood_gradient(shift: int, params: tuple, fit_data: FitData
-                                ) -> tuple[np.ndarray, np.ndarray]:
-    """:meth:`~clvmodels.models.beta_geometric.BetaGeometricFamily.log_likelihood_gradient`
-    by the compiled kernel: per row of ``fit_data`` the log-likelihood and its derivatives in
-    that row's parameters, shape ``(4, rows)``; each parameter a scalar or one value per
-    row."""
-    (r, alpha, a, b), data = per_row_arrays(params, fit_data, ("x", "t_x", "T"))
-    return row_values_and_gradients(r, alpha, a, b, float(shift), *data)
