@@ -14,6 +14,7 @@ pytest.importorskip("numba")
 pytest.importorskip("pymc")
 
 import test_covariates  # noqa: E402
+from _fitting import covariate_likelihood_of  # noqa: E402
 from _kernels import central_differences  # noqa: E402
 from test_bayes import BGNBD_POINTS, _extreme_transaction_data  # noqa: E402
 from test_pareto_nbd_kernel import POINTS, _assert_gradients_agree, _extreme_rows, _row  # noqa: E402
@@ -26,9 +27,7 @@ from clvmodels import (  # noqa: E402
 from clvmodels.estimation.covariate_fit import CovariateObjective  # noqa: E402
 from clvmodels.estimation.covariate_posterior import (  # noqa: E402
     CovariateLikelihood,
-    design_columns,
 )
-from clvmodels.estimation.covariates import CovariateDesign  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
 from clvmodels.models import beta_geometric_row_kernel  # noqa: E402
 from clvmodels.models.pareto_nbd import ParetoNBDFamily  # noqa: E402
@@ -94,16 +93,7 @@ def _assert_beta_geometric_rows_agree(family, data: FitData, params: tuple) -> N
 def _apparel_likelihood(apparel, model_class=BayesianParetoNBDModel) -> CovariateLikelihood:
     """A Bayesian model's likelihood of the apparel customers with Gender and Channel in both
     processes."""
-    model = model_class(**BOTH)
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, apparel, rows, weights))
-        return design_columns(designs[0], apparel[rows])
-
-    fit_data = model.fit_data(apparel, None, columns)
-    return CovariateLikelihood.of(model.family, designs[0], fit_data)
+    return covariate_likelihood_of(model_class(**BOTH), apparel)[0]
 
 
 # A point of the apparel posterior (its means; CLVTools' maximum is near): r, alpha, s, beta in
