@@ -468,4 +468,4 @@ class SpendFamily(Family):
 
 
 __all__ = ["CovariateLink", "Family", "FitColumns", "Parameter", "PurchaseFamily", "SpendFamily",
-           "by_levels", "scalar_params"]
+           "by_levels", "per_row_arrays", "scalar_params"]
