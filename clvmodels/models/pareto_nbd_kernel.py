@@ -32,7 +32,9 @@ tests. Imported only by the Bayesian models (numba is in the ``bayes`` extra), t
 With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
 of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them); with other
 priors PyMC's graph holds the Op (:class:`ParetoNBDLogLikelihood`), which PyTensor's numba
-backend runs as the same compiled kernel.
+backend runs as the same compiled kernel. Fits with covariates (each customer at their own
+alpha_i, beta_i) call :func:`row_values_and_gradients`, the same row body per row
+(:meth:`ParetoNBDFamily.compiled_row_gradient`).
 
 numba's disk cache notices edits to the file that defines a cached function, not to the files
 of the functions it calls. Everything here is defined here except the BG/NBD kernel's
