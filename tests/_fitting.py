@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from clvmodels.estimation.covariate_posterior import CovariateLikelihood, design_columns
+from clvmodels.estimation.covariates import CovariateDesign
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.optimise import Objective
 
@@ -31,3 +33,17 @@ def total_log_likelihood(model, params, fit_data: FitData) -> float:
     """The weighted total log-likelihood of ``fit_data`` at ``params``."""
     return float(fit_data.weights @ model.family.log_likelihood(np.asarray(params, dtype=float),
                                                                 fit_data))
+
+
+def covariate_likelihood_of(model, table: pd.DataFrame) -> tuple[CovariateLikelihood, FitData]:
+    """A Bayesian model with covariates: the likelihood its samplers call on ``table`` and
+    the fit data it reads (the design fitted on the table's rows, as ``fit`` does)."""
+    spec = model.covariate_spec()
+    designs = []
+
+    def columns(rows, weights):
+        designs.append(CovariateDesign.fit(spec, table, rows, weights))
+        return design_columns(designs[0], table[rows])
+
+    fit_data = model.fit_data(table, None, columns)
+    return CovariateLikelihood.of(model.family, designs[0], fit_data), fit_data

@@ -22,6 +22,7 @@ pm = pytest.importorskip("pymc")
 az = pytest.importorskip("arviz")
 
 import test_covariates  # noqa: E402
+from _fitting import covariate_likelihood_of  # noqa: E402
 
 from clvmodels import (  # noqa: E402
     BayesianBetaGeoModel,
@@ -37,11 +38,7 @@ from clvmodels import (  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
 from clvmodels.bayes.model import covariate_pymc_model  # noqa: E402
 from clvmodels.estimation.covariate_fit import Coordinates  # noqa: E402
-from clvmodels.estimation.covariate_posterior import (  # noqa: E402
-    COEFFICIENT_PRIOR_SIGMA,
-    CovariateLikelihood,
-    design_columns,
-)
+from clvmodels.estimation.covariate_posterior import COEFFICIENT_PRIOR_SIGMA  # noqa: E402
 from clvmodels.estimation.covariates import CovariateDesign  # noqa: E402
 
 # The apparel data (CLVTools, GPL: read from the reference folder, skipped when absent),
@@ -189,15 +186,7 @@ def test_log_density_is_the_same_in_every_backend(simulated):
     between two points agree to the rounding of totals of ~2e3 (1e-9 absolute), and the
     gradients through the chain rule psi = A phi + offset to 1e-8 relative."""
     model = BayesianBetaGeoModel(**SIMULATED)
-    spec = model.covariate_spec()
-    designs = []
-
-    def columns(rows, weights):
-        designs.append(CovariateDesign.fit(spec, simulated, rows, weights))
-        return design_columns(designs[0], simulated[rows])
-
-    fit_data = model.fit_data(simulated, None, columns)
-    likelihood = CovariateLikelihood.of(model.family, designs[0], fit_data)
+    likelihood, fit_data = covariate_likelihood_of(model, simulated)
     pymc_model = covariate_pymc_model(likelihood, fit_data, {})
     priors = native.covariate_priors(pymc_model, likelihood)
     logp, dlogp = pymc_model.compile_logp(), pymc_model.compile_dlogp()

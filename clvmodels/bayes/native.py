@@ -18,7 +18,9 @@ Either samples in coordinates whitened by the Laplace approximation (see
 :func:`compile_native`). Other priors take the general route through
 ``nutpie.compile_pymc_model``. A model with covariates (:func:`compile_covariate_native`) is
 a Python log density too: the per-row likelihood with its chain rule
-(:class:`~clvmodels.estimation.covariate_posterior.CovariateLikelihood`), in the
+(:class:`~clvmodels.estimation.covariate_posterior.CovariateLikelihood`; the per-row values
+and derivatives from the family's compiled kernel where it has one,
+:meth:`~clvmodels.estimation.family.Family.compiled_row_gradient`), in the
 maximum-likelihood fit's coordinates, with normal priors of the coefficients.
 """
 

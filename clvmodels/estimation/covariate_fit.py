@@ -107,12 +107,20 @@ class Coordinates:
 
 class CovariateObjective:
     """Mean negative log-likelihood plus the L2 penalties in the optimiser's coordinates
-    (see :class:`Coordinates`): ``objective(phi) -> (value, gradient)``."""
+    (see :class:`Coordinates`): ``objective(phi) -> (value, gradient)``. With ``compiled``
+    the per-row likelihood is the family's compiled kernel
+    (:meth:`~clvmodels.estimation.family.Family.compiled_row_gradient`) where it has one."""
 
-    def __init__(self, coordinates: Coordinates, fit_data: FitData, penalizer: float) -> None:
+    def __init__(self, coordinates: Coordinates, fit_data: FitData, penalizer: float,
+                 compiled: bool = False) -> None:
         self.coordinates = coordinates
         self.fit_data = fit_data
         self.penalizer = penalizer
+        family = coordinates.family
+        # With ``compiled``, the family's compiled per-row kernel where it has one (the same
+        # values and derivatives; the NumPy route stays the reference and the fallback).
+        self.row_gradient = ((compiled and family.compiled_row_gradient())
+                             or family.log_likelihood_gradient)
         design = coordinates.design
         self.blocks = [
             (block, design.standardised(np.column_stack(
@@ -133,10 +141,9 @@ class CovariateObjective:
         coefficients = coordinates.internal_coefficients(phi)
         total, gradient_base = 0.0, np.zeros(coordinates.n_base)
         gradient_coefficients = np.zeros(len(coordinates.names))
-        family = coordinates.family
         for block, standardised in self.blocks:
             params = coordinates.per_row(base, coefficients, standardised)
-            rows, gradient = family.log_likelihood_gradient(params, block)
+            rows, gradient = self.row_gradient(params, block)
             weights = block.weights
             total += float(weights @ rows)
             if not with_gradient:

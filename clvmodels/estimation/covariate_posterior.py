@@ -74,7 +74,10 @@ class CovariateLikelihood:
         coordinates = Coordinates.of(family, design, factors)
         if coordinates.n_free != len(coordinates.names):
             raise ValueError("a posterior with covariates takes no constrained coefficients")
-        objective = CovariateObjective(coordinates, family.rescaled(fit_data, scale), 0.0)
+        # The samplers call it thousands of times: the compiled per-row kernel where the
+        # family has one.
+        objective = CovariateObjective(coordinates, family.rescaled(fit_data, scale), 0.0,
+                                       compiled=True)
         matrix = coordinates.matrix()
         offset = coordinates.reported(np.zeros(matrix.shape[1]))
         return cls(coordinates, objective, matrix, np.linalg.inv(matrix), offset)

@@ -98,6 +98,18 @@ def by_levels(function: Callable, x: np.ndarray, x_levels: tuple | None) -> tupl
     return tuple(part[..., codes] for part in function(values))
 
 
+def per_row_arrays(params: Params, fit_data: FitData, columns: tuple[str, ...]
+                   ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each parameter as one float per row of ``fit_data`` (a scalar repeated) and the
+    ``columns`` as floats, all contiguous: the arguments of a compiled per-row kernel
+    (:meth:`Family.compiled_row_gradient`)."""
+    data = [np.ascontiguousarray(fit_data[name], dtype=float) for name in columns]
+    shape = (fit_data.n_rows,)
+    values = [np.ascontiguousarray(np.broadcast_to(np.asarray(value, dtype=float), shape))
+              for value in params]
+    return values, data
+
+
 def scalar_params(params: Params) -> bool:
     """Whether every parameter is one number (not per row or per draw)."""
     return all(np.ndim(value) == 0 for value in params)
@@ -274,6 +286,15 @@ class Family:
         """The weighted total log-likelihood of ``fit_data``."""
         return float(fit_data.weights @ self.log_likelihood(params, fit_data))
 
+    def compiled_row_gradient(self) -> Callable[[Params, FitData],
+                                               tuple[np.ndarray, np.ndarray]] | None:
+        """:meth:`log_likelihood_gradient` as a compiled kernel (same arguments, same result),
+        for the per-row parameters of a fit with covariates, or None (the default; also
+        without numba): the covariate fits then call :meth:`log_likelihood_gradient` itself.
+        A family that has one cross-checks it against :meth:`log_likelihood_gradient` in its
+        tests."""
+        return None
+
     def compiled_likelihood(self, fit_data: FitData) -> Any | None:
         """A compiled kernel of the weighted likelihood on ``fit_data`` for the samplers, or
         None: the samplers then call :meth:`derivatives` itself (see :mod:`clvmodels.bayes`).
@@ -447,4 +468,4 @@ class SpendFamily(Family):
 
 
 __all__ = ["CovariateLink", "Family", "FitColumns", "Parameter", "PurchaseFamily", "SpendFamily",
-           "by_levels", "scalar_params"]
+           "by_levels", "per_row_arrays", "scalar_params"]

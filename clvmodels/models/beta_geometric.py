@@ -444,6 +444,16 @@ class BetaGeometricFamily(PurchaseFamily):
         return x, t_x, x_holdout
 
     # ------------------------------------------------------------------------- sampling
+    def compiled_row_gradient(self) -> Any:
+        """:meth:`log_likelihood_gradient` by the numba kernel
+        (:func:`~clvmodels.models.beta_geometric_row_kernel.row_log_likelihood_gradient` with
+        this family's shift), or None without numba."""
+        try:
+            from clvmodels.models.beta_geometric_row_kernel import row_log_likelihood_gradient
+        except ImportError:  # numba and PyTensor come with the bayes extra
+            return None
+        return functools.partial(row_log_likelihood_gradient, self.shift)
+
     def compiled_likelihood(self, fit_data: FitData) -> CompiledBetaGeometric:
         """The numba kernel of the weighted likelihood on ``fit_data`` (for the samplers)."""
         return CompiledBetaGeometric(self.shift, kernel_data(fit_data, self.shift))

@@ -232,6 +232,16 @@ class ParetoNBDFamily(PurchaseFamily):
         return rows, gradient, (terms, pooled_dropout, d_v - d_u), dropped
 
     # ------------------------------------------------------------------------- sampling
+    def compiled_row_gradient(self) -> Any:
+        """:meth:`log_likelihood_gradient` by the numba kernel
+        (:func:`~clvmodels.models.pareto_nbd_kernel.row_log_likelihood_gradient`: the
+        series or quadrature of the dropout integral per row), or None without numba."""
+        try:
+            from clvmodels.models.pareto_nbd_kernel import row_log_likelihood_gradient
+        except ImportError:  # numba and PyTensor come with the bayes extra
+            return None
+        return row_log_likelihood_gradient
+
     def compiled_likelihood(self, fit_data: FitData) -> Any:
         """The numba kernel of the weighted likelihood on ``fit_data`` for the samplers
         (:class:`~clvmodels.models.pareto_nbd_kernel.CompiledParetoNBD`; imported here, on

@@ -32,7 +32,9 @@ tests. Imported only by the Bayesian models (numba is in the ``bayes`` extra), t
 With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
 of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them); with other
 priors PyMC's graph holds the Op (:class:`ParetoNBDLogLikelihood`), which PyTensor's numba
-backend runs as the same compiled kernel.
+backend runs as the same compiled kernel. Fits with covariates (each customer at their own
+alpha_i, beta_i) call :func:`row_values_and_gradients`, the same row body per row
+(:meth:`ParetoNBDFamily.compiled_row_gradient`).
 
 numba's disk cache notices edits to the file that defines a cached function, not to the files
 of the functions it calls. Everything here is defined here except the BG/NBD kernel's
@@ -50,6 +52,7 @@ import numpy as np
 from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache_key
 
 from clvmodels._numerics import NEGLIGIBLE_NATS, gauss_kronrod_15
+from clvmodels.estimation.family import per_row_arrays
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
@@ -337,35 +340,43 @@ def value_and_gradient(r, alpha, s, beta, x_values, T_values, x_codes, T_codes, 
     log_s = math.log(s)
     for i in range(len(weights)):
         k, j = int(x_codes[i]), int(T_codes[i])
-        x, T, weight = x_values[k], T_values[j], weights[i]
-        rx = r + x
-        u = -rx * log_alpha_T[j] - s * log_beta_T[j]
-        d_u0, d_u1 = -log_alpha_T[j], -rx / (alpha + T)
-        d_u2, d_u3 = -log_beta_T[j], -s / (beta + T)
-        row = log_gamma_x[k] + u
-        g0, g1, g2, g3 = digamma_x[k] + d_u0, d_u1, d_u2, d_u3
-        if t_x[i] < T:
-            log_i, d_i0, d_i1, d_i2, d_i3 = log_dropout_integral(r, alpha, s, beta, x, t_x[i], T)
-            v = log_s + log_i
-            # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term.
-            if v > u:
-                tail = math.exp(u - v)
-                row += v - u + math.log1p(tail)
-                dropped = 1.0 / (1.0 + tail)
-            else:
-                tail = math.exp(v - u)
-                row += math.log1p(tail)
-                dropped = tail / (1.0 + tail)
-            g0 += dropped * (d_i0 - d_u0)
-            g1 += dropped * (d_i1 - d_u1)
-            g2 += dropped * (d_i2 + 1.0 / s - d_u2)
-            g3 += dropped * (d_i3 - d_u3)
-        total += weight * row
-        gradient[0] += weight * g0
+        weight = weights[i]
+        row, g0, g1, g2, g3 = _alive_or_dropped(r, alpha, s, beta, x_values[k], t_x[i],
+                                                T_values[j], log_alpha_T[j], log_beta_T[j],
+                                                log_s)
+        total += weight * (log_gamma_x[k] + row)
+        gradient[0] += weight * (digamma_x[k] + g0)
         gradient[1] += weight * g1
         gradient[2] += weight * g2
         gradient[3] += weight * g3
     return total, gradient
+
+
+@compiled
+def _alive_or_dropped(r, alpha, s, beta, x, t_x, T, log_alpha_T, log_beta_T, log_s):
+    """One row's ``logaddexp(u, v)`` (see the module) and its derivatives in (r, alpha, s,
+    beta), given ``log(alpha + T)``, ``log(beta + T)`` and ``log s``: the row's terms that mix
+    the parameters, which :func:`value_and_gradient` and :func:`row_values_and_gradients`
+    share."""
+    rx = r + x
+    u = -rx * log_alpha_T - s * log_beta_T
+    d_u0, d_u1 = -log_alpha_T, -rx / (alpha + T)
+    d_u2, d_u3 = -log_beta_T, -s / (beta + T)
+    if not t_x < T:  # a purchase at T: no time to have dropped out, v = -inf
+        return u, d_u0, d_u1, d_u2, d_u3
+    log_i, d_i0, d_i1, d_i2, d_i3 = log_dropout_integral(r, alpha, s, beta, x, t_x, T)
+    v = log_s + log_i
+    # logaddexp(u, v) and the dropped-out share expit(v - u), from the larger term.
+    if v > u:
+        tail = math.exp(u - v)
+        row = v + math.log1p(tail)
+        dropped = 1.0 / (1.0 + tail)
+    else:
+        tail = math.exp(v - u)
+        row = u + math.log1p(tail)
+        dropped = tail / (1.0 + tail)
+    return (row, d_u0 + dropped * (d_i0 - d_u0), d_u1 + dropped * (d_i1 - d_u1),
+            d_u2 + dropped * (d_i2 + 1.0 / s - d_u2), d_u3 + dropped * (d_i3 - d_u3))
 
 
 def kernel_data(fit_data: FitData) -> tuple[np.ndarray, ...]:
@@ -512,3 +523,37 @@ class CompiledParetoNBD:
     def callbacks(self) -> tuple:
         """nutpie's C callbacks (log density, expansion of a draw), cached by numba."""
         return compiled_callbacks()
+
+
+# ----------------------------------------------------------------------------- per-row parameters
+@compiled(nogil=True)
+def row_values_and_gradients(r, alpha, s, beta, x, t_x, T):
+    """Per row: the log-likelihood and its derivatives in that row's (r, alpha, s, beta),
+    shape ``(4, rows)``, each argument an array of one value per row (per-row parameters, as
+    with covariates: every customer's alpha_i, beta_i). The row body is
+    :func:`value_and_gradient`'s (:func:`_alive_or_dropped`), with the terms that
+    :func:`value_and_gradient` sums once for shared parameters taken per row."""
+    n = len(x)
+    rows, gradient = np.empty(n), np.empty((4, n))
+    for i in range(n):
+        r_i, alpha_i, s_i, beta_i, x_i, T_i = r[i], alpha[i], s[i], beta[i], x[i], T[i]
+        log_alpha, log_beta = math.log(alpha_i), math.log(beta_i)
+        row, g0, g1, g2, g3 = _alive_or_dropped(
+            r_i, alpha_i, s_i, beta_i, x_i, t_x[i], T_i, math.log(alpha_i + T_i),
+            math.log(beta_i + T_i), math.log(s_i))
+        rows[i] = (math.lgamma(r_i + x_i) - math.lgamma(r_i) + r_i * log_alpha
+                   + s_i * log_beta + row)
+        gradient[0, i] = digamma(r_i + x_i) - digamma(r_i) + log_alpha + g0
+        gradient[1, i] = r_i / alpha_i + g1
+        gradient[2, i] = log_beta + g2
+        gradient[3, i] = s_i / beta_i + g3
+    return rows, gradient
+
+
+def row_log_likelihood_gradient(params: tuple, fit_data: FitData
+                                ) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`ParetoNBDFamily.log_likelihood_gradient` by the compiled kernel: per row of
+    ``fit_data`` the log-likelihood and its derivatives in that row's parameters, shape
+    ``(4, rows)``; each parameter a scalar or one value per row."""
+    values, data = per_row_arrays(params, fit_data, ("x", "t_x", "T"))
+    return row_values_and_gradients(*values, *data)
