@@ -192,3 +192,19 @@ def log_alive_rows(r, alpha, a, b, shift, x_values, x_codes, t_values, t_codes, 
             diff = gap[x_codes[i]] - (r[d] + x[i]) * (log_t[t_codes[i]] - log_T[T_codes[i]])
             out[d, i] = -(max(diff, 0.0) + math.log1p(math.exp(-abs(diff))))
     return out
+
+
+@compiled(fastmath={"contract"})
+def alive_probability(r, alpha, a, b, shift, x, t_x, T):
+    """P(alive at T) of one draw ``(r, alpha, a, b)`` and customer ``(x, t_x, T)``: the
+    logistic of ``v - u = log a - log(b + x + shift - 1) - (r + x) log((alpha + t_x) /
+    (alpha + T))`` (see ``BetaGeometricFamily.log_alive``), 1 where x + shift = 0 (no
+    dropout opportunity yet). ``1 / (1 + e^(v - u))`` is ``exp(-softplus(v - u))`` in one
+    exponential; the ratio's logarithm (in (0, 1]) does not cancel as a difference of two
+    logarithms would. For the fused valuation of many draws (one element at a time)."""
+    opportunities = x + shift
+    if not opportunities > 0:
+        return 1.0
+    diff = (math.log(a) - math.log(b + opportunities - 1.0)
+            - (r + x) * math.log((alpha + t_x) / (alpha + T)))
+    return 1.0 / (1.0 + math.exp(diff))
