@@ -8,8 +8,9 @@ general route takes ``exp(-softplus(v - u))`` with ``v - u = log a - log(b + m -
 (log(alpha + t_x) - log(alpha + T))``, the fused one ``1 / (1 + exp(v - u))`` with the
 logarithm of the ratio. P(alive)'s relative sensitivity to ``v - u`` is ``1 - P(alive) <= 1``,
 so each draw's CLV differs by at most the absolute rounding of ``v - u`` (a few eps times the
-magnitudes of its terms, the general route's ``(r + x) |log(alpha + T)|`` the largest) plus a
-few eps of the exp, softplus and products: :func:`_draw_bounds` bounds it by 8 eps times the
+magnitudes of its terms, the general route's ``(r + x) |log(alpha + T)|`` the largest; the
+fused one's power of a ratio rounded to an eps: ``(r + x)`` eps) plus a few eps of the exp,
+softplus and products: :func:`_draw_bounds` bounds it by 8 eps times the
 sum of those magnitudes plus one. An order statistic of values each within a relative delta
 moves by at most delta (the values are positive and the k-th smallest is monotone in each),
 the interpolation between two adds 4 eps; a mean of draws summed in the same order adds at most
@@ -27,6 +28,7 @@ from hypothesis import strategies as st
 pytest.importorskip("numba")
 
 import clvmodels.clv as clv  # noqa: E402
+from clvmodels.estimation.draws import block_levels  # noqa: E402
 from clvmodels.models import fused_value  # noqa: E402
 from clvmodels.models.fused_value_kernel import interval_in_place  # noqa: E402
 
@@ -59,7 +61,7 @@ def _draw_bounds(purchase_params, shift, rows) -> np.ndarray:
     x, t_x, T = (rows[name][None, :] for name in ("x", "t_x", "T"))
     opportunities = np.maximum(x + shift, 1.0)
     magnitude = (1 + np.abs(np.log(a)) + np.abs(np.log(b + opportunities - 1))
-                 + (r + x) * (np.abs(np.log(alpha + t_x)) + np.abs(np.log(alpha + T))))
+                 + (r + x) * (1 + np.abs(np.log(alpha + t_x)) + np.abs(np.log(alpha + T))))
     return (8 * EPS * magnitude).max(axis=0)
 
 
@@ -153,3 +155,27 @@ def test_the_general_route_stands_for_draws_and_part_intervals(monkeypatch, nuts
         clv.valuation(nuts_bgnbd, nuts_gg, cdnow.iloc[:50], max_draws=20, **SETTINGS,
                       **options)
     assert calls == []
+
+
+@pytest.mark.parametrize("a, b", [(1e-300, 1e10), (0.8, 2.4), (1e3, 1e-3)])
+def test_alive_probability_is_the_familys(a, b):
+    """Both branches of the compiled element (the odds' power, and the logarithms where
+    ``a / (b + x - 1)`` is subnormal) against the family's P(alive), over histories from
+    none to many purchases (same bound as the routes)."""
+    from clvmodels import BetaGeoModel, ModifiedBetaGeoModel
+    from clvmodels.models.beta_geometric_future_kernel import alive_probability
+
+    x = np.array([0.0, 1.0, 3.0, 40.0, 200.0])
+    t_x = np.array([0.0, 2.0, 20.0, 30.0, 10.0])
+    T = np.full(5, 38.0)
+    r, alpha = 0.24, 4.4
+    for model in (BetaGeoModel, ModifiedBetaGeoModel):
+        family = model.family
+        params = tuple(np.array([[value]]) for value in (r, alpha, a, b))
+        # The closed form the general route of the valuation takes (per distinct x).
+        expected = np.exp(family.log_alive(params, x, t_x, T, block_levels(x)))[0]
+        ours = np.array([alive_probability(r, alpha, a, b, float(family.shift), *row)
+                         for row in zip(x, t_x, T, strict=True)])
+        bound = _draw_bounds(params, family.shift,
+                             {"x": x, "t_x": t_x, "T": T})
+        assert np.all(np.abs(ours - expected) <= bound * expected)
