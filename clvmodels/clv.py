@@ -170,17 +170,15 @@ def valuation(
                  if part_intervals and n_draws > 1 else None)
     owner = type(spend_model).__name__
     unit = transaction_model.time_unit_
-    kernel = (None if keep_draws else
+    kernel = (None if keep_draws or intervals is not None else
               fused_kernel(family, spend_family, purchase_params, spend_params, n_draws))
     if kernel is not None:
         spend_family.check_finite_mean(spend_params, owner)
-        summary, means, fused_intervals = fused_valuation(
-            kernel, family, purchase_params, spend_params, rows, future, margin=margin,
-            level=level, progress=progress, part_intervals=intervals is not None)
-        if intervals is not None:
-            intervals = {name: fused_intervals[name] for name in intervals}
+        summary, means = fused_valuation(kernel, family, purchase_params, spend_params, rows,
+                                         future, margin=margin, level=level,
+                                         progress=progress)
         return Valuation(summary, rows, data.index, n_draws, means["alive"],
-                         means["purchases"], means["spend"], intervals,
+                         means["purchases"], means["spend"], None,
                          tuple(draws in (1, n_draws) for draws in model_draws), model_draws,
                          horizon=horizon, discount_rate=discount_rate, margin=margin,
                          time_unit=None if unit is None else str(unit.value))

@@ -58,12 +58,10 @@ def quantile_positions(n_draws: int, level: float) -> tuple[np.ndarray, np.ndarr
 
 def fused_valuation(kernel: ModuleType, family: BetaGeometricFamily, purchase_params: Draws,
                     spend_params: Draws, rows: DistinctRows, future: Future, *, margin: float,
-                    level: float, progress: bool | None, part_intervals: bool = False
-                    ) -> tuple[Summary, dict[str, np.ndarray],
-                               dict[str, tuple[np.ndarray, np.ndarray]] | None]:
+                    level: float, progress: bool | None
+                    ) -> tuple[Summary, dict[str, np.ndarray]]:
     """The CLV summary of ``rows`` (columns x, t_x, T, t, spend, grouped by (x, T, t)) over
-    the paired draws, the means of its parts ("alive", "purchases", "spend"), and with
-    ``part_intervals`` their intervals (lower, upper), else None.
+    the paired draws, and the means of its parts ("alive", "purchases", "spend").
 
     The rows go in blocks of ``BLOCK_VALUES`` draws x rows (the discounted future of a
     block's groups is the one such matrix held), each block in one parallel pass.
@@ -77,8 +75,6 @@ def fused_valuation(kernel: ModuleType, family: BetaGeometricFamily, purchase_pa
     n_rows = len(rows)
     summary = Summary(np.empty(n_rows), np.empty(n_rows), np.empty(n_rows), np.zeros(n_draws))
     means = {name: np.empty(n_rows) for name in ("alive", "purchases", "spend")}
-    intervals = ({name: (np.empty(n_rows), np.empty(n_rows)) for name in means}
-                 if part_intervals else None)
     block = max(1, BLOCK_VALUES // n_draws)
     n_blocks = -(-n_rows // block)
     threads = numba.get_num_threads()
@@ -97,13 +93,11 @@ def fused_valuation(kernel: ModuleType, family: BetaGeometricFamily, purchase_pa
                 *(column[rows_block] for column in columns.values()),
                 codes.astype(np.int64), np.ascontiguousarray(values.T, dtype=float),
                 float(margin), np.ascontiguousarray(rows.counts[rows_block], dtype=float),
-                ranks, fractions, n_chunks, part_intervals)
+                ranks, fractions, n_chunks)
             summary.mean[rows_block] = block_means[0]
             for name, part in zip(means, block_means[1:], strict=True):
                 means[name][rows_block] = part
-            summary.lower[rows_block], summary.upper[rows_block] = bounds[:2]
-            for part, (lower, upper) in enumerate((intervals or {}).values()):
-                lower[rows_block], upper[rows_block] = bounds[2 + 2 * part:4 + 2 * part]
+            summary.lower[rows_block], summary.upper[rows_block] = bounds
             summary.total_draws += totals.sum(axis=0)
             advance()
-    return summary, means, intervals
+    return summary, means

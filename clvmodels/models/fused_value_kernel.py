@@ -101,7 +101,7 @@ def interval_in_place(values, lower_rank, lower_fraction, upper_rank, upper_frac
 
 @numba.njit(cache=True, error_model="numpy", nogil=True, parallel=True)
 def beta_geometric_gamma_gamma(purchase, shift, spend_params, x, t_x, T, spend, group,
-                               future, margin, counts, ranks, fractions, n_chunks, with_parts):
+                               future, margin, counts, ranks, fractions, n_chunks):
     """Per row: the means over the draws of CLV, P(alive), discounted purchases and spend,
     and the CLV's quantiles; per chunk of rows the per-draw total ``sum(counts * CLV)``.
 
@@ -111,17 +111,14 @@ def beta_geometric_gamma_gamma(purchase, shift, spend_params, x, t_x, T, spend, 
     ``future``) one value per row; ``future`` (groups x draws) the alive customer's
     discounted purchases; ``ranks`` and ``fractions`` the two quantiles' virtual indices
     (see :func:`interval_in_place`). The CLV of a draw is ``margin * spend * (alive *
-    future)``, the order of the general route. ``bounds`` holds the CLV's lower and upper
-    quantile per row, then, ``with_parts``, those of P(alive), the purchases and the spend.
+    future)``, the order of the general route.
     """
     n_rows, n_draws = len(x), purchase.shape[1]
     means = np.empty((4, n_rows))  # CLV, alive, purchases, spend
-    bounds = np.empty((8 if with_parts else 2, n_rows))
+    bounds = np.empty((2, n_rows))
     totals = np.zeros((n_chunks, n_draws))
     for chunk in numba.prange(n_chunks):
         values = np.empty(n_draws)
-        # The parts' draws, kept only for their intervals.
-        parts = np.empty((3, n_draws if with_parts else 0))
         total = totals[chunk]
         for i in range(chunk * n_rows // n_chunks, (chunk + 1) * n_rows // n_chunks):
             value_sum = alive_sum = purchases_sum = spend_sum = 0.0
@@ -134,8 +131,6 @@ def beta_geometric_gamma_gamma(purchase, shift, spend_params, x, t_x, T, spend, 
                                                       spend_params[2, d], x[i], spend[i])
                 value = margin * per_purchase * purchases
                 values[d] = value
-                if with_parts:
-                    parts[0, d], parts[1, d], parts[2, d] = alive, purchases, per_purchase
                 value_sum += value
                 alive_sum += alive
                 purchases_sum += purchases
@@ -147,8 +142,4 @@ def beta_geometric_gamma_gamma(purchase, shift, spend_params, x, t_x, T, spend, 
             means[3, i] = spend_sum / n_draws
             bounds[0, i], bounds[1, i] = interval_in_place(values, ranks[0], fractions[0],
                                                            ranks[1], fractions[1])
-            if with_parts:
-                for part in range(3):
-                    bounds[2 + 2 * part, i], bounds[3 + 2 * part, i] = interval_in_place(
-                        parts[part], ranks[0], fractions[0], ranks[1], fractions[1])
     return means, bounds, totals
