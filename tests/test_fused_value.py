@@ -128,13 +128,17 @@ def test_fused_route_matches_the_general_one_on_extreme_draws(monkeypatch, nuts_
 
 
 @settings(deadline=None)  # the first example compiles the kernel
-@given(n=st.integers(2, 300), level=st.floats(0.01, 0.99),
-       seed=st.integers(0, 2**32 - 1), distinct=st.integers(1, 50))
-def test_interval_is_numpys_quantile_exactly(n, level, seed, distinct):
-    """The in-place selection and interpolation give ``numpy.quantile``'s linear-rule values
-    bit for bit, ties included (few distinct values)."""
+@given(n=st.one_of(st.integers(2, 300), st.integers(600, 5000)), level=st.floats(0.01, 0.99),
+       seed=st.integers(0, 2**32 - 1), distinct=st.integers(1, 5000),
+       order=st.sampled_from(["random", "increasing", "decreasing"]))
+def test_interval_is_numpys_quantile_exactly(n, level, seed, distinct, order):
+    """The in-place selection (quickselect, and over 600 values a sampled pivot) and the
+    interpolation give ``numpy.quantile``'s linear-rule values bit for bit, ties included
+    (few distinct values), in any order (draws of chains come correlated)."""
     rng = np.random.default_rng(seed)
     values = rng.choice(rng.standard_normal(distinct) * 10.0**rng.integers(-5, 5), n)
+    if order != "random":
+        values = np.sort(values)[::1 if order == "increasing" else -1].copy()
     expected = np.quantile(values, [(1 - level) / 2, (1 + level) / 2])
     ranks, fractions = fused_value.quantile_positions(n, level)
     buffer = values.copy()

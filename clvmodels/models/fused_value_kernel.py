@@ -26,32 +26,72 @@ from clvmodels.models.gamma_gamma_spend_kernel import conditional_mean_spend
 
 compiled = numba.njit(cache=True, error_model="numpy", nogil=True)
 
+# Ranges longer than this take a sampled pivot in :func:`select`.
+_SAMPLED = 600
+
 
 @compiled
-def select(values, lo, hi, k):
-    """Reorder ``values[lo:hi]`` in place so that ``values[k]`` (``lo <= k < hi``) is the
-    value of rank ``k - lo`` among them, those before it no larger, those after no smaller
-    (quickselect with a median-of-three pivot and Hoare's partition; no NaN)."""
+def partition(values, lo, hi, pivot):
+    """Hoare's partition of ``values[lo:hi]`` around the value ``pivot`` (one of them):
+    returns ``(j, i)`` with ``values[lo:j + 1] <= pivot <= values[i:hi]`` and
+    ``values[j + 1:i]`` equal to the pivot."""
+    i, j = lo, hi - 1
+    while i <= j:
+        while values[i] < pivot:
+            i += 1
+        while values[j] > pivot:
+            j -= 1
+        if i <= j:
+            values[i], values[j] = values[j], values[i]
+            i += 1
+            j -= 1
+    return j, i
+
+
+@compiled
+def select_small(values, lo, hi, k):
+    """:func:`select` with median-of-three pivots (quickselect)."""
     while hi - lo > 1:
         first, middle, last = values[lo], values[(lo + hi - 1) // 2], values[hi - 1]
-        pivot = max(min(first, middle), min(max(first, middle), last))
-        i, j = lo, hi - 1
-        while i <= j:
-            while values[i] < pivot:
-                i += 1
-            while values[j] > pivot:
-                j -= 1
-            if i <= j:
-                values[i], values[j] = values[j], values[i]
-                i += 1
-                j -= 1
-        # Now values[lo:j + 1] <= pivot <= values[i:hi], and values[j + 1:i] equal the pivot.
+        j, i = partition(values, lo, hi,
+                         max(min(first, middle), min(max(first, middle), last)))
         if k <= j:
             hi = j + 1
         elif k >= i:
             lo = i
         else:
             return
+
+
+@compiled
+def select(values, lo, hi, k):
+    """Reorder ``values[lo:hi]`` in place so that ``values[k]`` (``lo <= k < hi``) is the
+    value of rank ``k - lo`` among them, those before it no larger, those after no smaller
+    (no NaN).
+
+    Over many values the pivot is a sample's order statistic at k's relative rank (as
+    Floyd and Rivest's selection): for the tails' ranks of an interval it falls near the
+    k-th value, so one partition, whose comparisons then go mostly one way (predictably),
+    leaves a short range for quickselect (:func:`select_small`)."""
+    while hi - lo > _SAMPLED:
+        size = hi - lo
+        sample = int(size ** (2.0 / 3.0)) // 2
+        # The sample, spread over the range (draws come in chains: neighbours correlate),
+        # gathered around k at its relative rank.
+        start = min(max(k - (k - lo) * sample // size, lo), hi - sample)
+        step = size // sample
+        for m in range(sample):
+            source = lo + m * step
+            values[start + m], values[source] = values[source], values[start + m]
+        select_small(values, start, start + sample, min(max(k, start), start + sample - 1))
+        j, i = partition(values, lo, hi, values[min(max(k, start), start + sample - 1)])
+        if k <= j:
+            hi = j + 1
+        elif k >= i:
+            lo = i
+        else:
+            return
+    select_small(values, lo, hi, k)
 
 
 @compiled
