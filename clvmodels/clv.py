@@ -136,6 +136,9 @@ def valuation(
     models' (and ``max_draws``), and a model with one draw (its estimate) stands for every one.
     A fit with time-varying covariates is valued as its bound predictions
     (``model.with_time_varying_covariates(table)``, see :func:`customer_lifetime_value`).
+    A BG/NBD or MBG/NBD with a Gamma-Gamma, both with posterior draws and no covariates, is
+    valued in one compiled pass per block of rows unless the draws or the parts' intervals are
+    asked for (:mod:`clvmodels.models.fused_value`; the same values to rounding).
     """
     horizon, discount_rate = check_discounting(horizon, discount_rate)
     level = check_level(level)
