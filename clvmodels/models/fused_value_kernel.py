@@ -31,10 +31,11 @@ _SAMPLED = 600
 
 
 @compiled
-def partition(values, lo, hi, pivot):
-    """Hoare's partition of ``values[lo:hi]`` around the value ``pivot`` (one of them):
-    returns ``(j, i)`` with ``values[lo:j + 1] <= pivot <= values[i:hi]`` and
-    ``values[j + 1:i]`` equal to the pivot."""
+def partition(values, lo, hi, pivot, k):
+    """Hoare's partition of ``values[lo:hi]`` around the value ``pivot`` (one of them), then
+    the range left holding rank ``k``: ``(lo, j + 1)`` or ``(i, hi)`` where
+    ``values[lo:j + 1] <= pivot <= values[i:hi]``, or ``(k, k + 1)`` when ``values[k]`` is
+    in between (equal to the pivot: in place)."""
     i, j = lo, hi - 1
     while i <= j:
         while values[i] < pivot:
@@ -45,7 +46,11 @@ def partition(values, lo, hi, pivot):
             values[i], values[j] = values[j], values[i]
             i += 1
             j -= 1
-    return j, i
+    if k <= j:
+        return lo, j + 1
+    if k >= i:
+        return i, hi
+    return k, k + 1
 
 
 @compiled
@@ -53,14 +58,8 @@ def select_small(values, lo, hi, k):
     """:func:`select` with median-of-three pivots (quickselect)."""
     while hi - lo > 1:
         first, middle, last = values[lo], values[(lo + hi - 1) // 2], values[hi - 1]
-        j, i = partition(values, lo, hi,
-                         max(min(first, middle), min(max(first, middle), last)))
-        if k <= j:
-            hi = j + 1
-        elif k >= i:
-            lo = i
-        else:
-            return
+        lo, hi = partition(values, lo, hi,
+                           max(min(first, middle), min(max(first, middle), last)), k)
 
 
 @compiled
@@ -84,13 +83,7 @@ def select(values, lo, hi, k):
             source = lo + m * step
             values[start + m], values[source] = values[source], values[start + m]
         select_small(values, start, start + sample, min(max(k, start), start + sample - 1))
-        j, i = partition(values, lo, hi, values[min(max(k, start), start + sample - 1)])
-        if k <= j:
-            hi = j + 1
-        elif k >= i:
-            lo = i
-        else:
-            return
+        lo, hi = partition(values, lo, hi, values[min(max(k, start), start + sample - 1)], k)
     select_small(values, lo, hi, k)
 
 
