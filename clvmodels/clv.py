@@ -30,6 +30,7 @@ from clvmodels.estimation.predictions import (
     spend_values,
     varying_columns,
 )
+from clvmodels.models.fused_value import fused_kernel, fused_valuation
 from clvmodels.models.pareto_nbd_dynamic import TimeVaryingPredictions
 from clvmodels.timeunit import check_same_unit
 from clvmodels.validation import check_discounting, check_level, check_margin
@@ -135,6 +136,9 @@ def valuation(
     models' (and ``max_draws``), and a model with one draw (its estimate) stands for every one.
     A fit with time-varying covariates is valued as its bound predictions
     (``model.with_time_varying_covariates(table)``, see :func:`customer_lifetime_value`).
+    A BG/NBD or MBG/NBD with a Gamma-Gamma, both with posterior draws and no covariates, is
+    valued in one compiled pass per block of rows unless the draws or the parts' intervals are
+    asked for (:mod:`clvmodels.models.fused_value`; the same values to rounding).
     """
     horizon, discount_rate = check_discounting(horizon, discount_rate)
     level = check_level(level)
@@ -168,6 +172,19 @@ def valuation(
     intervals = ({name: (np.empty(len(rows)), np.empty(len(rows))) for name in varying}
                  if part_intervals and n_draws > 1 else None)
     owner = type(spend_model).__name__
+    unit = transaction_model.time_unit_
+    kernel = (None if keep_draws or intervals is not None else
+              fused_kernel(family, spend_family, purchase_params, spend_params, n_draws))
+    if kernel is not None:
+        spend_family.check_finite_mean(spend_params, owner)
+        summary, means = fused_valuation(kernel, family, purchase_params, spend_params, rows,
+                                         future, margin=margin, level=level,
+                                         progress=progress)
+        return Valuation(summary, rows, data.index, n_draws, means["alive"],
+                         means["purchases"], means["spend"], None,
+                         tuple(draws in (1, n_draws) for draws in model_draws), model_draws,
+                         horizon=horizon, discount_rate=discount_rate, margin=margin,
+                         time_unit=None if unit is None else str(unit.value))
 
     def evaluate(block: slice) -> np.ndarray:
         if n_draws > 1:
@@ -193,7 +210,6 @@ def valuation(
 
     summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
                         keep_draws=keep_draws, progress=progress)
-    unit = transaction_model.time_unit_
     return Valuation(summary, rows, data.index, n_draws, means["alive"], means["purchases"],
                      means["spend"], intervals,
                      tuple(draws in (1, n_draws) for draws in model_draws), model_draws,

@@ -21,8 +21,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from clvmodels.estimation.covariate_posterior import CovariateDraws
-from clvmodels.estimation.draws import DistinctRows, block_levels, by_group, summarise
+from clvmodels.estimation.draws import DistinctRows, block_levels, summarise
 from clvmodels.estimation.family import PurchaseFamily, SpendFamily
+from clvmodels.estimation.fitdata import first_rows
 from clvmodels.timeunit import check_same_unit, set_table_time_unit
 from clvmodels.validation import (
     ValidationError,
@@ -85,16 +86,23 @@ def future_values(family: PurchaseFamily, params: Draws, rows: DistinctRows, blo
     ``future`` takes flat arrays of the updated parameters and of t; it runs once per distinct
     (x, T, t) of the block (``rows`` grouped by those columns).
     """
+    values, codes = group_future_values(family, params, rows, block, future)
+    return values[..., codes]
+
+
+def group_future_values(family: PurchaseFamily, params: Draws, rows: DistinctRows,
+                        block: slice, future: Future) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`future_values` once per group of the block, not spread to its rows: the
+    values (draws by groups) and each row's group (its column)."""
     x, T, t = (rows[name][block] for name in ("x", "T", "t"))
     params = block_params(family, params, rows, block)
-
-    def per_group(first):
-        group_params = tuple(value[..., first] if varies_by_row(value) else value
-                             for value in params)
-        return elementwise(future, family.updated_params(group_params, x[first], T[first]),
-                           t[first])
-
-    return by_group(per_group, rows.group_codes[block])
+    codes, _ = pd.factorize(rows.group_codes[block])
+    first = first_rows(codes)
+    group_params = tuple(value[..., first] if varies_by_row(value) else value
+                         for value in params)
+    values = elementwise(future, family.updated_params(group_params, x[first], T[first]),
+                         t[first])
+    return values, codes
 
 
 def elementwise(formula: Future, params: tuple, t: np.ndarray) -> np.ndarray:

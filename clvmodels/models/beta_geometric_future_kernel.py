@@ -48,6 +48,7 @@ MAX_TERMS = 400
 # Elements per parallel chunk (each chunk allocates its scratch arrays once).
 _CHUNK = 512
 _EPS = 2.0**-53
+_TINY = 2.0**-1022  # the smallest normal double
 
 
 @compiled(fastmath={"contract"})
@@ -192,3 +193,26 @@ def log_alive_rows(r, alpha, a, b, shift, x_values, x_codes, t_values, t_codes, 
             diff = gap[x_codes[i]] - (r[d] + x[i]) * (log_t[t_codes[i]] - log_T[T_codes[i]])
             out[d, i] = -(max(diff, 0.0) + math.log1p(math.exp(-abs(diff))))
     return out
+
+
+@compiled
+def alive_probability(r, alpha, a, b, shift, x, t_x, T):
+    """P(alive at T) of one draw ``(r, alpha, a, b)`` and customer ``(x, t_x, T)``: ``1 / (1 +
+    e^(v - u))``, the logistic of ``v - u = log a - log(b + x + shift - 1) - (r + x)
+    log((alpha + t_x) / (alpha + T))`` (see ``BetaGeometricFamily.log_alive``), 1 where
+    x + shift = 0 (no dropout opportunity yet). ``e^(v - u)`` is the odds ``a / (b + x +
+    shift - 1) * ((alpha + T) / (alpha + t_x))^(r + x)``: one power (relative error of an ulp
+    or two) rather than three logarithms and an exponential; where ``a / (b + x + shift -
+    1)`` is subnormal (its digits lost), by the logarithms. For the fused valuation of many
+    draws (one element at a time)."""
+    opportunities = x + shift
+    if not opportunities > 0:
+        return 1.0
+    dropout = a / (b + opportunities - 1.0)
+    if dropout >= _TINY:
+        # The power is >= 1 (t_x <= T): an overflow makes the odds inf and P(alive) 0.
+        odds = dropout * ((alpha + T) / (alpha + t_x)) ** (r + x)
+    else:  # a subnormal or zero ratio has lost its digits
+        odds = math.exp(math.log(a) - math.log(b + opportunities - 1.0)
+                        - (r + x) * math.log((alpha + t_x) / (alpha + T)))
+    return 1.0 / (1.0 + odds)

@@ -169,7 +169,18 @@ class GammaGammaFamily(SpendFamily):
         """
         p, q, gamma = params
         x = np.where(spend > 0, x, 0.0)
-        return p * (gamma + x * spend) / (p * x + q - 1)
+        shape = np.broadcast_shapes(*(np.shape(value) for value in (p, q, gamma, x, spend)))
+        if not shape:
+            return p * (gamma + x * spend) / (p * x + q - 1)
+        # The same operations in the same order, in place: for draws x rows two arrays
+        # allocated, not six.
+        value = np.add(gamma, x * spend, out=np.empty(shape))
+        value *= p
+        scale = np.multiply(p, x, out=np.empty(shape))
+        scale += q
+        scale -= 1
+        value /= scale
+        return value
 
     def check_finite_mean(self, params: Params, owner: str) -> None:
         """Refuse parameters with q <= 1, where the mean spend per transaction is infinite."""
