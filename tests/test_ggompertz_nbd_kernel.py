@@ -189,7 +189,7 @@ def test_log_density_is_the_same_in_every_backend(cdnow):
     assert compiled.compiled_logp_func is not None and compiled.logp_func is None
     priors = native.log_normal_priors(pymc_model, FAMILY.param_names)
     kernel_data = FAMILY.compiled_likelihood(fit_data).data
-    np.testing.assert_array_equal(compiled.user_data[kernel.HEADER:],
+    np.testing.assert_array_equal(compiled.user_data[kernel.header_length(kernel.N_PARAMS):],
                                   np.concatenate(kernel_data))
     packed = FAMILY.compiled_likelihood(fit_data).packed(priors, priors[0], np.eye(5))
     compiled_functions = [(pymc_model.compile_logp(mode=mode), pymc_model.compile_dlogp(mode=mode))
@@ -245,8 +245,7 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     _, _, compiled = _native(cdnow)
     callbacks = NutpieCallbacks(compiled)
     packed = callbacks.packed
-    mode = packed[kernel.CENTRE:kernel.FACTOR]
-    factor = packed[kernel.FACTOR:kernel.HEADER].reshape(5, 5)
+    mode, factor = kernel.whitened(np.zeros(5), packed)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
     for z in (np.zeros(5), np.array([1.5, -2.0, 0.3, 3.0, -1.0])):
         theta = mode + factor @ z

@@ -182,14 +182,3 @@ def block_levels(column: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distinct values of a block's column and each row's index into them."""
     codes, values = pd.factorize(column)
     return np.asarray(values, dtype=float), codes
-
-
-def by_group(function: Callable[[np.ndarray], np.ndarray], group_codes: np.ndarray):
-    """``function(first_rows)`` once per group of a block, spread back to the block's rows.
-
-    ``function`` takes the indices (within the block) of one row per group and returns a
-    matrix, draws by those rows.
-    """
-    codes, _ = pd.factorize(group_codes)
-    values = function(first_rows(codes))
-    return values[..., codes]

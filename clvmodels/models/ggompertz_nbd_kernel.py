@@ -47,7 +47,15 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 from clvmodels._numerics import gauss_kronrod_15
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
-from clvmodels.models.pareto_nbd_kernel import CompiledParetoNBD
+from clvmodels.models.pareto_nbd_kernel import (
+    CompiledParetoNBD,
+    header_length,
+    packed_arrays,
+    packed_length,
+    stored_draw,
+    whitened,
+    with_log_normal_priors,
+)
 
 # The quadrature's target: the error of the integral at most 1e-12 of it, the NumPy route's
 # (ggompertz_nbd._RTOL), by QUADPACK's estimate of a 15-point Kronrod value's error from its
@@ -363,46 +371,20 @@ def _numba_funcify(op, node=None, **kwargs):
 
 # ----------------------------------------------------------------------------- nutpie callbacks
 N_PARAMS = 5
-# The packed data begins with the numbers of distinct x, distinct T and distinct rows, then the
-# priors' means and sds of the log-parameters from PRIORS, the whitening's centre from CENTRE
-# and its Cholesky factor (row-major) from FACTOR (CompiledGGompertzNBD.packed builds it);
-# then, from HEADER, the arrays of kernel_data.
-PRIORS = 3
-CENTRE, FACTOR = PRIORS + 2 * N_PARAMS, PRIORS + 3 * N_PARAMS
-HEADER = FACTOR + N_PARAMS**2
-_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
-
-
-@compiled
-def _packed_length(header):
-    """The length of the packed data, from the sizes at its start."""
-    return HEADER + int(header[0]) + int(header[1]) + 4 * int(header[2])
+# The packed data are laid out as the Pareto/NBD kernel's (its header with five parameters'
+# priors and whitening, then the same kernel_data arrays): read by its helpers.
 
 
 @compiled
 def log_density(theta, packed):
     """log posterior density (up to a constant) of the log-parameters and its gradient, with
-    the log-normal priors of the packed data (a normal density of each log)."""
-    n_x, n_T, n_rows = int(packed[0]), int(packed[1]), int(packed[2])
-    x_end = HEADER + n_x
-    T_end = x_end + n_T
-    rows = [packed[T_end + m * n_rows:T_end + (m + 1) * n_rows] for m in range(4)]
+    the log-normal priors of the packed data."""
+    d = packed_arrays(packed, N_PARAMS)
     params = np.exp(theta)
     total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
-                                         params[4], packed[HEADER:x_end], packed[x_end:T_end],
-                                         rows[0], rows[1], rows[2], rows[3])
-    gradient = gradient * params  # chain rule to the log-parameters
-    means, sds = packed[PRIORS:PRIORS + N_PARAMS], packed[PRIORS + N_PARAMS:CENTRE]
-    standardised = (theta - means) / sds
-    total -= np.sum(0.5 * standardised**2 + np.log(sds)) + N_PARAMS * _LOG_SQRT_2PI
-    return total, gradient - standardised / sds
-
-
-@compiled
-def _whitened(z, packed):
-    """The log-parameters at whitened coordinates z, centre + factor @ z, and the factor."""
-    factor = packed[FACTOR:HEADER].reshape((N_PARAMS, N_PARAMS))
-    return packed[CENTRE:FACTOR] + factor @ z, factor
+                                         params[4], d[0], d[1], d[2], d[3], d[4], d[5])
+    # The chain rule to the log-parameters.
+    return with_log_normal_priors(total, gradient * params, theta, packed)
 
 
 def _logp_callback(dim, z_, gradient_, logp_, user_data_):
@@ -411,9 +393,9 @@ def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     (nutpie's codes), -1 for a wrong dimension."""
     if dim != N_PARAMS:
         return -1
-    header = numba.carray(user_data_, (3,), np.float64)
-    packed = numba.carray(user_data_, (_packed_length(header),), np.float64)
-    theta, factor = _whitened(numba.carray(z_, (N_PARAMS,)), packed)
+    sizes = numba.carray(user_data_, (3,), np.float64)
+    packed = numba.carray(user_data_, (packed_length(sizes, N_PARAMS),), np.float64)
+    theta, factor = whitened(numba.carray(z_, (N_PARAMS,)), packed)
     total, gradient = log_density(theta, packed)
     numba.carray(gradient_, (N_PARAMS,))[:] = factor.T @ gradient
     logp_[0] = total
@@ -422,21 +404,14 @@ def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     return 0 if np.isfinite(total) else 4
 
 
-@compiled
-def _stored(theta):
-    """A draw as nutpie stores it (its PyMC layout): the log-parameters, then the
-    parameters."""
-    return np.concatenate((theta, np.exp(theta)))
-
-
 def _expand_callback(dim, expanded, z_, draw_, user_data_):
-    """The draw to store at whitened coordinates z (see :func:`_stored`); -1 for a wrong
+    """The draw to store at whitened coordinates z (see :func:`stored_draw`); -1 for a wrong
     dimension."""
     if dim != N_PARAMS or expanded != 2 * N_PARAMS:
         return -1
-    theta = _whitened(numba.carray(z_, (N_PARAMS,)),
-                      numba.carray(user_data_, (HEADER,), np.float64))[0]
-    numba.carray(draw_, (2 * N_PARAMS,))[:] = _stored(theta)
+    packed = numba.carray(user_data_, (header_length(N_PARAMS),), np.float64)
+    theta = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
+    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(theta)
     return 0
 
 

@@ -414,43 +414,72 @@ def _numba_funcify(op, node=None, **kwargs):
 # ----------------------------------------------------------------------------- nutpie callbacks
 N_PARAMS = 4
 # The packed data begins with the numbers of distinct x, distinct T and distinct rows, then the
-# priors' means and sds of the log-parameters from PRIORS, the whitening's centre from CENTRE
-# and its Cholesky factor (row-major) from FACTOR (CompiledParetoNBD.packed builds it); then,
-# from HEADER, the arrays of kernel_data.
+# priors' means and sds of the n log-parameters from PRIORS, the whitening's centre and its
+# Cholesky factor (row-major; CompiledParetoNBD.packed builds it), then, from
+# header_length(n), the arrays of kernel_data. The GGompertz/NBD kernel packs its data alike.
 PRIORS = 3
-CENTRE, FACTOR = PRIORS + 2 * N_PARAMS, PRIORS + 3 * N_PARAMS
-HEADER = FACTOR + N_PARAMS**2
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
 @compiled
-def _data(packed):
+def header_length(n_params):
+    """Where the data start in the packed data of ``n_params`` parameters."""
+    return PRIORS + 3 * n_params + n_params * n_params
+
+
+@compiled
+def packed_length(sizes, n_params):
+    """The length of the packed data, from the sizes at its start."""
+    return header_length(n_params) + int(sizes[0]) + int(sizes[1]) + 4 * int(sizes[2])
+
+
+@compiled
+def packed_arrays(packed, n_params):
     """The six arrays of ``kernel_data`` in the packed data."""
     n_x, n_T, n_rows = int(packed[0]), int(packed[1]), int(packed[2])
-    ends = np.cumsum(np.array([HEADER, n_x, n_T, n_rows, n_rows, n_rows, n_rows]))
+    ends = np.cumsum(np.array([header_length(n_params), n_x, n_T, n_rows, n_rows, n_rows,
+                               n_rows]))
     return [packed[ends[k]:ends[k + 1]] for k in range(6)]
+
+
+@compiled
+def with_log_normal_priors(total, gradient, theta, packed):
+    """The log-likelihood ``total`` and its ``gradient`` in the log-parameters ``theta`` plus
+    the log-normal priors of the packed data (a normal density of each log)."""
+    n_params = len(theta)
+    means = packed[PRIORS:PRIORS + n_params]
+    sds = packed[PRIORS + n_params:PRIORS + 2 * n_params]
+    standardised = (theta - means) / sds
+    total -= np.sum(0.5 * standardised**2 + np.log(sds)) + n_params * _LOG_SQRT_2PI
+    return total, gradient - standardised / sds
+
+
+@compiled
+def whitened(z, packed):
+    """The log-parameters at whitened coordinates z, centre + factor @ z, and the factor."""
+    n_params = len(z)
+    centre = PRIORS + 2 * n_params
+    factor = packed[centre + n_params:header_length(n_params)].reshape((n_params, n_params))
+    return packed[centre:centre + n_params] + factor @ z, factor
+
+
+@compiled
+def stored_draw(theta):
+    """A draw as nutpie stores it (its PyMC layout): the log-parameters, then the
+    parameters."""
+    return np.concatenate((theta, np.exp(theta)))
 
 
 @compiled
 def log_density(theta, packed):
     """log posterior density (up to a constant) of the log-parameters and its gradient, with
-    the log-normal priors of the packed data (a normal density of each log)."""
-    d = _data(packed)
+    the log-normal priors of the packed data."""
+    d = packed_arrays(packed, N_PARAMS)
     params = np.exp(theta)
     total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
                                          d[0], d[1], d[2], d[3], d[4], d[5])
-    gradient = gradient * params  # chain rule to the log-parameters
-    means, sds = packed[PRIORS:PRIORS + N_PARAMS], packed[PRIORS + N_PARAMS:CENTRE]
-    standardised = (theta - means) / sds
-    total -= np.sum(0.5 * standardised**2 + np.log(sds)) + N_PARAMS * _LOG_SQRT_2PI
-    return total, gradient - standardised / sds
-
-
-@compiled
-def _theta(z, packed):
-    """The log-parameters at whitened coordinates z, centre + factor @ z, and the factor."""
-    factor = packed[FACTOR:HEADER].reshape((N_PARAMS, N_PARAMS))
-    return packed[CENTRE:FACTOR] + factor @ z, factor
+    # The chain rule to the log-parameters.
+    return with_log_normal_priors(total, gradient * params, theta, packed)
 
 
 def _logp_callback(dim, z_, gradient_, logp_, user_data_):
@@ -460,9 +489,8 @@ def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     if dim != N_PARAMS:
         return -1
     sizes = numba.carray(user_data_, (3,), np.float64)
-    packed = numba.carray(user_data_, (HEADER + int(sizes[0]) + int(sizes[1])
-                                       + 4 * int(sizes[2]),), np.float64)
-    theta, factor = _theta(numba.carray(z_, (N_PARAMS,)), packed)
+    packed = numba.carray(user_data_, (packed_length(sizes, N_PARAMS),), np.float64)
+    theta, factor = whitened(numba.carray(z_, (N_PARAMS,)), packed)
     total, gradient = log_density(theta, packed)
     numba.carray(gradient_, (N_PARAMS,))[:] = factor.T @ gradient
     logp_[0] = total
@@ -472,14 +500,13 @@ def _logp_callback(dim, z_, gradient_, logp_, user_data_):
 
 
 def _expand_callback(dim, expanded, z_, draw_, user_data_):
-    """The draw to store: the log-parameters, then the parameters (nutpie's PyMC layout)."""
+    """The draw to store at whitened coordinates z (see :func:`stored_draw`); -1 for a wrong
+    dimension."""
     if dim != N_PARAMS or expanded != 2 * N_PARAMS:
         return -1
-    theta, _ = _theta(numba.carray(z_, (N_PARAMS,)),
-                      numba.carray(user_data_, (HEADER,), np.float64))
-    draw = numba.carray(draw_, (2 * N_PARAMS,))
-    draw[:N_PARAMS] = theta
-    draw[N_PARAMS:] = np.exp(theta)
+    packed = numba.carray(user_data_, (header_length(N_PARAMS),), np.float64)
+    theta = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
+    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(theta)
     return 0
 
 
