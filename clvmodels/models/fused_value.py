@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
-import numba
 import numpy as np
 
 from clvmodels.display import progress_bar
@@ -77,7 +76,7 @@ def fused_valuation(kernel: ModuleType, family: BetaGeometricFamily, purchase_pa
     means = {name: np.empty(n_rows) for name in ("alive", "purchases", "spend")}
     block = max(1, BLOCK_VALUES // n_draws)
     n_blocks = -(-n_rows // block)
-    threads = numba.get_num_threads()
+    threads = kernel.thread_count()
     if progress is None and n_blocks < 2:
         progress = False  # one block: nothing to follow (as summarise)
     with progress_bar(f"{n_rows:,} distinct rows x {n_draws:,} draws", n_blocks,

@@ -30,6 +30,11 @@ compiled = numba.njit(cache=True, error_model="numpy", nogil=True)
 _SAMPLED = 600
 
 
+def thread_count() -> int:
+    """The threads numba's parallel loops run on (the chunks to split a block into)."""
+    return numba.get_num_threads()
+
+
 @compiled
 def partition(values, lo, hi, pivot, k):
     """Hoare's partition of ``values[lo:hi]`` around the value ``pivot`` (one of them), then
