@@ -225,8 +225,10 @@ class GGompertzNBDFamily(PurchaseFamily):
         Parameter("s", "shape of the lifetime's eta ~ Gamma(s, beta)"),
         Parameter("beta", "scale of eta (a pure number)"),
     )
-    # As the Pareto/NBD's, the posterior has long curved ridges (b -> 0 with beta / b fixed).
-    target_accept: ClassVar[float] = 0.9
+    # As the Pareto/NBD's, the posterior has long curved ridges (b -> 0 with beta / b fixed):
+    # on CDNOW 0.9 left 2-6 divergences a fit, 0.95 none or one (R-hat 1.009 -> 1.002) for
+    # ~30% more gradient evaluations.
+    target_accept: ClassVar[float] = 0.95
     #: Static covariates as CLVTools' ``ggomnbd`` (src/ggomnbd_LL.cpp):
     #: ``alpha_i = alpha exp(-g_purchase' z)``, ``beta_i = beta exp(-g_dropout' z)``; a
     #: smaller beta ages the lifetime faster (S(t) falls), so a positive dropout coefficient
