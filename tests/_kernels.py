@@ -1,5 +1,6 @@
-"""Shared checks of the compiled likelihood kernels: nutpie's C callbacks called as nutpie calls
-them, and central differences of a kernel's value."""
+"""Shared checks of the compiled likelihood kernels: a Bayesian model's native nutpie model,
+nutpie's C callbacks called as nutpie calls them, and central differences of a kernel's
+value."""
 
 from __future__ import annotations
 
@@ -17,6 +18,18 @@ def central_differences(value: Callable[[np.ndarray], float], params: np.ndarray
     steps = np.diag(relative_step * np.abs(params))
     return np.array([(value(params + step) - value(params - step)) / (2 * step[i])
                      for i, step in enumerate(steps)])
+
+
+def native_model(model, table) -> tuple:
+    """A Bayesian ``model``'s fit data on ``table``, its PyMC model with the model's priors,
+    and nutpie's native model of it (None where the priors take PyMC's graph)."""
+    from clvmodels.bayes import native
+    from clvmodels.bayes.model import pymc_model
+
+    fit_data = model.fit_data(table)
+    graph = pymc_model(model.family, fit_data, model.priors)
+    return fit_data, graph, native.compile_native(graph, model.family, fit_data,
+                                                  model.param_names)
 
 
 class NutpieCallbacks:

@@ -11,11 +11,10 @@ pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
 from _fitting import fit_data_of  # noqa: E402
-from _kernels import NutpieCallbacks  # noqa: E402
+from _kernels import NutpieCallbacks, native_model  # noqa: E402
 
 from clvmodels import BayesianGammaGammaModel, GammaGammaModel  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
-from clvmodels.bayes.model import pymc_model as pymc_model_of  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
 from clvmodels.models import gamma_gamma_kernel as kernel  # noqa: E402
 from clvmodels.models.gamma_gamma import GAMMA_GAMMA  # noqa: E402
@@ -73,18 +72,10 @@ def test_kernel_gradient_matches_finite_differences(cdnow):
         assert gradient[i] == pytest.approx(numeric, rel=1e-6, abs=1e-5)
 
 
-def _native(cdnow, priors=None):
-    model = BayesianGammaGammaModel(priors=priors)
-    fit_data = model.fit_data(cdnow)
-    pymc_model = pymc_model_of(model.family, fit_data, model.priors)
-    return fit_data, pymc_model, native.compile_native(pymc_model, model.family, fit_data,
-                                                       model.param_names)
-
-
 def test_default_priors_sample_through_the_compiled_callbacks(cdnow):
     """With the default (log-normal) priors nutpie gets the kernel's C callbacks, not a
     Python log density; its packed data are the priors, the whitening and the kernel's data."""
-    fit_data, pymc_model, compiled = _native(cdnow)
+    fit_data, pymc_model, compiled = native_model(BayesianGammaGammaModel(), cdnow)
     assert compiled.compiled_logp_func is not None and compiled.logp_func is None
     priors = native.log_normal_priors(pymc_model, GAMMA_GAMMA.param_names)
     packed = compiled.user_data
@@ -97,7 +88,7 @@ def test_log_density_equals_the_pymc_model_and_the_numpy_route(cdnow):
     """The kernel's log density (priors written out) against the PyMC model's (the NumPy Op)
     and the NumPy native density: the same sums in another order, parts up to ~25 times the
     total (log-gamma terms of p x ~1e5 against ~4e3): 1e-11 relative, as in test_bayes."""
-    fit_data, pymc_model, _ = _native(cdnow)
+    fit_data, pymc_model, _ = native_model(BayesianGammaGammaModel(), cdnow)
     priors = native.log_normal_priors(pymc_model, GAMMA_GAMMA.param_names)
     packed = GAMMA_GAMMA.compiled_likelihood(fit_data).packed(priors, priors[0], np.eye(3))
     logp, dlogp = pymc_model.compile_logp(), pymc_model.compile_dlogp()
@@ -122,7 +113,7 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     log-parameters = mode + L z and return L' times its gradient (a linear map: equal to
     rounding, 1e-12); the stored draw is those log-parameters and their exponentials; a
     non-finite density is reported by nutpie's codes, not raised."""
-    _, _, compiled = _native(cdnow)
+    _, _, compiled = native_model(BayesianGammaGammaModel(), cdnow)
     callbacks = NutpieCallbacks(compiled)
     packed = callbacks.packed
     mode = packed[kernel.CENTRE:kernel.FACTOR]
@@ -156,7 +147,8 @@ def test_other_priors_keep_the_numpy_likelihood(cdnow):
     model's density then equals the family's NumPy total plus the priors (1e-11, as above)."""
     import pymc as pm
 
-    fit_data, pymc_model, compiled = _native(cdnow, {"q": pm.Gamma.dist(alpha=2.0, beta=1.0)})
+    model = BayesianGammaGammaModel(priors={"q": pm.Gamma.dist(alpha=2.0, beta=1.0)})
+    fit_data, pymc_model, compiled = native_model(model, cdnow)
     assert compiled is None
     point = pymc_model.initial_point()
     params = np.array([np.exp(point["p_log__"]), np.exp(point["q_log__"]),

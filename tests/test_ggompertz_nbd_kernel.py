@@ -11,14 +11,13 @@ import pytest
 pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
-from _kernels import NutpieCallbacks, central_differences  # noqa: E402
+from _kernels import NutpieCallbacks, central_differences, native_model  # noqa: E402
 from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from scipy.special import digamma, gammaln  # noqa: E402
 
 from clvmodels import BayesianGGompertzNBDModel  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
-from clvmodels.bayes.model import pymc_model as pymc_model_of  # noqa: E402
 from clvmodels.errors import ConvergenceError  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
 from clvmodels.models import ggompertz_nbd_kernel as kernel  # noqa: E402
@@ -171,21 +170,13 @@ def test_kernel_is_finite_and_matches_numpy_anywhere(log_params, x, log_T, recen
     _assert_agree(FAMILY.compiled_likelihood(row), params, row, str((params, x, t_x, T)))
 
 
-def _native(cdnow, priors=None):
-    model = BayesianGGompertzNBDModel(priors=priors)
-    fit_data = model.fit_data(cdnow)
-    pymc_model = pymc_model_of(model.family, fit_data, model.priors)
-    return fit_data, pymc_model, native.compile_native(pymc_model, model.family, fit_data,
-                                                       model.param_names)
-
-
 def test_log_density_is_the_same_in_every_backend(cdnow):
     """With the default priors nutpie gets the kernel's C callbacks (no Python log density)
     with the priors, the whitening and the kernel's data packed; the kernel's log density
     equals the NumPy native density (the tolerances of test_kernel_equals_the_numpy_derivatives)
     and the PyMC model's (the kernel's Op, in PyTensor's C and numba backends: the same kernel,
     the chain rule and the priors added in another order, to rounding)."""
-    fit_data, pymc_model, compiled = _native(cdnow)
+    fit_data, pymc_model, compiled = native_model(BayesianGGompertzNBDModel(), cdnow)
     assert compiled.compiled_logp_func is not None and compiled.logp_func is None
     priors = native.log_normal_priors(pymc_model, FAMILY.param_names)
     kernel_data = FAMILY.compiled_likelihood(fit_data).data
@@ -214,7 +205,8 @@ def test_pymc_graph_holds_the_kernel_op(cdnow):
     and its potential equals the family's NumPy total (1e-10, as above)."""
     import pymc as pm
 
-    fit_data, pymc_model, compiled = _native(cdnow, {"s": pm.Gamma.dist(alpha=2.0, beta=2.0)})
+    model = BayesianGGompertzNBDModel(priors={"s": pm.Gamma.dist(alpha=2.0, beta=2.0)})
+    fit_data, pymc_model, compiled = native_model(model, cdnow)
     assert compiled is None
     from pytensor.graph.traversal import ancestors
 
@@ -242,7 +234,7 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     log-parameters = mode + L z and return L' times its gradient (a linear map: equal to
     rounding); the stored draw is those log-parameters and their exponentials; a non-finite
     density is reported by nutpie's codes, not raised."""
-    _, _, compiled = _native(cdnow)
+    _, _, compiled = native_model(BayesianGGompertzNBDModel(), cdnow)
     callbacks = NutpieCallbacks(compiled)
     packed = callbacks.packed
     mode, factor = kernel.whitened(np.zeros(5), packed)

@@ -11,14 +11,13 @@ import pytest
 pytest.importorskip("pymc")
 pytest.importorskip("numba")
 
-from _kernels import NutpieCallbacks, central_differences  # noqa: E402
+from _kernels import NutpieCallbacks, central_differences, native_model  # noqa: E402
 from hypothesis import example, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from scipy.special import digamma  # noqa: E402
 
 from clvmodels import BayesianParetoNBDModel  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
-from clvmodels.bayes.model import pymc_model as pymc_model_of  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
 from clvmodels.models import pareto_nbd_kernel as kernel  # noqa: E402
 from clvmodels.models.pareto_nbd import ParetoNBDFamily  # noqa: E402
@@ -173,14 +172,6 @@ def test_kernel_is_finite_and_matches_numpy_anywhere(log_params, x, log_T, recen
     _assert_gradients_agree(gradient, expected_gradient, params, row)
 
 
-def _native(cdnow, priors=None):
-    model = BayesianParetoNBDModel(priors=priors)
-    fit_data = model.fit_data(cdnow)
-    pymc_model = pymc_model_of(model.family, fit_data, model.priors)
-    return fit_data, pymc_model, native.compile_native(pymc_model, model.family, fit_data,
-                                                       model.param_names)
-
-
 def test_log_density_is_the_same_in_every_backend(cdnow):
     """With the default priors nutpie gets the kernel's C callbacks (no Python log density)
     with the priors, the whitening and the kernel's data packed; the kernel's log density
@@ -188,7 +179,7 @@ def test_log_density_is_the_same_in_every_backend(cdnow):
     Op, in PyTensor's C and numba backends): the same terms summed in another order, and the
     NumPy route's quadrature (see test_kernel_equals_the_numpy_derivatives): 1e-10 relative,
     the gradient to 1e-9 with a floor of 1e-10 of its largest component."""
-    fit_data, pymc_model, compiled = _native(cdnow)
+    fit_data, pymc_model, compiled = native_model(BayesianParetoNBDModel(), cdnow)
     assert compiled.compiled_logp_func is not None and compiled.logp_func is None
     priors = native.log_normal_priors(pymc_model, FAMILY.param_names)
     kernel_data = FAMILY.compiled_likelihood(fit_data).data
@@ -218,7 +209,8 @@ def test_pymc_graph_holds_the_kernel_op(cdnow):
     and its potential equals the family's NumPy total (1e-10, as above)."""
     import pymc as pm
 
-    fit_data, pymc_model, compiled = _native(cdnow, {"s": pm.Gamma.dist(alpha=2.0, beta=2.0)})
+    model = BayesianParetoNBDModel(priors={"s": pm.Gamma.dist(alpha=2.0, beta=2.0)})
+    fit_data, pymc_model, compiled = native_model(model, cdnow)
     assert compiled is None
     from pytensor.graph.traversal import ancestors
 
@@ -237,7 +229,7 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
     log-parameters = mode + L z and return L' times its gradient (a linear map: equal to
     rounding, 1e-12); the stored draw is those log-parameters and their exponentials; a
     non-finite density is reported by nutpie's codes, not raised."""
-    _, _, compiled = _native(cdnow)
+    _, _, compiled = native_model(BayesianParetoNBDModel(), cdnow)
     callbacks = NutpieCallbacks(compiled)
     packed = callbacks.packed
     mode, factor = kernel.whitened(np.zeros(4), packed)
