@@ -173,18 +173,6 @@ def valuation(
                  if part_intervals and n_draws > 1 else None)
     owner = type(spend_model).__name__
     unit = transaction_model.time_unit_
-    kernel = (None if keep_draws or intervals is not None else
-              fused_kernel(family, spend_family, purchase_params, spend_params, n_draws))
-    if kernel is not None:
-        spend_family.check_finite_mean(spend_params, owner)
-        summary, means = fused_valuation(kernel, family, purchase_params, spend_params, rows,
-                                         future, margin=margin, level=level,
-                                         progress=progress)
-        return Valuation(summary, rows, data.index, n_draws, means["alive"],
-                         means["purchases"], means["spend"], None,
-                         tuple(draws in (1, n_draws) for draws in model_draws), model_draws,
-                         horizon=horizon, discount_rate=discount_rate, margin=margin,
-                         time_unit=None if unit is None else str(unit.value))
 
     def evaluate(block: slice) -> np.ndarray:
         if n_draws > 1:
@@ -208,8 +196,16 @@ def valuation(
                 intervals[name][0][block], intervals[name][1][block] = lower, upper
         return margin * spend_draws * purchases
 
-    summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
-                        keep_draws=keep_draws, progress=progress)
+    kernel = (None if keep_draws or intervals is not None else
+              fused_kernel(family, spend_family, purchase_params, spend_params, n_draws))
+    if kernel is None:
+        summary = summarise(evaluate, len(rows), n_draws, level=level, counts=rows.counts,
+                            keep_draws=keep_draws, progress=progress)
+    else:  # the same values in one compiled pass per block (the parts' means, no intervals)
+        spend_family.check_finite_mean(spend_params, owner)
+        summary, means = fused_valuation(kernel, family, purchase_params, spend_params, rows,
+                                         future, margin=margin, level=level,
+                                         progress=progress)
     return Valuation(summary, rows, data.index, n_draws, means["alive"], means["purchases"],
                      means["spend"], intervals,
                      tuple(draws in (1, n_draws) for draws in model_draws), model_draws,
