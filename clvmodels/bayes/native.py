@@ -68,13 +68,15 @@ def compile_native(model: pm.Model, family: Family, fit_data: FitData,
     """A nutpie model of the posterior, or ``None`` when the priors are not all log-normal
     (see :func:`log_normal_priors`).
 
-    The sampler moves in whitened coordinates z, log-parameters = mode + L z with L L' the
-    inverse negative Hessian at the posterior mode of the log-parameters (the Laplace
-    approximation's covariance; :func:`clvmodels.bayes.mode.gaussian_at_mode`). A linear
-    change of variables leaves the posterior unchanged, but the draws are then nearly
-    independent standard normals whatever the correlations between the parameters, so NUTS
-    needs fewer leapfrog steps per draw from the first tuning step on (~3 on CDNOW). Without a
-    Gaussian at the mode the log-parameters are sampled as they are. The chains start like
+    The sampler moves in whitened coordinates z, y = mode + L z with L L' the inverse negative
+    Hessian at the posterior mode of y (the Laplace approximation's covariance;
+    :func:`clvmodels.bayes.mode.gaussian_at_mode`), y the kernel's sampling coordinates: the
+    log-parameters, or for the Pareto/NBD the survival coordinates of
+    :mod:`clvmodels.models.dropout_coordinates`, which straighten the ridge no linear map
+    can. A linear change of variables leaves the posterior unchanged, but the draws are then
+    nearly independent standard normals whatever the correlations between the parameters, so
+    NUTS needs fewer leapfrog steps per draw from the first tuning step on (~3 on CDNOW).
+    Without a Gaussian at the mode y is sampled as it is. The chains start like
     nutpie's PyMC models, at a point jittered by U(-1, 1) in each coordinate: here around the
     mode, in its sds.
     """
@@ -88,14 +90,14 @@ def compile_native(model: pm.Model, family: Family, fit_data: FitData,
     else:
         def log_density(theta: np.ndarray, whitening: Any = None) -> tuple:
             return python_log_density(family, fit_data, priors, theta)
-    centre, factor = priors[0], np.eye(len(names))
-    identity = kernel.packed(priors, centre, factor) if kernel is not None else None
+    # The prior medians in the kernel's sampling coordinates (see its sampling_point).
+    start = priors[0] if kernel is None else kernel.sampling_point(priors[0])
+    identity = kernel.packed(priors, start, np.eye(len(names))) if kernel is not None else None
     try:
-        centre, covariance = gaussian_at_mode(lambda theta: log_density(theta, identity),
-                                              priors[0])
+        centre, covariance = gaussian_at_mode(lambda theta: log_density(theta, identity), start)
         factor = np.linalg.cholesky(covariance)
     except np.linalg.LinAlgError:
-        centre, factor = priors[0], np.eye(len(names))  # sample the log-parameters as they are
+        centre, factor = start, np.eye(len(names))  # sample the coordinates as they are
     value_names = [model.rvs_to_values[model[name]].name for name in names]
     if kernel is not None:
         return _kernel_model(kernel, priors, centre, factor, value_names, names)

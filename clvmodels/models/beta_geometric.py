@@ -44,6 +44,7 @@ from clvmodels.estimation.family import (
 )
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_mixture import expected_purchases, log_purchase_rate
+from clvmodels.models.compiled_kernel import SampledInLogParameters
 
 # Within this distance of a = 1 the closed form of E[X(t)] is 0/0 to rounding: the average
 # over the dropout probability, which has no such point, is integrated instead.
@@ -485,7 +486,7 @@ def kernel_data(fit_data: FitData, shift: int) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
-class CompiledBetaGeometric:
+class CompiledBetaGeometric(SampledInLogParameters):
     """The likelihood of one fit's data as a compiled kernel
     (:mod:`clvmodels.models.beta_geometric_kernel`, imported on first use: it needs numba).
 

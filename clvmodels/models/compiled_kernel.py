@@ -22,8 +22,18 @@ def _kernel():
     return discrete_kernel
 
 
+class SampledInLogParameters:
+    """A compiled likelihood whose nutpie model samples the log-parameters themselves (the
+    Pareto/NBD's samples other coordinates: its ``sampling_point`` maps to them)."""
+
+    @staticmethod
+    def sampling_point(theta: np.ndarray) -> np.ndarray:
+        """The sampling coordinates of log-parameters ``theta``: ``theta`` itself."""
+        return np.asarray(theta, dtype=float)
+
+
 @dataclass(frozen=True)
-class CompiledKernel:
+class CompiledKernel(SampledInLogParameters):
     """A family's likelihood on one fit's data: ``data`` holds its arrays of distinct rows
     (rows of one 2-d array, in the order its kernel reads them); a subclass sets
     ``family_code`` (``discrete_kernel.BGBB`` or ``CONTRACT``)."""
@@ -76,4 +86,5 @@ class CompiledContract(CompiledKernel):
     family_code = 1.0
 
 
-__all__ = ["CompiledBetaGeoBetaBinom", "CompiledContract", "CompiledKernel"]
+__all__ = ["CompiledBetaGeoBetaBinom", "CompiledContract", "CompiledKernel",
+           "SampledInLogParameters"]

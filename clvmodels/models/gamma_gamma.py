@@ -28,6 +28,7 @@ from clvmodels.estimation.family import (
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.estimation.mle import MLEModel
 from clvmodels.estimation.predictions import SpendPredictions
+from clvmodels.models.compiled_kernel import SampledInLogParameters
 from clvmodels.validation import ValidationError
 
 
@@ -217,7 +218,7 @@ def kernel_data(fit_data: FitData) -> tuple[np.ndarray, ...]:
 
 
 @dataclass(frozen=True)
-class CompiledGammaGamma:
+class CompiledGammaGamma(SampledInLogParameters):
     """The likelihood of one fit's data as a compiled kernel
     (:mod:`clvmodels.models.gamma_gamma_kernel`, imported on first use: it needs numba).
 

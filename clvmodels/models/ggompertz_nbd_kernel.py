@@ -372,7 +372,8 @@ def _numba_funcify(op, node=None, **kwargs):
 # ----------------------------------------------------------------------------- nutpie callbacks
 N_PARAMS = 5
 # The packed data are laid out as the Pareto/NBD kernel's (its header with five parameters'
-# priors and whitening, then the same kernel_data arrays): read by its helpers.
+# priors and whitening, then the same kernel_data arrays): read by its helpers. The horizon
+# in the header is unused: this kernel samples the log-parameters themselves.
 
 
 @compiled
@@ -437,6 +438,13 @@ class CompiledGGompertzNBD(CompiledParetoNBD):
         """The weighted total log-likelihood as a PyTensor scalar of the parameter variables
         (the data enter as constants)."""
         return GGompertzNBDLogLikelihood()(*params, *self.data)[0]
+
+    def sampling_point(self, theta: np.ndarray) -> np.ndarray:
+        """The sampling coordinates of log-parameters ``theta``: ``theta`` itself. (The
+        Pareto/NBD's survival coordinates, with the clock ``expm1(b t1)``, left CDNOW's
+        fit with 4 divergences at target acceptance 0.9 and 21 at 0.8, against 1 and 6 in
+        log-parameters: its ridge is not only along s / beta.)"""
+        return np.asarray(theta, dtype=float)
 
     def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
         """The log posterior density of the log-parameters and its gradient (log-normal

@@ -55,6 +55,7 @@ from clvmodels._numerics import NEGLIGIBLE_NATS, gauss_kronrod_15
 from clvmodels.estimation.family import per_row_arrays
 from clvmodels.estimation.fitdata import FitData
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
+from clvmodels.models.dropout_coordinates import log_parameters, sampling_gradient, sampling_point
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
 
 # The series' argument z(t_x) at most this: the terms shrink at least as fast as z**k, so at
@@ -413,11 +414,16 @@ def _numba_funcify(op, node=None, **kwargs):
 
 # ----------------------------------------------------------------------------- nutpie callbacks
 N_PARAMS = 4
-# The packed data begins with the numbers of distinct x, distinct T and distinct rows, then the
-# priors' means and sds of the n log-parameters from PRIORS, the whitening's centre and its
-# Cholesky factor (row-major; CompiledParetoNBD.packed builds it), then, from
-# header_length(n), the arrays of kernel_data. The GGompertz/NBD kernel packs its data alike.
-PRIORS = 3
+# The packed data begins with the numbers of distinct x, distinct T and distinct rows and the
+# horizon t1 of the sampling coordinates (HORIZON), then the priors' means and sds of the n
+# log-parameters from PRIORS, the whitening's centre and its Cholesky factor (row-major;
+# CompiledParetoNBD.packed builds it), then, from header_length(n), the arrays of kernel_data.
+# The GGompertz/NBD kernel packs its data alike.
+HORIZON = 3
+PRIORS = 4
+# Where s sits among the parameters (beta follows it): the sampling coordinates replace log
+# beta by log q (see clvmodels.models.dropout_coordinates).
+S_INDEX = 2
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
 
 
@@ -456,7 +462,8 @@ def with_log_normal_priors(total, gradient, theta, packed):
 
 @compiled
 def whitened(z, packed):
-    """The log-parameters at whitened coordinates z, centre + factor @ z, and the factor."""
+    """The sampling coordinates at whitened coordinates z, centre + factor @ z, and the
+    factor."""
     n_params = len(z)
     centre = PRIORS + 2 * n_params
     factor = packed[centre + n_params:header_length(n_params)].reshape((n_params, n_params))
@@ -471,27 +478,36 @@ def stored_draw(theta):
 
 
 @compiled
-def log_density(theta, packed):
-    """log posterior density (up to a constant) of the log-parameters and its gradient, with
-    the log-normal priors of the packed data."""
+def log_density(y, packed):
+    """log posterior density (up to a constant) of the sampling coordinates ``y`` (log r,
+    log alpha, log s, log q) and its gradient, with the log-normal priors of the packed data
+    (on the log-parameters) and the Jacobian of the coordinates."""
     d = packed_arrays(packed, N_PARAMS)
+    theta, rho, slope = log_parameters(y, S_INDEX, math.log(packed[HORIZON]))
     params = np.exp(theta)
     total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
                                          d[0], d[1], d[2], d[3], d[4], d[5])
-    # The chain rule to the log-parameters.
-    return with_log_normal_priors(total, gradient * params, theta, packed)
+    # The chain rule to the log-parameters, then to the sampling coordinates.
+    total, gradient = with_log_normal_priors(total, gradient * params, theta, packed)
+    return total + math.log(rho), sampling_gradient(gradient, S_INDEX, rho, slope)
+
+
+@compiled
+def stored_log_parameters(y, packed):
+    """The log-parameters at sampling coordinates ``y`` (see :func:`log_density`)."""
+    return log_parameters(y, S_INDEX, math.log(packed[HORIZON]))[0]
 
 
 def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     """nutpie's log-density callback in whitened coordinates (the gradient is factor.T @ the
-    gradient in log-parameters): 0 on success, 3 or 4 for a non-finite gradient or value
+    gradient in sampling coordinates): 0 on success, 3 or 4 for a non-finite gradient or value
     (nutpie's codes), -1 for a wrong dimension."""
     if dim != N_PARAMS:
         return -1
     sizes = numba.carray(user_data_, (3,), np.float64)
     packed = numba.carray(user_data_, (packed_length(sizes, N_PARAMS),), np.float64)
-    theta, factor = whitened(numba.carray(z_, (N_PARAMS,)), packed)
-    total, gradient = log_density(theta, packed)
+    y, factor = whitened(numba.carray(z_, (N_PARAMS,)), packed)
+    total, gradient = log_density(y, packed)
     numba.carray(gradient_, (N_PARAMS,))[:] = factor.T @ gradient
     logp_[0] = total
     if not np.all(np.isfinite(gradient)):
@@ -505,8 +521,8 @@ def _expand_callback(dim, expanded, z_, draw_, user_data_):
     if dim != N_PARAMS or expanded != 2 * N_PARAMS:
         return -1
     packed = numba.carray(user_data_, (header_length(N_PARAMS),), np.float64)
-    theta = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
-    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(theta)
+    y = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
+    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(stored_log_parameters(y, packed))
     return 0
 
 
@@ -524,6 +540,9 @@ class CompiledParetoNBD:
 
     def __init__(self, fit_data: FitData) -> None:
         self.data = kernel_data(fit_data)
+        # The sampling coordinates' horizon: the customers' mean observation time.
+        self.horizon = float(np.average(self.data[1][self.data[3].astype(int)],
+                                        weights=self.data[5]))
 
     def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """The weighted total log-likelihood and its gradient at ``params``."""
@@ -536,16 +555,21 @@ class CompiledParetoNBD:
 
     def packed(self, priors: np.ndarray, centre: np.ndarray, factor: np.ndarray) -> np.ndarray:
         """The one float array nutpie's callbacks read: the numbers of distinct x, T and rows,
-        the log-normal priors' (mean, sd) of each log-parameter, the whitening (centre and
-        Cholesky factor), then the data."""
-        sizes = [len(self.data[0]), len(self.data[1]), len(self.data[2])]
+        the horizon, the log-normal priors' (mean, sd) of each log-parameter, the whitening
+        (centre and Cholesky factor, in sampling coordinates), then the data."""
+        sizes = [len(self.data[0]), len(self.data[1]), len(self.data[2]), self.horizon]
         return np.concatenate([np.array(sizes, dtype=float), np.ravel(priors),
                                np.ravel(centre), np.ravel(factor), *self.data])
 
-    def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
-        """The log posterior density of the log-parameters and its gradient (log-normal
-        priors, as packed)."""
-        return log_density(np.asarray(theta, dtype=float), packed)
+    def sampling_point(self, theta: np.ndarray) -> np.ndarray:
+        """The sampling coordinates of log-parameters ``theta`` (log q in place of log beta;
+        see :mod:`clvmodels.models.dropout_coordinates`)."""
+        return sampling_point(theta, S_INDEX, math.log(self.horizon))
+
+    def log_density(self, y: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log posterior density of the sampling coordinates and its gradient (log-normal
+        priors on the log-parameters, as packed; see :func:`log_density`)."""
+        return log_density(np.asarray(y, dtype=float), packed)
 
     def callbacks(self) -> tuple:
         """nutpie's C callbacks (log density, expansion of a draw), cached by numba."""
