@@ -46,6 +46,7 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from clvmodels._numerics import gauss_kronrod_15
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
+from clvmodels.models.compiled_kernel import SampledInLogParameters
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
 from clvmodels.models.pareto_nbd_kernel import (
     CompiledParetoNBD,
@@ -439,12 +440,10 @@ class CompiledGGompertzNBD(CompiledParetoNBD):
         (the data enter as constants)."""
         return GGompertzNBDLogLikelihood()(*params, *self.data)[0]
 
-    def sampling_point(self, theta: np.ndarray) -> np.ndarray:
-        """The sampling coordinates of log-parameters ``theta``: ``theta`` itself. (The
-        Pareto/NBD's survival coordinates, with the clock ``expm1(b t1)``, left CDNOW's
-        fit with 4 divergences at target acceptance 0.9 and 21 at 0.8, against 1 and 6 in
-        log-parameters: its ridge is not only along s / beta.)"""
-        return np.asarray(theta, dtype=float)
+    # The log-parameters themselves, not the Pareto/NBD's survival coordinates: with the clock
+    # expm1(b t1) they left CDNOW's fit with 4 divergences at target acceptance 0.9 and 21 at
+    # 0.8, against 1 and 6 in log-parameters (its ridge is not only along s / beta).
+    sampling_point = staticmethod(SampledInLogParameters.sampling_point)
 
     def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
         """The log posterior density of the log-parameters and its gradient (log-normal

@@ -541,8 +541,7 @@ class CompiledParetoNBD:
     def __init__(self, fit_data: FitData) -> None:
         self.data = kernel_data(fit_data)
         # The sampling coordinates' horizon: the customers' mean observation time.
-        self.horizon = float(np.average(self.data[1][self.data[3].astype(int)],
-                                        weights=self.data[5]))
+        self.horizon = float(np.average(fit_data["T"], weights=fit_data.weights))
 
     def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """The weighted total log-likelihood and its gradient at ``params``."""
