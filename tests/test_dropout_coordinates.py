@@ -1,6 +1,6 @@
-"""The survival coordinates the Pareto/NBD's nutpie model samples
-(models/dropout_coordinates.py): the map to the log-parameters and back, its Jacobian and the
-chain rule against finite differences, and finite values at extreme but valid points."""
+"""The survival coordinates the Pareto/NBD's and the GGompertz/NBD's nutpie models sample
+(models/dropout_coordinates.py): the maps to the log-parameters and back, their Jacobians and
+the chain rule against finite differences, and finite values at extreme but valid points."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pytest
 
 pytest.importorskip("numba")
 
+import mpmath  # noqa: E402
 from _kernels import central_differences  # noqa: E402
 from hypothesis import given  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from clvmodels import BayesianParetoNBDModel  # noqa: E402
+from clvmodels import BayesianGGompertzNBDModel, BayesianParetoNBDModel  # noqa: E402
 from clvmodels.models import dropout_coordinates as coordinates  # noqa: E402
+from clvmodels.models import ggompertz_nbd_kernel  # noqa: E402
 from clvmodels.models import pareto_nbd_kernel as kernel  # noqa: E402
 
 S = kernel.S_INDEX
@@ -106,4 +108,93 @@ def test_extreme_coordinates_stay_finite(log_s, log_q):
     assert np.isfinite(rho) and rho >= 1.0 and 0.0 <= slope <= 1.0
     assert not np.isnan(theta).any()
     gradient = coordinates.sampling_gradient(np.ones(4), S, rho, slope)
+    assert np.all(np.isfinite(gradient))
+
+
+# ----------------------------------------------------------------------------- GGompertz/NBD
+T1 = 16.35  # half the CDNOW mean T, in weeks
+
+
+@given(st.floats(-745.0, 745.0))
+def test_log_log1p_exp_matches_mpmath(x):
+    """``log log1p(e^x)`` and its slope ``sigma(x) / log1p(e^x)`` against 50-digit mpmath,
+    across the whole range where e^x is a double (a few ulps of log L; the slope, a ratio of
+    two rounded terms, to 1e-14)."""
+    value, slope = coordinates.log_log1p_exp(x)
+    with mpmath.workdps(50):
+        ageing = mpmath.log1p(mpmath.exp(x))
+        expected_value = float(mpmath.log(ageing))
+        expected_slope = float(mpmath.exp(x) / (1 + mpmath.exp(x)) / ageing)
+    assert value == pytest.approx(expected_value, rel=1e-14, abs=1e-14)
+    assert slope == pytest.approx(expected_slope, rel=1e-14)
+
+
+@given(st.floats(-9.0, 3.0), st.floats(-6.0, 6.0), st.floats(-8.0, 8.0))
+def test_the_gompertz_map_and_its_inverse_agree(log_b, log_s, log_beta):
+    """The GGompertz/NBD's log-parameters to sampling coordinates and back return them: log s
+    passes through log q = log s + log L and back, a few ulps of |log s| + |log L| (log L
+    within [-50, 10] here: 1e-13 absolute); the other logs are untouched."""
+    theta = np.array([-0.6, 2.3, log_b, log_s, log_beta])
+    y = coordinates.gompertz_sampling_point(theta, T1)
+    back, b_slope, beta_slope = coordinates.gompertz_log_parameters(y, T1)
+    np.testing.assert_array_equal(np.delete(back, 3), np.delete(theta, 3))
+    assert back[3] == pytest.approx(log_s, abs=1e-13 * (1.0 + abs(y[3] - log_s)))
+    assert 0.0 < beta_slope <= 1.0 + 1e-15 and b_slope >= beta_slope
+
+
+def _gompertz_log_s(y: np.ndarray) -> float:
+    return float(coordinates.gompertz_log_parameters(np.asarray(y, dtype=float), T1)[0][3])
+
+
+@pytest.mark.parametrize("log_b, log_q, log_beta", [(-3.6, -0.2, -1.6), (-8.0, 0.5, -6.0),
+                                                    (0.5, 1.0, 2.0), (-2.0, -5.0, 6.0)])
+def test_gompertz_jacobian_is_triangular_with_the_slopes(log_b, log_q, log_beta):
+    """Only log s moves with the coordinates: d log s / d log q = 1 (so no Jacobian term),
+    d log s / d log b = -b_slope and d log s / d log beta = beta_slope (central differences
+    at a relative step of 1e-6: 1e-7 relative)."""
+    y = np.array([-0.6, 2.3, log_b, log_q, log_beta])
+    _, b_slope, beta_slope = coordinates.gompertz_log_parameters(y, T1)
+    numeric = central_differences(_gompertz_log_s, y)
+    np.testing.assert_allclose(numeric[2:], [-b_slope, 1.0, beta_slope], rtol=1e-7)
+    np.testing.assert_allclose(numeric[:2], 0.0, atol=1e-9)
+
+
+def test_gompertz_sampled_density_is_the_posterior(cdnow):
+    """The GGompertz/NBD kernel's density in sampling coordinates is the density of the
+    log-parameters (to rounding, 1e-12: the map's Jacobian is 1), and its gradient is J' g with
+    J the map's central differences (1e-6 relative) and g the kernel's gradient in
+    log-parameters."""
+    model = BayesianGGompertzNBDModel()
+    likelihood = model.family.compiled_likelihood(model.fit_data(cdnow))
+    assert likelihood.horizon == pytest.approx(T1, rel=1e-3)
+    priors = np.array([[-0.5, 2.3, -3.5, -0.5, -1.6], [2.0] * 5])
+    packed = likelihood.packed(priors, priors[0], np.eye(5))
+    packed[kernel.HORIZON] = T1
+    for theta in (np.log([0.55, 10.5, 0.028, 0.6, 0.2]), np.log([0.5, 9.0, 0.3, 3.0, 8.0])):
+        y = coordinates.gompertz_sampling_point(theta, T1)
+        value, gradient = likelihood.log_density(y, packed)
+        total, likelihood_gradient = likelihood.value_and_gradient(np.exp(theta))
+        log_parameter_value, log_parameter_gradient = kernel.with_log_normal_priors(
+            total, likelihood_gradient * np.exp(theta), theta, packed)
+        assert value == pytest.approx(log_parameter_value, rel=1e-12)
+        jacobian = np.array([central_differences(
+            lambda point, i=i: float(coordinates.gompertz_log_parameters(point, T1)[0][i]), y)
+            for i in range(5)])
+        np.testing.assert_allclose(gradient, jacobian.T @ log_parameter_gradient, rtol=1e-6,
+                                   atol=1e-7 * np.abs(log_parameter_gradient).max())
+    assert ggompertz_nbd_kernel.stored_log_parameters(y, packed) == pytest.approx(theta,
+                                                                                  rel=1e-14)
+
+
+@pytest.mark.parametrize("log_b, log_q, log_beta", [(-800.0, 0.0, 0.0), (10.0, 0.0, 0.0),
+                                                    (0.0, 0.0, -800.0), (0.0, 0.0, 800.0),
+                                                    (-40.0, 700.0, 40.0)])
+def test_extreme_gompertz_coordinates_stay_finite(log_b, log_q, log_beta):
+    """Where b t1 underflows to 0 or overflows expm1, or g / beta leaves the doubles, the
+    slopes take their limits and log s stays a number, never NaN."""
+    y = np.array([0.0, 0.0, log_b, log_q, log_beta])
+    theta, b_slope, beta_slope = coordinates.gompertz_log_parameters(y, T1)
+    assert np.isfinite(b_slope) and np.isfinite(beta_slope) and 0.0 <= beta_slope <= 1.0
+    assert not np.isnan(theta).any()
+    gradient = coordinates.gompertz_sampling_gradient(np.ones(5), b_slope, beta_slope)
     assert np.all(np.isfinite(gradient))

@@ -20,6 +20,7 @@ from clvmodels import BayesianGGompertzNBDModel  # noqa: E402
 from clvmodels.bayes import native  # noqa: E402
 from clvmodels.errors import ConvergenceError  # noqa: E402
 from clvmodels.estimation.fitdata import FitData  # noqa: E402
+from clvmodels.models import dropout_coordinates  # noqa: E402
 from clvmodels.models import ggompertz_nbd_kernel as kernel  # noqa: E402
 from clvmodels.models.ggompertz_nbd import GGompertzNBDFamily, log_ageing  # noqa: E402
 
@@ -172,22 +173,29 @@ def test_kernel_is_finite_and_matches_numpy_anywhere(log_params, x, log_T, recen
 
 def test_log_density_is_the_same_in_every_backend(cdnow):
     """With the default priors nutpie gets the kernel's C callbacks (no Python log density)
-    with the priors, the whitening and the kernel's data packed; the kernel's log density
-    equals the NumPy native density (the tolerances of test_kernel_equals_the_numpy_derivatives)
-    and the PyMC model's (the kernel's Op, in PyTensor's C and numba backends: the same kernel,
-    the chain rule and the priors added in another order, to rounding)."""
+    with the priors, the whitening and the kernel's data packed; the kernel's log density of the
+    log-parameters (its likelihood, priors written out) equals the NumPy native density (the
+    tolerances of test_kernel_equals_the_numpy_derivatives) and the PyMC model's (the kernel's
+    Op, in PyTensor's C and numba backends: the same kernel, the chain rule and the priors
+    added in another order, to rounding). The density nutpie samples, with log q in place of
+    log s, is that density (the map's Jacobian is 1), its gradient mapped by the chain rule
+    (checked against finite differences in tests/test_dropout_coordinates.py): equal to
+    rounding."""
     fit_data, pymc_model, compiled = native_model(BayesianGGompertzNBDModel(), cdnow)
     assert compiled.compiled_logp_func is not None and compiled.logp_func is None
     priors = native.log_normal_priors(pymc_model, FAMILY.param_names)
-    kernel_data = FAMILY.compiled_likelihood(fit_data).data
+    likelihood = FAMILY.compiled_likelihood(fit_data)
     np.testing.assert_array_equal(compiled.user_data[kernel.header_length(kernel.N_PARAMS):],
-                                  np.concatenate(kernel_data))
-    packed = FAMILY.compiled_likelihood(fit_data).packed(priors, priors[0], np.eye(5))
+                                  np.concatenate(likelihood.data))
+    packed = likelihood.packed(priors, priors[0], np.eye(5))
+    assert packed[kernel.HORIZON] == pytest.approx(cdnow["T"].mean() / 2, rel=1e-12)
     compiled_functions = [(pymc_model.compile_logp(mode=mode), pymc_model.compile_dlogp(mode=mode))
                           for mode in ("FAST_RUN", "NUMBA")]
     for point in POINTS[:4]:
         theta = np.log(point)
-        value, gradient = kernel.log_density(theta, packed)
+        total, likelihood_gradient = likelihood.value_and_gradient(np.asarray(point))
+        value, gradient = kernel.with_log_normal_priors(total, likelihood_gradient * point,
+                                                        theta, packed)
         numpy_value, numpy_gradient = native.python_log_density(FAMILY, fit_data, priors, theta)
         assert value == pytest.approx(numpy_value, rel=1e-10)
         np.testing.assert_allclose(gradient, numpy_gradient, rtol=1e-9,
@@ -198,6 +206,16 @@ def test_log_density_is_the_same_in_every_backend(cdnow):
             # ~1e3 (b's, T / G ~ 40 / 1e-3), ~1e-9 absolute, whatever the total.
             assert logp(values) == pytest.approx(value, rel=1e-12)
             np.testing.assert_allclose(dlogp(values), gradient, rtol=1e-12, atol=1e-9)
+        y = likelihood.sampling_point(theta)
+        back, b_slope, beta_slope = dropout_coordinates.gompertz_log_parameters(
+            y, likelihood.horizon)
+        np.testing.assert_allclose(back, theta, rtol=1e-14, atol=1e-14)
+        sampled_value, sampled_gradient = kernel.log_density(y, packed)
+        assert sampled_value == pytest.approx(value, rel=1e-12)
+        np.testing.assert_allclose(
+            sampled_gradient,
+            dropout_coordinates.gompertz_sampling_gradient(gradient, b_slope, beta_slope),
+            rtol=1e-10, atol=1e-10 * np.abs(gradient).max())
 
 
 def test_pymc_graph_holds_the_kernel_op(cdnow):
@@ -231,17 +249,17 @@ def test_pymc_graph_holds_the_kernel_op(cdnow):
 
 def test_callbacks_sample_whitened_coordinates(cdnow):
     """The C callbacks (called through ctypes as nutpie calls them) evaluate the log density at
-    log-parameters = mode + L z and return L' times its gradient (a linear map: equal to
-    rounding); the stored draw is those log-parameters and their exponentials; a non-finite
-    density is reported by nutpie's codes, not raised."""
+    sampling coordinates y = mode + L z and return L' times its gradient (a linear map: equal
+    to rounding); the stored draw is the log-parameters at y and their exponentials; a
+    non-finite density is reported by nutpie's codes, not raised."""
     _, _, compiled = native_model(BayesianGGompertzNBDModel(), cdnow)
     callbacks = NutpieCallbacks(compiled)
     packed = callbacks.packed
     mode, factor = kernel.whitened(np.zeros(5), packed)
     assert np.allclose(factor, np.tril(factor)) and np.all(np.diag(factor) > 0)
     for z in (np.zeros(5), np.array([1.5, -2.0, 0.3, 3.0, -1.0])):
-        theta = mode + factor @ z
-        expected_value, expected_gradient = kernel.log_density(theta, packed)
+        y = mode + factor @ z
+        expected_value, expected_gradient = kernel.log_density(y, packed)
         status, value, gradient = callbacks.log_density(z)
         assert status == 0 and value == pytest.approx(expected_value, rel=1e-12)
         # theta from mode + L z in another order than NumPy's differs by an ulp or so (~1e-15),
@@ -250,8 +268,10 @@ def test_callbacks_sample_whitened_coordinates(cdnow):
                                    atol=1e-9)
         status, draw = callbacks.draw(z)
         assert status == 0
-        # mode + L z summed in another order than NumPy's: a few ulps of |mode| + |L| |z|.
-        np.testing.assert_allclose(draw, np.concatenate([theta, np.exp(theta)]), rtol=1e-14)
+        # mode + L z summed in another order than NumPy's: a few ulps of |mode| + |L| |z|,
+        # which log s's map (its slopes in log b and log beta below 2) carries over.
+        theta = kernel.stored_log_parameters(y, packed)
+        np.testing.assert_allclose(draw, np.concatenate([theta, np.exp(theta)]), rtol=1e-13)
     assert callbacks.log_density(np.zeros(5), dim=4)[0] == -1
     # r = e**-1e6 = 0: lgamma(0) and digamma(0) are infinite.
     far = np.linalg.solve(factor, np.array([-1e6, 0.0, 0.0, 0.0, 0.0]) - mode)

@@ -37,7 +37,8 @@ def default_sampler() -> str:
 
 def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], *,
                      method: str, draws: int, tune: int, chains: int,
-                     random_seed: int | None, sampler: str | None, target_accept: float,
+                     random_seed: int | None, sampler: str | None,
+                     target_accept: float | None,
                      progressbar: bool, design: CovariateDesign | None = None
                      ) -> az.InferenceData:
     """The posterior of ``family``'s parameters given ``fit_data``: ``chains x draws`` draws of
@@ -45,7 +46,9 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
     statistics; ``posterior.attrs`` record the method, sampler, priors, seed, timings, and for
     NUTS the target acceptance rate and the tuning steps per chain; with nutpie also
     ``leapfrog_steps``, the leapfrog steps of all chains, tuning included (one gradient of the
-    log density each: the fit's cost in gradient calls).
+    log density each: the fit's cost in gradient calls). ``target_accept=None`` takes the
+    family's: its ``native_target_accept`` where nutpie samples the compiled kernel's native
+    model (the default priors, no covariates), else its ``target_accept``.
 
     With a covariate ``design`` (``fit_data`` then holds its ``covariate:`` columns) the
     posterior is of the base parameters and the coefficients, named as the
@@ -62,9 +65,10 @@ def sample_posterior(family: Family, fit_data: FitData, priors: dict[str, Any], 
     if method == "map":
         idata = _laplace(model, tuple(names), draws, chains, seed, timings)
     elif sampler == "nutpie":
-        idata = _sample_nutpie(model, family, fit_data, draws, tune, chains, seed,
-                               target_accept, progressbar, timings, likelihood)
+        idata, target_accept = _sample_nutpie(model, family, fit_data, draws, tune, chains, seed,
+                                              target_accept, progressbar, timings, likelihood)
     else:
+        target_accept = family.target_accept if target_accept is None else target_accept
         start = time.perf_counter()
         idata = pm.sample(
             draws=draws, tune=tune, chains=chains, cores=min(chains, os.cpu_count() or 1),
@@ -94,6 +98,10 @@ def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, target_ac
     start = time.perf_counter()
     compiled = (compile_native(model, family, fit_data, family.param_names)
                 if likelihood is None else compile_covariate_native(model, likelihood))
+    if target_accept is None:
+        native = (likelihood is None and compiled is not None
+                  and family.native_target_accept is not None)
+        target_accept = family.native_target_accept if native else family.target_accept
     if compiled is None:
         with warnings.catch_warnings():
             # An Op without a compiled form (a family without a kernel) runs in object mode.
@@ -110,7 +118,7 @@ def _sample_nutpie(model, family, fit_data, draws, tune, chains, seed, target_ac
         int(group["n_steps"].sum()) for group in (idata.get("warmup_sample_stats"),
                                                   idata.get("sample_stats"))
         if group is not None and "n_steps" in group)
-    return idata
+    return idata, target_accept
 
 
 def _laplace(model: pm.Model, names: tuple[str, ...], draws: int, chains: int, seed: int,

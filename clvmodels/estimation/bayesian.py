@@ -171,8 +171,9 @@ class BayesianModel(FittedModel):
             NUTS implementation; nutpie (compiled with numba) when installed, PyMC's otherwise.
         target_accept : float, optional
             NUTS's target acceptance rate, in (0, 1): raise it (e.g. 0.95) when the fit warns
-            of divergent transitions. Default: the family's (0.8; 0.9 for Pareto/NBD, whose
-            posterior has a long curved ridge).
+            of divergent transitions. Default: the family's (0.8; 0.9 for the BdW; for the
+            GGompertz/NBD 0.8 where nutpie samples its compiled kernel's coordinates, the
+            default priors without covariates, else 0.95).
         weights : array-like, optional
             Number of customers each row stands for (a pre-aggregated table).
         progressbar : bool, optional
@@ -202,8 +203,8 @@ class BayesianModel(FittedModel):
         for name, value, least in (("draws", draws, 1), ("tune", tune, 0), ("chains", chains, 1)):
             if isinstance(value, bool) or int(value) != value or value < least:
                 raise ValueError(f"{name} must be a whole number >= {least}, got {value!r}")
-        target_accept = self.family.target_accept if target_accept is None else target_accept
-        if isinstance(target_accept, bool) or not 0.0 < float(target_accept) < 1.0:
+        if target_accept is not None and (isinstance(target_accept, bool)
+                                          or not 0.0 < float(target_accept) < 1.0):
             raise ValueError(f"target_accept must be a number in (0, 1), got {target_accept!r}")
         if sampler is not None and sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
@@ -214,7 +215,8 @@ class BayesianModel(FittedModel):
             idata = bayes.sample_posterior(
                 self.family, fit_data, self.priors, method=method, draws=int(draws),
                 tune=int(tune), chains=int(chains), random_seed=random_seed, sampler=sampler,
-                target_accept=float(target_accept), progressbar=show_progress(progressbar),
+                target_accept=None if target_accept is None else float(target_accept),
+                progressbar=show_progress(progressbar),
                 design=design,
             )
             self.covariates_ = design

@@ -153,6 +153,10 @@ class Family:
     #: The NUTS samplers' target acceptance rate for this family's posterior (their default
     #: 0.8; higher means smaller steps, for posteriors with long curved tails).
     target_accept: ClassVar[float] = 0.8
+    #: nutpie's target for the native model of the family's compiled kernel, which samples in
+    #: the kernel's own coordinates (``sampling_point``), where those need less than
+    #: ``target_accept`` (which the other routes, covariates and other priors, keep).
+    native_target_accept: ClassVar[float | None] = None
 
     @property
     def param_names(self) -> tuple[str, ...]:

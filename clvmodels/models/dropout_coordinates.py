@@ -1,7 +1,8 @@
-"""Sampling coordinates for a gamma-mixed dropout rate, eta ~ Gamma(s, beta): ``(log s, log
-q)`` in place of ``(log s, log beta)``, with ``q = -log S(t1) = s log(1 + g / beta)`` the
-population's cumulative dropout hazard at a horizon ``t1`` inside the data (``g`` is the
-lifetime's clock at t1: ``t1`` for the Pareto/NBD, ``expm1(b t1)`` for the GGompertz/NBD).
+"""Sampling coordinates for a gamma-mixed dropout rate, eta ~ Gamma(s, beta): log q in place
+of log beta (the Pareto/NBD) or of log s (the GGompertz/NBD), with ``q = -log S(t1) = s log(1
++ g / beta)`` the population's cumulative dropout hazard at a horizon ``t1`` inside the data
+(``g`` is the lifetime's clock at t1: ``t1`` for the Pareto/NBD, ``expm1(b t1)`` for the
+GGompertz/NBD).
 
 Why: the data pin the survival curve over the observation window, not s and beta apart. As s
 and beta grow together the mixing gamma narrows to a point and the likelihood flattens into a
@@ -17,6 +18,16 @@ The map ``beta = g / expm1(u)``, ``u = q / s``, is one to one for s, q > 0. Its 
 enters the density as ``log rho``; ``d log beta / d log s = rho``, ``d log beta / d log g =
 1``. Every quantity is formed from ``expm1`` of a non-negative ``u``, with no cancellation.
 The samplers store the draws as log-parameters, so nothing downstream sees these coordinates.
+
+The GGompertz/NBD's ridge is another: its ageing b is weakly identified (on CDNOW log b spans
+-8 to -1, from the Pareto limit b -> 0 to strong ageing) and s trades with b and beta along a
+bent surface (log s kurtosis 2.3, conditional means quadratic in the others). There log q
+replaces log s, ``log s = log q - log L``, ``L = log1p(g / beta)``, and at fixed (b, beta, q)
+the posterior is close to normal: at target acceptance 0.8 NUTS takes ~5.4 leapfrog steps a
+draw with no divergence, where in log-parameters it took 12.4 at 0.95 with one. The map is
+triangular with a unit diagonal, so it adds no Jacobian term; ``d log s / d log beta = L' =
+sigma(x) / L`` and ``d log s / d log b = -L' rho(b t1)``, with ``x = log(g / beta)`` and
+``rho(v) = v / (1 - e^-v) = d log expm1(v) / d log v``.
 """
 
 from __future__ import annotations
@@ -64,15 +75,68 @@ def sampling_point(theta: np.ndarray, s_index: int, log_g: float) -> np.ndarray:
     """The sampling coordinates of log-parameters ``theta``: log q = log s + log log1p(g /
     beta) in place of log beta."""
     y = np.array(theta, dtype=float)
-    log_ratio = log_g - y[s_index + 1]  # log(g / beta)
-    if log_ratio > 30.0:  # log1p(g / beta) = log(g / beta) + log1p(beta / g)
-        log_log1p = math.log(log_ratio + math.log1p(math.exp(-log_ratio)))
-    elif log_ratio < -30.0:  # log1p(g / beta) = (g / beta) (1 - g / (2 beta) + ...)
-        log_log1p = log_ratio
-    else:
-        log_log1p = math.log(math.log1p(math.exp(log_ratio)))
-    y[s_index + 1] = y[s_index] + log_log1p
+    y[s_index + 1] = y[s_index] + log_log1p_exp(log_g - y[s_index + 1])[0]
     return y
 
 
-__all__ = ["log_expm1", "log_parameters", "sampling_gradient", "sampling_point"]
+@compiled
+def log_log1p_exp(x):
+    """``log L``, ``L = log1p(e^x)``, and its slope ``d log L / dx = sigma(x) / L``, with no
+    overflow at large x and no underflow to log 0 at very negative x (there L = e^x to double
+    precision)."""
+    if x < -700.0:
+        return x, 1.0
+    if x > 30.0:
+        ageing = x + math.log1p(math.exp(-x))
+        return math.log(ageing), 1.0 / ((1.0 + math.exp(-x)) * ageing)
+    grown = math.exp(x)
+    ageing = math.log1p(grown)
+    return math.log(ageing), grown / ((1.0 + grown) * ageing)
+
+
+@compiled
+def _log_clock(log_b, t1):
+    """``log g = log expm1(b t1)`` and ``rho(b t1) = d log g / d log b`` (1 as b t1 -> 0)."""
+    v = math.exp(log_b) * t1
+    if v == 0.0:
+        return log_b + math.log(t1), 1.0
+    return log_expm1(v), v / -math.expm1(-v)
+
+
+# The GGompertz/NBD's parameters (r, alpha, b, s, beta): where b, s and beta sit.
+_B, _S, _BETA = 2, 3, 4
+
+
+@compiled
+def gompertz_log_parameters(y, t1):
+    """The GGompertz/NBD's log-parameters at sampling coordinates ``y`` (log q at log s's
+    place), with the two slopes of ``log L`` that :func:`gompertz_sampling_gradient` needs."""
+    log_g, rho = _log_clock(y[_B], t1)
+    log_ageing, slope = log_log1p_exp(log_g - y[_BETA])
+    theta = y.copy()
+    theta[_S] = y[_S] - log_ageing
+    return theta, slope * rho, slope
+
+
+@compiled
+def gompertz_sampling_gradient(gradient, b_slope, beta_slope):
+    """The gradient in sampling coordinates from the gradient in log-parameters (``b_slope``
+    and ``beta_slope`` are ``d log L / d log b`` and ``-d log L / d log beta``)."""
+    result = gradient.copy()
+    result[_B] -= gradient[_S] * b_slope
+    result[_BETA] += gradient[_S] * beta_slope
+    return result
+
+
+def gompertz_sampling_point(theta: np.ndarray, t1: float) -> np.ndarray:
+    """The GGompertz/NBD's sampling coordinates of log-parameters ``theta``: log q = log s +
+    log L in place of log s."""
+    y = np.array(theta, dtype=float)
+    log_g = _log_clock(y[_B], t1)[0]
+    y[_S] = y[_S] + log_log1p_exp(log_g - y[_BETA])[0]
+    return y
+
+
+__all__ = ["gompertz_log_parameters", "gompertz_sampling_gradient", "gompertz_sampling_point",
+           "log_expm1", "log_log1p_exp", "log_parameters", "sampling_gradient",
+           "sampling_point"]

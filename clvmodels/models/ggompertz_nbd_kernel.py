@@ -24,7 +24,9 @@ integrand's exponential; ``e^(-z) = 1 / (1 + expm1(z))``, ``G = beta e^(-z) + (1
 (two positive terms) and every partial are rational in them (see :func:`_lifetime`).
 
 With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
-of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them); with other
+of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them), in the
+coordinates of :func:`clvmodels.models.dropout_coordinates.gompertz_log_parameters` (log q
+in place of log s, at half the customers' mean T); with other
 priors PyMC's graph holds the Op (:class:`GGompertzNBDLogLikelihood`), which PyTensor's numba
 backend runs as the same compiled kernel.
 
@@ -46,9 +48,14 @@ from pytensor.link.numba.dispatch.basic import register_funcify_default_op_cache
 
 from clvmodels._numerics import gauss_kronrod_15
 from clvmodels.models.beta_geometric_kernel import BetaGeometricLogLikelihood, compiled, digamma
-from clvmodels.models.compiled_kernel import SampledInLogParameters
+from clvmodels.models.dropout_coordinates import (
+    gompertz_log_parameters,
+    gompertz_sampling_gradient,
+    gompertz_sampling_point,
+)
 from clvmodels.models.gamma_gamma_kernel import c_callbacks
 from clvmodels.models.pareto_nbd_kernel import (
+    HORIZON,
     CompiledParetoNBD,
     header_length,
     packed_arrays,
@@ -373,25 +380,34 @@ def _numba_funcify(op, node=None, **kwargs):
 # ----------------------------------------------------------------------------- nutpie callbacks
 N_PARAMS = 5
 # The packed data are laid out as the Pareto/NBD kernel's (its header with five parameters'
-# priors and whitening, then the same kernel_data arrays): read by its helpers. The horizon
-# in the header is unused: this kernel samples the log-parameters themselves.
+# priors and whitening, then the same kernel_data arrays): read by its helpers. The header's
+# horizon is this kernel's t1 (see CompiledGGompertzNBD).
 
 
 @compiled
-def log_density(theta, packed):
-    """log posterior density (up to a constant) of the log-parameters and its gradient, with
-    the log-normal priors of the packed data."""
+def log_density(y, packed):
+    """log posterior density (up to a constant) of the sampling coordinates ``y`` (log r, log
+    alpha, log b, log q, log beta) and its gradient, with the log-normal priors of the packed
+    data (on the log-parameters; the coordinates' Jacobian is 1)."""
     d = packed_arrays(packed, N_PARAMS)
+    theta, b_slope, beta_slope = gompertz_log_parameters(y, packed[HORIZON])
     params = np.exp(theta)
     total, gradient = value_and_gradient(params[0], params[1], params[2], params[3],
                                          params[4], d[0], d[1], d[2], d[3], d[4], d[5])
-    # The chain rule to the log-parameters.
-    return with_log_normal_priors(total, gradient * params, theta, packed)
+    # The chain rule to the log-parameters, then to the sampling coordinates.
+    total, gradient = with_log_normal_priors(total, gradient * params, theta, packed)
+    return total, gompertz_sampling_gradient(gradient, b_slope, beta_slope)
+
+
+@compiled
+def stored_log_parameters(y, packed):
+    """The log-parameters at sampling coordinates ``y`` (see :func:`log_density`)."""
+    return gompertz_log_parameters(y, packed[HORIZON])[0]
 
 
 def _logp_callback(dim, z_, gradient_, logp_, user_data_):
     """nutpie's log-density callback in whitened coordinates (the gradient is factor.T @ the
-    gradient in log-parameters): 0 on success, 3 or 4 for a non-finite gradient or value
+    gradient in sampling coordinates): 0 on success, 3 or 4 for a non-finite gradient or value
     (nutpie's codes), -1 for a wrong dimension."""
     if dim != N_PARAMS:
         return -1
@@ -412,8 +428,8 @@ def _expand_callback(dim, expanded, z_, draw_, user_data_):
     if dim != N_PARAMS or expanded != 2 * N_PARAMS:
         return -1
     packed = numba.carray(user_data_, (header_length(N_PARAMS),), np.float64)
-    theta = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
-    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(theta)
+    y = whitened(numba.carray(z_, (N_PARAMS,)), packed)[0]
+    numba.carray(draw_, (2 * N_PARAMS,))[:] = stored_draw(stored_log_parameters(y, packed))
     return 0
 
 
@@ -429,7 +445,14 @@ class CompiledGGompertzNBD(CompiledParetoNBD):
     graph (:meth:`tensor`) and, with log-normal priors, nutpie's native model
     (:meth:`packed`, :meth:`log_density`, :meth:`callbacks`). The data and their packing are
     the Pareto/NBD kernel's (the same columns, one more parameter in the header's priors and
-    whitening)."""
+    whitening) and its nutpie model samples log q in place of log s (see
+    :mod:`clvmodels.models.dropout_coordinates`)."""
+
+    def __init__(self, fit_data) -> None:
+        super().__init__(fit_data)
+        # The coordinates' t1: half the customers' mean observation time. On CDNOW NUTS took
+        # 5.3-5.6 leapfrog steps a draw at t1 of 16-22 weeks, 6.3 at the mean T (32.7).
+        self.horizon *= 0.5
 
     def value_and_gradient(self, params: np.ndarray) -> tuple[float, np.ndarray]:
         """The weighted total log-likelihood and its gradient at ``params``."""
@@ -440,15 +463,14 @@ class CompiledGGompertzNBD(CompiledParetoNBD):
         (the data enter as constants)."""
         return GGompertzNBDLogLikelihood()(*params, *self.data)[0]
 
-    # The log-parameters themselves, not the Pareto/NBD's survival coordinates: with the clock
-    # expm1(b t1) they left CDNOW's fit with 4 divergences at target acceptance 0.9 and 21 at
-    # 0.8, against 1 and 6 in log-parameters (its ridge is not only along s / beta).
-    sampling_point = staticmethod(SampledInLogParameters.sampling_point)
+    def sampling_point(self, theta: np.ndarray) -> np.ndarray:
+        """The sampling coordinates of log-parameters ``theta`` (log q in place of log s)."""
+        return gompertz_sampling_point(theta, self.horizon)
 
-    def log_density(self, theta: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
-        """The log posterior density of the log-parameters and its gradient (log-normal
-        priors, as packed)."""
-        return log_density(np.asarray(theta, dtype=float), packed)
+    def log_density(self, y: np.ndarray, packed: np.ndarray) -> tuple[float, np.ndarray]:
+        """The log posterior density of the sampling coordinates and its gradient (log-normal
+        priors on the log-parameters, as packed; see :func:`log_density`)."""
+        return log_density(np.asarray(y, dtype=float), packed)
 
     def callbacks(self) -> tuple:
         """nutpie's C callbacks (log density, expansion of a draw), cached by numba."""
