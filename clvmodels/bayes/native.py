@@ -72,7 +72,8 @@ def compile_native(model: pm.Model, family: Family, fit_data: FitData,
     Hessian at the posterior mode of y (the Laplace approximation's covariance;
     :func:`clvmodels.bayes.mode.gaussian_at_mode`), y the kernel's sampling coordinates: the
     log-parameters, or for the Pareto/NBD and the GGompertz/NBD the survival coordinates of
-    :mod:`clvmodels.models.dropout_coordinates`, which straighten ridges no linear map can. A linear change of variables leaves the posterior unchanged, but the draws are then
+    :mod:`clvmodels.models.dropout_coordinates`, which straighten ridges no linear map can. A
+    linear change of variables leaves the posterior unchanged, but the draws are then
     nearly independent standard normals whatever the correlations between the parameters, so
     NUTS needs fewer leapfrog steps per draw from the first tuning step on (~3 on CDNOW).
     Without a Gaussian at the mode y is sampled as it is. The chains start like

@@ -26,9 +26,9 @@ integrand's exponential; ``e^(-z) = 1 / (1 + expm1(z))``, ``G = beta e^(-z) + (1
 With the default log-normal priors nutpie calls the kernel through the C callbacks at the end
 of this module (:mod:`clvmodels.bayes.native` builds the nutpie model around them), in the
 coordinates of :func:`clvmodels.models.dropout_coordinates.gompertz_log_parameters` (log q
-in place of log s, at half the customers' mean T); with other
-priors PyMC's graph holds the Op (:class:`GGompertzNBDLogLikelihood`), which PyTensor's numba
-backend runs as the same compiled kernel.
+in place of log s, at half the customers' mean T); with other priors PyMC's graph holds the
+Op (:class:`GGompertzNBDLogLikelihood`), which PyTensor's numba backend runs as the same
+compiled kernel.
 
 numba's disk cache notices edits to the file that defines a cached function, not to the files
 of the functions it calls. Everything here is defined here except the BG/NBD kernel's
