@@ -488,29 +488,35 @@ def test_target_accept_reaches_the_sampler(cdnow, sampler, monkeypatch):
 
 def test_default_target_accept_follows_the_sampled_coordinates(cdnow, monkeypatch):
     """The GGompertz/NBD samples with 0.8 where nutpie's native model moves in its kernel's
-    coordinates (the default priors) and with the family's 0.95 where PyMC's graph samples the
-    log-parameters (another prior); a target given is used as it is."""
+    coordinates (the default priors) and with the family's 0.95 where the log-parameters or
+    the covariate coordinates are sampled (another prior: PyMC's graph; covariates; PyMC's
+    own NUTS); a target given is used as it is."""
     import nutpie
 
     from clvmodels import BayesianGGompertzNBDModel
 
     seen = []
-    original = nutpie.sample
 
-    def recording(*args, **kwargs):
-        seen.append(kwargs["target_accept"])
-        return original(*args, **kwargs)
+    def recording(original):
+        def sample(*args, **kwargs):
+            seen.append(kwargs["target_accept"])
+            return original(*args, **kwargs)
 
-    monkeypatch.setattr(nutpie, "sample", recording)
-    table = cdnow.iloc[:100]
+        return sample
+
+    monkeypatch.setattr(nutpie, "sample", recording(nutpie.sample))
+    monkeypatch.setattr(pm, "sample", recording(pm.sample))
+    table = cdnow.iloc[:100].assign(group=np.arange(100) % 2)
     models = [BayesianGGompertzNBDModel(),
-              BayesianGGompertzNBDModel(priors={"s": pm.Gamma.dist(alpha=2.0, beta=2.0)})]
+              BayesianGGompertzNBDModel(priors={"s": pm.Gamma.dist(alpha=2.0, beta=2.0)}),
+              BayesianGGompertzNBDModel(dropout_covariates=["group"])]
+    short = {"draws": 5, "tune": 5, "chains": 1, "random_seed": 1}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # too short to be judged on R-hat
-        fits = [model.fit(table, draws=5, tune=5, chains=1, random_seed=1) for model in models]
-        fits.append(BayesianGGompertzNBDModel().fit(table, draws=5, tune=5, chains=1,
-                                                    random_seed=1, target_accept=0.85))
-    assert seen == [0.8, 0.95, 0.85]
+        fits = [model.fit(table, **short) for model in models]
+        fits.append(BayesianGGompertzNBDModel().fit(table, sampler="pymc", **short))
+        fits.append(BayesianGGompertzNBDModel().fit(table, target_accept=0.85, **short))
+    assert seen == [0.8, 0.95, 0.95, 0.95, 0.85]
     assert [fit.idata.posterior.attrs["target_accept"] for fit in fits] == seen
 
 

@@ -109,14 +109,22 @@ _B, _S, _BETA = 2, 3, 4
 
 
 @compiled
+def _log_ageing(log_b, log_beta, t1):
+    """``log L``, ``L = log1p(expm1(b t1) / beta)``, and its slopes ``d log L / d log b`` and
+    ``-d log L / d log beta``."""
+    log_g, rho = _log_clock(log_b, t1)
+    log_ageing, slope = log_log1p_exp(log_g - log_beta)
+    return log_ageing, slope * rho, slope
+
+
+@compiled
 def gompertz_log_parameters(y, t1):
     """The GGompertz/NBD's log-parameters at sampling coordinates ``y`` (log q at log s's
     place), with the two slopes of ``log L`` that :func:`gompertz_sampling_gradient` needs."""
-    log_g, rho = _log_clock(y[_B], t1)
-    log_ageing, slope = log_log1p_exp(log_g - y[_BETA])
+    log_ageing, b_slope, beta_slope = _log_ageing(y[_B], y[_BETA], t1)
     theta = y.copy()
     theta[_S] = y[_S] - log_ageing
-    return theta, slope * rho, slope
+    return theta, b_slope, beta_slope
 
 
 @compiled
@@ -133,8 +141,7 @@ def gompertz_sampling_point(theta: np.ndarray, t1: float) -> np.ndarray:
     """The GGompertz/NBD's sampling coordinates of log-parameters ``theta``: log q = log s +
     log L in place of log s."""
     y = np.array(theta, dtype=float)
-    log_g = _log_clock(y[_B], t1)[0]
-    y[_S] = y[_S] + log_log1p_exp(log_g - y[_BETA])[0]
+    y[_S] = y[_S] + _log_ageing(y[_B], y[_BETA], t1)[0]
     return y
 
 
