@@ -13,7 +13,7 @@ pytest.importorskip("numba")
 
 import mpmath  # noqa: E402
 from _kernels import central_differences  # noqa: E402
-from hypothesis import given  # noqa: E402
+from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from clvmodels import BayesianGGompertzNBDModel, BayesianParetoNBDModel  # noqa: E402
@@ -30,6 +30,7 @@ def _log_beta(y: np.ndarray) -> float:
 
 
 @given(st.floats(-6.0, 6.0), st.floats(-8.0, 8.0))
+@settings(deadline=None)  # the first example compiles the kernel
 def test_the_map_and_its_inverse_agree(log_s, log_beta):
     """Log-parameters to sampling coordinates and back return the log-parameters: to a few
     ulps of the logs that pass through log, log1p and expm1 (each rounded to ~1e-16, amplified
@@ -116,6 +117,7 @@ T1 = 16.35  # half the CDNOW mean T, in weeks
 
 
 @given(st.floats(-745.0, 745.0))
+@settings(deadline=None)  # the first example compiles the kernel
 def test_log_log1p_exp_matches_mpmath(x):
     """``log log1p(e^x)`` and its slope ``sigma(x) / log1p(e^x)`` against 50-digit mpmath,
     across the whole range where e^x is a double (a few ulps of log L; the slope, a ratio of
@@ -130,6 +132,7 @@ def test_log_log1p_exp_matches_mpmath(x):
 
 
 @given(st.floats(-9.0, 3.0), st.floats(-6.0, 6.0), st.floats(-8.0, 8.0))
+@settings(deadline=None)  # the first example compiles the kernel
 def test_the_gompertz_map_and_its_inverse_agree(log_b, log_s, log_beta):
     """The GGompertz/NBD's log-parameters to sampling coordinates and back return them: log s
     passes through log q = log s + log L and back, a few ulps of |log s| + |log L| (log L
